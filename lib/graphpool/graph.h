@@ -1,0 +1,96 @@
+/*
+ * Sparse graphs and batches of graphs.
+ *
+ * A gp_graph is a square CSR adjacency where row i lists the in-neighbours of node i:
+ * message passing computes y_i = sum_{j in row i} a_ij x_j. An undirected graph stores both
+ * directions (symmetric = true). A batch of graphs is one block-diagonal graph with
+ * graph_ptr (node offsets, num_graphs + 1) and graph_of (graph id per node); a single graph is
+ * a batch of one.
+ *
+ * Cached derived data (GCN normalisation, transpose) follows the LAGraph rule: a cache entry
+ * is either absent or correct. Getters fill the cache on first use (so the first call is not
+ * thread-safe on a shared graph; call it once before parallel use).
+ */
+#ifndef GRAPHPOOL_GRAPH_H
+#define GRAPHPOOL_GRAPH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <graphpool/rng.h>
+#include <graphpool/sparse.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gp_graph_cache gp_graph_cache;
+
+typedef struct gp_graph {
+    gp_csr adj;          /* n x n; adj.val NULL = unweighted */
+    bool symmetric;      /* adj equals its transpose (values included) */
+    int64_t num_graphs;  /* >= 1 */
+    int64_t *graph_ptr;  /* num_graphs + 1 node offsets */
+    int64_t *graph_of;   /* n graph ids */
+    gp_graph_cache *cache;
+} gp_graph;
+
+static inline int64_t gp_graph_nodes(const gp_graph *g) { return g->adj.rows; }
+static inline int64_t gp_graph_edges(const gp_graph *g) { return g->adj.nnz; }
+
+/* Options for building from an edge list. */
+enum {
+    GP_EDGES_SYMMETRISE = 1u << 0,      /* add (v,u) for every (u,v): undirected graph */
+    GP_EDGES_DROP_DUPLICATES = 1u << 1, /* keep one copy of repeated edges (first weight);
+                                           otherwise duplicate weights are summed */
+    GP_EDGES_DROP_SELF_LOOPS = 1u << 2,
+    GP_EDGES_ADD_SELF_LOOPS = 1u << 3,  /* ensure (i,i) for every node, weight 1 */
+};
+
+/*
+ * Build a graph of n nodes from m directed edges src[k] -> dst[k] (weights w may be NULL).
+ * Ids must be in [0, n): GP_E_RANGE otherwise, naming the edge. Complexity O(n + m).
+ */
+GP_API gp_status gp_graph_from_edges(gp_graph **out, int64_t n, int64_t m, const int64_t *src,
+                                     const int64_t *dst, const float *w, unsigned flags);
+/* Take ownership of a square CSR (*adj set to NULL on success). */
+GP_API gp_status gp_graph_from_csr(gp_graph **out, gp_csr **adj, bool symmetric);
+GP_API void gp_graph_free(gp_graph **g);
+/* Deep copy (without caches). */
+GP_API gp_status gp_graph_copy(gp_graph **out, const gp_graph *g);
+
+/* In-degrees (row sums of adj, weighted if val present) into deg[n]. */
+GP_API void gp_graph_degrees(const gp_graph *g, float *deg);
+/* The graph with a self-loop of weight 1 added at every node that lacks one. */
+GP_API gp_status gp_graph_add_self_loops(gp_graph **out, const gp_graph *g);
+
+/* Cached D^-1/2 (A + I) D^-1/2 (Kipf & Welling 2017), D the degrees of A + I; the returned
+ * graph is owned by g. */
+GP_API gp_status gp_graph_gcn_norm(const gp_graph **out, gp_graph *g);
+/* Cached transpose: row i lists out-neighbours of i; perm maps transpose entry -> entry of g.
+ * For a symmetric graph the transpose is g itself with the permutation pairing (i,j)<->(j,i). */
+GP_API gp_status gp_graph_transpose(const gp_csr **out, const int64_t **perm, gp_graph *g);
+
+/* Block-diagonal union of graphs (each may itself be a batch: batches nest flat). */
+GP_API gp_status gp_graph_batch(gp_graph **out, int64_t count, const gp_graph *const *graphs);
+/*
+ * Induced subgraph on k distinct nodes, in the given order: node i of the result is
+ * nodes[i] of g. Duplicate or out-of-range ids give an error. Keeps edge values and graph ids.
+ */
+GP_API gp_status gp_graph_induced(gp_graph **out, const gp_graph *g, int64_t k, const int64_t *nodes);
+/*
+ * Nodes within `hops` hops of the seeds, in BFS order (seeds first, in the given order, then
+ * hop 1, ...), following edges in both directions. If max_per_hop > 0, each hop keeps at most
+ * that many new nodes, sampled uniformly with rng (required then). *nodes is allocated
+ * (gp_free), *count its length, hop_ptr (optional, hops + 2 entries) the hop boundaries.
+ */
+GP_API gp_status gp_graph_khop(int64_t **nodes, int64_t *count, int64_t *hop_ptr, const gp_graph *g,
+                               int64_t num_seeds, const int64_t *seeds, int hops,
+                               int64_t max_per_hop, gp_rng *rng);
+
+/* The edges as (src, dst) arrays in CSR order (dst = row): caller frees with gp_free. */
+GP_API gp_status gp_graph_edge_list(int64_t **src, int64_t **dst, const gp_graph *g);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,130 @@
+/*
+ * Internal helpers shared by the library's source files (not installed).
+ *
+ * Ops follow one pattern (see ops_matmul.c for the reference example):
+ *
+ *   static gp_status relu_backward(gp_tape *t, gp_node *n);
+ *   static const gp_op_info relu_op = {"relu", relu_backward};
+ *
+ *   gp_tensor *gp_relu(gp_tape *t, gp_tensor *a) {
+ *       if (!gp_i_begin(t, 1, &a)) return NULL;          // NULL input or earlier error
+ *       gp_tensor *out = gp_i_out(t, a->rows, a->cols);  // uninitialised temporary
+ *       if (!out) return NULL;
+ *       ... compute out->data ...
+ *       gp_node *n = gp_i_record(t, &relu_op, out, 1, &a); // NULL if nothing needs grad
+ *       if (n) n->f[0] = ...;                             // save what backward needs
+ *       return gp_i_done(t, out);
+ *   }
+ *
+ * A backward adds into the gradients of the inputs that need one:
+ *   if (gp_i_needs_grad(n->in[0])) { float *ga = gp_i_grad(t, n->in[0]); if (!ga) return
+ *   GP_E_NOMEM; ... ga[i] += ...; }
+ * n->out->grad holds the incoming gradient.
+ *
+ * Each op carries its own descriptor (name + backward) instead of a central X-macro table:
+ * op files then never touch a shared list, and the node stores the descriptor pointer, so
+ * dispatch is one indirect call.
+ */
+#ifndef GP_INTERNAL_H
+#define GP_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <graphpool/graphpool.h>
+
+/* ---- allocation through the pluggable allocator ---- */
+void *gp_i_malloc(size_t size);
+void *gp_i_calloc(size_t count, size_t size);
+void *gp_i_realloc(void *p, size_t size);
+void gp_i_free(void *p);
+/* count * size with overflow check; SIZE_MAX on overflow (then malloc fails). */
+size_t gp_i_mul_size(size_t count, size_t size);
+
+/* ---- errors ---- */
+/* Record "basename(file):line: message" as the last error and return st. */
+gp_status gp_i_error(gp_status st, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define GP_ERR(st, ...) gp_i_error((st), __FILE__, __LINE__, __VA_ARGS__)
+/* Evaluate a gp_status expression; on error jump to the function's fail: label with st set. */
+#define GP_TRY(expr)                                                                           \
+    do {                                                                                       \
+        st = (expr);                                                                           \
+        if (st != GP_OK) goto fail;                                                            \
+    } while (0)
+
+/* ---- sparse ---- */
+/* CSR from triplets; duplicates are summed, or (keep_first) the earliest one is kept. The
+ * result always has a value array. */
+gp_status gp_i_csr_build(gp_csr **out, int64_t rows, int64_t cols, int64_t nnz,
+                         const int64_t *row, const int64_t *col, const float *val,
+                         bool keep_first);
+
+/* ---- graphs ---- */
+/* Wrap a square CSR (*adj moved, set to NULL) as a single-graph batch with an empty cache. */
+gp_status gp_i_graph_wrap(gp_graph **out, gp_csr **adj, bool symmetric);
+/* Replace g's batch description by a copy of graph_ptr (num_graphs + 1 offsets). */
+gp_status gp_i_graph_set_batch(gp_graph *g, int64_t num_graphs, const int64_t *graph_ptr);
+
+/* ---- threads ---- */
+int gp_i_threads(void);
+/* Run a loop in parallel only when there is enough work (avoids OpenMP start-up on tiny data). */
+#define GP_PAR_MIN_WORK 32768
+
+/* ---- tape internals ---- */
+typedef struct gp_node gp_node;
+typedef gp_status (*gp_backward_fn)(gp_tape *t, gp_node *n);
+typedef struct gp_op_info {
+    const char *name;
+    gp_backward_fn backward;
+} gp_op_info;
+
+#define GP_NODE_MAX_IN 4
+struct gp_node {
+    const gp_op_info *op;
+    gp_tensor *out;
+    gp_tensor *in[GP_NODE_MAX_IN];
+    int nin;
+    /* op-specific saved arguments */
+    float f[4];
+    int64_t i[4];
+    const void *p[4]; /* borrowed pointers (indices, graphs, rng-drawn masks in the arena) */
+};
+
+/* False if t is NULL, the tape already failed, or an input is NULL (no new error then,
+ * except for a NULL tape which is reported). */
+bool gp_i_begin(gp_tape *t, int nin, gp_tensor *const *in);
+/* Output temporary with uninitialised / zeroed data. NULL + sticky error on failure. */
+gp_tensor *gp_i_out(gp_tape *t, int64_t rows, int64_t cols);
+gp_tensor *gp_i_out_zero(gp_tape *t, int64_t rows, int64_t cols);
+/* Record a node if recording is on and an input requires grad; marks out as requiring grad.
+ * NULL if not recorded (or on allocation failure, which sets the sticky error). The pointer is
+ * valid until the next record. */
+gp_node *gp_i_record(gp_tape *t, const gp_op_info *op, gp_tensor *out, int nin,
+                     gp_tensor *const *in);
+/* out, or NULL if the tape is in error. */
+gp_tensor *gp_i_done(gp_tape *t, gp_tensor *out);
+/* Set the sticky error (first one wins) and the last-error message; returns st. */
+gp_status gp_i_tape_fail(gp_tape *t, gp_status st, const char *file, int line, const char *fmt,
+                         ...) __attribute__((format(printf, 5, 6)));
+#define GP_TAPE_FAIL(t, st, ...) gp_i_tape_fail((t), (st), __FILE__, __LINE__, __VA_ARGS__)
+/* Shape check helper: fails the tape with GP_E_SHAPE and returns false when !cond. */
+#define GP_TAPE_CHECK(t, cond, ...)                                                             \
+    ((cond) ? true : (gp_i_tape_fail((t), GP_E_SHAPE, __FILE__, __LINE__, __VA_ARGS__), false))
+
+static inline bool gp_i_needs_grad(const gp_tensor *x)
+{
+    return x && (x->flags & GP_TENSOR_REQUIRES_GRAD);
+}
+/* The gradient buffer of x (zero-filled from the arena on first use); NULL on OOM. */
+float *gp_i_grad(gp_tape *t, gp_tensor *x);
+bool gp_i_training(const gp_tape *t);
+
+/* ---- dense kernels shared by ops ---- */
+/* C = alpha op(A) op(B) + beta C with row-major operands (cblas_sgemm). */
+void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+               int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
+#endif

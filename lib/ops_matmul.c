@@ -1,0 +1,102 @@
+/*
+ * Dense products through OpenBLAS, without copying operands: transposes are passed to sgemm.
+ *   C = op(A) op(B);  dop(A) = dC op(B)^T,  dop(B) = op(A)^T dC.
+ * Batched: the same for each of `batch` stacked blocks.
+ */
+#include <cblas.h>
+
+#include "internal.h"
+
+void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+               int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    if (m == 0 || n == 0) return;
+    if (k == 0) { /* sgemm leaves C untouched when k == 0 only if beta == 1 */
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)(lda > 0 ? lda : 1), b,
+                (blasint)(ldb > 0 ? ldb : 1), beta, c, (blasint)(ldc > 0 ? ldc : 1));
+}
+
+/* Shapes of one block: A block is ar x ac, B block br x bc. */
+static gp_status matmul_backward(gp_tape *t, gp_node *n)
+{
+    gp_tensor *a = n->in[0], *b = n->in[1], *c = n->out;
+    bool ta = n->i[0], tb = n->i[1];
+    int64_t batch = n->i[2];
+    int64_t ar = a->rows / batch, ac = a->cols, br = b->rows / batch, bc = b->cols;
+    int64_t m = ta ? ac : ar, k = ta ? ar : ac, nn = tb ? br : bc;
+    float *ga = gp_i_needs_grad(a) ? gp_i_grad(t, a) : NULL;
+    float *gb = gp_i_needs_grad(b) ? gp_i_grad(t, b) : NULL;
+    if ((gp_i_needs_grad(a) && !ga) || (gp_i_needs_grad(b) && !gb)) return GP_E_NOMEM;
+    for (int64_t s = 0; s < batch; s++) {
+        const float *A = a->data + s * ar * ac, *B = b->data + s * br * bc;
+        const float *dC = c->grad + s * m * nn;
+        if (ga) {
+            float *dA = ga + s * ar * ac;
+            if (!ta) gp_i_gemm(false, !tb, m, k, nn, 1.0f, dC, nn, B, bc, 1.0f, dA, ac);
+            else gp_i_gemm(tb, true, k, m, nn, 1.0f, B, bc, dC, nn, 1.0f, dA, ac);
+        }
+        if (gb) {
+            float *dB = gb + s * br * bc;
+            if (!tb) gp_i_gemm(!ta, false, k, nn, m, 1.0f, A, ac, dC, nn, 1.0f, dB, bc);
+            else gp_i_gemm(true, ta, nn, k, m, 1.0f, dC, nn, A, ac, 1.0f, dB, bc);
+        }
+    }
+    return GP_OK;
+}
+
+static const gp_op_info matmul_op = {"matmul", matmul_backward};
+
+gp_tensor *gp_matmul_batched(gp_tape *t, gp_tensor *a, gp_tensor *b, int64_t batch, bool ta, bool tb)
+{
+    gp_tensor *in[2] = {a, b};
+    if (!gp_i_begin(t, 2, in)) return NULL;
+    if (!GP_TAPE_CHECK(t, batch >= 1 && a->rows % batch == 0 && b->rows % batch == 0,
+                       "matmul: %lld and %lld rows do not split into %lld blocks",
+                       (long long)a->rows, (long long)b->rows, (long long)batch))
+        return NULL;
+    int64_t ar = a->rows / batch, ac = a->cols, br = b->rows / batch, bc = b->cols;
+    int64_t m = ta ? ac : ar, k = ta ? ar : ac, kb = tb ? bc : br, nn = tb ? br : bc;
+    if (!GP_TAPE_CHECK(t, k == kb, "matmul: inner sizes differ (%lld x %lld%s times %lld x %lld%s)",
+                       (long long)ar, (long long)ac, ta ? "^T" : "", (long long)br,
+                       (long long)bc, tb ? "^T" : ""))
+        return NULL;
+    gp_tensor *c = gp_i_out(t, m * batch, nn);
+    if (!c) return NULL;
+    for (int64_t s = 0; s < batch; s++)
+        gp_i_gemm(ta, tb, m, nn, k, 1.0f, a->data + s * ar * ac, ac, b->data + s * br * bc, bc,
+                  0.0f, c->data + s * m * nn, nn);
+    gp_node *n = gp_i_record(t, &matmul_op, c, 2, in);
+    if (n) {
+        n->i[0] = ta;
+        n->i[1] = tb;
+        n->i[2] = batch;
+    }
+    return gp_i_done(t, c);
+}
+
+gp_tensor *gp_matmul(gp_tape *t, gp_tensor *a, gp_tensor *b, bool ta, bool tb)
+{
+    return gp_matmul_batched(t, a, b, 1, ta, tb);
+}
+
+gp_tensor *gp_matrix_power(gp_tape *t, gp_tensor *a, int k)
+{
+    if (!gp_i_begin(t, 1, &a)) return NULL;
+    if (!GP_TAPE_CHECK(t, a->rows == a->cols && k >= 1,
+                       "matrix power: needs a square matrix and k >= 1 (got %lld x %lld, k=%d)",
+                       (long long)a->rows, (long long)a->cols, k))
+        return NULL;
+    gp_tensor *result = NULL, *base = a;
+    for (;;) { /* repeated squaring: O(log k) products */
+        if (k & 1) result = result ? gp_matmul(t, result, base, false, false) : base;
+        k >>= 1;
+        if (!k) break;
+        base = gp_matmul(t, base, base, false, false);
+    }
+    return gp_i_done(t, result);
+}

@@ -1,0 +1,72 @@
+/* gp_init / gp_finalize and the single thread setting for OpenMP, OpenBLAS and GraphBLAS. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <GraphBLAS.h>
+#include <cblas.h>
+#include <igraph.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "internal.h"
+
+static atomic_int threads = 1;
+static bool grb_ready;
+static bool grb_finalized;
+
+int gp_i_threads(void) { return atomic_load(&threads); }
+int gp_get_threads(void) { return atomic_load(&threads); }
+
+void gp_set_threads(int n)
+{
+    if (n < 1) n = 1;
+    atomic_store(&threads, n);
+    openblas_set_num_threads(n);
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+    if (grb_ready) GxB_Global_Option_set_INT32(GxB_NTHREADS, n);
+}
+
+/* igraph errors: record the message as graphpool's last error instead of aborting. The
+ * calling wrapper maps the returned code to GP_E_FOREIGN. */
+static void igraph_record_error(const char *reason, const char *file, int line,
+                                igraph_error_t err)
+{
+    gp_i_error(GP_E_FOREIGN, file, line, "igraph: %s (%s)", reason, igraph_strerror(err));
+    IGRAPH_FINALLY_FREE();
+}
+
+static void igraph_quiet_warning(const char *reason, const char *file, int line)
+{
+    (void)reason, (void)file, (void)line;
+}
+
+gp_status gp_init(void)
+{
+    /* igraph's handlers are thread-local: set them on every call (cheap). */
+    igraph_set_error_handler(igraph_record_error);
+    igraph_set_warning_handler(igraph_quiet_warning);
+    if (!grb_ready) {
+        if (grb_finalized)
+            return GP_ERR(GP_E_STATE, "gp_init after gp_finalize: GraphBLAS cannot restart");
+        GrB_Info info = GrB_init(GrB_NONBLOCKING);
+        if (info != GrB_SUCCESS)
+            return GP_ERR(GP_E_FOREIGN, "GrB_init failed (GrB_Info %d)", (int)info);
+        grb_ready = true;
+        const char *env = getenv("GP_NUM_THREADS");
+        gp_set_threads(env ? atoi(env) : 1);
+    }
+    return GP_OK;
+}
+
+void gp_finalize(void)
+{
+    if (grb_ready) {
+        GrB_finalize();
+        grb_ready = false;
+        grb_finalized = true;
+    }
+}
