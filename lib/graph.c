@@ -175,15 +175,14 @@ gp_status gp_i_graph_set_batch(gp_graph *g, int64_t num_graphs, const int64_t *g
     int64_t n = g->adj.rows;
     if (num_graphs < 1 || graph_ptr[0] != 0 || graph_ptr[num_graphs] != n)
         return GP_ERR(GP_E_INVALID, "graph batch: offsets do not cover the %lld nodes", (long long)n);
+    /* Validate everything before writing graph_of, so that g is unchanged on error. */
+    for (int64_t b = 0; b < num_graphs; b++)
+        if (graph_ptr[b + 1] < graph_ptr[b])
+            return GP_ERR(GP_E_INVALID, "graph batch: offsets decrease at graph %lld", (long long)b);
     int64_t *ptr = gp_i_malloc(gp_i_mul_size((size_t)num_graphs + 1, sizeof(int64_t)));
     if (!ptr) return GP_ERR(GP_E_NOMEM, "graph batch: out of memory");
-    for (int64_t b = 0; b < num_graphs; b++) {
-        if (graph_ptr[b + 1] < graph_ptr[b]) {
-            gp_i_free(ptr);
-            return GP_ERR(GP_E_INVALID, "graph batch: offsets decrease at graph %lld", (long long)b);
-        }
+    for (int64_t b = 0; b < num_graphs; b++)
         for (int64_t i = graph_ptr[b]; i < graph_ptr[b + 1]; i++) g->graph_of[i] = b;
-    }
     memcpy(ptr, graph_ptr, (size_t)(num_graphs + 1) * sizeof(int64_t));
     gp_i_free(g->graph_ptr);
     g->graph_ptr = ptr;

@@ -70,18 +70,37 @@ GP_API gp_status gp_graph_gcn_norm(const gp_graph **out, gp_graph *g);
  * For a symmetric graph the transpose is g itself with the permutation pairing (i,j)<->(j,i). */
 GP_API gp_status gp_graph_transpose(const gp_csr **out, const int64_t **perm, gp_graph *g);
 
-/* Block-diagonal union of graphs (each may itself be a batch: batches nest flat). */
+/*
+ * Block-diagonal union of graphs (each may itself be a batch: batches nest flat, graph_ptr
+ * and graph_of are concatenated). Weighted if any input is (unweighted inputs give ones);
+ * symmetric iff all inputs are. count < 1, graphs NULL or a NULL graph: GP_E_INVALID.
+ * Complexity O(total n + total m).
+ */
 GP_API gp_status gp_graph_batch(gp_graph **out, int64_t count, const gp_graph *const *graphs);
 /*
  * Induced subgraph on k distinct nodes, in the given order: node i of the result is
- * nodes[i] of g. Duplicate or out-of-range ids give an error. Keeps edge values and graph ids.
+ * nodes[i] of g (unlike igraph, which sorts). Out-of-range ids give GP_E_RANGE, duplicates
+ * GP_E_INVALID, both naming the id. Keeps edge values and the symmetric flag.
+ * Graph ids: if g->graph_of[nodes[i]] never decreases along nodes, the result keeps g's
+ * num_graphs and graph_of[i] = g->graph_of[nodes[i]] (graphs with no selected node are
+ * empty); otherwise the graphs are not contiguous and the result is a single graph.
+ * Expected O(k + edges of the selected rows), independent of n (hash map, no O(n) scratch),
+ * so it suits one call per target link. Thread-safe on a shared g.
  */
 GP_API gp_status gp_graph_induced(gp_graph **out, const gp_graph *g, int64_t k, const int64_t *nodes);
 /*
  * Nodes within `hops` hops of the seeds, in BFS order (seeds first, in the given order, then
- * hop 1, ...), following edges in both directions. If max_per_hop > 0, each hop keeps at most
- * that many new nodes, sampled uniformly with rng (required then). *nodes is allocated
- * (gp_free), *count its length, hop_ptr (optional, hops + 2 entries) the hop boundaries.
+ * hop 1, ...), following edges in both directions. Repeated seeds are kept once (first
+ * occurrence). Within a hop, nodes are in increasing id order. If max_per_hop > 0, each hop
+ * keeps at most that many new nodes, a uniform sample drawn with rng (required then, else
+ * GP_E_INVALID; the rng is used only at hops with more candidates than the cap); the
+ * candidates left out are dropped for good, as in SEAL's k_hop_subgraph. max_per_hop = 0: no
+ * cap. *nodes is allocated (gp_free), *count its length, hop_ptr (optional, hops + 2 entries)
+ * the hop boundaries: hop h is nodes[hop_ptr[h] .. hop_ptr[h+1]).
+ * Out-of-range seeds: GP_E_RANGE. Expected O(visited nodes' degrees + c log c) per hop with
+ * c new nodes, independent of n. A directed graph needs its out-neighbours: the transpose
+ * cache is filled on first use (call gp_graph_transpose once before calling this from several
+ * threads on the same graph); symmetric graphs need no cache.
  */
 GP_API gp_status gp_graph_khop(int64_t **nodes, int64_t *count, int64_t *hop_ptr, const gp_graph *g,
                                int64_t num_seeds, const int64_t *seeds, int hops,

@@ -114,8 +114,10 @@ GP_API gp_tensor *gp_segment_softmax(gp_tape *t, gp_tensor *a, const int64_t *se
  * Edge values: edge_vals (nnz x H tensor, differentiable) if given, else g->adj.val, else 1.
  * With H > 1 heads, X has H*d columns and head h uses column h of edge_vals on columns
  * [h*d, (h+1)*d) of X. Gradients flow to X (via the cached transpose) and to edge_vals.
+ * g is const so that cached graphs (gp_graph_gcn_norm) can be passed directly; its transpose
+ * cache is still filled on first use (gp_graph_transpose), which is not thread-safe.
  */
-GP_API gp_tensor *gp_spmm(gp_tape *t, gp_graph *g, gp_tensor *edge_vals, gp_tensor *x);
+GP_API gp_tensor *gp_spmm(gp_tape *t, const gp_graph *g, gp_tensor *edge_vals, gp_tensor *x);
 /* Per-edge dot products (SDDMM): out[k, h] = <a_i, b_j> over the columns of head h, for the
  * k-th stored edge (i, j) of g. a, b are n x (H*d); output nnz x H. */
 GP_API gp_tensor *gp_sddmm(gp_tape *t, const gp_graph *g, gp_tensor *a, gp_tensor *b, int64_t heads);

@@ -1,0 +1,314 @@
+/*
+ * gp-data: the dataset registry (data/registry.tsv) against a data directory.
+ *
+ *   gp-data [--data-dir DIR] [--registry FILE] list
+ *   gp-data [--data-dir DIR] [--registry FILE] verify [NAME]
+ *   gp-data [--data-dir DIR] [--registry FILE] fetch NAME
+ *
+ * list    every dataset with its task and how many of its files are present
+ * verify  SHA-256 of every file (of NAME, or all) against the registry
+ * fetch   files that are missing or wrong: those with a byte-identical public copy are
+ *         downloaded with curl to FILE.part, verified, and only then renamed into place;
+ *         for the others (converted files), and when the download fails (no network), it
+ *         prints exactly which file to put where, its checksum, its source and how it was made.
+ *
+ * Data directory: --data-dir, else $GP_DATA_DIR, else $XDG_CACHE_HOME/graphpool, else
+ * ~/.cache/graphpool. Registry: --registry, else $GP_REGISTRY, else DIR/registry.tsv if
+ * present, else the source tree's data/registry.tsv (compiled in).
+ * Exit status: 0 success, 1 failure (missing or mismatched files, I/O error), 2 usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <graphpool/graphpool.h>
+#include <graphpool/io.h>
+
+#ifndef GP_REGISTRY_DEFAULT
+#define GP_REGISTRY_DEFAULT "data/registry.tsv"
+#endif
+
+extern char **environ;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: gp-data [--data-dir DIR] [--registry FILE] list\n"
+               "       gp-data [--data-dir DIR] [--registry FILE] verify [NAME]\n"
+               "       gp-data [--data-dir DIR] [--registry FILE] fetch NAME\n");
+}
+
+/* Same rule as the library's dataset lookup: case and punctuation do not matter. */
+static int name_matches(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a && !((*a >= '0' && *a <= '9') || ((*a | 32) >= 'a' && (*a | 32) <= 'z'))) a++;
+        while (*b && !((*b >= '0' && *b <= '9') || ((*b | 32) >= 'a' && (*b | 32) <= 'z'))) b++;
+        if (!*a || !*b) return !*a && !*b;
+        if ((*a | 32) != (*b | 32)) return 0;
+        a++, b++;
+    }
+}
+
+static const char *resolve_name(const gp_registry *r, const char *name)
+{
+    if (name_matches(name, "C.ele")) name = "Celegans";
+    for (int64_t i = 0; i < r->count; i++)
+        if (name_matches(r->entries[i].dataset, name)) return r->entries[i].dataset;
+    return NULL;
+}
+
+/* Has an earlier entry the same path (meta.tsv is listed under every network)? */
+static int seen_path(const gp_registry *r, int64_t i, const char *only)
+{
+    for (int64_t j = 0; j < i; j++)
+        if ((!only || !strcmp(r->entries[j].dataset, only)) && !strcmp(r->entries[j].path, r->entries[i].path))
+            return 1;
+    return 0;
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static int exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+static int cmd_list(const gp_registry *r, const char *dir)
+{
+    printf("%-12s %-10s %6s %8s %9s\n", "dataset", "task", "files", "present", "fetchable");
+    for (int64_t i = 0; i < r->count; i++) {
+        const char *ds = r->entries[i].dataset;
+        if (i > 0 && !strcmp(r->entries[i - 1].dataset, ds)) continue;
+        int files = 0, present = 0, fetchable = 0;
+        for (int64_t j = i; j < r->count && !strcmp(r->entries[j].dataset, ds); j++) {
+            char *p = join(dir, r->entries[j].path);
+            if (!p) return 1;
+            files++;
+            present += exists(p);
+            fetchable += strcmp(r->entries[j].fetch_url, "-") != 0;
+            free(p);
+        }
+        printf("%-12s %-10s %6d %8d %9d\n", ds, r->entries[i].task, files, present, fetchable);
+    }
+    printf("data directory: %s\n", dir);
+    return 0;
+}
+
+static int cmd_verify(const gp_registry *r, const char *dir, const char *only)
+{
+    int64_t ok = 0, missing = 0, bad = 0;
+    for (int64_t i = 0; i < r->count; i++) {
+        const gp_registry_entry *e = &r->entries[i];
+        if ((only && strcmp(e->dataset, only)) || seen_path(r, i, only)) continue;
+        gp_verify_result res;
+        char hex[65];
+        if (gp_registry_verify(&res, hex, dir, e) != GP_OK) {
+            fprintf(stderr, "gp-data: %s\n", gp_last_error());
+            bad++;
+            continue;
+        }
+        if (res == GP_VERIFY_OK) {
+            ok++;
+            printf("OK       %s\n", e->path);
+        } else if (res == GP_VERIFY_MISSING) {
+            missing++;
+            printf("MISSING  %s\n", e->path);
+        } else {
+            bad++;
+            printf("MISMATCH %s (sha256 %s, expected %s)\n", e->path, hex, e->sha256);
+        }
+    }
+    printf("%lld ok, %lld missing, %lld mismatched in %s\n", (long long)ok, (long long)missing,
+           (long long)bad, dir);
+    return missing || bad ? 1 : 0;
+}
+
+/* mkdir -p of the directory part of path. */
+static int make_parents(const char *path)
+{
+    char *p = strdup(path);
+    if (!p) return -1;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    free(p);
+    return 0;
+}
+
+/* curl -fsSL URL -o OUT; returns curl's exit status, or -1 if it could not be started. */
+static int run_curl(const char *url, const char *out)
+{
+    char *argv[] = {"curl", "-fsSL", "--retry", "2", "--connect-timeout", "20", "-o", (char *)out,
+                    (char *)url, NULL};
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "curl", NULL, NULL, argv, environ);
+    if (rc != 0) {
+        fprintf(stderr, "gp-data: cannot run curl (%s)\n", strerror(rc));
+        return -1;
+    }
+    int status;
+    if (waitpid(pid, &status, 0) < 0) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void print_manual(const gp_registry_entry *e, const char *dir)
+{
+    printf("  put %s/%s\n    sha256 %s\n    source %s\n", dir, e->path, e->sha256, e->source_url);
+    if (strcmp(e->fetch_url, "-")) printf("    download %s\n", e->fetch_url);
+    printf("    how    %s\n", e->notes);
+}
+
+static int cmd_fetch(const gp_registry *r, const char *dir, const char *name)
+{
+    int64_t have = 0, got = 0, todo = 0;
+    int offline = 0; /* after curl could not start or reach the host, stop trying */
+    for (int64_t i = 0; i < r->count; i++) {
+        const gp_registry_entry *e = &r->entries[i];
+        if (strcmp(e->dataset, name) || seen_path(r, i, name)) continue;
+        gp_verify_result res;
+        char hex[65];
+        if (gp_registry_verify(&res, hex, dir, e) != GP_OK) {
+            fprintf(stderr, "gp-data: %s\n", gp_last_error());
+            todo++;
+            continue;
+        }
+        if (res == GP_VERIFY_OK) {
+            have++;
+            continue;
+        }
+        const char *why = res == GP_VERIFY_MISSING ? "missing" : "checksum mismatch";
+        if (strcmp(e->fetch_url, "-") && !offline) {
+            char *dest = join(dir, e->path);
+            size_t n = dest ? strlen(dest) + 6 : 0;
+            char *part = dest ? malloc(n) : NULL;
+            if (!dest || !part) {
+                free(dest);
+                fprintf(stderr, "gp-data: out of memory\n");
+                return 1;
+            }
+            snprintf(part, n, "%s.part", dest);
+            fprintf(stderr, "fetching %s (%s)\n", e->path, why);
+            int rc = make_parents(dest) == 0 ? run_curl(e->fetch_url, part) : -1;
+            int placed = 0;
+            if (rc == 0) {
+                if (gp_sha256_file(hex, part) == GP_OK && !strcmp(hex, e->sha256)) {
+                    placed = rename(part, dest) == 0;
+                    if (!placed) fprintf(stderr, "gp-data: cannot rename %s (%s)\n", part, strerror(errno));
+                } else {
+                    fprintf(stderr, "gp-data: %s: downloaded file has sha256 %s, expected %s; discarded\n",
+                            e->path, hex, e->sha256);
+                }
+            } else {
+                if (rc > 0) fprintf(stderr, "gp-data: curl failed (exit %d) for %s\n", rc, e->fetch_url);
+                /* 5, 6, 7, 28: proxy / host not resolved, no connection, timeout */
+                offline = rc < 0 || rc == 5 || rc == 6 || rc == 7 || rc == 28;
+                if (offline) fprintf(stderr, "gp-data: no network: not trying further downloads\n");
+            }
+            if (!placed) unlink(part);
+            free(part);
+            free(dest);
+            if (placed) {
+                got++;
+                continue;
+            }
+        }
+        if (todo == 0) printf("%s: these files must be put in place by hand:\n", name);
+        todo++;
+        printf("- %s (%s)\n", e->path, why);
+        print_manual(e, dir);
+    }
+    printf("%s: %lld present, %lld downloaded, %lld still needed (data directory %s)\n", name,
+           (long long)have, (long long)got, (long long)todo, dir);
+    return todo ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir_opt = NULL, *reg_opt = NULL;
+    static const struct option opts[] = {{"data-dir", required_argument, 0, 'd'},
+                                          {"registry", required_argument, 0, 'r'},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
+    for (int c; (c = getopt_long(argc, argv, "d:r:h", opts, NULL)) != -1;) {
+        switch (c) {
+        case 'd': dir_opt = optarg; break;
+        case 'r': reg_opt = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[optind], *name = optind + 1 < argc ? argv[optind + 1] : NULL;
+    int is_list = !strcmp(cmd, "list"), is_verify = !strcmp(cmd, "verify"), is_fetch = !strcmp(cmd, "fetch");
+    if ((!is_list && !is_verify && !is_fetch) || (is_list && name) || (is_fetch && !name) ||
+        optind + 2 < argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (gp_init() != GP_OK) {
+        fprintf(stderr, "gp-data: %s\n", gp_last_error());
+        return 1;
+    }
+    char *dir = NULL, *reg_path = NULL;
+    gp_registry *r = NULL;
+    int rc = 1;
+    if (gp_data_dir(&dir, dir_opt) != GP_OK) {
+        fprintf(stderr, "gp-data: %s\n", gp_last_error());
+        goto done;
+    }
+    const char *env = getenv("GP_REGISTRY");
+    if (reg_opt) reg_path = strdup(reg_opt);
+    else if (env && *env) reg_path = strdup(env);
+    else {
+        reg_path = join(dir, "registry.tsv");
+        if (reg_path && !exists(reg_path)) {
+            free(reg_path);
+            reg_path = strdup(GP_REGISTRY_DEFAULT);
+        }
+    }
+    if (!reg_path || gp_registry_read(&r, reg_path) != GP_OK) {
+        fprintf(stderr, "gp-data: %s\n", reg_path ? gp_last_error() : "out of memory");
+        goto done;
+    }
+    const char *ds = NULL;
+    if (name) {
+        ds = resolve_name(r, name);
+        if (!ds) {
+            fprintf(stderr, "gp-data: unknown dataset '%s' (gp-data list shows the names)\n", name);
+            rc = 2;
+            goto done;
+        }
+    }
+    if (is_list) rc = cmd_list(r, dir);
+    else if (is_verify) rc = cmd_verify(r, dir, ds);
+    else rc = cmd_fetch(r, dir, ds);
+done:
+    gp_registry_free(&r);
+    free(reg_path);
+    gp_free(dir);
+    gp_finalize();
+    return rc;
+}

@@ -1,0 +1,253 @@
+/*
+ * The shared line reader: zlib's gzopen/gzread (plain files pass through unchanged, gzip is
+ * detected from its magic bytes), lines split with memchr in a private buffer.
+ *
+ * Why gzread and not gzgets: gzgets needs a maximum line length up front and copies each
+ * line byte by byte; reading 1 MiB blocks and splitting them in place costs one memchr per
+ * line and allows lines of any length (COLLAB's adjacency lists have thousands of fields).
+ *
+ * A truncated gzip stream is not an error for gzread itself (it returns what it could
+ * decompress, then 0) but gzerror() then reports Z_BUF_ERROR "unexpected end of file";
+ * that is checked at the end of the data so a cut-off .gz never reads as a shorter file.
+ */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "io_text.h"
+
+enum { BLOCK = 1 << 20 };
+
+gp_status gp_i_text_fail(const gp_i_text *t, gp_status st, const char *cfile, int cline,
+                         const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (t->line > 0)
+        return gp_i_error(st, cfile, cline, "%s:%lld: %s", t->path, (long long)t->line, msg);
+    return gp_i_error(st, cfile, cline, "%s: %s", t->path, msg);
+}
+
+gp_status gp_i_text_open(gp_i_text **out, const char *path)
+{
+    if (!out || !path) return GP_ERR(GP_E_INVALID, "text reader: NULL argument");
+    *out = NULL;
+    gp_i_text *t = gp_i_calloc(1, sizeof *t);
+    size_t plen = strlen(path);
+    char *name = gp_i_malloc(plen + 1);
+    char *buf = gp_i_malloc(BLOCK);
+    if (!t || !name || !buf) {
+        gp_i_free(t);
+        gp_i_free(name);
+        gp_i_free(buf);
+        return GP_ERR(GP_E_NOMEM, "%s: out of memory for the read buffer", path);
+    }
+    memcpy(name, path, plen + 1);
+    t->path = name;
+    t->buf = buf;
+    t->cap = BLOCK;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        gp_status st = GP_ERR(GP_E_IO, "%s: is a directory, not a file", path);
+        gp_i_text_close(&t);
+        return st;
+    }
+    errno = 0;
+    gzFile gz = gzopen(path, "rb");
+    if (!gz) {
+        int e = errno;
+        gp_status st = e ? GP_ERR(GP_E_IO, "%s: cannot open (%s)", path, strerror(e))
+                         : GP_ERR(GP_E_NOMEM, "%s: cannot open (zlib out of memory)", path);
+        gp_i_text_close(&t);
+        return st;
+    }
+    gzbuffer(gz, 1 << 17);
+    t->gz = gz;
+    *out = t;
+    return GP_OK;
+}
+
+void gp_i_text_close(gp_i_text **t)
+{
+    if (!t || !*t) return;
+    if ((*t)->gz) gzclose_r((gzFile)(*t)->gz);
+    gp_i_free((*t)->path);
+    gp_i_free((*t)->buf);
+    gp_i_free(*t);
+    *t = NULL;
+}
+
+/* An error while reading the line after the last one returned: name that line. */
+static gp_status read_fail(gp_i_text *t, const char *what, const char *why)
+{
+    t->line++;
+    gp_status st = GP_TEXT_FAIL(t, GP_E_IO, "%s (%s)", what, why);
+    t->line--;
+    return st;
+}
+
+/* Refill after moving the unread tail to the front; grows the buffer when a line fills it. */
+static gp_status refill(gp_i_text *t)
+{
+    size_t rest = t->end - t->pos;
+    if (t->pos > 0) {
+        memmove(t->buf, t->buf + t->pos, rest);
+        t->pos = 0;
+        t->end = rest;
+    }
+    if (t->end + 1 >= t->cap) { /* a line longer than the buffer */
+        size_t ncap = t->cap * 2;
+        char *nb = gp_i_realloc(t->buf, ncap);
+        if (!nb) return GP_TEXT_FAIL(t, GP_E_NOMEM, "out of memory for a line of %zu bytes", t->end);
+        t->buf = nb;
+        t->cap = ncap;
+    }
+    size_t want = t->cap - 1 - t->end; /* keep one byte for the final NUL */
+    if (want > (size_t)INT32_MAX) want = (size_t)INT32_MAX;
+    int got = gzread((gzFile)t->gz, t->buf + t->end, (unsigned)want);
+    int err = Z_OK;
+    const char *why = gzerror((gzFile)t->gz, &err);
+    if (got < 0 || (err != Z_OK && err != Z_BUF_ERROR))
+        return read_fail(t, "read error", err == Z_ERRNO ? strerror(errno) : why);
+    if (got == 0) {
+        if (err == Z_BUF_ERROR) return read_fail(t, "truncated gzip stream", why);
+        t->eof = true;
+    }
+    t->end += (size_t)got;
+    return GP_OK;
+}
+
+gp_status gp_i_text_next(gp_i_text *t, char **line, size_t *len)
+{
+    *line = NULL;
+    if (len) *len = 0;
+    for (;;) {
+        char *b = t->buf + t->pos;
+        char *nl = t->pos < t->end ? memchr(b, '\n', t->end - t->pos) : NULL;
+        if (nl) {
+            size_t n = (size_t)(nl - b);
+            t->pos += n + 1;
+            if (n > 0 && b[n - 1] == '\r') n--;
+            b[n] = '\0';
+            t->line++;
+            *line = b;
+            if (len) *len = n;
+            return GP_OK;
+        }
+        if (t->eof) {
+            if (t->pos == t->end) return GP_OK; /* end of file */
+            size_t n = t->end - t->pos;       /* last line without "\n" */
+            t->pos = t->end;
+            if (n > 0 && b[n - 1] == '\r') n--;
+            b[n] = '\0'; /* the buffer keeps a spare byte */
+            t->line++;
+            *line = b;
+            if (len) *len = n;
+            return GP_OK;
+        }
+        gp_status st = refill(t);
+        if (st != GP_OK) return st;
+    }
+}
+
+gp_status gp_i_text_data(gp_i_text *t, char **line)
+{
+    for (;;) {
+        gp_status st = gp_i_text_next(t, line, NULL);
+        if (st != GP_OK || !*line) return st;
+        const char *p = *line;
+        while (*p == ' ' || *p == '\t') p++;
+        if (*p && *p != '#' && *p != '%') return GP_OK;
+    }
+}
+
+bool gp_i_parse_float(const char *s, float *v)
+{
+    if (!*s) return false;
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (end == s || *end != '\0' || !isfinite(d) || fabs(d) > FLT_MAX) return false;
+    *v = (float)d;
+    return true;
+}
+
+const char *gp_i_quote(const char *s)
+{
+    static _Thread_local char q[48];
+    size_t n = strlen(s);
+    if (n <= 40) {
+        memcpy(q, s, n + 1);
+    } else {
+        memcpy(q, s, 37);
+        memcpy(q + 37, "...", 4);
+    }
+    return q;
+}
+
+gp_status gp_i_vec_reserve(gp_i_vec *a, int64_t cap)
+{
+    if (cap <= a->cap) return GP_OK;
+    int64_t *nv = gp_i_realloc(a->v, gp_i_mul_size((size_t)cap, sizeof(int64_t)));
+    if (!nv) return GP_ERR(GP_E_NOMEM, "out of memory for %lld values", (long long)cap);
+    a->v = nv;
+    a->cap = cap;
+    return GP_OK;
+}
+
+gp_status gp_i_vec_push(gp_i_vec *a, int64_t x)
+{
+    if (a->n == a->cap) {
+        gp_status st = gp_i_vec_reserve(a, a->cap ? 2 * a->cap : 1024);
+        if (st != GP_OK) return st;
+    }
+    a->v[a->n++] = x;
+    return GP_OK;
+}
+
+gp_status gp_i_vec_take(int64_t **out, gp_i_vec *a)
+{
+    if (!a->v) {
+        a->v = gp_i_malloc(sizeof(int64_t));
+        if (!a->v) return GP_ERR(GP_E_NOMEM, "out of memory");
+        a->cap = 1;
+    }
+    *out = a->v;
+    a->v = NULL;
+    a->n = a->cap = 0;
+    return GP_OK;
+}
+
+void gp_i_vec_free(gp_i_vec *a)
+{
+    gp_i_free(a->v);
+    a->v = NULL;
+    a->n = a->cap = 0;
+}
+
+char *gp_i_path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    bool slash = a > 0 && dir[a - 1] != '/';
+    char *p = gp_i_malloc(a + slash + b + 1);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    if (slash) p[a] = '/';
+    memcpy(p + a + slash, name, b + 1);
+    return p;
+}
+
+bool gp_i_file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}

@@ -1,0 +1,112 @@
+/*
+ * Row indexing (index arrays are constants and take no gradient):
+ *   gather:       y_i = a_{idx[i]},                      da_r += sum_{i: idx[i] = r} dy_i
+ *   scatter-add:  y_r = sum_{i: idx[i] = r} a_i,         da_i += dy_{idx[i]}
+ * A scatter into rows that several i may share is done serially in index order, so repeated
+ * indices accumulate in a fixed order and results never depend on the thread count. Gathers
+ * (each output row owned by one iteration) run in parallel.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* Every idx[i] (i < n) in [0, limit); otherwise fail the tape with GP_E_RANGE. */
+static bool check_indices(gp_tape *t, const char *op, const int64_t *idx, int64_t n,
+                          int64_t limit)
+{
+    if (n > 0 && !idx) {
+        GP_TAPE_FAIL(t, GP_E_INVALID, "%s: index array is NULL", op);
+        return false;
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (idx[i] < 0 || idx[i] >= limit) {
+            GP_TAPE_FAIL(t, GP_E_RANGE, "%s: index %lld at position %lld is outside [0, %lld)",
+                         op, (long long)idx[i], (long long)i, (long long)limit);
+            return false;
+        }
+    return true;
+}
+
+/* dst_i (+)= src_{idx[i]} for i < n: every iteration owns its destination row. */
+static void gather(float *dst, const float *src, const int64_t *idx, int64_t n, int64_t cols,
+                   bool accumulate)
+{
+    int nt = gp_i_threads();
+    (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && n * cols > GP_PAR_MIN_WORK)
+    for (int64_t i = 0; i < n; i++) {
+        float *d = dst + i * cols;
+        const float *s = src + idx[i] * cols;
+        if (accumulate)
+            for (int64_t c = 0; c < cols; c++) d[c] += s[c];
+        else
+            memcpy(d, s, (size_t)cols * sizeof(float));
+    }
+}
+
+/* dst_{idx[i]} += src_i for i < n, serially (rows of dst may repeat). */
+static void scatter_add(float *dst, const float *src, const int64_t *idx, int64_t n, int64_t cols)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float *d = dst + idx[i] * cols;
+        const float *s = src + i * cols;
+        for (int64_t c = 0; c < cols; c++) d[c] += s[c];
+    }
+}
+
+static gp_status gather_rows_backward(gp_tape *t, gp_node *n)
+{
+    gp_tensor *a = n->in[0];
+    if (!gp_i_needs_grad(a)) return GP_OK;
+    float *ga = gp_i_grad(t, a);
+    if (!ga) return GP_E_NOMEM;
+    scatter_add(ga, n->out->grad, n->p[0], n->out->rows, a->cols);
+    return GP_OK;
+}
+
+static const gp_op_info gather_rows_op = {"gather_rows", gather_rows_backward};
+
+gp_tensor *gp_gather_rows(gp_tape *t, gp_tensor *a, const int64_t *idx, int64_t n)
+{
+    if (!gp_i_begin(t, 1, &a)) return NULL;
+    if (n < 0) {
+        GP_TAPE_FAIL(t, GP_E_INVALID, "gather_rows: negative count %lld", (long long)n);
+        return NULL;
+    }
+    if (!check_indices(t, "gather_rows", idx, n, a->rows)) return NULL;
+    gp_tensor *out = gp_i_out(t, n, a->cols);
+    if (!out) return NULL;
+    gather(out->data, a->data, idx, n, a->cols, false);
+    gp_node *node = gp_i_record(t, &gather_rows_op, out, 1, &a);
+    if (node) node->p[0] = idx;
+    return gp_i_done(t, out);
+}
+
+static gp_status scatter_add_rows_backward(gp_tape *t, gp_node *n)
+{
+    gp_tensor *a = n->in[0];
+    if (!gp_i_needs_grad(a)) return GP_OK;
+    float *ga = gp_i_grad(t, a);
+    if (!ga) return GP_E_NOMEM;
+    gather(ga, n->out->grad, n->p[0], a->rows, a->cols, true);
+    return GP_OK;
+}
+
+static const gp_op_info scatter_add_rows_op = {"scatter_add_rows", scatter_add_rows_backward};
+
+gp_tensor *gp_scatter_add_rows(gp_tape *t, gp_tensor *a, const int64_t *idx, int64_t out_rows)
+{
+    if (!gp_i_begin(t, 1, &a)) return NULL;
+    if (out_rows < 0) {
+        GP_TAPE_FAIL(t, GP_E_INVALID, "scatter_add_rows: negative output rows %lld",
+                     (long long)out_rows);
+        return NULL;
+    }
+    if (!check_indices(t, "scatter_add_rows", idx, a->rows, out_rows)) return NULL;
+    gp_tensor *out = gp_i_out_zero(t, out_rows, a->cols);
+    if (!out) return NULL;
+    scatter_add(out->data, a->data, idx, a->rows, a->cols);
+    gp_node *node = gp_i_record(t, &scatter_add_rows_op, out, 1, &a);
+    if (node) node->p[0] = idx;
+    return gp_i_done(t, out);
+}

@@ -1,0 +1,620 @@
+/*
+ * Benchmark of the sparse-dense product Y += A X (A n x n CSR, X and Y n x d row-major).
+ *
+ *   work    = 2 nnz d flops            (the useful sparse flops, used for every variant,
+ *                                      including dense sgemm, which really does 2 n^2 d)
+ *   traffic = 8 (n+1) + w nnz + 4 nnz + 4 n d + 8 n d bytes
+ *             (row pointers, w-byte column indices, values, X rows read once, Y read and
+ *             written once: a lower bound, since gathered X rows are re-read per edge)
+ *   GFLOP/s = work / t,  GB/s = traffic / t,  t = median time of one call
+ *
+ * Graphs: n nodes, 5 n random node pairs (seeded xoshiro256**), symmetrised, duplicates and
+ * self-loops dropped (average degree ~10), random weights in [0.5, 1.5); X and the initial Y
+ * uniform in [-1, 1). Cases whose X + Y exceed ~2 GB are skipped.
+ *
+ * Variants:
+ *   lib           gp_csr_spmm, the library's kernel (int64 column indices)
+ *   lib-i32       a copy of the library's kernel reading int32 column indices
+ *   plain         the plain loop (innermost over d; the library's first kernel), int64
+ *   grb           GraphBLAS GrB_mxm(Y, NULL, GrB_PLUS_FP32, PLUS_TIMES_FP32, A, X): A built
+ *                 once from malloc'd copies, X (already copied to a malloc'd buffer) and Y
+ *                 packed FullR, Y accumulated in place, both unpacked: no copy timed
+ *   grb+copy      the same plus the memcpy of X into the malloc'd buffer, timed
+ *   sgemm         dense cblas_sgemm on the densified A (n <= 1000 only)
+ *   with --candidates also:
+ *   lib-copy      the copy of the library's kernel with int64 indices (control: same as lib)
+ *   lib-sse2      that copy without the AVX2 clone (baseline x86-64 code only)
+ *   plain-i32     the plain loop with int32 column indices
+ *
+ * Check: each variant runs once from the same initial Y and is compared with a double
+ * precision CSR reference: err = max |y - ref| / max |ref|. Kernel copies that sum in the
+ * library's order are also compared bit for bit with lib; lib with 2 threads is compared bit
+ * for bit with lib with 1 thread.
+ *
+ * Timing: calls are batched so one sample lasts >= 1 ms; the variants take turns, one sample
+ * each per round, so load from other processes spreads over all of them; >= 5 rounds and
+ * until the slowest variant has run 0.3 s (at most 101 rounds). Median and minimum reported.
+ *
+ * Usage: bench_spmm [--min-n N] [--max-n N] [--threads T] [--candidates] [out.md]
+ * prints a markdown table on stdout and, if out.md is given, writes it there too.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <GraphBLAS.h>
+#include <cblas.h>
+
+#include <graphpool/graphpool.h>
+
+#define MAX_DENSE_BYTES 2e9 /* skip cases whose X + Y exceed ~2 GB */
+#define PAR_MIN_WORK 32768  /* the library's GP_PAR_MIN_WORK */
+#define MAX_ROUNDS 101
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* A copy of lib/spmm.c's row kernel (keep in sync), generic in the column index width.      */
+
+typedef float v8f __attribute__((vector_size(32)));
+#define LOAD8(v, p) memcpy(&(v), (p), sizeof(v8f))
+#define STORE8(p, v) memcpy((p), &(v), sizeof(v8f))
+
+static inline __attribute__((always_inline)) int64_t col_at(const void *idx, bool wide, int64_t k)
+{
+    return wide ? ((const int64_t *)idx)[k] : (int64_t)((const int32_t *)idx)[k];
+}
+
+static inline __attribute__((always_inline)) void
+blocked_rows(float *restrict y, const int64_t *restrict ptr, const void *restrict idx, bool wide,
+             const float *restrict val, const float *restrict x, int64_t d, int64_t r0,
+             int64_t r1)
+{
+    for (int64_t i = r0; i < r1; i++) {
+        int64_t k0 = ptr[i], k1 = ptr[i + 1];
+        if (k0 == k1) continue;
+        float *yi = y + i * d;
+        int64_t c0 = 0;
+        for (; c0 + 16 <= d; c0 += 16) {
+            v8f acc0, acc1, x0, x1;
+            LOAD8(acc0, yi + c0);
+            LOAD8(acc1, yi + c0 + 8);
+            for (int64_t k = k0; k < k1; k++) {
+                const float *xj = x + col_at(idx, wide, k) * d + c0;
+                LOAD8(x0, xj);
+                LOAD8(x1, xj + 8);
+                if (val) {
+                    float a = val[k];
+                    v8f av = {a, a, a, a, a, a, a, a};
+                    x0 *= av;
+                    x1 *= av;
+                }
+                acc0 += x0;
+                acc1 += x1;
+            }
+            STORE8(yi + c0, acc0);
+            STORE8(yi + c0 + 8, acc1);
+        }
+        if (c0 + 8 <= d) {
+            v8f acc, x0;
+            LOAD8(acc, yi + c0);
+            for (int64_t k = k0; k < k1; k++) {
+                LOAD8(x0, x + col_at(idx, wide, k) * d + c0);
+                if (val) {
+                    float a = val[k];
+                    v8f av = {a, a, a, a, a, a, a, a};
+                    x0 *= av;
+                }
+                acc += x0;
+            }
+            STORE8(yi + c0, acc);
+            c0 += 8;
+        }
+        if (c0 < d) {
+            int64_t w = d - c0;
+            float acc[8];
+            for (int64_t t = 0; t < w; t++) acc[t] = yi[c0 + t];
+            for (int64_t k = k0; k < k1; k++) {
+                const float *xj = x + col_at(idx, wide, k) * d + c0;
+                float a = val ? val[k] : 1.0f;
+                for (int64_t t = 0; t < w; t++) acc[t] += a * xj[t];
+            }
+            for (int64_t t = 0; t < w; t++) yi[c0 + t] = acc[t];
+        }
+    }
+}
+
+/* The plain loop: y_i += a_k x_idx[k] with the innermost loop over the d columns. */
+static inline __attribute__((always_inline)) void
+plain_rows(float *y, const int64_t *ptr, const void *idx, bool wide, const float *val,
+           const float *x, int64_t d, int64_t r0, int64_t r1)
+{
+    for (int64_t i = r0; i < r1; i++) {
+        float *yi = y + i * d;
+        for (int64_t k = ptr[i]; k < ptr[i + 1]; k++) {
+            const float *xj = x + col_at(idx, wide, k) * d;
+            float a = val ? val[k] : 1.0f;
+            for (int64_t c = 0; c < d; c++) yi[c] += a * xj[c];
+        }
+    }
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CLONES
+#endif
+
+typedef void (*rows_fn)(float *y, const int64_t *ptr, const void *idx, const float *val,
+                        const float *x, int64_t d, int64_t r0, int64_t r1);
+
+CLONES static void blocked_i64(float *y, const int64_t *ptr, const void *idx, const float *val,
+                               const float *x, int64_t d, int64_t r0, int64_t r1)
+{
+    blocked_rows(y, ptr, idx, true, val, x, d, r0, r1);
+}
+CLONES static void blocked_i32(float *y, const int64_t *ptr, const void *idx, const float *val,
+                               const float *x, int64_t d, int64_t r0, int64_t r1)
+{
+    blocked_rows(y, ptr, idx, false, val, x, d, r0, r1);
+}
+static void blocked_i64_sse2(float *y, const int64_t *ptr, const void *idx, const float *val,
+                             const float *x, int64_t d, int64_t r0, int64_t r1)
+{
+    blocked_rows(y, ptr, idx, true, val, x, d, r0, r1);
+}
+static void plain_i64(float *y, const int64_t *ptr, const void *idx, const float *val,
+                      const float *x, int64_t d, int64_t r0, int64_t r1)
+{
+    plain_rows(y, ptr, idx, true, val, x, d, r0, r1);
+}
+static void plain_i32(float *y, const int64_t *ptr, const void *idx, const float *val,
+                      const float *x, int64_t d, int64_t r0, int64_t r1)
+{
+    plain_rows(y, ptr, idx, false, val, x, d, r0, r1);
+}
+
+static int64_t split_row(const int64_t *ptr, int64_t rows, int64_t target)
+{
+    int64_t lo = 0, hi = rows;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (ptr[mid] + mid < target) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* The library's threading: nt parts of about equal nnz + rows. */
+static void run_rows(rows_fn fn, float *y, const gp_csr *a, const void *idx, const float *x,
+                     int64_t d, int nt)
+{
+    int64_t rows = a->rows, total = a->nnz + rows;
+    if (nt <= 1 || a->nnz * d <= PAR_MIN_WORK || rows < 2) {
+        fn(y, a->ptr, idx, a->val, x, d, 0, rows);
+        return;
+    }
+    if (nt > rows) nt = (int)rows;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int p = 0; p < nt; p++)
+        fn(y, a->ptr, idx, a->val, x, d, split_row(a->ptr, rows, total * p / nt),
+           split_row(a->ptr, rows, total * (p + 1) / nt));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct bench_ctx {
+    const gp_csr *a;
+    int32_t *idx32;
+    const float *x; /* n x d input (bench memory) */
+    float *xbuf;    /* malloc'd copy of X that GraphBLAS packs */
+    float *adense;  /* n x n dense A for n <= 1000, else NULL */
+    GrB_Matrix ga, gx, gy;
+    int64_t n, d;
+    int nt;
+} bench_ctx;
+
+typedef int (*variant_fn)(bench_ctx *c, float *y);
+
+static int v_lib(bench_ctx *c, float *y)
+{
+    gp_csr_spmm(y, c->a, NULL, c->x, c->d);
+    return 0;
+}
+static int v_lib_i32(bench_ctx *c, float *y)
+{
+    run_rows(blocked_i32, y, c->a, c->idx32, c->x, c->d, c->nt);
+    return 0;
+}
+static int v_lib_copy(bench_ctx *c, float *y)
+{
+    run_rows(blocked_i64, y, c->a, c->a->idx, c->x, c->d, c->nt);
+    return 0;
+}
+static int v_lib_sse2(bench_ctx *c, float *y)
+{
+    run_rows(blocked_i64_sse2, y, c->a, c->a->idx, c->x, c->d, c->nt);
+    return 0;
+}
+static int v_plain(bench_ctx *c, float *y)
+{
+    run_rows(plain_i64, y, c->a, c->a->idx, c->x, c->d, c->nt);
+    return 0;
+}
+static int v_plain_i32(bench_ctx *c, float *y)
+{
+    run_rows(plain_i32, y, c->a, c->idx32, c->x, c->d, c->nt);
+    return 0;
+}
+
+/* Y += A X with GraphBLAS: X and Y are packed FullR (O(1), no copy); with the accumulator
+ * GrB_PLUS_FP32 GraphBLAS updates Y in place; then both are unpacked. Every GrB_Info is
+ * checked; the arrays handed back must be the very same ones. */
+static int grb_mxm(bench_ctx *c, float *y)
+{
+    GrB_Index bytes = (GrB_Index)(c->n * c->d) * sizeof(float), size;
+    void *xp = c->xbuf, *yp = y;
+    bool iso = false;
+    GrB_Info info = GxB_Matrix_pack_FullR(c->gx, &xp, bytes, false, NULL);
+    if (info == GrB_SUCCESS) info = GxB_Matrix_pack_FullR(c->gy, &yp, bytes, false, NULL);
+    if (info == GrB_SUCCESS)
+        info = GrB_mxm(c->gy, NULL, GrB_PLUS_FP32, GrB_PLUS_TIMES_SEMIRING_FP32, c->ga, c->gx, NULL);
+    if (info == GrB_SUCCESS) info = GxB_Matrix_unpack_FullR(c->gy, &yp, &size, &iso, NULL);
+    if (info == GrB_SUCCESS) info = GxB_Matrix_unpack_FullR(c->gx, &xp, &size, &iso, NULL);
+    if (info != GrB_SUCCESS) return (int)info;
+    return (yp == y && xp == c->xbuf && !iso) ? 0 : 1000;
+}
+
+static int v_grb(bench_ctx *c, float *y) { return grb_mxm(c, y); }
+
+static int v_grb_copy(bench_ctx *c, float *y)
+{
+    memcpy(c->xbuf, c->x, (size_t)(c->n * c->d) * sizeof(float));
+    return grb_mxm(c, y);
+}
+
+static int v_sgemm(bench_ctx *c, float *y)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)c->n, (blasint)c->d,
+                (blasint)c->n, 1.0f, c->adense, (blasint)c->n, c->x, (blasint)c->d, 1.0f, y,
+                (blasint)c->d);
+    return 0;
+}
+
+enum { NEEDS_NOTHING, NEEDS_DENSE, NEEDS_GRB };
+
+typedef struct variant {
+    const char *name;
+    variant_fn fn;
+    int index_bytes; /* for the traffic estimate; 0: dense (no GB/s) */
+    int needs;
+    bool candidate;  /* only with --candidates */
+    bool lib_order;  /* sums in the library's order: must match lib bit for bit */
+} variant;
+
+static const variant variants[] = {
+    {"lib", v_lib, 8, NEEDS_NOTHING, false, true},
+    {"lib-i32", v_lib_i32, 4, NEEDS_NOTHING, false, true},
+    {"plain", v_plain, 8, NEEDS_NOTHING, false, false},
+    {"grb", v_grb, 8, NEEDS_GRB, false, false},
+    {"grb+copy", v_grb_copy, 8, NEEDS_GRB, false, false},
+    {"sgemm", v_sgemm, 0, NEEDS_DENSE, false, false},
+    {"lib-copy", v_lib_copy, 8, NEEDS_NOTHING, true, true},
+    {"lib-sse2", v_lib_sse2, 8, NEEDS_NOTHING, true, true},
+    {"plain-i32", v_plain_i32, 4, NEEDS_NOTHING, true, false},
+};
+enum { NVARIANTS = sizeof variants / sizeof variants[0] };
+
+typedef struct timing {
+    long batch;
+    double samples[MAX_ROUNDS];
+    int count;
+} timing;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts the samples; returns the median. */
+static double median_of(timing *t)
+{
+    qsort(t->samples, (size_t)t->count, sizeof(double), cmp_double);
+    int n = t->count;
+    return n % 2 ? t->samples[n / 2] : 0.5 * (t->samples[n / 2 - 1] + t->samples[n / 2]);
+}
+
+static int time_sample(const variant *v, bench_ctx *c, float *y, timing *t)
+{
+    int status = 0;
+    double s0 = now_seconds();
+    for (long b = 0; b < t->batch && !status; b++) status = v->fn(c, y);
+    t->samples[t->count++] = (now_seconds() - s0) / (double)t->batch;
+    return status;
+}
+
+static gp_graph *random_graph(int64_t n, uint64_t seed)
+{
+    int64_t m = 5 * n;
+    int64_t *src = malloc((size_t)m * sizeof *src), *dst = malloc((size_t)m * sizeof *dst);
+    float *w = malloc((size_t)m * sizeof *w);
+    gp_graph *g = NULL;
+    if (src && dst && w) {
+        gp_rng rng;
+        gp_rng_seed(&rng, seed);
+        for (int64_t k = 0; k < m; k++) {
+            src[k] = (int64_t)gp_rng_below(&rng, (uint64_t)n);
+            dst[k] = (int64_t)gp_rng_below(&rng, (uint64_t)n);
+            w[k] = 0.5f + gp_rng_uniform(&rng);
+        }
+        if (gp_graph_from_edges(&g, n, m, src, dst, w,
+                                GP_EDGES_SYMMETRISE | GP_EDGES_DROP_DUPLICATES |
+                                    GP_EDGES_DROP_SELF_LOOPS) != GP_OK)
+            fprintf(stderr, "graph: %s\n", gp_last_error());
+    }
+    free(src);
+    free(dst);
+    free(w);
+    return g;
+}
+
+/* ref = y0 + A x in double. */
+static void reference(double *ref, const float *y0, const gp_csr *a, const float *x, int64_t d)
+{
+    for (int64_t i = 0; i < a->rows; i++) {
+        double *ri = ref + i * d;
+        for (int64_t c = 0; c < d; c++) ri[c] = y0[i * d + c];
+        for (int64_t k = a->ptr[i]; k < a->ptr[i + 1]; k++) {
+            const float *xj = x + a->idx[k] * d;
+            double v = a->val ? a->val[k] : 1.0;
+            for (int64_t c = 0; c < d; c++) ri[c] += v * xj[c];
+        }
+    }
+}
+
+static double rel_error(const float *y, const double *ref, size_t count)
+{
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < count; i++) {
+        double e = fabs((double)y[i] - ref[i]);
+        if (e > num) num = e;
+        if (fabs(ref[i]) > den) den = fabs(ref[i]);
+    }
+    return den > 0 ? num / den : num;
+}
+
+typedef struct printer {
+    FILE *out[2];
+} printer;
+
+static void emit(printer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(printer *p, const char *fmt, ...)
+{
+    for (int i = 0; i < 2; i++) {
+        if (!p->out[i]) continue;
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(p->out[i], fmt, ap);
+        va_end(ap);
+        fflush(p->out[i]);
+    }
+}
+
+typedef struct case_data {
+    gp_graph *g;
+    float *x, *y0, *y, *y_lib, *y_lib1;
+    double *ref;
+    bench_ctx c;
+    bool grb_ok;
+} case_data;
+
+static void case_free(case_data *cd)
+{
+    GrB_free(&cd->c.ga);
+    GrB_free(&cd->c.gx);
+    GrB_free(&cd->c.gy);
+    gp_free(cd->c.adense);
+    free(cd->x);
+    free(cd->y0);
+    free(cd->y);
+    free(cd->y_lib);
+    free(cd->y_lib1);
+    free(cd->ref);
+    free(cd->c.xbuf);
+    free(cd->c.idx32);
+    gp_graph_free(&cd->g);
+}
+
+/* Graph, inputs, reference, GraphBLAS copy of A. */
+static int case_setup(case_data *cd, int64_t n, int64_t d)
+{
+    memset(cd, 0, sizeof *cd);
+    cd->g = random_graph(n, 1000 + (uint64_t)n);
+    if (!cd->g) return -1;
+    const gp_csr *a = &cd->g->adj;
+    size_t xy = (size_t)(n * d);
+    bench_ctx *c = &cd->c;
+    c->a = a;
+    c->n = n;
+    c->d = d;
+    cd->x = malloc(xy * sizeof(float));
+    cd->y0 = malloc(xy * sizeof(float));
+    cd->y = malloc(xy * sizeof(float)); /* malloc'd with its exact size: GraphBLAS packs it */
+    cd->y_lib = malloc(xy * sizeof(float));
+    cd->y_lib1 = malloc(xy * sizeof(float));
+    cd->ref = malloc(xy * sizeof(double));
+    c->xbuf = malloc(xy * sizeof(float));
+    c->idx32 = malloc((size_t)a->nnz * sizeof(int32_t));
+    if (!cd->x || !cd->y0 || !cd->y || !cd->y_lib || !cd->y_lib1 || !cd->ref || !c->xbuf ||
+        !c->idx32)
+        return -1;
+    gp_rng rng;
+    gp_rng_seed(&rng, 7 + (uint64_t)(n * 1000 + d));
+    for (size_t i = 0; i < xy; i++) cd->x[i] = 2.0f * gp_rng_uniform(&rng) - 1.0f;
+    for (size_t i = 0; i < xy; i++) cd->y0[i] = 2.0f * gp_rng_uniform(&rng) - 1.0f;
+    for (int64_t k = 0; k < a->nnz; k++) c->idx32[k] = (int32_t)a->idx[k];
+    memcpy(c->xbuf, cd->x, xy * sizeof(float));
+    c->x = cd->x;
+    reference(cd->ref, cd->y0, a, cd->x, d);
+    if (n <= 1000 && gp_csr_to_dense(&c->adense, a) != GP_OK) return -1;
+
+    /* A for GraphBLAS: malloc'd copies packed as CSR (GrB_Index is uint64_t, like int64). */
+    GrB_Index *ap = malloc((size_t)(n + 1) * sizeof *ap);
+    GrB_Index *aj = malloc((size_t)a->nnz * sizeof *aj);
+    float *ax = malloc((size_t)a->nnz * sizeof *ax);
+    if (ap && aj && ax) {
+        memcpy(ap, a->ptr, (size_t)(n + 1) * sizeof *ap);
+        memcpy(aj, a->idx, (size_t)a->nnz * sizeof *aj);
+        memcpy(ax, a->val, (size_t)a->nnz * sizeof *ax);
+        cd->grb_ok =
+            GrB_Matrix_new(&c->ga, GrB_FP32, (GrB_Index)n, (GrB_Index)n) == GrB_SUCCESS &&
+            GxB_Matrix_pack_CSR(c->ga, &ap, &aj, (void **)&ax, (GrB_Index)(n + 1) * sizeof *ap,
+                                (GrB_Index)a->nnz * sizeof *aj, (GrB_Index)a->nnz * sizeof *ax,
+                                false, false, NULL) == GrB_SUCCESS &&
+            GrB_Matrix_new(&c->gx, GrB_FP32, (GrB_Index)n, (GrB_Index)d) == GrB_SUCCESS &&
+            GrB_Matrix_new(&c->gy, GrB_FP32, (GrB_Index)n, (GrB_Index)d) == GrB_SUCCESS;
+    }
+    if (!cd->grb_ok) fprintf(stderr, "GraphBLAS set-up failed: GraphBLAS variants skipped\n");
+    free(ap); /* all three are NULL after a successful pack */
+    free(aj);
+    free(ax);
+    return 0;
+}
+
+static int run_case(printer *p, int64_t n, int64_t d, int max_threads, bool candidates)
+{
+    double dense_bytes = 2.0 * (double)n * (double)d * sizeof(float);
+    if (dense_bytes > MAX_DENSE_BYTES) {
+        emit(p, "| %lld | | %lld | | skipped: X + Y = %.2f GB | | | | | |\n", (long long)n,
+             (long long)d, dense_bytes / 1e9);
+        return 0;
+    }
+    case_data cd;
+    if (case_setup(&cd, n, d) != 0) {
+        case_free(&cd);
+        return -1;
+    }
+    bench_ctx *c = &cd.c;
+    const gp_csr *a = c->a;
+    size_t xy = (size_t)(n * d);
+    for (int nt = 1; nt <= max_threads; nt++) {
+        gp_set_threads(nt);
+        c->nt = nt;
+        int active[NVARIANTS], na = 0, failed[NVARIANTS] = {0};
+        char note[NVARIANTS][64];
+        double err[NVARIANTS];
+        timing tm[NVARIANTS];
+        double slowest = 0.0;
+        for (int vi = 0; vi < NVARIANTS; vi++) { /* checked first call, also the warm-up */
+            const variant *v = &variants[vi];
+            if ((v->candidate && !candidates) || (v->needs == NEEDS_DENSE && !c->adense) ||
+                (v->needs == NEEDS_GRB && !cd.grb_ok))
+                continue;
+            memcpy(cd.y, cd.y0, xy * sizeof(float));
+            double t0 = now_seconds();
+            failed[vi] = v->fn(c, cd.y);
+            double first = now_seconds() - t0;
+            active[na++] = vi;
+            if (failed[vi]) continue;
+            err[vi] = rel_error(cd.y, cd.ref, xy);
+            note[vi][0] = '\0';
+            if (v->fn == v_lib) {
+                memcpy(cd.y_lib, cd.y, xy * sizeof(float));
+                if (nt == 1) memcpy(cd.y_lib1, cd.y, xy * sizeof(float));
+                else
+                    snprintf(note[vi], sizeof note[vi], "; %s 1 thread",
+                             memcmp(cd.y_lib1, cd.y, xy * sizeof(float)) ? "DIFFERS from"
+                                                                         : "bits =");
+            } else if (v->lib_order) {
+                snprintf(note[vi], sizeof note[vi], "; %s lib",
+                         memcmp(cd.y_lib, cd.y, xy * sizeof(float)) ? "DIFFERS from" : "bits =");
+            }
+            tm[vi].count = 0;
+            tm[vi].batch = first < 1e-3 ? (long)(1e-3 / (first > 1e-7 ? first : 1e-7)) + 1 : 1;
+            if (first * (double)tm[vi].batch > slowest) slowest = first * (double)tm[vi].batch;
+        }
+        int rounds = slowest > 0 ? (int)(0.3 / slowest) : MAX_ROUNDS;
+        rounds = rounds < 5 ? 5 : rounds > MAX_ROUNDS ? MAX_ROUNDS : rounds;
+        for (int r = 0; r < rounds; r++)
+            for (int j = 0; j < na; j++)
+                if (!failed[active[j]])
+                    failed[active[j]] = time_sample(&variants[active[j]], c, cd.y, &tm[active[j]]);
+        for (int j = 0; j < na; j++) {
+            int vi = active[j];
+            const variant *v = &variants[vi];
+            if (failed[vi]) {
+                emit(p, "| %lld | %lld | %lld | %d | %s | failed (code %d) | | | | |\n",
+                     (long long)n, (long long)a->nnz, (long long)d, nt, v->name, failed[vi]);
+                continue;
+            }
+            double t = median_of(&tm[vi]), tmin = tm[vi].samples[0];
+            double flops = 2.0 * (double)a->nnz * (double)d;
+            double bytes = 8.0 * (double)(n + 1) + (double)(v->index_bytes + 4) * (double)a->nnz +
+                           12.0 * (double)n * (double)d;
+            char gbs[32] = "-";
+            if (v->index_bytes) snprintf(gbs, sizeof gbs, "%.2f", bytes / t * 1e-9);
+            emit(p, "| %lld | %lld | %lld | %d | %s | %.4g | %.4g | %.2f | %s | %.1e%s |\n",
+                 (long long)n, (long long)a->nnz, (long long)d, nt, v->name, t * 1e3,
+                 tmin * 1e3, flops / t * 1e-9, gbs, err[vi], note[vi]);
+        }
+    }
+    case_free(&cd);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int64_t min_n = 0, max_n = 1000000;
+    int max_threads = 2;
+    bool candidates = false;
+    const char *out_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--max-n") && i + 1 < argc) max_n = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--min-n") && i + 1 < argc) min_n = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) max_threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--candidates")) candidates = true;
+        else if (argv[i][0] != '-' && !out_path) out_path = argv[i];
+        else {
+            fprintf(stderr,
+                    "usage: %s [--min-n N] [--max-n N] [--threads T] [--candidates] [out.md]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (gp_init() != GP_OK) {
+        fprintf(stderr, "gp_init: %s\n", gp_last_error());
+        return 1;
+    }
+    printer p = {{stdout, NULL}};
+    if (out_path && !(p.out[1] = fopen(out_path, "w"))) {
+        fprintf(stderr, "cannot write %s\n", out_path);
+        gp_finalize();
+        return 1;
+    }
+    double t0 = now_seconds();
+    emit(&p, "| n | nnz | d | threads | variant | median ms | min ms | GFLOP/s | GB/s | "
+             "max rel err |\n");
+    emit(&p, "|---:|---:|---:|---:|---|---:|---:|---:|---:|---|\n");
+    static const int64_t sizes[] = {50, 1000, 100000, 1000000};
+    static const int64_t widths[] = {16, 64, 256};
+    int rc = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0] && !rc; si++)
+        for (size_t wi = 0; wi < sizeof widths / sizeof widths[0] && !rc; wi++)
+            if (sizes[si] >= min_n && sizes[si] <= max_n)
+                rc = run_case(&p, sizes[si], widths[wi], max_threads, candidates);
+    if (rc) fprintf(stderr, "benchmark failed: %s\n", gp_last_error());
+    fprintf(stderr, "bench_spmm: %.0f s\n", now_seconds() - t0);
+    if (p.out[1]) fclose(p.out[1]);
+    gp_finalize();
+    return rc ? 1 : 0;
+}
