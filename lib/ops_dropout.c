@@ -19,8 +19,7 @@ static gp_status dropout_backward(gp_tape *t, gp_node *n)
     const float *dy = n->out->grad;
     float scale = n->f[0];
     int64_t size = gp_tensor_size(a);
-    for (int64_t i = 0; i < size; i++)
-        if (keep[i]) ga[i] += dy[i] * scale;
+    for (int64_t i = 0; i < size; i++) ga[i] += dy[i] * ((float)keep[i] * scale); /* no branch */
     return GP_OK;
 }
 
@@ -46,7 +45,7 @@ gp_tensor *gp_dropout(gp_tape *t, gp_tensor *a, float p, gp_rng *rng)
     float scale = 1.0f / (1.0f - p);
     for (int64_t i = 0; i < size; i++) { /* serial: the draw order defines the mask */
         keep[i] = gp_rng_uniform(rng) >= p;
-        out->data[i] = keep[i] ? a->data[i] * scale : 0.0f;
+        out->data[i] = a->data[i] * ((float)keep[i] * scale); /* branch-free: the mask is random */
     }
     gp_node *n = gp_i_record(t, &dropout_op, out, 1, &a);
     if (n) {
