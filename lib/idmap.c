@@ -1,6 +1,8 @@
 /*
  * Bidirectional id map: label -> id through an open-addressing hash table (linear probing,
- * load <= 1/2, FNV-1a hashes stored per id so growing never rehashes strings); id -> label
+ * load <= 1/2). A slot packs the upper 32 bits of the label's FNV-1a hash with id + 1, so a
+ * probe touches the label bytes only on a 32-bit hash match; the full hashes are also kept
+ * per id so growing never rehashes strings. Ids are below 2^32 - 1. id -> label
  * through an offset table into one character pool (labels NUL-terminated, so the id -> label
  * direction is a pointer, not a copy).
  */
@@ -15,7 +17,7 @@ struct gp_idmap {
     int64_t *off;      /* off[id] = start of label id in chars */
     uint64_t *hash;    /* hash of label id */
     int64_t count, id_cap;
-    int64_t *slot;     /* id + 1, 0 = empty */
+    uint64_t *slot;    /* (hash >> 32) << 32 | (id + 1); 0 = empty */
     uint64_t mask;     /* table size - 1 (power of 2) */
 };
 
@@ -38,7 +40,7 @@ gp_status gp_idmap_new(gp_idmap **out)
     m->mask = 1023;
     m->cap = 4096;
     m->id_cap = 256;
-    m->slot = gp_i_calloc(m->mask + 1, sizeof(int64_t));
+    m->slot = gp_i_calloc(m->mask + 1, sizeof(uint64_t));
     m->chars = gp_i_malloc(m->cap);
     m->off = gp_i_malloc((size_t)m->id_cap * sizeof(int64_t));
     m->hash = gp_i_malloc((size_t)m->id_cap * sizeof(uint64_t));
@@ -69,16 +71,18 @@ const char *gp_idmap_label(const gp_idmap *m, int64_t id)
     return m->chars + m->off[id];
 }
 
+static inline uint64_t slot_of(uint64_t h, int64_t id) { return (h >> 32) << 32 | (uint64_t)(id + 1); }
+static inline int64_t slot_id(uint64_t e) { return (int64_t)(e & 0xffffffffu) - 1; }
+
 /* Slot holding label (or the empty slot where it would go). */
 static uint64_t probe(const gp_idmap *m, const char *s, size_t n, uint64_t h)
 {
     uint64_t i = h & m->mask;
     for (;;) {
-        int64_t e = m->slot[i];
+        uint64_t e = m->slot[i];
         if (e == 0) return i;
-        int64_t id = e - 1;
-        if (m->hash[id] == h) {
-            const char *l = m->chars + m->off[id];
+        if (e >> 32 == h >> 32) {
+            const char *l = m->chars + m->off[slot_id(e)];
             if (strncmp(l, s, n) == 0 && l[n] == '\0') return i;
         }
         i = (i + 1) & m->mask;
@@ -88,13 +92,13 @@ static uint64_t probe(const gp_idmap *m, const char *s, size_t n, uint64_t h)
 static gp_status grow_table(gp_idmap *m)
 {
     uint64_t size = (m->mask + 1) * 2;
-    int64_t *slot = gp_i_calloc((size_t)size, sizeof(int64_t));
+    uint64_t *slot = gp_i_calloc((size_t)size, sizeof(uint64_t));
     if (!slot) return GP_ERR(GP_E_NOMEM, "id map: out of memory for %llu slots", (unsigned long long)size);
     uint64_t mask = size - 1;
     for (int64_t id = 0; id < m->count; id++) {
         uint64_t i = m->hash[id] & mask;
         while (slot[i]) i = (i + 1) & mask;
-        slot[i] = id + 1;
+        slot[i] = slot_of(m->hash[id], id);
     }
     gp_i_free(m->slot);
     m->slot = slot;
@@ -110,9 +114,11 @@ gp_status gp_idmap_add(int64_t *id, bool *added, gp_idmap *m, const char *label,
     uint64_t h = fnv1a(label, len);
     uint64_t i = probe(m, label, len, h);
     if (m->slot[i]) {
-        *id = m->slot[i] - 1;
+        *id = slot_id(m->slot[i]);
         return GP_OK;
     }
+    if (m->count >= (int64_t)UINT32_MAX - 1)
+        return GP_ERR(GP_E_RANGE, "id map: more than 2^32 - 2 labels");
     if (m->used + len + 1 > m->cap) {
         size_t ncap = m->cap * 2;
         while (ncap < m->used + len + 1) ncap *= 2;
@@ -137,7 +143,7 @@ gp_status gp_idmap_add(int64_t *id, bool *added, gp_idmap *m, const char *label,
     m->off[nid] = (int64_t)m->used;
     m->hash[nid] = h;
     m->used += len + 1;
-    m->slot[i] = nid + 1;
+    m->slot[i] = slot_of(h, nid);
     m->count++;
     if ((uint64_t)m->count * 2 > m->mask + 1) {
         gp_status st = grow_table(m);
@@ -158,5 +164,5 @@ int64_t gp_idmap_find(const gp_idmap *m, const char *label)
     if (!m || !label) return -1;
     size_t n = strlen(label);
     uint64_t i = probe(m, label, n, fnv1a(label, n));
-    return m->slot[i] ? m->slot[i] - 1 : -1;
+    return m->slot[i] ? slot_id(m->slot[i]) : -1;
 }

@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "io_text.h"
@@ -56,7 +58,8 @@ gp_status gp_i_text_open(gp_i_text **out, const char *path)
     t->buf = buf;
     t->cap = BLOCK;
     struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    t->size = stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+    if (t->size >= 0 && S_ISDIR(sb.st_mode)) {
         gp_status st = GP_ERR(GP_E_IO, "%s: is a directory, not a file", path);
         gp_i_text_close(&t);
         return st;
@@ -74,6 +77,18 @@ gp_status gp_i_text_open(gp_i_text **out, const char *path)
     t->gz = gz;
     *out = t;
     return GP_OK;
+}
+
+int64_t gp_i_text_lines_hint(const gp_i_text *t)
+{
+    /* file bytes per delivered byte (1 for plain files, the compression ratio for gzip), then
+     * lines per consumed delivered byte */
+    z_off_t in = gzoffset((gzFile)t->gz);
+    int64_t consumed = t->produced - (int64_t)(t->end - t->pos);
+    if (t->size <= 0 || in <= 0 || t->line <= 0 || consumed <= 0) return 0;
+    double total = (double)t->size * (double)t->produced / (double)in;
+    double lines = total * (double)t->line / (double)consumed;
+    return lines < 1e12 ? (int64_t)(lines * 1.05) + 1024 : 0;
 }
 
 void gp_i_text_close(gp_i_text **t)
@@ -123,7 +138,16 @@ static gp_status refill(gp_i_text *t)
         t->eof = true;
     }
     t->end += (size_t)got;
+    t->produced += got;
     return GP_OK;
+}
+
+static gp_status nul_fail(gp_i_text *t)
+{
+    t->line++;
+    gp_status st = GP_TEXT_FAIL(t, GP_E_PARSE, "NUL byte in the line: a binary or UTF-16 file, not text");
+    t->line--;
+    return st;
 }
 
 gp_status gp_i_text_next(gp_i_text *t, char **line, size_t *len)
@@ -135,6 +159,7 @@ gp_status gp_i_text_next(gp_i_text *t, char **line, size_t *len)
         char *nl = t->pos < t->end ? memchr(b, '\n', t->end - t->pos) : NULL;
         if (nl) {
             size_t n = (size_t)(nl - b);
+            if (memchr(b, '\0', n)) return nul_fail(t);
             t->pos += n + 1;
             if (n > 0 && b[n - 1] == '\r') n--;
             b[n] = '\0';
@@ -146,6 +171,7 @@ gp_status gp_i_text_next(gp_i_text *t, char **line, size_t *len)
         if (t->eof) {
             if (t->pos == t->end) return GP_OK; /* end of file */
             size_t n = t->end - t->pos;       /* last line without "\n" */
+            if (memchr(b, '\0', n)) return nul_fail(t);
             t->pos = t->end;
             if (n > 0 && b[n - 1] == '\r') n--;
             b[n] = '\0'; /* the buffer keeps a spare byte */
@@ -194,6 +220,18 @@ const char *gp_i_quote(const char *s)
     return q;
 }
 
+void gp_i_advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (!p || n < 2 * huge) return;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + n) & ~(huge - 1);
+    if (hi > lo) madvise((void *)lo, (size_t)(hi - lo), MADV_HUGEPAGE); /* advice only: errors ignored */
+#else
+    (void)p, (void)n;
+#endif
+}
+
 gp_status gp_i_vec_reserve(gp_i_vec *a, int64_t cap)
 {
     if (cap <= a->cap) return GP_OK;
@@ -201,18 +239,11 @@ gp_status gp_i_vec_reserve(gp_i_vec *a, int64_t cap)
     if (!nv) return GP_ERR(GP_E_NOMEM, "out of memory for %lld values", (long long)cap);
     a->v = nv;
     a->cap = cap;
+    gp_i_advise_huge(nv, (size_t)cap * sizeof(int64_t));
     return GP_OK;
 }
 
-gp_status gp_i_vec_push(gp_i_vec *a, int64_t x)
-{
-    if (a->n == a->cap) {
-        gp_status st = gp_i_vec_reserve(a, a->cap ? 2 * a->cap : 1024);
-        if (st != GP_OK) return st;
-    }
-    a->v[a->n++] = x;
-    return GP_OK;
-}
+gp_status gp_i_vec_grow(gp_i_vec *a) { return gp_i_vec_reserve(a, a->cap ? 2 * a->cap : 1024); }
 
 gp_status gp_i_vec_take(int64_t **out, gp_i_vec *a)
 {

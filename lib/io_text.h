@@ -22,6 +22,8 @@ typedef struct gp_i_text {
     char *buf;
     size_t cap, pos, end; /* unread bytes are buf[pos, end) */
     bool eof;
+    int64_t size;   /* file size on disk (compressed for gzip), -1 if unknown */
+    int64_t produced; /* bytes delivered by gzread so far */
 } gp_i_text;
 
 /* Open for reading; GP_E_IO naming the file and the system's reason if it cannot be opened. */
@@ -32,6 +34,9 @@ gp_status gp_i_text_next(gp_i_text *t, char **line, size_t *len);
 /* Like gp_i_text_next, but skips blank lines and lines starting with '#' or '%' (after blanks). */
 gp_status gp_i_text_data(gp_i_text *t, char **line);
 void gp_i_text_close(gp_i_text **t);
+/* Estimated number of lines in the whole file from the lines and file bytes read so far
+ * (for reserving arrays once instead of growing them); 0 if there is nothing to go on. */
+int64_t gp_i_text_lines_hint(const gp_i_text *t);
 
 /* Record "path:line: message" (via gp_i_error, so the C file:line comes first) and return st. */
 gp_status gp_i_text_fail(const gp_i_text *t, gp_status st, const char *cfile, int cline,
@@ -104,11 +109,28 @@ typedef struct gp_i_vec {
     int64_t *v;
     int64_t n, cap;
 } gp_i_vec;
-gp_status gp_i_vec_push(gp_i_vec *a, int64_t x);
 gp_status gp_i_vec_reserve(gp_i_vec *a, int64_t cap);
+gp_status gp_i_vec_grow(gp_i_vec *a); /* double the capacity (at least 1024) */
+static inline gp_status gp_i_vec_push(gp_i_vec *a, int64_t x)
+{
+    if (a->n == a->cap) {
+        gp_status st = gp_i_vec_grow(a);
+        if (st != GP_OK) return st;
+    }
+    a->v[a->n++] = x;
+    return GP_OK;
+}
 /* Hand over the array (never NULL on success: an empty vector gives a 1-element allocation). */
 gp_status gp_i_vec_take(int64_t **out, gp_i_vec *a);
 void gp_i_vec_free(gp_i_vec *a);
+
+/*
+ * Ask the kernel for transparent huge pages on the 2 MiB-aligned interior of a large buffer
+ * (Linux MADV_HUGEPAGE; a no-op elsewhere). The readers' arrays are written once, front to
+ * back, and first-touch page faults (one per 4 KiB page) cost more than the parsing when
+ * faults are slow, as in virtual machines: docs/benchmarks.md, "Edge-list reader".
+ */
+void gp_i_advise_huge(void *p, size_t n);
 
 /* "dir/name" (gp_i_malloc); NULL on out of memory. */
 char *gp_i_path_join(const char *dir, const char *name);

@@ -1,30 +1,29 @@
 /*
- * Sparse-dense product kernel Y += A X (A rows x cols in CSR, X cols x d and Y rows x d
+ * Sparse-dense product kernel Y += A X (A rows x cols in CSR, X cols x d and Y rows x d,
  * row-major):
  *
  *   y[i][c] += sum over k in [ptr[i], ptr[i+1]) of a_k x[idx[k]][c]   (a_k = 1 if no values)
  *
  * summed in storage order k for every entry, starting from the old y[i][c].
  *
- * Kernel choice (measured in docs/benchmarks.md, section "SpMM kernel"):
- * - Register blocking: the columns are taken in blocks of 16 (then 8, then the 1..7 left);
- *   a block's 16 partial sums stay in registers while row i's neighbours are traversed, so Y
- *   is read and written once per row instead of once per stored entry. About 2x faster than
- *   the plain loop (innermost over the d columns) in every case measured.
- * - On x86-64 with GCC the row kernel is compiled twice (target_clones: AVX2 and baseline
- *   SSE2) and the loader picks one for the CPU; another ~1.2-2.5x where X fits in cache. The
- *   AVX2 clone uses no FMA (ISO C, -ffp-contract=off), so both clones give bit-identical
- *   results.
- * - GraphBLAS GrB_mxm (PLUS_TIMES FP32, Y accumulated in place) was slower than this kernel
- *   in every case measured, so the library does not call GraphBLAS here (and never has to
- *   copy its buffers for it).
- * - Column indices stay int64 (no conversion for igraph and GraphBLAS); int32 indices were
- *   not clearly faster in the measurements.
+ * Kernel choice (measured: docs/benchmarks.md, section "SpMM kernel"):
+ * - Register blocking: the columns are taken in blocks of 16 (then one of 8, then the 1..7
+ *   left, scalar); a block's partial sums stay in registers while row i's entries are
+ *   traversed, so Y is read and written once per row instead of once per stored entry.
+ * - 8-float AVX2 vectors when the CPU has AVX2 (chosen at run time), else 4-float vectors
+ *   (SSE2 on x86-64, NEON etc. elsewhere). Neither uses FMA (ISO C: -ffp-contract=off), so
+ *   both give the same bits.
+ * - One kernel for every size: GraphBLAS GrB_mxm (PLUS_TIMES FP32, Y accumulated in place)
+ *   was slower than this kernel in every case measured, so the library does not call
+ *   GraphBLAS here (and never has to copy buffers for it).
+ * - Column indices stay int64 (igraph and GraphBLAS take them without conversion): the same
+ *   kernel reading int32 indices was not consistently faster.
  *
- * Threads: the rows are cut into gp_i_threads() contiguous parts of about equal
- * nnz + rows (balanced for skewed degrees), one part per OpenMP iteration. Every output entry
- * is computed by one thread in the same order whatever the thread count, so the result is
- * bit-identical for any number of threads.
+ * Threads: the rows are cut into gp_i_threads() contiguous parts of about equal nnz + rows
+ * (balanced for skewed degrees), one part per OpenMP iteration; small products (nnz d <=
+ * GP_PAR_MIN_WORK) do not enter an OpenMP region at all (entering one costs microseconds even
+ * when its if clause is false). Every output entry is computed by one thread in the same
+ * order whatever the thread count, so the result is bit-identical for any number of threads.
  */
 #include <string.h>
 
@@ -46,20 +45,30 @@ typedef void (*rows_fn)(float *restrict y, const int64_t *restrict ptr,
                         const float *restrict x, int64_t d, int64_t r0, int64_t r1);
 
 /* Columns [c0, c0 + NV * lanes) of row i: NV vectors of partial sums stay in registers while
- * the row's entries are traversed. (memcpy: unaligned loads and stores.) */
+ * the row's entries are traversed. Vectors are loaded and stored one by one with memcpy
+ * (unaligned; whole-array copies kept the array on the stack). */
+#define LANES(VT) ((int)(sizeof(VT) / sizeof(float)))
+/* -O2 does not unroll the loops over a block's vectors, which left acc[] on the stack. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define UNROLL_Q _Pragma("GCC unroll 4")
+#else
+#define UNROLL_Q
+#endif
 #define ACCUMULATE_BLOCK(VT, NV)                                                               \
     do {                                                                                       \
         VT acc[NV];                                                                            \
-        for (int q = 0; q < (NV); q++) memcpy(&acc[q], yi + c0 + q * LANES, sizeof(VT));       \
+        UNROLL_Q for (int q = 0; q < (NV); q++)                                                \
+            memcpy(&acc[q], yi + c0 + q * LANES(VT), sizeof(VT));                              \
         for (int64_t k = k0; k < k1; k++) {                                                    \
             const float *xj = x + idx[k] * d + c0;                                             \
-            for (int q = 0; q < (NV); q++) {                                                   \
+            UNROLL_Q for (int q = 0; q < (NV); q++) {                                          \
                 VT xv;                                                                         \
-                memcpy(&xv, xj + q * LANES, sizeof xv);                                        \
+                memcpy(&xv, xj + q * LANES(VT), sizeof xv);                                    \
                 acc[q] += val ? xv * val[k] : xv;                                              \
             }                                                                                  \
         }                                                                                      \
-        for (int q = 0; q < (NV); q++) memcpy(yi + c0 + q * LANES, &acc[q], sizeof(VT));       \
+        UNROLL_Q for (int q = 0; q < (NV); q++)                                                \
+            memcpy(yi + c0 + q * LANES(VT), &acc[q], sizeof(VT));                              \
     } while (0)
 
 /* The last 1..7 columns [c0, d) of row i, scalar. */
@@ -78,10 +87,10 @@ static inline void accumulate_tail(float *restrict yi, const int64_t *restrict i
     for (int64_t t = 0; t < w; t++) yi[c0 + t] = acc[t];
 }
 
-/* Rows [r0, r1) of Y += A X with LANES-float vectors: blocks of 16 columns, one of 8, the
+/* Rows [r0, r1) of Y += A X with vectors of type VT: blocks of 16 columns, one of 8, the
  * rest scalar. Unweighted entries add x as is (1 * x == x exactly, so weighted and
  * unweighted storage of the same matrix give the same bits). */
-#define DEFINE_SPMM_ROWS(NAME, ATTR, VT, LANES)                                                \
+#define DEFINE_SPMM_ROWS(NAME, ATTR, VT)                                                       \
     ATTR static void NAME(float *restrict y, const int64_t *restrict ptr,                      \
                           const int64_t *restrict idx, const float *restrict val,              \
                           const float *restrict x, int64_t d, int64_t r0, int64_t r1)          \
@@ -91,18 +100,18 @@ static inline void accumulate_tail(float *restrict yi, const int64_t *restrict i
             if (k0 == k1) continue;                                                            \
             float *yi = y + i * d;                                                             \
             int64_t c0 = 0;                                                                    \
-            for (; c0 + 16 <= d; c0 += 16) ACCUMULATE_BLOCK(VT, 16 / LANES);                 \
+            for (; c0 + 16 <= d; c0 += 16) ACCUMULATE_BLOCK(VT, 16 / LANES(VT));             \
             if (c0 + 8 <= d) {                                                                 \
-                ACCUMULATE_BLOCK(VT, 8 / LANES);                                             \
+                ACCUMULATE_BLOCK(VT, 8 / LANES(VT));                                          \
                 c0 += 8;                                                                       \
             }                                                                                  \
             if (c0 < d) accumulate_tail(yi, idx, val, x, d, k0, k1, c0);                       \
         }                                                                                      \
     }
 
-DEFINE_SPMM_ROWS(spmm_rows_v4, , v4f, 4)
+DEFINE_SPMM_ROWS(spmm_rows_v4, , v4f)
 #ifdef SPMM_AVX2
-DEFINE_SPMM_ROWS(spmm_rows_avx2, __attribute__((target("avx2"))), v8f, 8)
+DEFINE_SPMM_ROWS(spmm_rows_avx2, __attribute__((target("avx2"))), v8f)
 #endif
 
 /* AVX2 kernel when the CPU has it (same results: no FMA in either). */

@@ -14,7 +14,8 @@
  *
  * Variants:
  *   lib           gp_csr_spmm, the library's kernel (int64 column indices)
- *   lib-i32       a copy of the library's kernel reading int32 column indices
+ *   lib-i32       a copy of the library's kernel reading int32 column indices (AVX2 or
+ *                 4-float vectors, as the library picks for the CPU)
  *   plain         the plain loop (innermost over d; the library's first kernel), int64
  *   grb           GraphBLAS GrB_mxm(Y, NULL, GrB_PLUS_FP32, PLUS_TIMES_FP32, A, X): A built
  *                 once from malloc'd copies, X (already copied to a malloc'd buffer) and Y
@@ -23,7 +24,7 @@
  *   sgemm         dense cblas_sgemm on the densified A (n <= 1000 only)
  *   with --candidates also:
  *   lib-copy      the copy of the library's kernel with int64 indices (control: same as lib)
- *   lib-sse2      that copy without the AVX2 clone (baseline x86-64 code only)
+ *   lib-v4        that copy with 4-float vectors only (the kernel used without AVX2)
  *   plain-i32     the plain loop with int32 column indices
  *
  * Check: each variant runs once from the same initial Y and is compared with a double
@@ -37,6 +38,8 @@
  *
  * Usage: bench_spmm [--min-n N] [--max-n N] [--threads T] [--candidates] [out.md]
  * prints a markdown table on stdout and, if out.md is given, writes it there too.
+ * bench_spmm --check only verifies gp_csr_spmm (registered as the test 'spmm_kernel'): against
+ * a double reference over many shapes and widths, and bit-identical for 1, 2 and 3 threads.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -63,75 +66,88 @@ static double now_seconds(void)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* A copy of lib/spmm.c's row kernel (keep in sync), generic in the column index width.      */
+/* A copy of lib/spmm.c's row kernels (keep in sync), generic in the column index width.     */
 
+typedef float v4f __attribute__((vector_size(16)));
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_AVX2 1
 typedef float v8f __attribute__((vector_size(32)));
-#define LOAD8(v, p) memcpy(&(v), (p), sizeof(v8f))
-#define STORE8(p, v) memcpy((p), &(v), sizeof(v8f))
+#endif
 
 static inline __attribute__((always_inline)) int64_t col_at(const void *idx, bool wide, int64_t k)
 {
     return wide ? ((const int64_t *)idx)[k] : (int64_t)((const int32_t *)idx)[k];
 }
 
+#define LANES(VT) ((int)(sizeof(VT) / sizeof(float)))
+/* -O2 does not unroll the loops over a block's vectors, which left acc[] on the stack. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define UNROLL_Q _Pragma("GCC unroll 4")
+#else
+#define UNROLL_Q
+#endif
+#define ACCUMULATE_BLOCK(VT, NV)                                                               \
+    do {                                                                                       \
+        VT acc[NV];                                                                            \
+        UNROLL_Q for (int q = 0; q < (NV); q++)                                                \
+            memcpy(&acc[q], yi + c0 + q * LANES(VT), sizeof(VT));                              \
+        for (int64_t k = k0; k < k1; k++) {                                                    \
+            const float *xj = x + col_at(idx, wide, k) * d + c0;                               \
+            UNROLL_Q for (int q = 0; q < (NV); q++) {                                          \
+                VT xv;                                                                         \
+                memcpy(&xv, xj + q * LANES(VT), sizeof xv);                                    \
+                acc[q] += val ? xv * val[k] : xv;                                              \
+            }                                                                                  \
+        }                                                                                      \
+        UNROLL_Q for (int q = 0; q < (NV); q++)                                                \
+            memcpy(yi + c0 + q * LANES(VT), &acc[q], sizeof(VT));                              \
+    } while (0)
+
 static inline __attribute__((always_inline)) void
-blocked_rows(float *restrict y, const int64_t *restrict ptr, const void *restrict idx, bool wide,
-             const float *restrict val, const float *restrict x, int64_t d, int64_t r0,
-             int64_t r1)
+accumulate_tail(float *restrict yi, const void *restrict idx, bool wide,
+                const float *restrict val, const float *restrict x, int64_t d, int64_t k0,
+                int64_t k1, int64_t c0)
 {
-    for (int64_t i = r0; i < r1; i++) {
-        int64_t k0 = ptr[i], k1 = ptr[i + 1];
-        if (k0 == k1) continue;
-        float *yi = y + i * d;
-        int64_t c0 = 0;
-        for (; c0 + 16 <= d; c0 += 16) {
-            v8f acc0, acc1, x0, x1;
-            LOAD8(acc0, yi + c0);
-            LOAD8(acc1, yi + c0 + 8);
-            for (int64_t k = k0; k < k1; k++) {
-                const float *xj = x + col_at(idx, wide, k) * d + c0;
-                LOAD8(x0, xj);
-                LOAD8(x1, xj + 8);
-                if (val) {
-                    float a = val[k];
-                    v8f av = {a, a, a, a, a, a, a, a};
-                    x0 *= av;
-                    x1 *= av;
-                }
-                acc0 += x0;
-                acc1 += x1;
-            }
-            STORE8(yi + c0, acc0);
-            STORE8(yi + c0 + 8, acc1);
-        }
-        if (c0 + 8 <= d) {
-            v8f acc, x0;
-            LOAD8(acc, yi + c0);
-            for (int64_t k = k0; k < k1; k++) {
-                LOAD8(x0, x + col_at(idx, wide, k) * d + c0);
-                if (val) {
-                    float a = val[k];
-                    v8f av = {a, a, a, a, a, a, a, a};
-                    x0 *= av;
-                }
-                acc += x0;
-            }
-            STORE8(yi + c0, acc);
-            c0 += 8;
-        }
-        if (c0 < d) {
-            int64_t w = d - c0;
-            float acc[8];
-            for (int64_t t = 0; t < w; t++) acc[t] = yi[c0 + t];
-            for (int64_t k = k0; k < k1; k++) {
-                const float *xj = x + col_at(idx, wide, k) * d + c0;
-                float a = val ? val[k] : 1.0f;
-                for (int64_t t = 0; t < w; t++) acc[t] += a * xj[t];
-            }
-            for (int64_t t = 0; t < w; t++) yi[c0 + t] = acc[t];
-        }
+    int64_t w = d - c0;
+    float acc[8];
+    for (int64_t t = 0; t < w; t++) acc[t] = yi[c0 + t];
+    for (int64_t k = k0; k < k1; k++) {
+        const float *xj = x + col_at(idx, wide, k) * d + c0;
+        float a = val ? val[k] : 1.0f;
+        for (int64_t t = 0; t < w; t++) acc[t] += a * xj[t];
     }
+    for (int64_t t = 0; t < w; t++) yi[c0 + t] = acc[t];
 }
+
+#define DEFINE_BLOCKED_ROWS(NAME, ATTR, VT, WIDE)                                              \
+    ATTR static void NAME(float *restrict y, const int64_t *restrict ptr,                      \
+                          const void *restrict idx, const float *restrict val,                 \
+                          const float *restrict x, int64_t d, int64_t r0, int64_t r1)          \
+    {                                                                                          \
+        const bool wide = (WIDE);                                                              \
+        for (int64_t i = r0; i < r1; i++) {                                                    \
+            int64_t k0 = ptr[i], k1 = ptr[i + 1];                                              \
+            if (k0 == k1) continue;                                                            \
+            float *yi = y + i * d;                                                             \
+            int64_t c0 = 0;                                                                    \
+            for (; c0 + 16 <= d; c0 += 16) ACCUMULATE_BLOCK(VT, 16 / LANES(VT));               \
+            if (c0 + 8 <= d) {                                                                 \
+                ACCUMULATE_BLOCK(VT, 8 / LANES(VT));                                           \
+                c0 += 8;                                                                       \
+            }                                                                                  \
+            if (c0 < d) accumulate_tail(yi, idx, wide, val, x, d, k0, k1, c0);                 \
+        }                                                                                      \
+    }
+
+DEFINE_BLOCKED_ROWS(blocked_i64_v4, , v4f, true)
+DEFINE_BLOCKED_ROWS(blocked_i32_v4, , v4f, false)
+#ifdef HAVE_AVX2
+DEFINE_BLOCKED_ROWS(blocked_i64_avx2, __attribute__((target("avx2"))), v8f, true)
+DEFINE_BLOCKED_ROWS(blocked_i32_avx2, __attribute__((target("avx2"))), v8f, false)
+#define PICK(avx2_kernel, v4_kernel) (c->avx2 ? (avx2_kernel) : (v4_kernel))
+#else
+#define PICK(avx2_kernel, v4_kernel) (v4_kernel)
+#endif
 
 /* The plain loop: y_i += a_k x_idx[k] with the innermost loop over the d columns. */
 static inline __attribute__((always_inline)) void
@@ -148,30 +164,9 @@ plain_rows(float *y, const int64_t *ptr, const void *idx, bool wide, const float
     }
 }
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CLONES
-#endif
-
 typedef void (*rows_fn)(float *y, const int64_t *ptr, const void *idx, const float *val,
                         const float *x, int64_t d, int64_t r0, int64_t r1);
 
-CLONES static void blocked_i64(float *y, const int64_t *ptr, const void *idx, const float *val,
-                               const float *x, int64_t d, int64_t r0, int64_t r1)
-{
-    blocked_rows(y, ptr, idx, true, val, x, d, r0, r1);
-}
-CLONES static void blocked_i32(float *y, const int64_t *ptr, const void *idx, const float *val,
-                               const float *x, int64_t d, int64_t r0, int64_t r1)
-{
-    blocked_rows(y, ptr, idx, false, val, x, d, r0, r1);
-}
-static void blocked_i64_sse2(float *y, const int64_t *ptr, const void *idx, const float *val,
-                             const float *x, int64_t d, int64_t r0, int64_t r1)
-{
-    blocked_rows(y, ptr, idx, true, val, x, d, r0, r1);
-}
 static void plain_i64(float *y, const int64_t *ptr, const void *idx, const float *val,
                       const float *x, int64_t d, int64_t r0, int64_t r1)
 {
@@ -221,6 +216,7 @@ typedef struct bench_ctx {
     GrB_Matrix ga, gx, gy;
     int64_t n, d;
     int nt;
+    bool avx2; /* the CPU has AVX2: the library uses its AVX2 kernel */
 } bench_ctx;
 
 typedef int (*variant_fn)(bench_ctx *c, float *y);
@@ -232,17 +228,17 @@ static int v_lib(bench_ctx *c, float *y)
 }
 static int v_lib_i32(bench_ctx *c, float *y)
 {
-    run_rows(blocked_i32, y, c->a, c->idx32, c->x, c->d, c->nt);
+    run_rows(PICK(blocked_i32_avx2, blocked_i32_v4), y, c->a, c->idx32, c->x, c->d, c->nt);
     return 0;
 }
 static int v_lib_copy(bench_ctx *c, float *y)
 {
-    run_rows(blocked_i64, y, c->a, c->a->idx, c->x, c->d, c->nt);
+    run_rows(PICK(blocked_i64_avx2, blocked_i64_v4), y, c->a, c->a->idx, c->x, c->d, c->nt);
     return 0;
 }
-static int v_lib_sse2(bench_ctx *c, float *y)
+static int v_lib_v4(bench_ctx *c, float *y)
 {
-    run_rows(blocked_i64_sse2, y, c->a, c->a->idx, c->x, c->d, c->nt);
+    run_rows(blocked_i64_v4, y, c->a, c->a->idx, c->x, c->d, c->nt);
     return 0;
 }
 static int v_plain(bench_ctx *c, float *y)
@@ -267,7 +263,8 @@ static int grb_mxm(bench_ctx *c, float *y)
     GrB_Info info = GxB_Matrix_pack_FullR(c->gx, &xp, bytes, false, NULL);
     if (info == GrB_SUCCESS) info = GxB_Matrix_pack_FullR(c->gy, &yp, bytes, false, NULL);
     if (info == GrB_SUCCESS)
-        info = GrB_mxm(c->gy, NULL, GrB_PLUS_FP32, GrB_PLUS_TIMES_SEMIRING_FP32, c->ga, c->gx, NULL);
+        info = GrB_mxm(c->gy, NULL, GrB_PLUS_FP32, GrB_PLUS_TIMES_SEMIRING_FP32, c->ga, c->gx,
+                       NULL);
     if (info == GrB_SUCCESS) info = GxB_Matrix_unpack_FullR(c->gy, &yp, &size, &iso, NULL);
     if (info == GrB_SUCCESS) info = GxB_Matrix_unpack_FullR(c->gx, &xp, &size, &iso, NULL);
     if (info != GrB_SUCCESS) return (int)info;
@@ -309,7 +306,7 @@ static const variant variants[] = {
     {"grb+copy", v_grb_copy, 8, NEEDS_GRB, false, false},
     {"sgemm", v_sgemm, 0, NEEDS_DENSE, false, false},
     {"lib-copy", v_lib_copy, 8, NEEDS_NOTHING, true, true},
-    {"lib-sse2", v_lib_sse2, 8, NEEDS_NOTHING, true, true},
+    {"lib-v4", v_lib_v4, 8, NEEDS_NOTHING, true, true},
     {"plain-i32", v_plain_i32, 4, NEEDS_NOTHING, true, false},
 };
 enum { NVARIANTS = sizeof variants / sizeof variants[0] };
@@ -447,6 +444,9 @@ static int case_setup(case_data *cd, int64_t n, int64_t d)
     c->a = a;
     c->n = n;
     c->d = d;
+#ifdef HAVE_AVX2
+    c->avx2 = __builtin_cpu_supports("avx2");
+#endif
     cd->x = malloc(xy * sizeof(float));
     cd->y0 = malloc(xy * sizeof(float));
     cd->y = malloc(xy * sizeof(float)); /* malloc'd with its exact size: GraphBLAS packs it */
@@ -572,21 +572,131 @@ static int run_case(printer *p, int64_t n, int64_t d, int max_threads, bool cand
     return 0;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* --check: gp_csr_spmm against a dense double reference over many shapes, widths (every      */
+/* tail 1..7, 8, 16 blocks), weighted / unweighted / overriding values, empty rows, 1-3       */
+/* threads (bit-identical), and bit for bit against the 4-float-vector copy of the kernel.   */
+
+static int check_one(const gp_csr *m, const float *vals, int64_t d, gp_rng *rng)
+{
+    int64_t rows = m->rows, cols = m->cols;
+    size_t ny = (size_t)(rows * d), nx = (size_t)(cols * d);
+    float *x = malloc((nx + 1) * sizeof *x), *y0 = malloc((ny + 1) * sizeof *y0);
+    float *y = malloc((ny + 1) * sizeof *y), *y1 = malloc((ny + 1) * sizeof *y1);
+    int bad = 0;
+    if (!x || !y0 || !y || !y1) bad = 1;
+    for (size_t i = 0; !bad && i < nx; i++) x[i] = 2.0f * gp_rng_uniform(rng) - 1.0f;
+    for (size_t i = 0; !bad && i < ny; i++) y0[i] = 2.0f * gp_rng_uniform(rng) - 1.0f;
+    const float *v = vals ? vals : m->val;
+    for (int nt = 1; nt <= 3 && !bad; nt++) {
+        gp_set_threads(nt);
+        memcpy(y, y0, ny * sizeof *y);
+        gp_csr_spmm(y, m, vals, x, d);
+        if (nt == 1) {
+            memcpy(y1, y, ny * sizeof *y);
+            for (int64_t i = 0; i < rows && !bad; i++)
+                for (int64_t c = 0; c < d && !bad; c++) {
+                    double ref = y0[i * d + c], scale = fabs(ref);
+                    for (int64_t k = m->ptr[i]; k < m->ptr[i + 1]; k++) {
+                        double t = (v ? (double)v[k] : 1.0) * x[m->idx[k] * d + c];
+                        ref += t;
+                        scale += fabs(t);
+                    }
+                    if (fabs(y[i * d + c] - ref) > 1e-5 * scale) {
+                        fprintf(stderr, "check: %lldx%lld nnz %lld d %lld: y[%lld][%lld] = %.9g, "
+                                        "reference %.9g\n", (long long)rows, (long long)cols,
+                                (long long)m->nnz, (long long)d, (long long)i, (long long)c,
+                                (double)y[i * d + c], ref);
+                        bad = 1;
+                    }
+                }
+            /* the 4-float-vector kernel (used without AVX2) gives the same bits */
+            memcpy(y, y0, ny * sizeof *y);
+            blocked_i64_v4(y, m->ptr, m->idx, v, x, d, 0, rows);
+            if (!bad && memcmp(y, y1, ny * sizeof *y)) {
+                fprintf(stderr, "check: d %lld: 4-lane kernel differs from gp_csr_spmm\n",
+                        (long long)d);
+                bad = 1;
+            }
+        } else if (memcmp(y, y1, ny * sizeof *y)) {
+            fprintf(stderr, "check: d %lld: %d threads differ from 1 thread\n", (long long)d, nt);
+            bad = 1;
+        }
+    }
+    gp_set_threads(1);
+    free(x);
+    free(y0);
+    free(y);
+    free(y1);
+    return bad;
+}
+
+static int check_kernel(void)
+{
+    static const int64_t shapes[][3] = {/* rows, cols, entries drawn */
+                                        {1, 1, 1}, {7, 5, 9}, {50, 50, 400}, {300, 200, 20000},
+                                        {64, 1000, 300}, {500, 500, 0}};
+    static const int64_t widths[] = {1, 2, 3, 5, 7, 8, 9, 12, 15, 16, 17, 23, 24, 25, 31, 32,
+                                     33, 40, 64, 100};
+    gp_rng rng;
+    gp_rng_seed(&rng, 12345);
+    int bad = 0, cases = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0] && !bad; s++) {
+        int64_t rows = shapes[s][0], cols = shapes[s][1], m = shapes[s][2];
+        int64_t *ri = malloc((size_t)(m + 1) * sizeof *ri);
+        int64_t *ci = malloc((size_t)(m + 1) * sizeof *ci);
+        float *w = malloc((size_t)(m + 1) * sizeof *w);
+        gp_csr *a = NULL;
+        if (!ri || !ci || !w) bad = 1;
+        for (int64_t k = 0; !bad && k < m; k++) { /* rows below rows/4 stay empty */
+            ri[k] = rows / 4 + (int64_t)gp_rng_below(&rng, (uint64_t)(rows - rows / 4));
+            ci[k] = (int64_t)gp_rng_below(&rng, (uint64_t)cols);
+            w[k] = 2.0f * gp_rng_uniform(&rng) - 1.0f;
+        }
+        if (!bad && gp_csr_from_coo(&a, rows, cols, m, ri, ci, w) != GP_OK) {
+            fprintf(stderr, "check: %s\n", gp_last_error());
+            bad = 1;
+        }
+        float *other = bad ? NULL : malloc((size_t)(a->nnz + 1) * sizeof *other);
+        if (!bad && !other) bad = 1;
+        for (int64_t k = 0; !bad && k < a->nnz; k++) other[k] = gp_rng_uniform(&rng) + 0.5f;
+        for (size_t wi = 0; wi < sizeof widths / sizeof widths[0] && !bad; wi++) {
+            int64_t d = widths[wi];
+            bad |= check_one(a, NULL, d, &rng); /* stored values */
+            bad |= check_one(a, other, d, &rng); /* overriding values */
+            float *stored = a->val;
+            a->val = NULL; /* unweighted */
+            bad |= check_one(a, NULL, d, &rng);
+            a->val = stored;
+            cases += 3;
+        }
+        gp_csr_free(&a);
+        free(other);
+        free(ri);
+        free(ci);
+        free(w);
+    }
+    printf("bench_spmm --check: %d cases, %s\n", cases, bad ? "FAILED" : "all agree");
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     int64_t min_n = 0, max_n = 1000000;
     int max_threads = 2;
-    bool candidates = false;
+    bool candidates = false, check = false;
     const char *out_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--max-n") && i + 1 < argc) max_n = atoll(argv[++i]);
         else if (!strcmp(argv[i], "--min-n") && i + 1 < argc) min_n = atoll(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) max_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--candidates")) candidates = true;
+        else if (!strcmp(argv[i], "--check")) check = true;
         else if (argv[i][0] != '-' && !out_path) out_path = argv[i];
         else {
             fprintf(stderr,
-                    "usage: %s [--min-n N] [--max-n N] [--threads T] [--candidates] [out.md]\n",
+                    "usage: %s [--check] [--min-n N] [--max-n N] [--threads T] [--candidates] "
+                    "[out.md]\n",
                     argv[0]);
             return 2;
         }
@@ -594,6 +704,11 @@ int main(int argc, char **argv)
     if (gp_init() != GP_OK) {
         fprintf(stderr, "gp_init: %s\n", gp_last_error());
         return 1;
+    }
+    if (check) {
+        int bad = check_kernel();
+        gp_finalize();
+        return bad ? 1 : 0;
     }
     printer p = {{stdout, NULL}};
     if (out_path && !(p.out[1] = fopen(out_path, "w"))) {

@@ -82,7 +82,8 @@ typedef struct gp_edgelist_options {
     unsigned flags;           /* GP_READ_* */
     gp_dup_policy duplicates;
     gp_loop_policy self_loops;
-    int64_t num_nodes;        /* > 0: ids must be below it (GP_E_RANGE otherwise); 0: derived */
+    int64_t num_nodes;        /* > 0: ids must be below it (GP_E_RANGE otherwise); 0: derived.
+                                 Below 2^32. */
 } gp_edgelist_options;
 
 /* Largest integer node id accepted when num_nodes is derived (beyond it, use GP_READ_LABELS
@@ -105,9 +106,10 @@ typedef struct gp_edgelist {
 /*
  * Read an edge list. Errors (GP_E_IO, GP_E_PARSE, GP_E_RANGE) name file and line: file not
  * found or unreadable, truncated .gz, a file without edges, a missing or extra column, a bad
- * number or weight, a negative id or one >= num_nodes, a repeat or loop under a FAIL policy.
- * Complexity O(m + n) time plus O(d log d) per node of degree d for the repeat check;
- * memory about 40 bytes per edge while reading.
+ * number or weight, a negative id or one >= num_nodes, a repeat or loop under a FAIL policy;
+ * 2^32 nodes or more: GP_E_UNSUPPORTED. Repeats are found with a hash set of edges.
+ * Complexity O(m) expected time; memory about 45 bytes per edge while reading (the 24 bytes
+ * per edge of the result included). Throughput: docs/benchmarks.md, "Edge-list reader".
  */
 GP_API gp_status gp_edgelist_read(gp_edgelist **out, const char *path, const gp_edgelist_options *opt);
 GP_API void gp_edgelist_free(gp_edgelist **e);

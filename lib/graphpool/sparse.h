@@ -44,7 +44,8 @@ GP_API gp_status gp_csr_check(const gp_csr *m);
 GP_API gp_status gp_csr_to_dense(float **out, const gp_csr *m);
 
 /* Y[rows x d] += A X[cols x d] (plain kernel entry point; ops.h has the differentiable op).
- * vals overrides m->val if not NULL. Uses the kernel chosen in docs/benchmarks.md. */
+ * vals overrides m->val if not NULL; y must not overlap x. Uses the kernel chosen in
+ * docs/benchmarks.md; the result is bit-identical for any thread count. */
 GP_API void gp_csr_spmm(float *y, const gp_csr *m, const float *vals, const float *x, int64_t d);
 
 /* Free memory returned by the library (e.g. perm above, map arrays). NULL-safe. */

@@ -1,0 +1,838 @@
+/*
+ * gp-linkpred: link prediction with WalkPool (graphpool/linkpred.h) or a heuristic.
+ *
+ *   gp-linkpred [options] [EDGES]
+ *
+ * Input: an edge list EDGES (any format gp_graph_read_format reads; edge lists keep the user's
+ * node labels), or --dataset NAME from the data directory, or with neither a generated network:
+ * Watts-Strogatz small world, 300 nodes, 3 neighbours per side, rewiring 0.1, seed 1
+ * (gp_gen_watts_strogatz), so the app runs without any download.
+ * Split: random (--test-ratio 0.1, --val-ratio 0.05, --seed 1; negatives avoid all edges) or
+ * fixed: --split-file FILE (lines "<part> u v") or --dataset NAME --split K (the shipped 90/10
+ * split K; --test-percent 50 for 50/50). A fixed split without validation pairs gets
+ * --val-ratio (default 0.05) of its training pairs moved to validation (seeded), as WalkPool
+ * does. The observed graph is training + validation positives; test positives never enter it.
+ *
+ * --method walkpool (default) or a heuristic (cn, jaccard, aa, ra, pa, katz, ppr, svd);
+ * --compare runs WalkPool and all heuristics on the same split (or --compare LIST, comma
+ * separated). Results on stdout: a table, or --json. Progress on stderr (a live line on a
+ * terminal), --quiet to silence it.
+ * --save-model FILE / --load-model FILE: a checkpoint with the options and the data checksum;
+ * with --load-model no training happens (the model is evaluated on the split).
+ * --predict PAIRS writes "u v score" for every pair of the file (node labels as in the input);
+ * --recommend K lists the K highest-scoring non-edges of the whole graph (candidates: pairs at
+ * distance 2, at most --max-candidates, those with most common neighbours first), or with
+ * --for NODE only pairs (NODE, v). Scores use the full graph. --output FILE writes these to a
+ * file (replaced atomically: nothing is left half-written on error).
+ * Exit status: 0 ok, 1 failure, 2 usage error.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <graphpool/generators.h>
+#include <graphpool/graphpool.h>
+#include <graphpool/heuristics.h>
+#include <graphpool/io.h>
+#include <graphpool/linkpred.h>
+#include <graphpool/metrics.h>
+#include <graphpool/splits.h>
+
+typedef struct app {
+    const char *edges, *dataset, *data_dir, *split_file, *method, *compare, *save_model, *load_model;
+    const char *predict, *for_node, *output;
+    int split_k, test_percent, recommend;
+    double test_ratio, val_ratio;
+    int64_t max_candidates;
+    bool json, quiet, one_based, compare_on, directed_labels;
+    gp_linkpred_options lp;
+    /* data */
+    gp_graph *g;
+    gp_idmap *ids;
+    char name[256];
+    char sha[65];
+    bool tty;
+} app;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: gp-linkpred [options] [EDGES]\n"
+            "input (default: a generated Watts-Strogatz network, 300 nodes, k=3, p=0.1, seed 1):\n"
+            "  EDGES                  edge list (labels kept) or .graphml/.gml/.net/.ncol/.lgl/.mtx\n"
+            "  --dataset NAME         link-prediction network of the data directory (USAir, NS, ...)\n"
+            "  --data-dir DIR         data directory (default $GP_DATA_DIR, ...)\n"
+            "  --one-based            integer ids in EDGES start at 1\n"
+            "split:\n"
+            "  --split K              with --dataset: the fixed split K (1..10)\n"
+            "  --test-percent P       10 (default) or 50, for --split\n"
+            "  --split-file FILE      fixed split, lines '<part> u v' (0-based ids)\n"
+            "  --test-ratio R         random split: test fraction (0.1)\n"
+            "  --val-ratio R          validation fraction (0.05; of the training pairs for fixed splits)\n"
+            "  --seed S               split, weights, shuffling (1)\n"
+            "method:\n"
+            "  --method NAME          walkpool (default) or cn, jaccard, aa, ra, pa, katz, ppr, svd\n"
+            "  --compare[=LIST]       walkpool and heuristics on the same split (default: all)\n"
+            "walkpool (defaults = the paper):\n"
+            "  --epochs N (50) --lr X (5e-5) --batch-size N (32) --hops N (2)\n"
+            "  --max-nodes-per-hop N (0 = no cap) --hidden N (32) --heads N (2) --walk-len N (7)\n"
+            "  --layers N (2 GCN) --dropout P (0.5) --drnl (DRNL label embedding) --bce (BCE loss)\n"
+            "  --threads N (1)\n"
+            "  --save-model FILE      save the trained model (best validation epoch)\n"
+            "  --load-model FILE      use a saved model instead of training\n"
+            "output:\n"
+            "  --predict PAIRS        score the node pairs of the file (two labels per line)\n"
+            "  --recommend K          the K most likely missing links\n"
+            "  --for NODE             with --recommend: links of this node only\n"
+            "  --max-candidates N     --recommend candidate pairs scored at most (200000)\n"
+            "  --output FILE          predictions / recommendations to FILE instead of stdout\n"
+            "  --json                 results as JSON\n"
+            "  --quiet                no progress on stderr\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* App-level error message (library errors use gp_last_error()). */
+static char app_err[512];
+
+static gp_status app_error(gp_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static gp_status app_error(gp_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(app_err, sizeof app_err, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "gp-linkpred: %s: %s\n", what, app_err[0] ? app_err : gp_last_error());
+    return 1;
+}
+
+/* ---- node labels ---- */
+static void node_label(char *buf, size_t size, const app *a, int64_t id)
+{
+    const char *l = a->ids ? gp_idmap_label(a->ids, id) : NULL;
+    if (l) snprintf(buf, size, "%s", l);
+    else snprintf(buf, size, "%lld", (long long)(id + (a->one_based ? 1 : 0)));
+}
+
+static int64_t node_lookup(const app *a, const char *label)
+{
+    if (a->ids) return gp_idmap_find(a->ids, label);
+    char *end;
+    errno = 0;
+    long long v = strtoll(label, &end, 10);
+    if (errno || *end || end == label) return -1;
+    v -= a->one_based ? 1 : 0;
+    return v >= 0 && v < gp_graph_nodes(a->g) ? v : -1;
+}
+
+/* SHA-256 of the graph structure (CSR), identifying the data a model was trained on. */
+static void graph_sha(char hex[65], const gp_graph *g)
+{
+    gp_sha256 s;
+    gp_sha256_init(&s);
+    gp_sha256_update(&s, &g->adj.rows, sizeof g->adj.rows);
+    gp_sha256_update(&s, g->adj.ptr, (size_t)(g->adj.rows + 1) * sizeof(int64_t));
+    gp_sha256_update(&s, g->adj.idx, (size_t)g->adj.nnz * sizeof(int64_t));
+    uint8_t d[32];
+    gp_sha256_final(&s, d);
+    gp_sha256_hex(hex, d);
+}
+
+static gp_status load_graph(app *a)
+{
+    gp_status st;
+    if (a->dataset) {
+        char *dir = NULL;
+        if ((st = gp_data_dir(&dir, a->data_dir)) != GP_OK) return st;
+        st = gp_data_read_linkpred(&a->g, dir, a->dataset);
+        gp_free(dir);
+        snprintf(a->name, sizeof a->name, "%s", a->dataset);
+    } else if (a->edges) {
+        gp_graph_format fmt = GP_FORMAT_AUTO;
+        const char *dot = strrchr(a->edges, '.');
+        bool plain = true;
+        const char *exts[] = {".graphml", ".gml", ".net", ".paj", ".ncol", ".lgl", ".mtx"};
+        for (size_t i = 0; i < sizeof exts / sizeof *exts; i++)
+            if (dot && strstr(a->edges, exts[i])) plain = false;
+        gp_edgelist_options eo = {0};
+        eo.self_loops = GP_LOOP_DROP;
+        if (plain && !a->split_file) {
+            eo.flags = GP_READ_LABELS;
+            st = gp_graph_read_edgelist(&a->g, &a->ids, a->edges, &eo);
+        } else {
+            if (a->one_based) eo.flags |= GP_READ_ONE_BASED;
+            st = plain ? gp_graph_read_edgelist(&a->g, NULL, a->edges, &eo)
+                       : gp_graph_read_format(&a->g, a->edges, fmt, &eo);
+        }
+        const char *base = strrchr(a->edges, '/');
+        snprintf(a->name, sizeof a->name, "%s", base ? base + 1 : a->edges);
+    } else {
+        st = gp_gen_watts_strogatz(&a->g, 300, 3, 0.1, 1);
+        snprintf(a->name, sizeof a->name, "watts-strogatz(n=300,k=3,p=0.1,seed=1)");
+    }
+    if (st != GP_OK) return st;
+    if (!a->g->symmetric) return app_error(GP_E_INVALID, "the graph must be undirected");
+    graph_sha(a->sha, a->g);
+    return GP_OK;
+}
+
+static gp_status make_split(gp_link_split **out, app *a)
+{
+    gp_status st;
+    if (a->split_file || a->split_k > 0) {
+        if (a->split_file) {
+            st = gp_link_split_read(out, a->split_file, gp_graph_nodes(a->g));
+        } else {
+            if (!a->dataset) return app_error(GP_E_INVALID, "--split needs --dataset (or use --split-file)");
+            char *dir = NULL;
+            if ((st = gp_data_dir(&dir, a->data_dir)) != GP_OK) return st;
+            st = gp_data_read_linkpred_split(out, dir, a->dataset, a->test_percent, a->split_k);
+            gp_free(dir);
+        }
+        if (st != GP_OK) return st;
+        /* every training / validation positive must be an edge of the graph */
+        if ((*out)->count[GP_LINK_VAL_POS] == 0 && a->val_ratio > 0.0)
+            st = gp_link_split_move_to_val(*out, a->val_ratio, a->lp.seed);
+        return st;
+    }
+    return gp_link_split_random(out, a->g, a->val_ratio, a->test_ratio, GP_NEG_AVOID_ALL_EDGES, a->lp.seed);
+}
+
+typedef struct method_result {
+    char name[32];
+    double test_auc, test_ap, val_auc, val_ap, seconds;
+    int best_epoch;
+    bool is_walkpool;
+    gp_linkpred_result lr;
+} method_result;
+
+static gp_status heuristic_part_auc(double *auc, double *ap, const gp_heuristic_info *h, const gp_graph *obs,
+                                    const gp_link_split *s, gp_link_part pos, gp_link_part neg)
+{
+    *auc = *ap = NAN;
+    int64_t np = s->count[pos], nn = s->count[neg];
+    if (np == 0 || nn == 0) return GP_OK;
+    double *sc = malloc((size_t)(np + nn) * sizeof(double));
+    if (!sc) return app_error(GP_E_NOMEM, "out of memory");
+    gp_status st = h->fn(sc, obs, np, s->pairs[pos], NULL);
+    if (st == GP_OK) st = h->fn(sc + np, obs, nn, s->pairs[neg], NULL);
+    if (st == GP_OK) st = gp_roc_auc_pn(auc, np, sc, nn, sc + np);
+    if (st == GP_OK) st = gp_average_precision_pn(ap, np, sc, nn, sc + np);
+    free(sc);
+    return st;
+}
+
+static void progress_line(const gp_linkpred_epoch *e, void *user)
+{
+    const app *a = user;
+    if (a->quiet) return;
+    fprintf(stderr, "%sepoch %3d/%d  loss %.4f  val auc %.4f  test auc %.4f  %.2fs%s%s", a->tty ? "\r" : "",
+            e->epoch, e->epochs, e->loss, e->val_auc, e->test_auc, e->seconds, e->best ? " *" : "  ",
+            a->tty ? "" : "\n");
+    if (a->tty && e->epoch == e->epochs) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static gp_status run_walkpool(method_result *r, app *a, gp_linkpred_model **model, const gp_graph *obs,
+                              const gp_link_split *s)
+{
+    gp_status st;
+    snprintf(r->name, sizeof r->name, "walkpool");
+    r->is_walkpool = true;
+    double t0 = now_s();
+    if (*model) { /* loaded: evaluate only */
+        int64_t np = s->count[GP_LINK_TEST_POS], nn = s->count[GP_LINK_TEST_NEG];
+        r->test_auc = r->test_ap = r->val_auc = r->val_ap = NAN;
+        if (np > 0 && nn > 0) {
+            int64_t *pairs = malloc((size_t)(2 * (np + nn)) * sizeof(int64_t));
+            double *sc = malloc((size_t)(np + nn) * sizeof(double));
+            if (!pairs || !sc) {
+                free(pairs);
+                free(sc);
+                return app_error(GP_E_NOMEM, "out of memory");
+            }
+            memcpy(pairs, s->pairs[GP_LINK_TEST_POS], (size_t)(2 * np) * sizeof(int64_t));
+            memcpy(pairs + 2 * np, s->pairs[GP_LINK_TEST_NEG], (size_t)(2 * nn) * sizeof(int64_t));
+            st = gp_linkpred_predict(sc, *model, obs, np + nn, pairs, NULL);
+            if (st == GP_OK) st = gp_roc_auc_pn(&r->test_auc, np, sc, nn, sc + np);
+            if (st == GP_OK) st = gp_average_precision_pn(&r->test_ap, np, sc, nn, sc + np);
+            free(pairs);
+            free(sc);
+            if (st != GP_OK) return st;
+        }
+        r->seconds = now_s() - t0;
+        return GP_OK;
+    }
+    if ((st = gp_linkpred_model_new(model, &a->lp, 0)) != GP_OK) return st;
+    if ((st = gp_linkpred_fit(&r->lr, *model, obs, s, NULL, progress_line, a)) != GP_OK) return st;
+    r->test_auc = r->lr.test_auc;
+    r->test_ap = r->lr.test_ap;
+    r->val_auc = r->lr.val_auc;
+    r->val_ap = r->lr.val_ap;
+    r->best_epoch = r->lr.best_epoch;
+    r->seconds = now_s() - t0;
+    if (!a->quiet)
+        fprintf(stderr,
+                "walkpool: %lld subgraphs (mean %.1f nodes, %.1f edges), extraction %.2fs; per epoch %.2fs "
+                "(encoder %.2fs, walk profile %.2fs, classifier %.2fs, batching %.2fs over all epochs)\n",
+                (long long)r->lr.subgraphs, r->lr.mean_nodes, r->lr.mean_edges, r->lr.extract_seconds,
+                r->lr.epoch_seconds, r->lr.encoder_seconds, r->lr.walk_seconds, r->lr.classifier_seconds,
+                r->lr.batch_seconds);
+    return GP_OK;
+}
+
+/* ---- output files: written to FILE.tmp-XXXXXX, renamed over FILE on success ---- */
+typedef struct outfile {
+    FILE *f;
+    char tmp[4096];
+    const char *path;
+} outfile;
+
+static gp_status out_open(outfile *o, const char *path)
+{
+    o->path = path;
+    if (!path) {
+        o->f = stdout;
+        return GP_OK;
+    }
+    snprintf(o->tmp, sizeof o->tmp, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(o->tmp);
+    if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+        if (fd >= 0) close(fd);
+        return app_error(GP_E_IO, "%s: cannot create (%s)", path, strerror(errno));
+    }
+    return GP_OK;
+}
+
+static gp_status out_close(outfile *o, bool ok)
+{
+    if (!o->path || !o->f) return GP_OK;
+    bool werr = ferror(o->f) != 0;
+    if (fclose(o->f) != 0) werr = true;
+    o->f = NULL;
+    if (!ok || werr) {
+        remove(o->tmp);
+        return ok ? app_error(GP_E_IO, "%s: write failed", o->path) : GP_OK;
+    }
+    if (rename(o->tmp, o->path) != 0) {
+        remove(o->tmp);
+        return app_error(GP_E_IO, "%s: cannot rename (%s)", o->path, strerror(errno));
+    }
+    return GP_OK;
+}
+
+/* Score pairs with the chosen method on the full graph. */
+static gp_status score_pairs(double *sc, app *a, gp_linkpred_model *model, const gp_heuristic_info *h,
+                             int64_t count, const int64_t *pairs)
+{
+    if (count == 0) return GP_OK;
+    if (h) return h->fn(sc, a->g, count, pairs, NULL);
+    return gp_linkpred_predict(sc, model, a->g, count, pairs, NULL);
+}
+
+static bool has_edge(const gp_graph *g, int64_t u, int64_t v)
+{
+    int64_t lo = g->adj.ptr[v], hi = g->adj.ptr[v + 1];
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (g->adj.idx[mid] < u) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < g->adj.ptr[v + 1] && g->adj.idx[lo] == u;
+}
+
+static gp_status do_predict(app *a, gp_linkpred_model *model, const gp_heuristic_info *h)
+{
+    FILE *f = fopen(a->predict, "r");
+    if (!f) return app_error(GP_E_IO, "%s: cannot open (%s)", a->predict, strerror(errno));
+    int64_t cap = 1024, count = 0;
+    int64_t *pairs = malloc((size_t)(2 * cap) * sizeof(int64_t));
+    char line[4096];
+    long lineno = 0;
+    gp_status st = pairs ? GP_OK : app_error(GP_E_NOMEM, "out of memory");
+    while (st == GP_OK && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *p = line;
+        while (isspace((unsigned char)*p)) p++;
+        if (!*p || *p == '#' || *p == '%') continue;
+        char *tok[3] = {NULL, NULL, NULL};
+        int nt = 0;
+        for (char *t = strtok(p, " \t,\r\n"); t && nt < 3; t = strtok(NULL, " \t,\r\n")) tok[nt++] = t;
+        if (nt != 2) {
+            st = app_error(GP_E_PARSE, "%s:%ld: expected two node labels", a->predict, lineno);
+            break;
+        }
+        int64_t u = node_lookup(a, tok[0]), v = node_lookup(a, tok[1]);
+        if (u < 0 || v < 0) {
+            st = app_error(GP_E_RANGE, "%s:%ld: unknown node '%s'", a->predict, lineno, u < 0 ? tok[0] : tok[1]);
+            break;
+        }
+        if (u == v) {
+            st = app_error(GP_E_PARSE, "%s:%ld: a pair needs two different nodes", a->predict, lineno);
+            break;
+        }
+        if (count == cap) {
+            cap *= 2;
+            int64_t *np = realloc(pairs, (size_t)(2 * cap) * sizeof(int64_t));
+            if (!np) {
+                st = app_error(GP_E_NOMEM, "out of memory");
+                break;
+            }
+            pairs = np;
+        }
+        pairs[2 * count] = u;
+        pairs[2 * count + 1] = v;
+        count++;
+    }
+    fclose(f);
+    double *sc = st == GP_OK ? malloc((size_t)(count + 1) * sizeof(double)) : NULL;
+    if (st == GP_OK && !sc) st = app_error(GP_E_NOMEM, "out of memory");
+    if (st == GP_OK) st = score_pairs(sc, a, model, h, count, pairs);
+    outfile o = {0};
+    if (st == GP_OK) st = out_open(&o, a->output);
+    if (st == GP_OK) {
+        char lu[256], lv[256];
+        if (a->json) fprintf(o.f, "{\"predictions\": [");
+        for (int64_t i = 0; i < count; i++) {
+            node_label(lu, sizeof lu, a, pairs[2 * i]);
+            node_label(lv, sizeof lv, a, pairs[2 * i + 1]);
+            bool e = has_edge(a->g, pairs[2 * i], pairs[2 * i + 1]);
+            if (a->json)
+                fprintf(o.f, "%s{\"u\": \"%s\", \"v\": \"%s\", \"score\": %.6g, \"edge\": %s}", i ? ", " : "", lu, lv,
+                        sc[i], e ? "true" : "false");
+            else fprintf(o.f, "%s\t%s\t%.6g%s\n", lu, lv, sc[i], e ? "\t(existing edge)" : "");
+        }
+        if (a->json) fprintf(o.f, "]}\n");
+        st = out_close(&o, true);
+    }
+    free(pairs);
+    free(sc);
+    return st;
+}
+
+typedef struct cand {
+    int64_t u, v, cn;
+    double score;
+} cand;
+
+static int cmp_cn_desc(const void *x, const void *y)
+{
+    const cand *a = x, *b = y;
+    if (a->cn != b->cn) return a->cn > b->cn ? -1 : 1;
+    if (a->u != b->u) return a->u < b->u ? -1 : 1;
+    return a->v < b->v ? -1 : (a->v > b->v);
+}
+
+static int cmp_score_desc(const void *x, const void *y)
+{
+    const cand *a = x, *b = y;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    if (a->u != b->u) return a->u < b->u ? -1 : 1;
+    return a->v < b->v ? -1 : (a->v > b->v);
+}
+
+/* Non-adjacent pairs at distance 2 (u < v, or (node, v) with --for), with their common
+ * neighbour counts. */
+static gp_status recommend_candidates(cand **out, int64_t *count, const app *a, int64_t only)
+{
+    const gp_graph *g = a->g;
+    int64_t n = gp_graph_nodes(g), cap = 1024, c = 0;
+    cand *cs = malloc((size_t)cap * sizeof(cand));
+    int64_t *mark = malloc((size_t)n * sizeof(int64_t)), *cnt = calloc((size_t)n, sizeof(int64_t));
+    int64_t *touched = malloc((size_t)n * sizeof(int64_t));
+    if (!cs || !mark || !cnt || !touched) {
+        free(cs);
+        free(mark);
+        free(cnt);
+        free(touched);
+        return app_error(GP_E_NOMEM, "out of memory");
+    }
+    for (int64_t v = 0; v < n; v++) mark[v] = -1;
+    for (int64_t u = only >= 0 ? only : 0; u < (only >= 0 ? only + 1 : n); u++) {
+        int64_t nt = 0;
+        for (int64_t k = g->adj.ptr[u]; k < g->adj.ptr[u + 1]; k++) mark[g->adj.idx[k]] = u;
+        for (int64_t k = g->adj.ptr[u]; k < g->adj.ptr[u + 1]; k++) {
+            int64_t w = g->adj.idx[k];
+            for (int64_t k2 = g->adj.ptr[w]; k2 < g->adj.ptr[w + 1]; k2++) {
+                int64_t v = g->adj.idx[k2];
+                if (v == u || mark[v] == u || (only < 0 && v < u)) continue;
+                if (cnt[v]++ == 0) touched[nt++] = v;
+            }
+        }
+        for (int64_t i = 0; i < nt; i++) {
+            int64_t v = touched[i];
+            if (c == cap) {
+                cap *= 2;
+                cand *nc = realloc(cs, (size_t)cap * sizeof(cand));
+                if (!nc) {
+                    free(cs);
+                    free(mark);
+                    free(cnt);
+                    free(touched);
+                    return app_error(GP_E_NOMEM, "out of memory");
+                }
+                cs = nc;
+            }
+            cs[c++] = (cand){u, v, cnt[v], 0.0};
+            cnt[v] = 0;
+        }
+    }
+    free(mark);
+    free(cnt);
+    free(touched);
+    *out = cs;
+    *count = c;
+    return GP_OK;
+}
+
+static gp_status do_recommend(app *a, gp_linkpred_model *model, const gp_heuristic_info *h)
+{
+    int64_t only = -1;
+    if (a->for_node) {
+        only = node_lookup(a, a->for_node);
+        if (only < 0) return app_error(GP_E_RANGE, "--for: unknown node '%s'", a->for_node);
+    }
+    cand *cs = NULL;
+    int64_t c = 0;
+    gp_status st = recommend_candidates(&cs, &c, a, only);
+    if (st != GP_OK) return st;
+    if (c > a->max_candidates) {
+        qsort(cs, (size_t)c, sizeof(cand), cmp_cn_desc);
+        c = a->max_candidates;
+    }
+    int64_t *pairs = malloc((size_t)(2 * c + 2) * sizeof(int64_t));
+    double *sc = malloc((size_t)(c + 1) * sizeof(double));
+    if (!pairs || !sc) st = app_error(GP_E_NOMEM, "out of memory");
+    for (int64_t i = 0; st == GP_OK && i < c; i++) {
+        pairs[2 * i] = cs[i].u;
+        pairs[2 * i + 1] = cs[i].v;
+    }
+    double t0 = now_s();
+    if (st == GP_OK) st = score_pairs(sc, a, model, h, c, pairs);
+    if (st == GP_OK && !a->quiet)
+        fprintf(stderr, "recommend: scored %lld candidate pairs in %.2fs\n", (long long)c, now_s() - t0);
+    for (int64_t i = 0; st == GP_OK && i < c; i++) cs[i].score = sc[i];
+    if (st == GP_OK) qsort(cs, (size_t)c, sizeof(cand), cmp_score_desc);
+    int64_t k = a->recommend < c ? a->recommend : c;
+    outfile o = {0};
+    if (st == GP_OK) st = out_open(&o, a->output);
+    if (st == GP_OK) {
+        char lu[256], lv[256];
+        if (a->json) fprintf(o.f, "{\"recommendations\": [");
+        for (int64_t i = 0; i < k; i++) {
+            node_label(lu, sizeof lu, a, cs[i].u);
+            node_label(lv, sizeof lv, a, cs[i].v);
+            if (a->json)
+                fprintf(o.f, "%s{\"rank\": %lld, \"u\": \"%s\", \"v\": \"%s\", \"score\": %.6g, \"common_neighbours\": %lld}",
+                        i ? ", " : "", (long long)(i + 1), lu, lv, cs[i].score, (long long)cs[i].cn);
+            else fprintf(o.f, "%lld\t%s\t%s\t%.6g\n", (long long)(i + 1), lu, lv, cs[i].score);
+        }
+        if (a->json) fprintf(o.f, "]}\n");
+        st = out_close(&o, true);
+    }
+    free(cs);
+    free(pairs);
+    free(sc);
+    return st;
+}
+
+static void json_num(FILE *f, const char *key, double v, bool comma)
+{
+    if (isnan(v)) fprintf(f, "\"%s\": null%s", key, comma ? ", " : "");
+    else fprintf(f, "\"%s\": %.6g%s", key, v, comma ? ", " : "");
+}
+
+static void print_results(FILE *f, const app *a, const gp_link_split *s, const method_result *r, int nr)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mb = (double)ru.ru_maxrss / 1024.0;
+    if (a->json) {
+        fprintf(f, "{\"data\": \"%s\", \"nodes\": %lld, \"edges\": %lld, \"data_sha256\": \"%s\", ", a->name,
+               (long long)gp_graph_nodes(a->g), (long long)(gp_graph_edges(a->g) / 2), a->sha);
+        fprintf(f, "\"split\": {\"train\": %lld, \"val\": %lld, \"test\": %lld}, ", (long long)s->count[GP_LINK_TRAIN_POS],
+               (long long)s->count[GP_LINK_VAL_POS], (long long)s->count[GP_LINK_TEST_POS]);
+        fprintf(f, "\"results\": [");
+        for (int i = 0; i < nr; i++) {
+            fprintf(f, "%s{\"method\": \"%s\", ", i ? ", " : "", r[i].name);
+            json_num(f, "test_auc", r[i].test_auc, true);
+            json_num(f, "test_ap", r[i].test_ap, true);
+            json_num(f, "val_auc", r[i].val_auc, true);
+            if (r[i].is_walkpool && r[i].best_epoch > 0) {
+                fprintf(f, "\"best_epoch\": %d, ", r[i].best_epoch);
+                json_num(f, "extract_seconds", r[i].lr.extract_seconds, true);
+                json_num(f, "epoch_seconds", r[i].lr.epoch_seconds, true);
+                json_num(f, "encoder_seconds", r[i].lr.encoder_seconds, true);
+                json_num(f, "walk_seconds", r[i].lr.walk_seconds, true);
+                json_num(f, "classifier_seconds", r[i].lr.classifier_seconds, true);
+                json_num(f, "mean_subgraph_nodes", r[i].lr.mean_nodes, true);
+            }
+            json_num(f, "seconds", r[i].seconds, false);
+            fprintf(f, "}");
+        }
+        fprintf(f, "], \"peak_rss_mb\": %.1f}\n", rss_mb);
+        return;
+    }
+    fprintf(f, "data: %s (%lld nodes, %lld edges)\n", a->name, (long long)gp_graph_nodes(a->g),
+           (long long)(gp_graph_edges(a->g) / 2));
+    fprintf(f, "split: %lld train, %lld val, %lld test positives (as many negatives)\n",
+           (long long)s->count[GP_LINK_TRAIN_POS], (long long)s->count[GP_LINK_VAL_POS],
+           (long long)s->count[GP_LINK_TEST_POS]);
+    fprintf(f, "%-10s %9s %9s %9s %10s\n", "method", "test_auc", "test_ap", "val_auc", "seconds");
+    for (int i = 0; i < nr; i++)
+        fprintf(f, "%-10s %9.4f %9.4f %9.4f %10.2f\n", r[i].name, r[i].test_auc, r[i].test_ap, r[i].val_auc, r[i].seconds);
+    for (int i = 0; i < nr; i++)
+        if (r[i].is_walkpool && r[i].best_epoch > 0)
+            fprintf(f, "walkpool: best epoch %d; epoch %.2fs (encoder %.2fs, walk %.2fs, classifier %.2fs in total); "
+                   "extraction %.2fs; peak RSS %.0f MB\n",
+                   r[i].best_epoch, r[i].lr.epoch_seconds, r[i].lr.encoder_seconds, r[i].lr.walk_seconds,
+                   r[i].lr.classifier_seconds, r[i].lr.extract_seconds, rss_mb);
+}
+
+enum {
+    OPT_DATASET = 256, OPT_DATA_DIR, OPT_SPLIT, OPT_TEST_PERCENT, OPT_SPLIT_FILE, OPT_TEST_RATIO, OPT_VAL_RATIO,
+    OPT_SEED, OPT_METHOD, OPT_COMPARE, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_HOPS, OPT_CAP, OPT_HIDDEN, OPT_HEADS,
+    OPT_WALK, OPT_LAYERS, OPT_DROPOUT, OPT_DRNL, OPT_BCE, OPT_THREADS, OPT_SAVE, OPT_LOAD, OPT_PREDICT,
+    OPT_RECOMMEND, OPT_FOR, OPT_MAXCAND, OPT_OUTPUT, OPT_JSON, OPT_QUIET, OPT_ONE_BASED, OPT_HELP
+};
+
+static bool parse_num(double *out, const char *s, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) return false;
+    *out = v;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    app a;
+    memset(&a, 0, sizeof a);
+    gp_linkpred_options_default(&a.lp);
+    a.test_ratio = 0.1;
+    a.val_ratio = 0.05;
+    a.test_percent = 10;
+    a.max_candidates = 200000;
+    a.method = "walkpool";
+    int threads = 1;
+    static const struct option longopts[] = {
+        {"dataset", required_argument, 0, OPT_DATASET}, {"data-dir", required_argument, 0, OPT_DATA_DIR},
+        {"split", required_argument, 0, OPT_SPLIT}, {"test-percent", required_argument, 0, OPT_TEST_PERCENT},
+        {"split-file", required_argument, 0, OPT_SPLIT_FILE}, {"test-ratio", required_argument, 0, OPT_TEST_RATIO},
+        {"val-ratio", required_argument, 0, OPT_VAL_RATIO}, {"seed", required_argument, 0, OPT_SEED},
+        {"method", required_argument, 0, OPT_METHOD}, {"compare", optional_argument, 0, OPT_COMPARE},
+        {"epochs", required_argument, 0, OPT_EPOCHS}, {"lr", required_argument, 0, OPT_LR},
+        {"batch-size", required_argument, 0, OPT_BATCH}, {"hops", required_argument, 0, OPT_HOPS},
+        {"max-nodes-per-hop", required_argument, 0, OPT_CAP}, {"hidden", required_argument, 0, OPT_HIDDEN},
+        {"heads", required_argument, 0, OPT_HEADS}, {"walk-len", required_argument, 0, OPT_WALK},
+        {"layers", required_argument, 0, OPT_LAYERS}, {"dropout", required_argument, 0, OPT_DROPOUT},
+        {"drnl", no_argument, 0, OPT_DRNL}, {"bce", no_argument, 0, OPT_BCE},
+        {"threads", required_argument, 0, OPT_THREADS}, {"save-model", required_argument, 0, OPT_SAVE},
+        {"load-model", required_argument, 0, OPT_LOAD}, {"predict", required_argument, 0, OPT_PREDICT},
+        {"recommend", required_argument, 0, OPT_RECOMMEND}, {"for", required_argument, 0, OPT_FOR},
+        {"max-candidates", required_argument, 0, OPT_MAXCAND}, {"output", required_argument, 0, OPT_OUTPUT},
+        {"json", no_argument, 0, OPT_JSON}, {"quiet", no_argument, 0, OPT_QUIET},
+        {"one-based", no_argument, 0, OPT_ONE_BASED}, {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
+    for (int c; (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
+        double v = 0;
+        bool ok = true;
+        switch (c) {
+        case OPT_DATASET: a.dataset = optarg; break;
+        case OPT_DATA_DIR: a.data_dir = optarg; break;
+        case OPT_SPLIT: ok = parse_num(&v, optarg, 1, 1000); a.split_k = (int)v; break;
+        case OPT_TEST_PERCENT: ok = parse_num(&v, optarg, 1, 99); a.test_percent = (int)v; break;
+        case OPT_SPLIT_FILE: a.split_file = optarg; break;
+        case OPT_TEST_RATIO: ok = parse_num(&a.test_ratio, optarg, 0, 0.9); break;
+        case OPT_VAL_RATIO: ok = parse_num(&a.val_ratio, optarg, 0, 0.9); break;
+        case OPT_SEED: ok = parse_num(&v, optarg, 0, 9007199254740992.0); a.lp.seed = (uint64_t)v; break;
+        case OPT_METHOD: a.method = optarg; break;
+        case OPT_COMPARE: a.compare_on = true; a.compare = optarg; break;
+        case OPT_EPOCHS: ok = parse_num(&v, optarg, 0, 100000); a.lp.epochs = (int)v; break;
+        case OPT_LR: ok = parse_num(&v, optarg, 1e-12, 10); a.lp.lr = (float)v; break;
+        case OPT_BATCH: ok = parse_num(&v, optarg, 1, 1e6); a.lp.batch_size = (int64_t)v; break;
+        case OPT_HOPS: ok = parse_num(&v, optarg, 1, 10); a.lp.hops = (int)v; break;
+        case OPT_CAP: ok = parse_num(&v, optarg, 0, 1e9); a.lp.max_nodes_per_hop = (int64_t)v; break;
+        case OPT_HIDDEN: ok = parse_num(&v, optarg, 1, 4096); a.lp.hidden = (int64_t)v; break;
+        case OPT_HEADS: ok = parse_num(&v, optarg, 1, 64); a.lp.heads = (int)v; break;
+        case OPT_WALK: ok = parse_num(&v, optarg, 1, 64); a.lp.walk_len = (int)v; break;
+        case OPT_LAYERS: ok = parse_num(&v, optarg, 1, 8); a.lp.gnn_layers = (int)v; break;
+        case OPT_DROPOUT: ok = parse_num(&v, optarg, 0, 0.99); a.lp.dropout = (float)v; break;
+        case OPT_DRNL: a.lp.drnl = true; break;
+        case OPT_BCE: a.lp.bce = true; break;
+        case OPT_THREADS: ok = parse_num(&v, optarg, 1, 1024); threads = (int)v; break;
+        case OPT_SAVE: a.save_model = optarg; break;
+        case OPT_LOAD: a.load_model = optarg; break;
+        case OPT_PREDICT: a.predict = optarg; break;
+        case OPT_RECOMMEND: ok = parse_num(&v, optarg, 1, 1e9); a.recommend = (int)v; break;
+        case OPT_FOR: a.for_node = optarg; break;
+        case OPT_MAXCAND: ok = parse_num(&v, optarg, 1, 1e12); a.max_candidates = (int64_t)v; break;
+        case OPT_OUTPUT: a.output = optarg; break;
+        case OPT_JSON: a.json = true; break;
+        case OPT_QUIET: a.quiet = true; break;
+        case OPT_ONE_BASED: a.one_based = true; break;
+        case 'h': case OPT_HELP: usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (!ok) {
+            fprintf(stderr, "gp-linkpred: bad value '%s' for --%s\n", optarg, longopts[c - OPT_DATASET].name);
+            return 2;
+        }
+    }
+    if (optind < argc - 1) {
+        fprintf(stderr, "gp-linkpred: one input file at most (got '%s' and '%s')\n", argv[optind], argv[optind + 1]);
+        return 2;
+    }
+    if (optind == argc - 1) a.edges = argv[optind];
+    if (a.edges && a.dataset) {
+        fprintf(stderr, "gp-linkpred: give EDGES or --dataset, not both\n");
+        return 2;
+    }
+    if (a.split_file && a.split_k > 0) {
+        fprintf(stderr, "gp-linkpred: give --split or --split-file, not both\n");
+        return 2;
+    }
+    if (a.for_node && !a.recommend) {
+        fprintf(stderr, "gp-linkpred: --for needs --recommend K\n");
+        return 2;
+    }
+    if (a.output && !a.predict && !a.recommend) {
+        fprintf(stderr, "gp-linkpred: --output needs --predict or --recommend\n");
+        return 2;
+    }
+    if (a.predict && a.recommend) {
+        fprintf(stderr, "gp-linkpred: give --predict or --recommend, not both\n");
+        return 2;
+    }
+    const gp_heuristic_info *heur = NULL;
+    if (strcmp(a.method, "walkpool") != 0 && !(heur = gp_heuristic_find(a.method))) {
+        fprintf(stderr, "gp-linkpred: unknown method '%s' (walkpool, cn, jaccard, aa, ra, pa, katz, ppr, svd)\n", a.method);
+        return 2;
+    }
+    if ((a.save_model || a.load_model) && heur) {
+        fprintf(stderr, "gp-linkpred: --save-model / --load-model need --method walkpool\n");
+        return 2;
+    }
+    a.tty = isatty(fileno(stderr));
+    if (gp_init() != GP_OK) return fail("init");
+    gp_set_threads(threads);
+    int rc = 1;
+    gp_link_split *split = NULL;
+    gp_graph *obs = NULL;
+    gp_linkpred_model *model = NULL;
+    method_result res[16];
+    int nr = 0;
+    memset(res, 0, sizeof res);
+    if (load_graph(&a) != GP_OK) {
+        rc = fail(a.edges ? a.edges : a.dataset ? a.dataset : "generator");
+        goto done;
+    }
+    if (a.load_model) {
+        char sha[65];
+        if (gp_linkpred_model_load(&model, sha, a.load_model) != GP_OK) {
+            rc = fail(a.load_model);
+            goto done;
+        }
+        if (sha[0] && strcmp(sha, a.sha) != 0 && !a.quiet)
+            fprintf(stderr, "gp-linkpred: warning: %s was trained on other data (checksum %.12s..., this graph %.12s...)\n",
+                    a.load_model, sha, a.sha);
+        a.lp = *gp_linkpred_model_options(model);
+    }
+    if (make_split(&split, &a) != GP_OK) {
+        rc = fail("split");
+        goto done;
+    }
+    if (gp_link_split_observed(&obs, split, true) != GP_OK) {
+        rc = fail("observed graph");
+        goto done;
+    }
+    if (!a.quiet)
+        fprintf(stderr, "gp-linkpred: %s: %lld nodes, %lld edges; split %lld/%lld/%lld (train/val/test positives)\n",
+                a.name, (long long)gp_graph_nodes(a.g), (long long)(gp_graph_edges(a.g) / 2),
+                (long long)split->count[GP_LINK_TRAIN_POS], (long long)split->count[GP_LINK_VAL_POS],
+                (long long)split->count[GP_LINK_TEST_POS]);
+    /* methods to run */
+    const char *list[16];
+    int nl = 0;
+    char listbuf[512];
+    if (a.compare_on) {
+        list[nl++] = "walkpool";
+        if (a.compare) {
+            snprintf(listbuf, sizeof listbuf, "%s", a.compare);
+            for (char *t = strtok(listbuf, ","); t && nl < 16; t = strtok(NULL, ","))
+                if (strcmp(t, "walkpool") != 0) {
+                    if (!gp_heuristic_find(t)) {
+                        fprintf(stderr, "gp-linkpred: unknown method '%s' in --compare\n", t);
+                        rc = 2;
+                        goto done;
+                    }
+                    list[nl++] = t;
+                }
+        } else {
+            for (int i = 0; i < gp_heuristic_count() && nl < 16; i++) list[nl++] = gp_heuristic_at(i)->name;
+        }
+    } else {
+        list[nl++] = a.method;
+    }
+    for (int i = 0; i < nl; i++) {
+        method_result *r = &res[nr++];
+        double t0 = now_s();
+        if (strcmp(list[i], "walkpool") == 0) {
+            if (run_walkpool(r, &a, &model, obs, split) != GP_OK) {
+                rc = fail("walkpool");
+                goto done;
+            }
+        } else {
+            const gp_heuristic_info *h = gp_heuristic_find(list[i]);
+            snprintf(r->name, sizeof r->name, "%s", h->name);
+            if (heuristic_part_auc(&r->test_auc, &r->test_ap, h, obs, split, GP_LINK_TEST_POS, GP_LINK_TEST_NEG) != GP_OK ||
+                heuristic_part_auc(&r->val_auc, &r->val_ap, h, obs, split, GP_LINK_VAL_POS, GP_LINK_VAL_NEG) != GP_OK) {
+                rc = fail(h->name);
+                goto done;
+            }
+            r->seconds = now_s() - t0;
+        }
+    }
+    if (a.save_model && model && gp_linkpred_model_save(model, a.save_model, a.sha) != GP_OK) {
+        rc = fail(a.save_model);
+        goto done;
+    }
+    if (a.predict || a.recommend) {
+        gp_status st = a.predict ? do_predict(&a, model, heur) : do_recommend(&a, model, heur);
+        if (st != GP_OK) {
+            rc = fail(a.predict ? "predict" : "recommend");
+            goto done;
+        }
+        if (!a.json && !a.quiet) print_results(stderr, &a, split, res, nr); /* stdout holds the list */
+    } else {
+        print_results(stdout, &a, split, res, nr);
+    }
+    rc = 0;
+done:
+    gp_linkpred_model_free(&model);
+    gp_graph_free(&obs);
+    gp_link_split_free(&split);
+    gp_graph_free(&a.g);
+    gp_idmap_free(&a.ids);
+    gp_finalize();
+    return rc;
+}

@@ -1,0 +1,57 @@
+/*
+ * GCN layer (Kipf & Welling 2017, "Semi-Supervised Classification with Graph Convolutional
+ * Networks"):
+ *   Y = Â (X W) + b,   Â = D^-1/2 (A + I) D^-1/2,  D_ii = sum_j (A + I)_ij
+ * Â comes from gp_graph_gcn_norm (cached on the graph, edge weights included when present;
+ * a node's existing self-loop is kept as is). X W is computed first because the output is
+ * narrower than the input on the usual first layer; a sparse X (gp_module_forward_csr) goes
+ * through gp_sparse_matmul, so bag-of-words features are never densified and input dropout
+ * touches only their stored values.
+ * Gradients: dW = X^T Â^T dY, db = column sums of dY, dX = Â^T dY W^T (from the ops used).
+ */
+#include "layer_common.h"
+
+typedef struct gcn_impl {
+    gp_tensor *weight, *bias;
+} gcn_impl;
+
+static gp_tensor *gcn_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, const gp_csr *xs,
+                          float dropout)
+{
+    gcn_impl *l = m->impl;
+    if (!gp_i_check_layer_graph(t, "gcn", g, x ? x->rows : xs->rows)) return NULL;
+    const gp_graph *norm = NULL;
+    gp_status st = gp_graph_gcn_norm(&norm, g);
+    if (st != GP_OK) {
+        GP_TAPE_FAIL(t, st, "gcn: cannot normalise the graph (%s)", gp_last_error());
+        return NULL;
+    }
+    gp_tensor *xw = gp_i_input_matmul(t, m, x, xs, dropout, l->weight);
+    gp_tensor *y = gp_spmm(t, norm, NULL, xw);
+    return l->bias ? gp_add(t, y, l->bias) : y;
+}
+
+static gp_tensor *gcn_forward(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x)
+{
+    return gcn_run(m, t, g, x, NULL, 0.0f);
+}
+
+static gp_tensor *gcn_forward_csr(gp_module *m, gp_tape *t, gp_graph *g, const gp_csr *x, float dropout)
+{
+    return gcn_run(m, t, g, NULL, x, dropout);
+}
+
+static const gp_module_ops gcn_ops = {"gcn", gcn_forward, gcn_forward_csr, NULL};
+
+gp_status gp_gcn_new(gp_module **out, int64_t in_dim, int64_t out_dim, bool bias, gp_rng *rng)
+{
+    gp_status st = gp_module_alloc(out, &gcn_ops, in_dim, out_dim, sizeof(gcn_impl), rng);
+    if (st != GP_OK) return st;
+    gcn_impl *l = (*out)->impl;
+    GP_TRY(gp_i_add_weight(*out, &l->weight, "weight", in_dim, out_dim, rng));
+    if (bias) GP_TRY(gp_module_add_param(*out, &l->bias, "bias", 1, out_dim));
+    return GP_OK;
+fail:
+    gp_module_free(out);
+    return st;
+}

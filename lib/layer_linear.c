@@ -1,0 +1,73 @@
+/*
+ * Linear layer and MLP builder.
+ *   Linear:  Y = X W + b  (W in x out, Glorot uniform; b 1 x out, zero); sparse X: gp_sparse_matmul.
+ *            Gradients dW = X^T dY, db = column sums of dY, dX = dY W^T (from gp_matmul / gp_add).
+ *   MLP:     a stack (module.c) of linear layers with norm + activation between them and dropout
+ *            before every layer but the first, as in the GIN paper's MLPs (Linear-BN-ReLU-Linear).
+ */
+#include "layer_common.h"
+
+typedef struct linear_impl {
+    gp_tensor *weight, *bias;
+} linear_impl;
+
+static gp_tensor *linear_run(gp_module *m, gp_tape *t, gp_tensor *x, const gp_csr *xs, float dropout)
+{
+    linear_impl *l = m->impl;
+    gp_tensor *y = gp_i_input_matmul(t, m, x, xs, dropout, l->weight);
+    return l->bias ? gp_add(t, y, l->bias) : y;
+}
+
+static gp_tensor *linear_forward(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x)
+{
+    (void)g;
+    return linear_run(m, t, x, NULL, 0.0f);
+}
+
+static gp_tensor *linear_forward_csr(gp_module *m, gp_tape *t, gp_graph *g, const gp_csr *x,
+                                     float dropout)
+{
+    (void)g;
+    return linear_run(m, t, NULL, x, dropout);
+}
+
+static const gp_module_ops linear_ops = {"linear", linear_forward, linear_forward_csr, NULL};
+
+gp_status gp_linear_new(gp_module **out, int64_t in_dim, int64_t out_dim, bool bias, gp_rng *rng)
+{
+    gp_status st = gp_module_alloc(out, &linear_ops, in_dim, out_dim, sizeof(linear_impl), rng);
+    if (st != GP_OK) return st;
+    linear_impl *l = (*out)->impl;
+    GP_TRY(gp_i_add_weight(*out, &l->weight, "weight", in_dim, out_dim, rng));
+    if (bias) GP_TRY(gp_module_add_param(*out, &l->bias, "bias", 1, out_dim));
+    return GP_OK;
+fail:
+    gp_module_free(out);
+    return st;
+}
+
+gp_status gp_mlp_new(gp_module **out, int64_t in_dim, int num_hidden, const int64_t *hidden,
+                     int64_t out_dim, const gp_mlp_options *opt, gp_rng *rng)
+{
+    if (!out || !rng || num_hidden < 0 || (num_hidden > 0 && !hidden))
+        return GP_ERR(GP_E_INVALID, "gp_mlp_new: bad arguments");
+    *out = NULL;
+    gp_mlp_options o = opt ? *opt : (gp_mlp_options){.act = GP_ACT_RELU};
+    gp_stack_options so = {.act = o.act, .dropout = o.dropout, .norm = o.norm};
+    gp_module *stack = NULL, *layer = NULL;
+    gp_status st;
+    GP_TRY(gp_stack_new(&stack, &so, rng));
+    int64_t prev = in_dim;
+    for (int l = 0; l <= num_hidden; l++) {
+        int64_t next = l < num_hidden ? hidden[l] : out_dim;
+        GP_TRY(gp_linear_new(&layer, prev, next, true, rng));
+        GP_TRY(gp_stack_add(stack, &layer));
+        prev = next;
+    }
+    *out = stack;
+    return GP_OK;
+fail:
+    gp_module_free(&layer);
+    gp_module_free(&stack);
+    return st;
+}

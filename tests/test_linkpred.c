@@ -1,0 +1,312 @@
+/* WalkPool link prediction (graphpool/linkpred.h): subgraph extraction against a brute-force
+ * BFS, the target link present and test links absent, DRNL labels, training on a small graph,
+ * determinism, checkpoints. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <graphpool/generators.h>
+#include <graphpool/linkpred.h>
+#include <graphpool/splits.h>
+
+#include <math.h>
+#include <stdlib.h>
+
+#include <graphpool/graphpool.h>
+
+static bool dense_has(const gp_graph *g, int64_t u, int64_t v)
+{
+    for (int64_t k = g->adj.ptr[v]; k < g->adj.ptr[v + 1]; k++)
+        if (g->adj.idx[k] == u) return true;
+    return false;
+}
+
+/* Brute force: distances from {a, b} by repeated relaxation over all edges. */
+static void brute_dist(int64_t *dist, const gp_graph *g, int64_t a, int64_t b)
+{
+    int64_t n = gp_graph_nodes(g);
+    for (int64_t v = 0; v < n; v++) dist[v] = -1;
+    dist[a] = dist[b] = 0;
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (int64_t v = 0; v < n; v++)
+            for (int64_t k = g->adj.ptr[v]; k < g->adj.ptr[v + 1]; k++) {
+                int64_t u = g->adj.idx[k];
+                if (dist[u] >= 0 && (dist[v] < 0 || dist[v] > dist[u] + 1)) {
+                    dist[v] = dist[u] + 1;
+                    changed = true;
+                }
+            }
+    }
+}
+
+static void test_extraction_matches_bfs(void **state)
+{
+    (void)state;
+    gp_graph *g = NULL;
+    assert_int_equal(gp_gen_erdos_renyi(&g, 80, 0.05, 3), GP_OK);
+    gp_linkpred_options opt;
+    gp_linkpred_options_default(&opt);
+    opt.drnl = true;
+    int64_t pairs[2 * 20];
+    gp_rng rng;
+    gp_rng_seed(&rng, 9);
+    for (int i = 0; i < 20; i++) {
+        pairs[2 * i] = (int64_t)gp_rng_below(&rng, 80);
+        do pairs[2 * i + 1] = (int64_t)gp_rng_below(&rng, 80);
+        while (pairs[2 * i + 1] == pairs[2 * i]);
+    }
+    gp_linkpred_samples *s = NULL;
+    assert_int_equal(gp_linkpred_extract(&s, g, 20, pairs, &opt), GP_OK);
+    assert_int_equal(gp_linkpred_samples_count(s), 20);
+    int64_t dist[80];
+    for (int i = 0; i < 20; i++) {
+        const gp_graph *sg;
+        const int64_t *nodes, *z;
+        assert_int_equal(gp_linkpred_sample(&sg, &nodes, &z, s, i), GP_OK);
+        int64_t a = pairs[2 * i], b = pairs[2 * i + 1], n = gp_graph_nodes(sg);
+        brute_dist(dist, g, a, b);
+        int64_t expect = 0;
+        for (int64_t v = 0; v < 80; v++) expect += dist[v] >= 0 && dist[v] <= 2;
+        assert_int_equal(n, expect);
+        assert_int_equal(nodes[0], a);
+        assert_int_equal(nodes[1], b);
+        for (int64_t v = 0; v < n; v++) assert_true(dist[nodes[v]] >= 0 && dist[nodes[v]] <= 2);
+        /* edges: exactly the induced edges plus the target link, both directions */
+        for (int64_t x = 0; x < n; x++)
+            for (int64_t y = 0; y < n; y++) {
+                bool target = (x == 0 && y == 1) || (x == 1 && y == 0);
+                bool want = target || (x != y && dense_has(g, nodes[x], nodes[y]));
+                assert_int_equal(dense_has(sg, x, y), want);
+            }
+        assert_true(sg->symmetric);
+        assert_int_equal(z[0], 1);
+        assert_int_equal(z[1], 1);
+        for (int64_t v = 2; v < n; v++) assert_true(z[v] >= 0 && z[v] < opt.drnl_max_label);
+    }
+    gp_linkpred_samples_free(&s);
+    /* bad pairs */
+    int64_t bad[2] = {3, 3};
+    assert_int_equal(gp_linkpred_extract(&s, g, 1, bad, &opt), GP_E_INVALID);
+    assert_null(s);
+    int64_t far[2] = {3, 80};
+    assert_int_equal(gp_linkpred_extract(&s, g, 1, far, &opt), GP_E_RANGE);
+    assert_non_null(strstr(gp_last_error(), "pair 0"));
+    gp_graph_free(&g);
+}
+
+/* DRNL on a path 0 - 2 - 3 - 1 with target (0, 1): d_a(2)=1, d_b(2)=2 -> z = 1 + 1 + 1*(1+1-1) = 3. */
+static void test_drnl_path(void **state)
+{
+    (void)state;
+    int64_t src[3] = {0, 2, 3}, dst[3] = {2, 3, 1};
+    gp_graph *g = NULL;
+    assert_int_equal(gp_graph_from_edges(&g, 5, 3, src, dst, NULL, GP_EDGES_SYMMETRISE), GP_OK);
+    gp_linkpred_options opt;
+    gp_linkpred_options_default(&opt);
+    opt.drnl = true;
+    opt.hops = 3;
+    int64_t pair[2] = {0, 1};
+    gp_linkpred_samples *s = NULL;
+    assert_int_equal(gp_linkpred_extract(&s, g, 1, pair, &opt), GP_OK);
+    const int64_t *nodes, *z;
+    const gp_graph *sg;
+    assert_int_equal(gp_linkpred_sample(&sg, &nodes, &z, s, 0), GP_OK);
+    assert_int_equal(gp_graph_nodes(sg), 4); /* node 4 is isolated */
+    for (int v = 0; v < 4; v++) {
+        int64_t expect = nodes[v] < 2 ? 1 : 3; /* 2: (1, 2), 3: (2, 1) */
+        assert_int_equal(z[v], expect);
+    }
+    gp_linkpred_samples_free(&s);
+    gp_graph_free(&g);
+}
+
+static void small_options(gp_linkpred_options *opt)
+{
+    gp_linkpred_options_default(opt);
+    opt->epochs = 6;
+    opt->lr = 1e-3f;
+    opt->hidden = 16;
+    opt->walk_len = 4;
+}
+
+typedef struct fixture {
+    gp_graph *g, *obs;
+    gp_link_split *split;
+} fixture;
+
+static void make_fixture(fixture *f)
+{
+    assert_int_equal(gp_gen_watts_strogatz(&f->g, 150, 3, 0.1, 2), GP_OK);
+    assert_int_equal(gp_link_split_random(&f->split, f->g, 0.05, 0.1, GP_NEG_AVOID_ALL_EDGES, 4), GP_OK);
+    assert_int_equal(gp_link_split_observed(&f->obs, f->split, true), GP_OK);
+}
+
+static void free_fixture(fixture *f)
+{
+    gp_graph_free(&f->g);
+    gp_graph_free(&f->obs);
+    gp_link_split_free(&f->split);
+}
+
+/* No training subgraph's observed edges contain a test positive (only the target link is added). */
+static void test_no_test_link_in_training_subgraphs(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f);
+    gp_linkpred_options opt;
+    small_options(&opt);
+    int64_t ntrain = f.split->count[GP_LINK_TRAIN_POS] + f.split->count[GP_LINK_TRAIN_NEG];
+    int64_t *pairs = malloc((size_t)(2 * ntrain) * sizeof(int64_t));
+    memcpy(pairs, f.split->pairs[GP_LINK_TRAIN_POS], (size_t)(2 * f.split->count[GP_LINK_TRAIN_POS]) * sizeof(int64_t));
+    memcpy(pairs + 2 * f.split->count[GP_LINK_TRAIN_POS], f.split->pairs[GP_LINK_TRAIN_NEG],
+           (size_t)(2 * f.split->count[GP_LINK_TRAIN_NEG]) * sizeof(int64_t));
+    gp_linkpred_samples *s = NULL;
+    assert_int_equal(gp_linkpred_extract(&s, f.obs, ntrain, pairs, &opt), GP_OK);
+    const int64_t *tp = f.split->pairs[GP_LINK_TEST_POS];
+    int64_t checked = 0;
+    for (int64_t i = 0; i < ntrain; i++) {
+        const gp_graph *sg;
+        const int64_t *nodes;
+        assert_int_equal(gp_linkpred_sample(&sg, &nodes, NULL, s, i), GP_OK);
+        assert_true(dense_has(sg, 0, 1) && dense_has(sg, 1, 0)); /* target present */
+        for (int64_t v = 0; v < gp_graph_nodes(sg); v++)
+            for (int64_t k = sg->adj.ptr[v]; k < sg->adj.ptr[v + 1]; k++) {
+                int64_t x = nodes[sg->adj.idx[k]], y = nodes[v];
+                for (int64_t j = 0; j < f.split->count[GP_LINK_TEST_POS]; j++) {
+                    bool same = (tp[2 * j] == x && tp[2 * j + 1] == y) || (tp[2 * j] == y && tp[2 * j + 1] == x);
+                    assert_false(same);
+                }
+                checked++;
+            }
+    }
+    assert_true(checked > 1000);
+    free(pairs);
+    gp_linkpred_samples_free(&s);
+    free_fixture(&f);
+}
+
+static void test_training_learns_and_checkpoint(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f);
+    gp_linkpred_options opt;
+    small_options(&opt);
+    gp_linkpred_model *m = NULL;
+    assert_int_equal(gp_linkpred_model_new(&m, &opt, 0), GP_OK);
+    gp_linkpred_result r;
+    assert_int_equal(gp_linkpred_fit(&r, m, f.obs, f.split, NULL, NULL, NULL), GP_OK);
+    assert_true(r.best_epoch >= 1 && r.best_epoch <= opt.epochs);
+    assert_true(r.test_auc > 0.75); /* random is 0.5 */
+    assert_true(r.mean_nodes > 2);
+    /* scores: in (0, 1); the model is left at the best epoch, so test AUC is reproduced */
+    int64_t np = f.split->count[GP_LINK_TEST_POS], nn = f.split->count[GP_LINK_TEST_NEG];
+    int64_t *pairs = malloc((size_t)(2 * (np + nn)) * sizeof(int64_t));
+    memcpy(pairs, f.split->pairs[GP_LINK_TEST_POS], (size_t)(2 * np) * sizeof(int64_t));
+    memcpy(pairs + 2 * np, f.split->pairs[GP_LINK_TEST_NEG], (size_t)(2 * nn) * sizeof(int64_t));
+    double *sc = malloc((size_t)(np + nn) * sizeof(double)), *sc2 = malloc((size_t)(np + nn) * sizeof(double));
+    assert_int_equal(gp_linkpred_predict(sc, m, f.obs, np + nn, pairs, NULL), GP_OK);
+    for (int64_t i = 0; i < np + nn; i++) assert_true(sc[i] > 0.0 && sc[i] < 1.0);
+    /* save -> load: identical scores, options and checksum restored */
+    char path[] = "/tmp/gp_linkpred_test_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    const char *sha = "00ff0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab";
+    assert_int_equal(gp_linkpred_model_save(m, path, sha), GP_OK);
+    gp_linkpred_model *m2 = NULL;
+    char sha2[65];
+    assert_int_equal(gp_linkpred_model_load(&m2, sha2, path), GP_OK);
+    assert_string_equal(sha2, sha);
+    assert_int_equal(gp_linkpred_model_options(m2)->hidden, 16);
+    assert_int_equal(gp_linkpred_model_options(m2)->walk_len, 4);
+    assert_int_equal(gp_linkpred_predict(sc2, m2, f.obs, np + nn, pairs, NULL), GP_OK);
+    assert_memory_equal(sc, sc2, (size_t)(np + nn) * sizeof(double));
+    /* a corrupt file is rejected and nothing is returned */
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    fseek(fp, 200, SEEK_SET);
+    fputc(0x5a, fp);
+    fclose(fp);
+    gp_linkpred_model *m3 = NULL;
+    assert_int_not_equal(gp_linkpred_model_load(&m3, NULL, path), GP_OK);
+    assert_null(m3);
+    assert_int_equal(gp_linkpred_model_load(&m3, NULL, "/nonexistent/model.ckpt"), GP_E_IO);
+    remove(path);
+    free(pairs);
+    free(sc);
+    free(sc2);
+    gp_linkpred_model_free(&m);
+    gp_linkpred_model_free(&m2);
+    free_fixture(&f);
+}
+
+/* Same seed and thread count: identical results; threads do not change them either. */
+static void test_deterministic(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f);
+    gp_linkpred_options opt;
+    small_options(&opt);
+    opt.epochs = 2;
+    opt.drnl = true;
+    gp_linkpred_result r[3];
+    for (int run = 0; run < 3; run++) {
+        opt.threads = run == 2 ? 2 : 1;
+        gp_linkpred_model *m = NULL;
+        assert_int_equal(gp_linkpred_model_new(&m, &opt, 0), GP_OK);
+        assert_int_equal(gp_linkpred_fit(&r[run], m, f.obs, f.split, NULL, NULL, NULL), GP_OK);
+        gp_linkpred_model_free(&m);
+    }
+    gp_set_threads(1);
+    assert_true(r[0].test_auc == r[1].test_auc && r[0].val_auc == r[1].val_auc);
+    assert_true(r[0].test_ap == r[1].test_ap);
+    assert_true(fabs(r[0].test_auc - r[2].test_auc) < 1e-3); /* BLAS may sum differently with 2 threads */
+    free_fixture(&f);
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    gp_linkpred_options opt;
+    gp_linkpred_options_default(&opt);
+    gp_linkpred_model *m = NULL;
+    opt.heads = 0;
+    assert_int_equal(gp_linkpred_model_new(&m, &opt, 0), GP_E_INVALID);
+    assert_null(m);
+    gp_linkpred_options_default(&opt);
+    assert_int_equal(gp_linkpred_model_new(&m, &opt, 5), GP_OK);
+    fixture f;
+    make_fixture(&f);
+    gp_linkpred_result r;
+    /* the model wants attributes */
+    assert_int_equal(gp_linkpred_fit(&r, m, f.obs, f.split, NULL, NULL, NULL), GP_E_INVALID);
+    assert_non_null(strstr(gp_last_error(), "attributes"));
+    gp_linkpred_model_free(&m);
+    free_fixture(&f);
+}
+
+int main(void)
+{
+    gp_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_extraction_matches_bfs),
+        cmocka_unit_test(test_drnl_path),
+        cmocka_unit_test(test_no_test_link_in_training_subgraphs),
+        cmocka_unit_test(test_training_learns_and_checkpoint),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_bad_arguments),
+    };
+    int rc = cmocka_run_group_tests_name("linkpred", tests, NULL, NULL);
+    gp_finalize();
+    return rc;
+}
