@@ -29,5 +29,15 @@
 #include <graphpool/graph.h>
 #include <graphpool/ops.h>
 #include <graphpool/optim.h>
+#include <graphpool/module.h>
+#include <graphpool/layers.h>
+#include <graphpool/io.h>
+#include <graphpool/linksplit.h>
+#include <graphpool/splits.h>
+#include <graphpool/metrics.h>
+#include <graphpool/heuristics.h>
+#include <graphpool/generators.h>
+/* igraph / GraphBLAS conversions: <graphpool/interop.h> (pulls in the foreign headers). */
+/* pooling operators: <graphpool/pool.h>, <graphpool/walkpool.h>, ... */
 
 #endif
