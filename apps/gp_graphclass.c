@@ -871,6 +871,20 @@ int main(int argc, char **argv)
     if (gp_init() != GP_OK) return 1;
     gp_set_threads(o.threads);
     int rc = 1;
+    for (int i = 0; i < o.num_pools && !o.predict; i++) { /* a bad spec is a usage error */
+        char spec[256];
+        gp_module *probe = NULL;
+        gp_rng rng;
+        gp_rng_seed(&rng, 1);
+        pool_spec_with_ratio(spec, sizeof spec, o.pools[i], o.ratio);
+        if (strcmp(spec, "none") != 0 && gp_pool_new(&probe, spec, 8, &rng) != GP_OK) {
+            fprintf(stderr, "gp-graphclass: --pool: %s\n", gp_last_error());
+            for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+            gp_finalize();
+            return 2;
+        }
+        gp_module_free(&probe);
+    }
     if (o.predict) {
         rc = predict(&o);
         for (int i = 0; i < o.num_pools; i++) free(o.pools[i]);

@@ -143,6 +143,24 @@ static int64_t node_lookup(const app *a, const char *label)
     return v >= 0 && v < gp_graph_nodes(a->g) ? v : -1;
 }
 
+/* s as the inside of a JSON string (quotes, backslashes and control characters escaped). */
+static void json_escape(char *out, size_t size, const char *s)
+{
+    size_t o = 0;
+    for (; *s && o + 7 < size; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)ch;
+        } else if (ch < 0x20) {
+            o += (size_t)snprintf(out + o, size - o, "\\u%04x", ch);
+        } else {
+            out[o++] = (char)ch;
+        }
+    }
+    out[o] = '\0';
+}
+
 /* SHA-256 of the graph structure (CSR), identifying the data a model was trained on. */
 static void graph_sha(char hex[65], const gp_graph *g)
 {
@@ -414,6 +432,13 @@ static gp_status do_predict(app *a, gp_linkpred_model *model, const gp_heuristic
         for (int64_t i = 0; i < count; i++) {
             node_label(lu, sizeof lu, a, pairs[2 * i]);
             node_label(lv, sizeof lv, a, pairs[2 * i + 1]);
+            if (a->json) {
+                char tmp[256];
+                json_escape(tmp, sizeof tmp, lu);
+                snprintf(lu, sizeof lu, "%s", tmp);
+                json_escape(tmp, sizeof tmp, lv);
+                snprintf(lv, sizeof lv, "%s", tmp);
+            }
             bool e = has_edge(a->g, pairs[2 * i], pairs[2 * i + 1]);
             if (a->json)
                 fprintf(o.f, "%s{\"u\": \"%s\", \"v\": \"%s\", \"score\": %.6g, \"edge\": %s}", i ? ", " : "", lu, lv,
@@ -540,6 +565,13 @@ static gp_status do_recommend(app *a, gp_linkpred_model *model, const gp_heurist
         for (int64_t i = 0; i < k; i++) {
             node_label(lu, sizeof lu, a, cs[i].u);
             node_label(lv, sizeof lv, a, cs[i].v);
+            if (a->json) {
+                char tmp[256];
+                json_escape(tmp, sizeof tmp, lu);
+                snprintf(lu, sizeof lu, "%s", tmp);
+                json_escape(tmp, sizeof tmp, lv);
+                snprintf(lv, sizeof lv, "%s", tmp);
+            }
             if (a->json)
                 fprintf(o.f, "%s{\"rank\": %lld, \"u\": \"%s\", \"v\": \"%s\", \"score\": %.6g, \"common_neighbours\": %lld}",
                         i ? ", " : "", (long long)(i + 1), lu, lv, cs[i].score, (long long)cs[i].cn);
@@ -566,7 +598,9 @@ static void print_results(FILE *f, const app *a, const gp_link_split *s, const m
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = (double)ru.ru_maxrss / 1024.0;
     if (a->json) {
-        fprintf(f, "{\"data\": \"%s\", \"nodes\": %lld, \"edges\": %lld, \"data_sha256\": \"%s\", ", a->name,
+        char name[600];
+        json_escape(name, sizeof name, a->name);
+        fprintf(f, "{\"data\": \"%s\", \"nodes\": %lld, \"edges\": %lld, \"data_sha256\": \"%s\", ", name,
                (long long)gp_graph_nodes(a->g), (long long)(gp_graph_edges(a->g) / 2), a->sha);
         fprintf(f, "\"split\": {\"train\": %lld, \"val\": %lld, \"test\": %lld}, ", (long long)s->count[GP_LINK_TRAIN_POS],
                (long long)s->count[GP_LINK_VAL_POS], (long long)s->count[GP_LINK_TEST_POS]);
@@ -580,9 +614,14 @@ static void print_results(FILE *f, const app *a, const gp_link_split *s, const m
                 fprintf(f, "\"best_epoch\": %d, ", r[i].best_epoch);
                 json_num(f, "extract_seconds", r[i].lr.extract_seconds, true);
                 json_num(f, "epoch_seconds", r[i].lr.epoch_seconds, true);
+                json_num(f, "epoch_cpu_seconds", r[i].lr.epoch_cpu_seconds, true);
+                json_num(f, "batch_seconds", r[i].lr.batch_seconds, true);
                 json_num(f, "encoder_seconds", r[i].lr.encoder_seconds, true);
                 json_num(f, "walk_seconds", r[i].lr.walk_seconds, true);
                 json_num(f, "classifier_seconds", r[i].lr.classifier_seconds, true);
+                json_num(f, "encoder_cpu_seconds", r[i].lr.encoder_cpu_seconds, true);
+                json_num(f, "walk_cpu_seconds", r[i].lr.walk_cpu_seconds, true);
+                json_num(f, "classifier_cpu_seconds", r[i].lr.classifier_cpu_seconds, true);
                 json_num(f, "mean_subgraph_nodes", r[i].lr.mean_nodes, true);
             }
             json_num(f, "seconds", r[i].seconds, false);
@@ -601,9 +640,9 @@ static void print_results(FILE *f, const app *a, const gp_link_split *s, const m
         fprintf(f, "%-10s %9.4f %9.4f %9.4f %10.2f\n", r[i].name, r[i].test_auc, r[i].test_ap, r[i].val_auc, r[i].seconds);
     for (int i = 0; i < nr; i++)
         if (r[i].is_walkpool && r[i].best_epoch > 0)
-            fprintf(f, "walkpool: best epoch %d; epoch %.2fs (encoder %.2fs, walk %.2fs, classifier %.2fs in total); "
-                   "extraction %.2fs; peak RSS %.0f MB\n",
-                   r[i].best_epoch, r[i].lr.epoch_seconds, r[i].lr.encoder_seconds, r[i].lr.walk_seconds,
+            fprintf(f, "walkpool: best epoch %d; epoch %.2fs (CPU %.2fs; encoder %.2fs, walk %.2fs, classifier %.2fs in "
+                   "total); extraction %.2fs; peak RSS %.0f MB\n",
+                   r[i].best_epoch, r[i].lr.epoch_seconds, r[i].lr.epoch_cpu_seconds, r[i].lr.encoder_seconds, r[i].lr.walk_seconds,
                    r[i].lr.classifier_seconds, r[i].lr.extract_seconds, rss_mb);
 }
 
@@ -755,7 +794,6 @@ int main(int argc, char **argv)
         if (sha[0] && strcmp(sha, a.sha) != 0 && !a.quiet)
             fprintf(stderr, "gp-linkpred: warning: %s was trained on other data (checksum %.12s..., this graph %.12s...)\n",
                     a.load_model, sha, a.sha);
-        a.lp = *gp_linkpred_model_options(model);
     }
     if (make_split(&split, &a) != GP_OK) {
         rc = fail("split");

@@ -52,6 +52,13 @@ void gp_linkpred_options_default(gp_linkpred_options *opt)
     };
 }
 
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -578,8 +585,16 @@ typedef struct lp_tapes {
 } lp_tapes;
 
 typedef struct lp_timing {
-    double encoder, walk, classifier;
+    double encoder, walk, classifier;             /* wall clock */
+    double encoder_cpu, walk_cpu, classifier_cpu; /* CPU time of this thread */
 } lp_timing;
+
+static double thread_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* A copy of x on tape t that is a gradient leaf (when recording). */
 static gp_tensor *leaf_copy(gp_tape *t, const gp_tensor *x)
@@ -611,7 +626,7 @@ static gp_status run_batch(gp_linkpred_model *m, lp_tapes *tp, lp_batch *b, bool
         gp_tape_set_training(tapes[i], train);
         gp_tape_set_recording(tapes[i], train);
     }
-    double t0 = now_seconds();
+    double t0 = now_seconds(), c0 = thread_cpu_seconds();
     /* encoder */
     gp_tape *t = tp->enc;
     int64_t n = gp_graph_nodes(b->g);
@@ -636,12 +651,12 @@ static gp_status run_batch(gp_linkpred_model *m, lp_tapes *tp, lp_batch *b, bool
     /* row v, column u: <K[v], Q[u]> = s(u -> v) */
     gp_tensor *logits = gp_scale(t, gp_sddmm(t, b->g, k, q, o->heads), 1.0f / sqrtf((float)o->hidden));
     if (!logits) return tape_error(t, "encoder");
-    double t1 = now_seconds();
+    double t1 = now_seconds(), c1 = thread_cpu_seconds();
     /* walk profile */
     gp_tensor *lw = leaf_copy(tp->walk, logits);
     gp_tensor *feat = gp_walkpool(tp->walk, b->g, lw, b->pairs, o->walk_len);
     if (!feat) return tape_error(tp->walk, "walk profile");
-    double t2 = now_seconds();
+    double t2 = now_seconds(), c2 = thread_cpu_seconds();
     /* classifier */
     gp_tape *tc = tp->cls;
     gp_tensor *fc = leaf_copy(tc, feat);
@@ -653,11 +668,14 @@ static gp_status run_batch(gp_linkpred_model *m, lp_tapes *tp, lp_batch *b, bool
     }
     if (!y) return tape_error(tc, "classifier");
     for (int64_t i = 0; i < b->count; i++) logits_out[i] = y->data[i];
-    double t3 = now_seconds();
+    double t3 = now_seconds(), c3 = thread_cpu_seconds();
     tm->encoder += t1 - t0;
     tm->walk += t2 - t1;
+    tm->encoder_cpu += c1 - c0;
+    tm->walk_cpu += c2 - c1;
     if (!train) {
         tm->classifier += t3 - t2;
+        tm->classifier_cpu += c3 - c2;
         return GP_OK;
     }
     gp_tensor *target = gp_tape_constant(tc, b->y, b->count, 1);
@@ -666,14 +684,17 @@ static gp_status run_batch(gp_linkpred_model *m, lp_tapes *tp, lp_batch *b, bool
     if (!loss) return tape_error(tc, "loss");
     *loss_out = loss->data[0];
     if (gp_tape_backward(tc, loss) != GP_OK) return tape_error(tc, "classifier backward");
-    double t4 = now_seconds();
+    double t4 = now_seconds(), c4 = thread_cpu_seconds();
     if (gp_tape_backward_from(tp->walk, feat, fc->grad) != GP_OK) return tape_error(tp->walk, "walk backward");
-    double t5 = now_seconds();
+    double t5 = now_seconds(), c5 = thread_cpu_seconds();
     if (gp_tape_backward_from(t, logits, lw->grad) != GP_OK) return tape_error(t, "encoder backward");
-    double t6 = now_seconds();
+    double t6 = now_seconds(), c6 = thread_cpu_seconds();
     tm->classifier += t4 - t2;
     tm->walk += t5 - t4;
     tm->encoder += t6 - t5;
+    tm->classifier_cpu += c4 - c2;
+    tm->walk_cpu += c5 - c4;
+    tm->encoder_cpu += c6 - c5;
     return GP_OK;
 }
 
@@ -845,7 +866,7 @@ gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const g
     for (int64_t i = 0; i < ntrain; i++) order[i] = i;
     double best_val = -INFINITY;
     lp_timing tm = {0};
-    double train_start = now_seconds();
+    double train_start = now_seconds(), cpu_start = cpu_seconds();
     for (int epoch = 1; epoch <= o->epochs; epoch++) {
         double e0 = now_seconds();
         gp_rng_shuffle(&shuffle, order, ntrain);
@@ -864,10 +885,11 @@ gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const g
             if (outp != out) gp_i_free(outp);
             batch_free(&b);
             if (st != GP_OK) goto fail;
-            double a0 = now_seconds();
+            double a0 = now_seconds(), ac = thread_cpu_seconds();
             GP_TRY(gp_optim_step(opt));
             gp_optim_zero_grad(opt);
             tm.classifier += now_seconds() - a0;
+            tm.classifier_cpu += thread_cpu_seconds() - ac;
             loss_sum += loss;
             nb++;
         }
@@ -897,9 +919,13 @@ gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const g
     }
     res->train_seconds = now_seconds() - train_start;
     res->epoch_seconds = o->epochs > 0 ? res->train_seconds / o->epochs : 0.0;
+    res->epoch_cpu_seconds = o->epochs > 0 ? (cpu_seconds() - cpu_start) / o->epochs : 0.0;
     res->encoder_seconds = tm.encoder;
     res->walk_seconds = tm.walk;
     res->classifier_seconds = tm.classifier;
+    res->encoder_cpu_seconds = tm.encoder_cpu;
+    res->walk_cpu_seconds = tm.walk_cpu;
+    res->classifier_cpu_seconds = tm.classifier_cpu;
     if (res->best_epoch > 0) { /* leave the model at the selected epoch */
         const float *p = best;
         for (int i = 0; i < all.count; i++) {

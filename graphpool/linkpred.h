@@ -122,7 +122,11 @@ typedef struct gp_linkpred_result {
     double walk_seconds;                /* walk profile, forward and backward */
     double classifier_seconds;          /* classifier + loss, forward, backward, Adam step */
     double batch_seconds;               /* assembling batches (block-diagonal graphs, features) */
+    /* CPU time of the calling thread in the same three stages: with one thread the exact CPU
+     * cost, unaffected by other load on the machine */
+    double encoder_cpu_seconds, walk_cpu_seconds, classifier_cpu_seconds;
     double epoch_seconds;               /* mean time of one epoch (train + val + test scoring) */
+    double epoch_cpu_seconds;           /* the same in process CPU time (all threads summed) */
     double train_seconds;               /* all epochs */
 } gp_linkpred_result;
 

@@ -6,8 +6,8 @@
  *   x'    = multiplier * x[idx] * gate[idx],  gate = tanh(score) (or s with min_score)
  *   A'    = A[idx, idx]
  * The gate is what gives the scorer a gradient: dx'/dx = gate (rows kept), dx'/dgate = x.
- * Gradients come from gather / mul / tanh / segment_softmax ops; the selection itself is a
- * constant index set. Kept nodes stay in increasing order (graph ids never decrease), so the
+ * Gradients come from tanh / segment_softmax / gather ops and the fused gather-gate op below
+ * (dx[idx_i] += gate_i dy_i, dgate_i += <dy_i, x[idx_i]>); the selection is a constant index set. Kept nodes stay in increasing order (graph ids never decrease), so the
  * induced subgraph is a linear-time hand kernel: a node -> new id map, then each kept row's
  * entries whose column is kept, relabelled (the map is monotone, so columns stay sorted).
  * docs/benchmarks.md compares it with gp_graph_induced.

@@ -30,7 +30,7 @@
  * group; the built-in readouts reduce each graph and average the copies of each group.
  *
  * Adding an operator: write graphpool/NAME.c defining a `const gp_pool_class gp_i_pool_NAME`,
- * declare it in graphpool/pool_registry.h and add one line to the registry table in pool.c
+ * declare it in graphpool/pool_internal.h and add one line to the registry table in pool.c
  * (or call gp_pool_register at run time). docs/pooling.md is the guide.
  */
 #ifndef GRAPHPOOL_POOL_H

@@ -17,6 +17,9 @@ extern const gp_pool_class gp_i_pool_sum, gp_i_pool_mean, gp_i_pool_max, gp_i_po
 extern const gp_pool_class gp_i_pool_gnp;     /* gnp.c */
 extern const gp_pool_class gp_i_pool_topk;    /* topk.c */
 extern const gp_pool_class gp_i_pool_sagpool; /* sagpool.c */
+extern const gp_pool_class gp_i_pool_gpn;     /* gpn.c */
+extern const gp_pool_class gp_i_pool_rp;      /* rp.c */
+extern const gp_pool_class gp_i_pool_klgnn;   /* klgnn.c */
 
 /* Fail the tape unless in is a batch whose features match the graph (and width, if > 0). */
 bool gp_i_pool_check_batch(gp_tape *t, const char *op, const gp_pool_batch *in, int64_t width);

@@ -4,20 +4,21 @@
  * Per link (a, b) and head, on its subgraph (n nodes, m stored edges), in double precision:
  *   P+ = row softmax of the logits (row v = v's incoming edges), P- = the same without the
  *   entries (b, a) and (a, b) (rows a and b renormalised; empty -> zero row).
- *   Row chains   R^{±x}_i = e_x^T P±^i      (x in {a, b}, i = 0 .. T+1)
- *   node±_tau = R^{±a}_tau[a] + R^{±b}_tau[b],  link±_tau = R^{±a}_tau[b] + R^{±b}_tau[a].
- *   P+ - P- = sum_x e_x d_x with d_x = R^{+x}_1 - R^{-x}_1 (only rows a, b differ), so
+ *   Column chains C^x_i = P+^i e_x,  row chains R^x_i = e_x^T P-^i   (x in {a, b}, i <= T+1)
+ *   node+_tau = C^a_tau[a] + C^b_tau[b],  link+_tau = C^b_tau[a] + C^a_tau[b],
+ *   node-_tau = R^a_tau[a] + R^b_tau[b],  link-_tau = R^a_tau[b] + R^b_tau[a].
+ *   P+ - P- = sum_x e_x d_x with d_x = row x of (P+ - P-) (only rows a, b differ), so
  *   tr P+^tau - tr P-^tau = sum_{i+j=tau-1} tr(P+^i (P+ - P-) P-^j)
- *                         = sum_x sum_{i+j=tau-1} <W^x_j, C^x_i>,
- *   W^x_j = d_x P-^j (row chain), C^x_i = P+^i e_x (column chain), i, j = 0 .. T.
- *   omega = sigmoid(s_ab) + sigmoid(s_ba).
- * Cost O(m T + n T^2) per link and head instead of dense O(n^3 T).
+ *                         = sum_x sum_{i+j=tau-1} <W^x_j, C^x_i>,   W^x_j = d_x P-^j (j <= T).
+ *   (An exact identity, like the determinant-lemma route, with plain inner products instead of a
+ *   power-series logarithm.)  omega = sigmoid(s_ab) + sigmoid(s_ba).
+ * Cost O(m T + n T^2) per link and head (6 vector chains) instead of dense O(n^3 T).
  *
  * Backward (reverse mode through the same recurrences, whose vectors the forward pass keeps in
- * the tape's arena: 8(T+2) n + 3 m doubles per link and head, reused across steps):
+ * the tape's arena: (6 T + 10) n + 3 m doubles per link and head, reused across steps):
  *   row chain r' = r P:     adj r[v] += sum_{k in row v} P_k adj r'[col_k],  dP_k += r[v] adj r'[col_k]
  *   column chain c' = P c:  adj c[col_k] += P_k adj c'[v],                  dP_k += adj c'[v] c[col_k]
- *   W^x_0 = R^{+x}_1 - R^{-x}_1 passes its adjoint to both row chains (W first, then R).
+ *   W^x_0 = d_x: dP+_k += adj W^x_0[col_k], dP-_k -= adj W^x_0[col_k] over row x.
  *   Rows other than a, b of P- equal P+, so their dP- joins dP+; row softmax backward
  *   ds_k = p_k (dP_k - sum_row p dP), for P- rows a, b over the remaining entries only;
  *   omega: ds += g sigma (1 - sigma).
@@ -46,7 +47,7 @@ typedef struct wp_ctx {
  * backward's adjoints take as many. */
 static size_t task_state_size(int T, int64_t n, int64_t m)
 {
-    return (size_t)(4 * (T + 2) + 4 * (T + 1)) * (size_t)n + 3 * (size_t)m;
+    return (size_t)(4 * (T + 2) + 2 * (T + 1)) * (size_t)n + 3 * (size_t)m;
 }
 
 /* r' = r P over the local block (rows v0 .. v0+n, entries from e0). */
@@ -147,24 +148,26 @@ static void walk_task(const wp_ctx *c, int64_t l, int64_t h, const float *logits
     int64_t a = c->pairs[2 * l] - v0, b = c->pairs[2 * l + 1] - v0;
     int64_t kab = c->target_entry[2 * l] - e0, kba = c->target_entry[2 * l + 1] - e0;
     int64_t xs[2] = {a, b};
-    /* forward state: 4 row chains (+a, +b, -a, -b) of T+2 vectors, 2 W chains and 2 C chains
-     * of T+1 vectors, then s, P+, P- over the entries; adjoints: the same layout with dP+, dP-,
-     * ds in place of s, P+, P-. */
+    /* forward state: 2 row chains R (P-) and 2 column chains C (P+) of T+2 vectors, 2 W chains of
+     * T+1 vectors, then s, P+, P- over the entries; adjoints: the same layout with dP+, dP-, ds
+     * in place of s, P+, P-. */
     size_t fsize = task_state_size(c->T, n, m);
     double *fwd = c->state + c->state_off[l * H + h];
     double *adjbuf = c->adj_state ? c->adj_state + c->state_off[l * H + h] : NULL;
-    bool reuse = grad != NULL; /* backward: the forward pass left its chains in fwd */
-    if (reuse) memset(adjbuf, 0, fsize * sizeof(double));
+    if (grad) memset(adjbuf, 0, fsize * sizeof(double)); /* the forward's chains are in fwd */
     else memset(fwd, 0, fsize * sizeof(double));
-    double *R = fwd;                       /* R[(c*TT + i)*n], c = 0:+a 1:+b 2:-a 3:-b */
-    double *W = R + 4 * TT * n;            /* W[(x*(T+1) + j)*n] */
-    double *C = W + 2 * (T + 1) * n;       /* C[(x*(T+1) + i)*n] */
-    double *s = C + 2 * (T + 1) * n;
+    double *R = fwd;                 /* R[(x*TT + i)*n] */
+    double *C = R + 2 * TT * n;      /* C[(x*TT + i)*n] */
+    double *W = C + 2 * TT * n;      /* W[(x*(T+1) + j)*n] */
+    double *s = W + 2 * (T + 1) * n;
     double *pp = s + m, *pm = pp + m;
-#define RV(cc, i) (R + ((cc) * TT + (i)) * n)
+#define RV(x, i) (R + ((x) * TT + (i)) * n)
+#define CV(x, i) (C + ((x) * TT + (i)) * n)
 #define WV(x, j) (W + ((x) * (T + 1) + (j)) * n)
-#define CV(x, i) (C + ((x) * (T + 1) + (i)) * n)
-    if (!reuse) {
+    /* column offsets of the blocks */
+    const int64_t o_graph = 0, o_omega = H * T, o_np = H * T + H, o_nm = o_np + H * T,
+                  o_lp = o_nm + H * T, o_lm = o_lp + H * T;
+    if (!grad) {
         for (int64_t k = 0; k < m; k++) s[k] = logits[(e0 + k) * H + h];
         for (int64_t v = 0; v < n; v++) {
             row_softmax(pp, s, adj, v0, v, e0, -1);
@@ -172,28 +175,21 @@ static void walk_task(const wp_ctx *c, int64_t l, int64_t h, const float *logits
             else memcpy(pm + adj->ptr[v0 + v] - e0, pp + adj->ptr[v0 + v] - e0,
                         (size_t)(adj->ptr[v0 + v + 1] - adj->ptr[v0 + v]) * sizeof(double));
         }
-    for (int cc = 0; cc < 4; cc++) {
-        const double *p = cc < 2 ? pp : pm;
-        RV(cc, 0)[xs[cc & 1]] = 1.0;
-        for (int64_t i = 0; i + 1 < TT; i++) row_step(RV(cc, i + 1), RV(cc, i), p, adj, v0, n, e0);
-    }
-    for (int x = 0; x < 2; x++) {
-        for (int64_t v = 0; v < n; v++) WV(x, 0)[v] = RV(x, 1)[v] - RV(2 + x, 1)[v];
-        for (int64_t j = 0; j < T; j++) row_step(WV(x, j + 1), WV(x, j), pm, adj, v0, n, e0);
-        CV(x, 0)[xs[x]] = 1.0;
-        for (int64_t i = 0; i < T; i++) col_step(CV(x, i + 1), CV(x, i), pp, adj, v0, n, e0);
-    }
-    }
-    /* column offsets of the blocks */
-    const int64_t o_graph = 0, o_omega = H * T, o_np = H * T + H, o_nm = o_np + H * T,
-                  o_lp = o_nm + H * T, o_lm = o_lp + H * T;
-    if (!grad) {
+        for (int x = 0; x < 2; x++) {
+            RV(x, 0)[xs[x]] = 1.0;
+            for (int64_t i = 0; i + 1 < TT; i++) row_step(RV(x, i + 1), RV(x, i), pm, adj, v0, n, e0);
+            CV(x, 0)[xs[x]] = 1.0;
+            for (int64_t i = 0; i + 1 < TT; i++) col_step(CV(x, i + 1), CV(x, i), pp, adj, v0, n, e0);
+            for (int64_t k = adj->ptr[v0 + xs[x]]; k < adj->ptr[v0 + xs[x] + 1]; k++)
+                WV(x, 0)[adj->idx[k] - v0] = pp[k - e0] - pm[k - e0];
+            for (int64_t j = 0; j < T; j++) row_step(WV(x, j + 1), WV(x, j), pm, adj, v0, n, e0);
+        }
         for (int64_t i = 0; i < T; i++) {
             int64_t tau = i + 2, col = h * T + i;
-            feat[o_np + col] = (float)(RV(0, tau)[a] + RV(1, tau)[b]);
-            feat[o_nm + col] = (float)(RV(2, tau)[a] + RV(3, tau)[b]);
-            feat[o_lp + col] = (float)(RV(0, tau)[b] + RV(1, tau)[a]);
-            feat[o_lm + col] = (float)(RV(2, tau)[b] + RV(3, tau)[a]);
+            feat[o_np + col] = (float)(CV(0, tau)[a] + CV(1, tau)[b]);
+            feat[o_lp + col] = (float)(CV(1, tau)[a] + CV(0, tau)[b]);
+            feat[o_nm + col] = (float)(RV(0, tau)[a] + RV(1, tau)[b]);
+            feat[o_lm + col] = (float)(RV(0, tau)[b] + RV(1, tau)[a]);
             double d = 0.0;
             for (int x = 0; x < 2; x++)
                 for (int64_t ii = 0; ii <= tau - 1; ii++) {
@@ -205,19 +201,19 @@ static void walk_task(const wp_ctx *c, int64_t l, int64_t h, const float *logits
         feat[o_omega + h] = (float)(sigmoid(s[kab]) + sigmoid(s[kba]));
         return;
     }
-    double *aR = adjbuf, *aW = aR + 4 * TT * n, *aC = aW + 2 * (T + 1) * n;
-    double *dpp = aC + 2 * (T + 1) * n, *dpm = dpp + m, *ds = dpm + m;
-#define ARV(cc, i) (aR + ((cc) * TT + (i)) * n)
+    double *aR = adjbuf, *aC = aR + 2 * TT * n, *aW = aC + 2 * TT * n;
+    double *dpp = aW + 2 * (T + 1) * n, *dpm = dpp + m, *ds = dpm + m;
+#define ARV(x, i) (aR + ((x) * TT + (i)) * n)
+#define ACV(x, i) (aC + ((x) * TT + (i)) * n)
 #define AWV(x, j) (aW + ((x) * (T + 1) + (j)) * n)
-#define ACV(x, i) (aC + ((x) * (T + 1) + (i)) * n)
     for (int64_t i = 0; i < T; i++) {
         int64_t tau = i + 2, col = h * T + i;
         double gnp = grad[o_np + col], gnm = grad[o_nm + col], glp = grad[o_lp + col],
                glm = grad[o_lm + col], gd = grad[o_graph + col];
-        ARV(0, tau)[a] += gnp; ARV(1, tau)[b] += gnp;
-        ARV(2, tau)[a] += gnm; ARV(3, tau)[b] += gnm;
-        ARV(0, tau)[b] += glp; ARV(1, tau)[a] += glp;
-        ARV(2, tau)[b] += glm; ARV(3, tau)[a] += glm;
+        ACV(0, tau)[a] += gnp; ACV(1, tau)[b] += gnp;
+        ACV(1, tau)[a] += glp; ACV(0, tau)[b] += glp;
+        ARV(0, tau)[a] += gnm; ARV(1, tau)[b] += gnm;
+        ARV(0, tau)[b] += glm; ARV(1, tau)[a] += glm;
         if (gd != 0.0)
             for (int x = 0; x < 2; x++)
                 for (int64_t ii = 0; ii <= tau - 1; ii++) {
@@ -233,18 +229,15 @@ static void walk_task(const wp_ctx *c, int64_t l, int64_t h, const float *logits
     for (int x = 0; x < 2; x++) {
         for (int64_t j = T - 1; j >= 0; j--)
             row_step_back(AWV(x, j), dpm, WV(x, j), AWV(x, j + 1), pm, adj, v0, n, e0);
-        for (int64_t v = 0; v < n; v++) {
-            ARV(x, 1)[v] += AWV(x, 0)[v];
-            ARV(2 + x, 1)[v] -= AWV(x, 0)[v];
+        for (int64_t k = adj->ptr[v0 + xs[x]]; k < adj->ptr[v0 + xs[x] + 1]; k++) {
+            double g = AWV(x, 0)[adj->idx[k] - v0];
+            dpp[k - e0] += g;
+            dpm[k - e0] -= g;
         }
-        for (int64_t i = T - 1; i >= 0; i--)
-            col_step_back(ACV(x, i), dpp, CV(x, i), ACV(x, i + 1), pp, adj, v0, n, e0);
-    }
-    for (int cc = 0; cc < 4; cc++) {
-        const double *p = cc < 2 ? pp : pm;
-        double *dp = cc < 2 ? dpp : dpm;
         for (int64_t i = TT - 2; i >= 0; i--)
-            row_step_back(ARV(cc, i), dp, RV(cc, i), ARV(cc, i + 1), p, adj, v0, n, e0);
+            col_step_back(ACV(x, i), dpp, CV(x, i), ACV(x, i + 1), pp, adj, v0, n, e0);
+        for (int64_t i = TT - 2; i >= 0; i--)
+            row_step_back(ARV(x, i), dpm, RV(x, i), ARV(x, i + 1), pm, adj, v0, n, e0);
     }
     for (int64_t v = 0; v < n; v++) {
         if (v == a || v == b) {

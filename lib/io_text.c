@@ -79,15 +79,15 @@ gp_status gp_i_text_open(gp_i_text **out, const char *path)
     return GP_OK;
 }
 
-int64_t gp_i_text_lines_hint(const gp_i_text *t)
+int64_t gp_i_text_scale_hint(const gp_i_text *t, int64_t so_far)
 {
     /* file bytes per delivered byte (1 for plain files, the compression ratio for gzip), then
      * lines per consumed delivered byte */
     z_off_t in = gzoffset((gzFile)t->gz);
     int64_t consumed = t->produced - (int64_t)(t->end - t->pos);
-    if (t->size <= 0 || in <= 0 || t->line <= 0 || consumed <= 0) return 0;
+    if (t->size <= 0 || in <= 0 || so_far <= 0 || consumed <= 0) return 0;
     double total = (double)t->size * (double)t->produced / (double)in;
-    double lines = total * (double)t->line / (double)consumed;
+    double lines = total * (double)so_far / (double)consumed;
     return lines < 1e12 ? (int64_t)(lines * 1.05) + 1024 : 0;
 }
 

@@ -34,9 +34,11 @@ gp_status gp_i_text_next(gp_i_text *t, char **line, size_t *len);
 /* Like gp_i_text_next, but skips blank lines and lines starting with '#' or '%' (after blanks). */
 gp_status gp_i_text_data(gp_i_text *t, char **line);
 void gp_i_text_close(gp_i_text **t);
-/* Estimated number of lines in the whole file from the lines and file bytes read so far
- * (for reserving arrays once instead of growing them); 0 if there is nothing to go on. */
-int64_t gp_i_text_lines_hint(const gp_i_text *t);
+/* Estimated total, for the whole file, of a count (lines, fields, ...) that has reached
+ * so_far in the lines read so far, in proportion to the bytes: for reserving arrays once
+ * instead of growing them; 0 if there is nothing to go on. */
+int64_t gp_i_text_scale_hint(const gp_i_text *t, int64_t so_far);
+static inline int64_t gp_i_text_lines_hint(const gp_i_text *t) { return gp_i_text_scale_hint(t, t->line); }
 
 /* Record "path:line: message" (via gp_i_error, so the C file:line comes first) and return st. */
 gp_status gp_i_text_fail(const gp_i_text *t, gp_status st, const char *cfile, int cline,

@@ -27,6 +27,26 @@ typedef struct ivec32 {
     int64_t n, cap;
 } ivec32;
 
+static gp_status ivec32_reserve(ivec32 *a, int64_t cap)
+{
+    if (cap <= a->cap) return GP_OK;
+    int32_t *nv = gp_i_realloc(a->v, gp_i_mul_size((size_t)cap, sizeof(int32_t)));
+    if (!nv) return GP_ERR(GP_E_NOMEM, "TU reader: out of memory for %lld edge lines", (long long)cap);
+    a->v = nv;
+    a->cap = cap;
+    gp_i_advise_huge(nv, (size_t)cap * sizeof(int32_t));
+    return GP_OK;
+}
+
+/* Once, after the first 64 Ki entries: reserve for the whole file (estimated from its size). */
+static gp_status reserve_edges(ivec32 *r, ivec32 *c, const gp_i_text *t)
+{
+    if (r->n != 65536) return GP_OK;
+    int64_t hint = gp_i_text_scale_hint(t, r->n);
+    gp_status st = ivec32_reserve(r, hint);
+    return st == GP_OK ? ivec32_reserve(c, hint) : st;
+}
+
 static gp_status ivec32_push(ivec32 *a, int32_t x)
 {
     if (a->n == a->cap) {
@@ -35,6 +55,7 @@ static gp_status ivec32_push(ivec32 *a, int32_t x)
         if (!nv) return GP_ERR(GP_E_NOMEM, "TU reader: out of memory for %lld edge lines", (long long)ncap);
         a->v = nv;
         a->cap = ncap;
+        gp_i_advise_huge(nv, (size_t)ncap * sizeof(int32_t));
     }
     a->v[a->n++] = x;
     return GP_OK;
@@ -283,6 +304,7 @@ static gp_status read_a(tu_edges *e, const char *path, const int64_t *graph_of, 
                               (long long)graph_of[id[1] - 1] + 1);
             goto fail;
         }
+        GP_TRY(reserve_edges(&e->r, &e->c, t));
         GP_TRY(ivec32_push(&e->r, (int32_t)(id[0] - 1)));
         GP_TRY(ivec32_push(&e->c, (int32_t)(id[1] - 1)));
     }
@@ -365,6 +387,7 @@ static gp_status read_dgcnn(tu_edges *e, const char *path, int64_t num_graphs, c
                                       (long long)k, (long long)n - 1, (long long)g + 1, (long long)n);
                     goto fail;
                 }
+                GP_TRY(reserve_edges(&e->r, &e->c, t));
                 GP_TRY(ivec32_push(&e->r, (int32_t)(off + j)));
                 GP_TRY(ivec32_push(&e->c, (int32_t)(off + k)));
                 got++;
@@ -398,11 +421,27 @@ static int64_t find_entry(const gp_csr *m, int64_t i, int64_t j)
     return lo < m->ptr[i + 1] && m->idx[lo] == j ? lo : -1;
 }
 
-static bool csr_symmetric(const gp_csr *m)
+/*
+ * Is the structure of m (square, rows sorted) symmetric? One pass in row order: cur[j] is the
+ * next entry of row j above the diagonal still waiting for its mirror. Row i's entries (i, j)
+ * with j < i must meet those waiting entries in order (their columns increase with i), and
+ * at the end none may be left waiting. O(n + nnz) with n cursors of scratch.
+ */
+static bool csr_symmetric(const gp_csr *m, int64_t *cur)
 {
+    for (int64_t j = 0; j < m->rows; j++) { /* first entry of row j above the diagonal */
+        int64_t k = m->ptr[j];
+        while (k < m->ptr[j + 1] && m->idx[k] <= j) k++;
+        cur[j] = k;
+    }
     for (int64_t i = 0; i < m->rows; i++)
-        for (int64_t k = m->ptr[i]; k < m->ptr[i + 1]; k++)
-            if (find_entry(m, m->idx[k], i) < 0) return false;
+        for (int64_t k = m->ptr[i]; k < m->ptr[i + 1] && m->idx[k] < i; k++) {
+            int64_t j = m->idx[k];
+            if (cur[j] == m->ptr[j + 1] || m->idx[cur[j]] != i) return false;
+            cur[j]++;
+        }
+    for (int64_t j = 0; j < m->rows; j++)
+        if (cur[j] != m->ptr[j + 1]) return false;
     return true;
 }
 
@@ -412,7 +451,7 @@ static gp_status build_graphs(gp_graph_dataset *d, const tu_edges *e, const int6
     gp_status st = GP_OK;
     int64_t G = d->num_graphs, L = e->r.n;
     int64_t *line_ptr = gp_i_calloc((size_t)G + 2, sizeof(int64_t));
-    int64_t *order = NULL, *row = NULL, *col = NULL;
+    int64_t *order = NULL, *row = NULL, *col = NULL, *cur = NULL;
     gp_csr *m = NULL;
     if (!line_ptr) return GP_ERR(GP_E_NOMEM, "TU reader: out of memory");
     bool grouped = true;
@@ -438,11 +477,15 @@ static gp_status build_graphs(gp_graph_dataset *d, const tu_edges *e, const int6
         for (int64_t g = 0; g < G; g++) line_ptr[g + 1] = line_ptr[g + 2];
     }
     /* now line_ptr[g] .. line_ptr[g + 1] are graph g's lines (in order, or via order[]) */
+    int64_t max_nodes = 0;
+    for (int64_t g = 0; g < G; g++)
+        if (d->node_ptr[g + 1] - d->node_ptr[g] > max_nodes) max_nodes = d->node_ptr[g + 1] - d->node_ptr[g];
+    cur = gp_i_malloc(gp_i_mul_size((size_t)max_nodes + 1, sizeof(int64_t)));
     row = gp_i_malloc(gp_i_mul_size(2 * (size_t)max_lines + 1, sizeof(int64_t)));
     col = gp_i_malloc(gp_i_mul_size(2 * (size_t)max_lines + 1, sizeof(int64_t)));
     d->graphs = gp_i_calloc((size_t)G, sizeof(gp_graph *));
     d->edge_ptr = gp_i_calloc((size_t)G + 1, sizeof(int64_t));
-    if (!row || !col || !d->graphs || !d->edge_ptr) {
+    if (!cur || !row || !col || !d->graphs || !d->edge_ptr) {
         st = GP_ERR(GP_E_NOMEM, "TU reader: out of memory");
         goto fail;
     }
@@ -455,7 +498,7 @@ static gp_status build_graphs(gp_graph_dataset *d, const tu_edges *e, const int6
         }
         GP_TRY(gp_i_csr_build(&m, n, n, cnt, row, col, NULL, true));
         d->duplicate_lines += cnt - m->nnz;
-        if (!csr_symmetric(m)) { /* add the reverse of every line */
+        if (!csr_symmetric(m, cur)) { /* add the reverse of every line */
             gp_csr_free(&m);
             for (int64_t i = 0; i < cnt; i++) row[cnt + i] = col[i], col[cnt + i] = row[i];
             GP_TRY(gp_i_csr_build(&m, n, n, 2 * cnt, row, col, NULL, true));
@@ -475,6 +518,7 @@ fail:
     gp_i_free(order);
     gp_i_free(row);
     gp_i_free(col);
+    gp_i_free(cur);
     return st;
 }
 

@@ -11,7 +11,8 @@
  *   gnp:              GNP aggregation (gp_gnpconv_new) + GNP readout, p and q learned (shared by the
  *                     features, or per feature with per_channel=true)
  * Reported: test MAPE (mean |pred - y| / y) and training-range MAPE for each model, and the learned
- * (p, q) of GNP (first feature for per-channel). Usage: bench_gnp_extrap [epochs] [seed] [er|mixed].
+ * (p, q) of GNP (first feature for per-channel). Usage: bench_gnp_extrap [epochs] [seed] [er|mixed]
+ * [lr of GNP's p and q, default 0.005 as the other weights].
  */
 #include <math.h>
 #include <stdio.h>
@@ -144,6 +145,7 @@ int main(int argc, char **argv)
     int epochs = argc > 1 ? atoi(argv[1]) : 100;
     uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
     bool mixed = argc > 3 && !strcmp(argv[3], "mixed");
+    float gnp_lr = argc > 4 ? (float)atof(argv[4]) : 0.005f; /* learning rate of GNP's p, q */
     if (gp_init() != GP_OK) return 1;
     gp_rng rng;
     gp_rng_seed(&rng, seed);
@@ -167,15 +169,20 @@ int main(int argc, char **argv)
         net m;
         if (net_new(&m, kinds[k], seed + 17)) return 1;
         gp_param_list pl[4];
-        gp_tensor *params[64];
-        int np = 0;
+        gp_tensor *params[64], *pq[8];
+        int np = 0, npq = 0;
         gp_module *mods[4] = {m.l1, m.l2, m.readout, m.head};
         for (int j = 0; j < 4; j++) {
             if (gp_module_params(&pl[j], mods[j], false) != GP_OK) return 1;
-            for (int i = 0; i < pl[j].count; i++) params[np++] = pl[j].tensors[i];
+            for (int i = 0; i < pl[j].count; i++) {
+                bool is_pq = !strcmp(pl[j].names[i], "gnp");
+                if (is_pq) pq[npq++] = pl[j].tensors[i];
+                else params[np++] = pl[j].tensors[i];
+            }
         }
-        gp_optim *opt = NULL;
+        gp_optim *opt = NULL, *opt_pq = NULL;
         if (gp_adam_new(&opt, params, np, 0.005f, 0.9f, 0.999f, 1e-8f, 0.0f) != GP_OK) return 1;
+        if (npq > 0 && gp_adam_new(&opt_pq, pq, npq, gnp_lr, 0.9f, 0.999f, 1e-8f, 0.0f) != GP_OK) return 1;
         int order[MAXG];
         for (int i = 0; i < train.count; i++) order[i] = i;
         gp_rng erng;
@@ -197,8 +204,10 @@ int main(int argc, char **argv)
                 if (gp_tape_backward(t, loss) == GP_OK) {
                     gp_clip_grad_norm(params, np, 10.0f);
                     gp_optim_step(opt);
+                    if (opt_pq) gp_optim_step(opt_pq);
                 }
                 gp_optim_zero_grad(opt);
+                if (opt_pq) gp_optim_zero_grad(opt_pq);
                 gp_graph_free(&g);
             }
         }
@@ -216,6 +225,7 @@ int main(int argc, char **argv)
         printf("\n");
         fflush(stdout);
         gp_optim_free(&opt);
+        gp_optim_free(&opt_pq);
         for (int j = 0; j < 4; j++) gp_param_list_free(&pl[j]);
         net_free(&m);
     }

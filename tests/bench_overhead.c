@@ -17,7 +17,8 @@
  *    compared bit for bit.
  * Timing: median of 7 repetitions (part 1) or of >= 9 interleaved samples (part 2).
  *
- * Usage: bench_overhead [--threads T] [out.md]   (markdown on stdout, and in out.md if given)
+ * Usage: bench_overhead [--threads T] [--quick] [out.md]  (markdown on stdout, and in out.md)
+ * --quick runs 100x fewer ops and only the 2708x1433x16 products (a functional check).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -33,6 +34,7 @@
 
 #define CHAIN 1000
 #define STEPS 1000
+static int steps = STEPS; /* --quick: 10 (a functional run, e.g. under sanitizers) */
 #define REPS 7
 
 static double now_seconds(void)
@@ -71,6 +73,20 @@ static void emit(printer *p, const char *fmt, ...)
     }
 }
 
+/* The load average (other processes compete for the cores), for the record. */
+static void emit_load(printer *p, const char *when)
+{
+    char buf[64] = "unknown";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f)) strcpy(buf, "unknown");
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = '\0';
+    emit(p, "Load average (/proc/loadavg) %s: %s\n\n", when, buf);
+}
+
+
 /* ---- part 1: tiny-op chains ---- */
 
 /* The raw floor: out-of-line element loops, each op writing a fresh slot of a buffer. */
@@ -87,7 +103,7 @@ enum chain_mode { RAW, FORWARD, RECORD, FORWARD_BACKWARD };
 static const char *const mode_names[] = {"raw C", "forward (recording off)",
                                          "forward (recording on)", "forward + backward"};
 
-/* Seconds for STEPS steps; ops per step in *ops. NAN on failure. */
+/* Seconds for `steps` steps; ops per step in *ops. NAN on failure. */
 static double run_chain(enum chain_mode mode, int size, gp_tape *t, gp_tensor *x, gp_tensor *b,
                         float *scratch, int *ops)
 {
@@ -95,7 +111,7 @@ static double run_chain(enum chain_mode mode, int size, gp_tape *t, gp_tensor *x
     *ops = mode == FORWARD_BACKWARD ? CHAIN + 1 : CHAIN;
     gp_tape_set_recording(t, mode != FORWARD);
     double t0 = now_seconds();
-    for (int s = 0; s < STEPS; s++) {
+    for (int s = 0; s < steps; s++) {
         if (mode == RAW) {
             const float *h = x->data;
             for (int i = 0; i < CHAIN / 2; i++) {
@@ -143,7 +159,7 @@ static int bench_chains(printer *p)
             for (int r = 0; r < REPS && !rc; r++) {
                 double sec = run_chain((enum chain_mode)mode, size, t, x, b, scratch, &ops);
                 if (isnan(sec)) rc = -1;
-                ns[r] = sec * 1e9 / ((double)STEPS * ops);
+                ns[r] = sec * 1e9 / ((double)steps * ops);
             }
             if (rc) break;
             double med = median(ns, REPS);
@@ -165,6 +181,7 @@ static int bench_chains(printer *p)
  * use for small tensors): libgomp still starts a one-thread team. REGIONS regions of a
  * one-element loop, against the same loop without the pragma. */
 #define REGIONS 1000000
+static int regions = REGIONS; /* --quick: 10000 */
 __attribute__((noinline)) static void region_if_false(float *v, int64_t n, int nt)
 {
     (void)nt;
@@ -191,9 +208,9 @@ static void bench_regions(printer *p)
         double ns[REPS];
         for (int r = 0; r < REPS; r++) {
             double t0 = now_seconds();
-            for (int i = 0; i < REGIONS; i++)
+            for (int i = 0; i < regions; i++)
                 (kind ? region_guarded : region_if_false)(v, 1, gp_get_threads());
-            ns[r] = (now_seconds() - t0) * 1e9 / REGIONS;
+            ns[r] = (now_seconds() - t0) * 1e9 / regions;
         }
         double med = median(ns, REPS);
         emit(p, "| %s | %.1f | %.1f |\n", names[kind], med, ns[0]);
@@ -223,20 +240,24 @@ static int bench_matmul(printer *p, int64_t m, int64_t k, int64_t n, bool ta, in
     samples = samples < 9 ? 9 : samples > 201 ? 201 : samples;
     double *ts = malloc((size_t)samples * sizeof *ts), *tg = malloc((size_t)samples * sizeof *tg);
     if (!ts || !tg) goto done2;
-    for (int s = -1; s < samples; s++) { /* s = -1: warm-up; then alternate the two */
-        double t0 = now_seconds();
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, CblasNoTrans, (blasint)m,
-                    (blasint)n, (blasint)k, 1.0f, a->data, (blasint)a->cols, b->data,
-                    (blasint)n, 0.0f, c, (blasint)n);
-        double t1 = now_seconds();
-        gp_tape_reset(t);
-        out = gp_matmul(t, a, b, ta, false);
-        double t2 = now_seconds();
-        if (!out) {
-            fprintf(stderr, "gp_matmul failed: %s\n", gp_last_error());
-            goto done2;
+    for (int s = -1; s < samples; s++) { /* s = -1: warm-up; the order alternates */
+        for (int turn = 0; turn < 2; turn++) {
+            double t0 = now_seconds();
+            if ((turn + s) % 2 == 0) {
+                cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, CblasNoTrans,
+                            (blasint)m, (blasint)n, (blasint)k, 1.0f, a->data, (blasint)a->cols,
+                            b->data, (blasint)n, 0.0f, c, (blasint)n);
+                if (s >= 0) ts[s] = now_seconds() - t0;
+            } else {
+                gp_tape_reset(t);
+                out = gp_matmul(t, a, b, ta, false);
+                if (!out) {
+                    fprintf(stderr, "gp_matmul failed: %s\n", gp_last_error());
+                    goto done2;
+                }
+                if (s >= 0) tg[s] = now_seconds() - t0;
+            }
         }
-        if (s >= 0) ts[s] = t1 - t0, tg[s] = t2 - t1;
     }
     bool same = memcmp(out->data, c, (size_t)(m * n) * sizeof *c) == 0;
     double ms_s = median(ts, samples) * 1e3, ms_g = median(tg, samples) * 1e3;
@@ -259,12 +280,14 @@ done:
 int main(int argc, char **argv)
 {
     int max_threads = 2;
+    bool quick = false;
     const char *out_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) max_threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick")) steps = 10, regions = 10000, quick = true;
         else if (argv[i][0] != '-' && !out_path) out_path = argv[i];
         else {
-            fprintf(stderr, "usage: %s [--threads T] [out.md]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--threads T] [--quick] [out.md]\n", argv[0]);
             return 2;
         }
     }
@@ -280,6 +303,7 @@ int main(int argc, char **argv)
     }
     double t0 = now_seconds();
     gp_set_threads(1);
+    emit_load(&p, "at start");
     int rc = bench_chains(&p);
     if (!rc) bench_regions(&p);
     if (!rc) {
@@ -290,8 +314,10 @@ int main(int argc, char **argv)
     for (int nt = 1; nt <= max_threads && !rc; nt++) {
         rc = bench_matmul(&p, 2708, 1433, 16, false, nt);
         if (!rc) rc = bench_matmul(&p, 2708, 1433, 16, true, nt);
-        if (!rc) rc = bench_matmul(&p, 1000, 1000, 1000, false, nt);
+        if (!rc && !quick) rc = bench_matmul(&p, 1000, 1000, 1000, false, nt);
     }
+    emit(&p, "\n");
+    emit_load(&p, "at end");
     if (rc) fprintf(stderr, "bench_overhead failed\n");
     fprintf(stderr, "bench_overhead: %.0f s\n", now_seconds() - t0);
     if (p.out[1]) fclose(p.out[1]);

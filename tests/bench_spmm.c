@@ -33,8 +33,10 @@
  * for bit with lib with 1 thread.
  *
  * Timing: calls are batched so one sample lasts >= 1 ms; the variants take turns, one sample
- * each per round, so load from other processes spreads over all of them; >= 5 rounds and
- * until the slowest variant has run 0.3 s (at most 101 rounds). Median and minimum reported.
+ * each per round, so load from other processes spreads over all of them, and the order
+ * rotates each round, so no variant always runs after the one that evicted its data from the
+ * caches; >= 5 rounds and until the slowest variant has run 0.3 s (at most 101 rounds).
+ * Median and minimum reported.
  *
  * Usage: bench_spmm [--min-n N] [--max-n N] [--threads T] [--candidates] [out.md]
  * prints a markdown table on stdout and, if out.md is given, writes it there too.
@@ -407,6 +409,20 @@ static void emit(printer *p, const char *fmt, ...)
     }
 }
 
+/* The load average (other processes compete for the cores), for the record. */
+static void emit_load(printer *p, const char *when)
+{
+    char buf[64] = "unknown";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f)) strcpy(buf, "unknown");
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = '\0';
+    emit(p, "Load average (/proc/loadavg) %s: %s\n\n", when, buf);
+}
+
+
 typedef struct case_data {
     gp_graph *g;
     float *x, *y0, *y, *y_lib, *y_lib1;
@@ -546,9 +562,10 @@ static int run_case(printer *p, int64_t n, int64_t d, int max_threads, bool cand
         int rounds = slowest > 0 ? (int)(0.3 / slowest) : MAX_ROUNDS;
         rounds = rounds < 5 ? 5 : rounds > MAX_ROUNDS ? MAX_ROUNDS : rounds;
         for (int r = 0; r < rounds; r++)
-            for (int j = 0; j < na; j++)
-                if (!failed[active[j]])
-                    failed[active[j]] = time_sample(&variants[active[j]], c, cd.y, &tm[active[j]]);
+            for (int j = 0; j < na; j++) { /* rotated: each variant follows each other one */
+                int vi = active[(j + r) % na];
+                if (!failed[vi]) failed[vi] = time_sample(&variants[vi], c, cd.y, &tm[vi]);
+            }
         for (int j = 0; j < na; j++) {
             int vi = active[j];
             const variant *v = &variants[vi];
@@ -717,6 +734,7 @@ int main(int argc, char **argv)
         return 1;
     }
     double t0 = now_seconds();
+    emit_load(&p, "at start");
     emit(&p, "| n | nnz | d | threads | variant | median ms | min ms | GFLOP/s | GB/s | "
              "max rel err |\n");
     emit(&p, "|---:|---:|---:|---:|---|---:|---:|---:|---:|---|\n");
@@ -727,6 +745,8 @@ int main(int argc, char **argv)
         for (size_t wi = 0; wi < sizeof widths / sizeof widths[0] && !rc; wi++)
             if (sizes[si] >= min_n && sizes[si] <= max_n)
                 rc = run_case(&p, sizes[si], widths[wi], max_threads, candidates);
+    emit(&p, "\n");
+    emit_load(&p, "at end");
     if (rc) fprintf(stderr, "benchmark failed: %s\n", gp_last_error());
     fprintf(stderr, "bench_spmm: %.0f s\n", now_seconds() - t0);
     if (p.out[1]) fclose(p.out[1]);

@@ -1522,18 +1522,19 @@ static void test_data_tu(void **state)
     static const struct {
         const char *name;
         int64_t graphs, sizes[10], nodes, edges, loops, node_labels, attrs, edge_labels, repeats;
+        int64_t never_tested; /* graphs in no 10-fold test fold; -1: no 10fold_idx/ */
     } lit[] = {
-        {"MUTAG", 188, {63, 125}, 3371, 3721, 0, 7, 0, 4, 0},
-        {"PROTEINS", 1113, {663, 450}, 43471, 81044, 0, 3, 1, 0, 0},
-        {"NCI1", 4110, {2053, 2057}, 122747, 132753, 0, 37, 0, 0, 0},
-        {"NCI109", 4127, {2048, 2079}, 122494, 132604, 0, 38, 0, 0, 0},
-        {"DD", 1178, {691, 487}, 334925, 843046, 0, 82, 0, 0, 0},
-        {"ENZYMES", 600, {100, 100, 100, 100, 100, 100}, 19580, 37282, 0, 3, 18, 0, 0},
-        {"IMDB-BINARY", 1000, {500, 500}, 19773, 96531, 0, 0, 0, 0, 193062},
-        {"IMDB-MULTI", 1500, {500, 500, 500}, 19502, 98903, 0, 0, 0, 0, 197806},
-        {"COLLAB", 5000, {2600, 775, 1625}, 372474, 12286079, 2837, 0, 0, 0, 0},
-        {"CSL", 150, {15, 15, 15, 15, 15, 15, 15, 15, 15, 15}, 6150, 12300, 0, 0, 0, 0, 0},
-        {"EXP", 1200, {600, 600}, 58442, 72530, 0, 2, 0, 0, 0},
+        {"MUTAG", 188, {63, 125}, 3371, 3721, 0, 7, 0, 4, 0, -1},
+        {"PROTEINS", 1113, {663, 450}, 43471, 81044, 0, 3, 1, 0, 0, 3},
+        {"NCI1", 4110, {2053, 2057}, 122747, 132753, 0, 37, 0, 0, 0, 0},
+        {"NCI109", 4127, {2048, 2079}, 122494, 132604, 0, 38, 0, 0, 0, 7},
+        {"DD", 1178, {691, 487}, 334925, 843046, 0, 82, 0, 0, 0, 8},
+        {"ENZYMES", 600, {100, 100, 100, 100, 100, 100}, 19580, 37282, 0, 3, 18, 0, 0, 0},
+        {"IMDB-BINARY", 1000, {500, 500}, 19773, 96531, 0, 0, 0, 0, 193062, 0},
+        {"IMDB-MULTI", 1500, {500, 500, 500}, 19502, 98903, 0, 0, 0, 0, 197806, 0},
+        {"COLLAB", 5000, {2600, 775, 1625}, 372474, 12286079, 2837, 0, 0, 0, 0, 0},
+        {"CSL", 150, {15, 15, 15, 15, 15, 15, 15, 15, 15, 15}, 6150, 12300, 0, 0, 0, 0, 0, -1},
+        {"EXP", 1200, {600, 600}, 58442, 72530, 0, 2, 0, 0, 0, -1},
     };
     for (size_t i = 0; i < sizeof lit / sizeof lit[0]; i++) {
         gp_graph_dataset *d = NULL;
@@ -1565,6 +1566,36 @@ static void test_data_tu(void **state)
             for (int64_t g = 0; g < d->num_graphs; g++)
                 for (int64_t v = 0; v < 41; v++)
                     assert_int_equal(d->graphs[g]->adj.ptr[v + 1] - d->graphs[g]->adj.ptr[v], 4);
+        /* 10-fold index files: each fold's train and test split all graphs between them;
+         * the test folds are disjoint and miss exactly the graphs README names */
+        if (lit[i].never_tested >= 0) {
+            uint8_t *tested = calloc((size_t)d->num_graphs, 1);
+            for (int k = 1; k <= 10; k++) {
+                uint8_t *in = calloc((size_t)d->num_graphs, 1);
+                for (int part = 0; part < 2; part++) {
+                    char rel[128];
+                    snprintf(rel, sizeof rel, "tu/%s/10fold_idx/%s_idx-%d.txt", lit[i].name, part ? "test" : "train", k);
+                    int64_t *idx = NULL, n = 0;
+                    st = gp_index_read(&idx, &n, path_in(dir, rel), d->num_graphs);
+                    if (st != GP_OK) fail_msg("%s", gp_last_error());
+                    for (int64_t q = 0; q < n; q++) {
+                        assert_int_equal(in[idx[q]], 0);
+                        in[idx[q]] = 1;
+                        if (part) {
+                            assert_int_equal(tested[idx[q]], 0);
+                            tested[idx[q]] = 1;
+                        }
+                    }
+                    gp_free(idx);
+                }
+                for (int64_t g = 0; g < d->num_graphs; g++) assert_int_equal(in[g], 1);
+                free(in);
+            }
+            int64_t never = 0;
+            for (int64_t g = 0; g < d->num_graphs; g++) never += !tested[g];
+            assert_int_equal(never, lit[i].never_tested);
+            free(tested);
+        }
         gp_graph_dataset_free(&d);
     }
 }

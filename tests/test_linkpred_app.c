@@ -76,7 +76,7 @@ static void test_learns_and_saves(void **state)
     char args[1024];
     write_file("pairs.txt", "0 1\n5 150\n# comment\n10 200\n3 4\n");
     snprintf(args, sizeof args,
-             "--epochs 4 --lr 1e-3 --quiet --json --save-model '%s/m.ckpt'", dir);
+             "--epochs 4 --lr 1e-3 --hidden 16 --walk-len 4 --quiet --json --save-model '%s/m.ckpt'", dir);
     assert_int_equal(run(args), 0);
     char *out = slurp("out.txt");
     assert_non_null(out);
@@ -119,7 +119,7 @@ static void test_save_load_exact(void **state)
     char args[1024];
     write_file("pairs2.txt", "0 2\n7 9\n100 250\n");
     snprintf(args, sizeof args,
-             "--epochs 2 --quiet --save-model '%s/m2.ckpt' --predict '%s/pairs2.txt' --output '%s/a.txt'", dir, dir,
+             "--epochs 2 --hidden 16 --walk-len 4 --quiet --save-model '%s/m2.ckpt' --predict '%s/pairs2.txt' --output '%s/a.txt'", dir, dir,
              dir);
     assert_int_equal(run(args), 0);
     snprintf(args, sizeof args, "--quiet --load-model '%s/m2.ckpt' --predict '%s/pairs2.txt' --output '%s/b.txt'",

@@ -350,7 +350,7 @@ static void test_errors(void **state)
     gp_graph_free(&f.g);
 }
 
-/* Same values and gradients with 1 and 3 threads, bit for bit. */
+/* Same values and gradients with 1 and 3 threads, bit for bit; recording off: same values. */
 static void test_threads_bit_identical(void **state)
 {
     (void)state;
@@ -376,6 +376,15 @@ static void test_threads_bit_identical(void **state)
     }
     gp_set_threads(1);
     assert_memory_equal(vals[0], vals[1], (size_t)(f.links * F) * sizeof(float));
+    /* inference (recording off) computes the same values */
+    gp_tape *t = NULL;
+    assert_int_equal(gp_tape_new(&t), GP_OK);
+    gp_tape_set_recording(t, false);
+    gp_tensor *plain = gp_walkpool(t, f.g, s, f.pairs, 7);
+    assert_non_null(plain);
+    assert_int_equal(gp_tape_size(t), 0);
+    assert_memory_equal(plain->data, vals[0], (size_t)(f.links * F) * sizeof(float));
+    gp_tape_free(&t);
     assert_memory_equal(grads[0], grads[1], (size_t)gp_tensor_size(s) * sizeof(float));
     for (int run = 0; run < 2; run++) {
         free(vals[run]);

@@ -1,0 +1,29 @@
+/*
+ * Helpers shared by the relational-pooling operators (rp.c, klgnn.c; not installed).
+ *
+ * Copies: an expanding operator replaces graph b of a batch by copies[b] copies of it, the copies
+ * of one graph consecutive and the graph order kept, so the copies of input graph b (or of input
+ * group s) form one output group. The copies share nothing with the input graph: the structure is
+ * replicated (copies[b] * (n_b + 1 + nnz_b) indices); docs/benchmarks.md measures its memory.
+ */
+#ifndef GP_RP_INTERNAL_H
+#define GP_RP_INTERNAL_H
+
+#include "pool_internal.h"
+
+/*
+ * The replicated batch of g (copies[b] >= 0 copies of graph b; every edge of g must stay inside
+ * its graph). *out is a new graph (the caller owns it). src_node (tape arena, *num_nodes
+ * entries): the input node of every output node. Errors set the tape's status.
+ */
+gp_status gp_i_rp_replicate(gp_tape *t, const char *op, const gp_graph *g, const int64_t *copies,
+                            gp_graph **out, int64_t **src_node, int64_t *num_nodes);
+
+/*
+ * Groups of the replicated batch (tape arena): one group per input group (in->group_ptr) or per
+ * input graph, covering that group's copies.
+ */
+gp_status gp_i_rp_groups(gp_tape *t, const gp_pool_batch *in, const int64_t *copies,
+                         gp_pool_batch *out);
+
+#endif
