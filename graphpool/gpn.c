@@ -371,9 +371,10 @@ static gp_tensor *deepsets(gp_tape *t, gp_module *lin, gp_tensor *gamma, gp_tens
 }
 
 /*
- * One level: g1, scores, parse, pooled graph and pooled features. scores_out (optional, m
- * floats) lets gp_gpn_parse compute the scores itself in chunks (then sigma is a constant and
- * the gate carries no gradient, which is fine without recording).
+ * One level: g1, scores, parse, pooled graph and pooled features. With chunk_tape (gp_gpn_parse,
+ * not recording) the edge scores are computed SCORE_CHUNK edges at a time on that scratch tape
+ * and copied into a constant, so the edge temporaries never exist for all edges at once (the
+ * gate then carries no gradient, which is fine without recording).
  */
 static gp_status level_forward(gp_module *m, gpn_state *s, gp_tape *t, gp_graph *g, gp_tensor *h,
                                gp_tape *chunk_tape, level_out *o)
@@ -479,10 +480,31 @@ static bool check_undirected(gp_tape *t, const gp_graph *g)
     return true;
 }
 
+/* gp_gpn_parse reaches the module's state through the dispatcher: it sets this request and
+ * calls gp_pool_readout, which then runs the parse instead of the readout. */
+typedef struct parse_request {
+    gp_gpn_hierarchy *out;
+    gp_status st;
+} parse_request;
+static _Thread_local parse_request *pending_parse;
+
+static gp_status run_parse(gp_gpn_hierarchy *out, gp_module *gpn, gpn_state *s, gp_graph *g,
+                           const gp_tensor *x);
+
 static gp_tensor *gpn_readout(gp_module *m, void *state, gp_tape *t, const gp_pool_batch *in)
 {
     gpn_state *s = state;
     if (!check_undirected(t, in->graph)) return NULL;
+    if (pending_parse) {
+        parse_request *rq = pending_parse;
+        pending_parse = NULL;
+        rq->st = run_parse(rq->out, m, s, in->graph, in->x);
+        if (rq->st != GP_OK) {
+            GP_TAPE_FAIL(t, rq->st, "%s", gp_last_error());
+            return NULL;
+        }
+        return gp_tape_tensor(t, 1, 1);
+    }
     /* Graphs of an earlier readout may still be borrowed by t unless t was reset since. */
     if (s->last_tape != t || gp_tape_size(t) < s->last_tape_size) free_graphs(s);
     gp_graph *g = in->graph;
@@ -541,12 +563,25 @@ gp_status gp_gpn_parse(gp_gpn_hierarchy *out, gp_module *gpn, gp_graph *g, const
         return GP_ERR(GP_E_SHAPE, "gp_gpn_parse: features %lld x %lld for %lld nodes and width %lld",
                       (long long)x->rows, (long long)x->cols, (long long)g->adj.rows,
                       (long long)gpn->in_dim);
-    /* the class state: the pool module's impl starts with its class and state pointers */
-    const struct {
-        const gp_pool_class *cls;
-        void *state;
-    } *impl = gpn->impl;
-    gpn_state *s = impl->state;
+    gp_tape *t = NULL;
+    gp_status st = gp_tape_new(&t);
+    if (st != GP_OK) return st;
+    gp_tape_set_recording(t, false);
+    gp_tensor xv = *x; /* read only */
+    xv.flags = 0;
+    gp_pool_batch b = gp_pool_batch_of(g, &xv);
+    parse_request rq = {out, GP_OK};
+    pending_parse = &rq;
+    gp_tensor *r = gp_pool_readout(gpn, t, &b);
+    pending_parse = NULL;
+    st = r ? rq.st : (rq.st != GP_OK ? rq.st : gp_tape_status(t));
+    gp_tape_free(&t);
+    return st;
+}
+
+static gp_status run_parse(gp_gpn_hierarchy *out, gp_module *gpn, gpn_state *s, gp_graph *g,
+                           const gp_tensor *x)
+{
     gp_status st = GP_OK;
     gp_tape *t = NULL, *chunk = NULL;
     gp_graph *cur = g, *owned = NULL;

@@ -227,6 +227,8 @@ gp_status gp_linkpred_extract(gp_linkpred_samples **out, const gp_graph *observe
     }
     int nt = gp_i_threads();
     int64_t first_bad = -1;
+    /* dynamic schedule (subgraph sizes vary); each pair owns its slot and its rng stream, so the
+     * result is independent of threads and schedule */
 #pragma omp parallel for schedule(dynamic, 8) num_threads(nt) if (nt > 1 && count > 16)
     for (int64_t i = 0; i < count; i++) {
         sts[i] = extract_one(&s->s[i], observed, pairs[2 * i], pairs[2 * i + 1], opt, i);

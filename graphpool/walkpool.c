@@ -261,7 +261,7 @@ static void walk_task(const wp_ctx *c, int64_t l, int64_t h, const float *logits
 }
 
 /* Run all (link, head) tasks; each owns its output entries, so the result does not depend on
- * the thread count. */
+ * the thread count or the schedule (dynamic: subgraph sizes vary widely). */
 static void run_tasks(const wp_ctx *c, const float *logits, float *feat, const float *grad,
                       float *dlogits, int64_t fdim)
 {

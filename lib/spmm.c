@@ -20,9 +20,9 @@
  *   kernel reading int32 indices was not consistently faster.
  *
  * Threads: the rows are cut into gp_i_threads() contiguous parts of about equal nnz + rows
- * (balanced for skewed degrees), one part per OpenMP iteration; small products (nnz d <=
- * GP_PAR_MIN_WORK) do not enter an OpenMP region at all (entering one costs microseconds even
- * when its if clause is false). Every output entry is computed by one thread in the same
+ * (balanced for skewed degrees), one part per OpenMP iteration; products below
+ * SPMM_PAR_MIN_WORK multiply-adds do not enter an OpenMP region at all (entering one costs
+ * microseconds even when its if clause is false). Every output entry is computed by one thread in the same
  * order whatever the thread count, so the result is bit-identical for any number of threads.
  */
 #include <string.h>
@@ -123,6 +123,12 @@ static rows_fn pick_rows_kernel(void)
     return spmm_rows_v4;
 }
 
+/* Threads only from about a million multiply-adds (nnz d) up: entering an OpenMP region and
+ * waking a second thread costs microseconds (docs/benchmarks.md), and at n = 1000 with
+ * d = 16 and 64 (nnz d = 1.6e5 and 6.4e5, 8-40 us of work) two threads were slower than one
+ * in every run. (The library-wide GP_PAR_MIN_WORK, 32768, is meant for elementwise loops.) */
+#define SPMM_PAR_MIN_WORK ((int64_t)1 << 20)
+
 /* First row r with ptr[r] + r >= target (ptr[r] + r is strictly increasing in r). */
 static int64_t split_row(const int64_t *ptr, int64_t rows, int64_t target)
 {
@@ -142,7 +148,7 @@ void gp_csr_spmm(float *y, const gp_csr *m, const float *vals, const float *x, i
     int64_t rows = m->rows, total = m->nnz + rows;
     int nt = gp_i_threads();
     rows_fn spmm_rows = pick_rows_kernel();
-    if (nt <= 1 || m->nnz * d <= GP_PAR_MIN_WORK || rows < 2) {
+    if (nt <= 1 || m->nnz * d < SPMM_PAR_MIN_WORK || rows < 2) {
         spmm_rows(y, m->ptr, m->idx, v, x, d, 0, rows);
         return;
     }

@@ -57,7 +57,7 @@
 #include <graphpool/graphpool.h>
 
 #define MAX_DENSE_BYTES 2e9 /* skip cases whose X + Y exceed ~2 GB */
-#define PAR_MIN_WORK 32768  /* the library's GP_PAR_MIN_WORK */
+#define PAR_MIN_WORK ((int64_t)1 << 20) /* lib/spmm.c's SPMM_PAR_MIN_WORK */
 #define MAX_ROUNDS 101
 
 static double now_seconds(void)
@@ -196,7 +196,7 @@ static void run_rows(rows_fn fn, float *y, const gp_csr *a, const void *idx, con
                      int64_t d, int nt)
 {
     int64_t rows = a->rows, total = a->nnz + rows;
-    if (nt <= 1 || a->nnz * d <= PAR_MIN_WORK || rows < 2) {
+    if (nt <= 1 || a->nnz * d < PAR_MIN_WORK || rows < 2) {
         fn(y, a->ptr, idx, a->val, x, d, 0, rows);
         return;
     }
@@ -652,7 +652,7 @@ static int check_kernel(void)
 {
     static const int64_t shapes[][3] = {/* rows, cols, entries drawn */
                                         {1, 1, 1}, {7, 5, 9}, {50, 50, 400}, {300, 200, 20000},
-                                        {64, 1000, 300}, {500, 500, 0}};
+                                        {64, 1000, 300}, {500, 500, 0}, {2000, 2000, 40000}};
     static const int64_t widths[] = {1, 2, 3, 5, 7, 8, 9, 12, 15, 16, 17, 23, 24, 25, 31, 32,
                                      33, 40, 64, 100};
     gp_rng rng;
