@@ -210,7 +210,9 @@ static float *feat_build(const feat_spec *fs, const gp_graph_dataset *ds)
 
 typedef struct model {
     gp_module *root; /* container owning everything below */
+    gp_module *expand; /* expanding operator (rp, klgnn): runs on the input batch */
     gp_module *encoder, *conv[MAX_BLOCKS], *pool[MAX_BLOCKS], *readout[MAX_BLOCKS], *mlp;
+    gp_pool_batch expanded; /* the expanded batch of the last forward */
     int blocks;
     bool jk_sum;
     gp_pool_batch batches[MAX_BLOCKS]; /* coarsened batches of the last forward */
@@ -273,6 +275,7 @@ static void pool_spec_with_ratio(char *buf, size_t size, const char *spec, doubl
 static void model_free(model *md)
 {
     for (int b = 0; b < MAX_BLOCKS; b++) gp_pool_batch_release(&md->batches[b]);
+    gp_pool_batch_release(&md->expanded);
     gp_module_free(&md->root);
     memset(md, 0, sizeof *md);
 }
@@ -290,21 +293,29 @@ static gp_status model_new(model *md, const options *o, const char *pool_spec, i
     md->blocks = o->blocks;
     md->jk_sum = strcmp(o->jk, "last") != 0;
     int64_t width = in_dim;
+    char spec[256];
+    pool_spec_with_ratio(spec, sizeof spec, pool_spec, o->ratio);
+    bool coarsen = false, expand = false, has_readout = false;
+    if (strcmp(pool_spec, "none") != 0) {
+        /* probe the operator's kind */
+        if ((st = gp_pool_new(&tmp, spec, o->hidden, &rng)) != GP_OK) goto fail;
+        coarsen = gp_pool_caps(tmp) & GP_POOL_COARSEN;
+        expand = gp_pool_caps(tmp) & GP_POOL_EXPAND;
+        has_readout = gp_pool_caps(tmp) & GP_POOL_READOUT;
+        gp_module_free(&tmp);
+    }
+    if (expand) {
+        if ((st = gp_pool_new(&tmp, spec, width, &rng)) != GP_OK) goto fail;
+        if ((st = add_child(md, &md->expand, tmp)) != GP_OK) goto fail;
+        width = gp_pool_node_dim(md->expand);
+    }
     if (o->encoder) {
         if ((st = gp_linear_new(&tmp, in_dim, o->hidden, true, &rng)) != GP_OK) goto fail;
         if ((st = add_child(md, &md->encoder, tmp)) != GP_OK) goto fail;
         width = o->hidden;
     }
-    char spec[256];
-    pool_spec_with_ratio(spec, sizeof spec, pool_spec, o->ratio);
-    bool coarsen = false;
-    if (strcmp(pool_spec, "none") != 0) {
-        /* probe the operator's kind */
-        if ((st = gp_pool_new(&tmp, spec, o->hidden, &rng)) != GP_OK) goto fail;
-        coarsen = gp_pool_caps(tmp) & GP_POOL_COARSEN;
-        gp_module_free(&tmp);
-    }
-    const char *readout = coarsen || !strcmp(pool_spec, "none") ? o->readout : spec;
+    const char *readout =
+        coarsen || !strcmp(pool_spec, "none") || (expand && !has_readout) ? o->readout : spec;
     int64_t rdim = 0;
     for (int b = 0; b < o->blocks; b++) {
         if ((st = make_conv(&tmp, o->layer, width, o->hidden, &rng)) != GP_OK) goto fail;
@@ -340,8 +351,12 @@ fail:
 static gp_tensor *model_forward(model *md, gp_tape *t, gp_graph *g, gp_tensor *x)
 {
     gp_pool_batch cur = gp_pool_batch_of(g, x);
-    gp_tensor *h = x, *acc = NULL;
-    if (md->encoder) h = gp_relu(t, gp_module_forward(md->encoder, t, g, h));
+    if (md->expand) {
+        if (gp_pool_expand(md->expand, t, &cur, &md->expanded) != GP_OK) return NULL;
+        cur = md->expanded;
+    }
+    gp_tensor *h = cur.x, *acc = NULL;
+    if (md->encoder) h = gp_relu(t, gp_module_forward(md->encoder, t, cur.graph, h));
     for (int b = 0; b < md->blocks; b++) {
         h = gp_relu(t, gp_module_forward(md->conv[b], t, cur.graph, h));
         if (!h) return NULL;
@@ -362,6 +377,7 @@ static gp_tensor *model_forward(model *md, gp_tape *t, gp_graph *g, gp_tensor *x
 static void model_release(model *md)
 {
     for (int b = 0; b < MAX_BLOCKS; b++) gp_pool_batch_release(&md->batches[b]);
+    gp_pool_batch_release(&md->expanded);
 }
 
 /* ---- training and evaluation ---- */
