@@ -33,10 +33,11 @@
  * for bit with lib with 1 thread.
  *
  * Timing: calls are batched so one sample lasts >= 1 ms; the variants take turns, one sample
- * each per round, so load from other processes spreads over all of them, and the order
- * rotates each round, so no variant always runs after the one that evicted its data from the
- * caches; >= 5 rounds and until the slowest variant has run 0.3 s (at most 101 rounds).
- * Median and minimum reported.
+ * each per round, so load from other processes spreads over all of them, in a new random
+ * order every round (a fixed order made a variant run always after the same one: a kernel
+ * following the one that copies X into GraphBLAS's buffer found the caches cold, one
+ * following an identical kernel found them warm); >= 5 rounds and until the slowest variant
+ * has run 0.3 s (at most 101 rounds). Median and minimum reported.
  *
  * Usage: bench_spmm [--min-n N] [--max-n N] [--threads T] [--candidates] [out.md]
  * prints a markdown table on stdout and, if out.md is given, writes it there too.
@@ -561,11 +562,17 @@ static int run_case(printer *p, int64_t n, int64_t d, int max_threads, bool cand
         }
         int rounds = slowest > 0 ? (int)(0.3 / slowest) : MAX_ROUNDS;
         rounds = rounds < 5 ? 5 : rounds > MAX_ROUNDS ? MAX_ROUNDS : rounds;
-        for (int r = 0; r < rounds; r++)
-            for (int j = 0; j < na; j++) { /* rotated: each variant follows each other one */
-                int vi = active[(j + r) % na];
+        gp_rng order_rng;
+        gp_rng_seed(&order_rng, 2024);
+        for (int r = 0; r < rounds; r++) {
+            int64_t order[NVARIANTS];
+            for (int j = 0; j < na; j++) order[j] = active[j];
+            gp_rng_shuffle(&order_rng, order, na); /* a new order every round */
+            for (int j = 0; j < na; j++) {
+                int vi = (int)order[j];
                 if (!failed[vi]) failed[vi] = time_sample(&variants[vi], c, cd.y, &tm[vi]);
             }
+        }
         for (int j = 0; j < na; j++) {
             int vi = active[j];
             const variant *v = &variants[vi];
