@@ -22,8 +22,9 @@
  * Threads: the rows are cut into gp_i_threads() contiguous parts of about equal nnz + rows
  * (balanced for skewed degrees), one part per OpenMP iteration; products below
  * SPMM_PAR_MIN_WORK multiply-adds do not enter an OpenMP region at all (entering one costs
- * microseconds even when its if clause is false). Every output entry is computed by one thread in the same
- * order whatever the thread count, so the result is bit-identical for any number of threads.
+ * microseconds even when its if clause is false). Every output entry is computed by one
+ * thread in the same order whatever the thread count, so the result is bit-identical for any
+ * number of threads.
  */
 #include <string.h>
 
@@ -33,7 +34,7 @@
  * the optimisation level and of the auto-vectoriser's cost model (which split a 16-float
  * block into 8+4+2+1+1 lanes at -O3). Element-wise + and * round exactly like scalar code.
  * Each kernel uses only vectors its target has registers for: 32-byte vectors in a
- * non-AVX build are kept in memory and ran 10x slower than 16-byte ones. */
+ * non-AVX build are kept in memory and ran several times slower than 16-byte ones. */
 typedef float v4f __attribute__((vector_size(16)));
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SPMM_AVX2 1

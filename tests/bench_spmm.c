@@ -36,8 +36,8 @@
  * each per round, so load from other processes spreads over all of them, in a new random
  * order every round (a fixed order made a variant run always after the same one: a kernel
  * following the one that copies X into GraphBLAS's buffer found the caches cold, one
- * following an identical kernel found them warm); >= 5 rounds and until the slowest variant
- * has run 0.3 s (at most 101 rounds). Median and minimum reported.
+ * following the same kernel with other indices found them warm); >= 5 rounds and until the
+ * slowest variant has run 0.3 s (at most 101 rounds). Median and minimum reported.
  *
  * Usage: bench_spmm [--min-n N] [--max-n N] [--threads T] [--candidates] [out.md]
  * prints a markdown table on stdout and, if out.md is given, writes it there too.
