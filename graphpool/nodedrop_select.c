@@ -192,7 +192,7 @@ static gp_status gather_gate_backward(gp_tape *t, gp_node *n)
     if (gp_i_needs_grad(g) && !(gg = gp_i_grad(t, g))) return GP_E_NOMEM;
     int nt = gp_i_threads();
     (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && k * d > GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(k * d > GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < k; i++) {
         const float *dyi = dy + i * d, *xi = x->data + kept[i] * d;
         if (gx) {
@@ -205,7 +205,7 @@ static gp_status gather_gate_backward(gp_tape *t, gp_node *n)
             for (int64_t c = 0; c < d; c++) dot += dyi[c] * xi[c];
             gg[i] += dot;
         }
-    }
+    });
     return GP_OK;
 }
 
@@ -223,12 +223,12 @@ static gp_tensor *gather_gate(gp_tape *t, gp_tensor *x, const int64_t *kept, int
     if (!out) return NULL;
     int nt = gp_i_threads();
     (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && k * d > GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(k * d > GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < k; i++) {
         const float *xi = x->data + kept[i] * d;
         float gi = g->data[i], *yi = out->data + i * d;
         for (int64_t c = 0; c < d; c++) yi[c] = xi[c] * gi;
-    }
+    });
     gp_node *n = gp_i_record(t, &gather_gate_op, out, 2, in);
     if (n) n->p[0] = kept;
     return gp_i_done(t, out);

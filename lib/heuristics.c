@@ -114,8 +114,8 @@ static gp_status local_heuristic(double *scores, const gp_graph *g, int64_t coun
     int nt = gp_i_threads();
     (void)nt;
     int64_t work = count * (a->rows > 0 ? 2 * a->nnz / a->rows + 1 : 1);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && work > GP_PAR_MIN_WORK)
-    for (int64_t p = 0; p < count; p++) scores[p] = local_score(a, pairs[2 * p], pairs[2 * p + 1], kind);
+    GP_I_PARALLEL_FOR(work > GP_PAR_MIN_WORK,
+    for (int64_t p = 0; p < count; p++) scores[p] = local_score(a, pairs[2 * p], pairs[2 * p + 1], kind););
     return GP_OK;
 }
 
@@ -300,7 +300,7 @@ gp_status gp_heuristic_katz(double *scores, const gp_graph *g, int64_t count, co
         goto fail;
     }
     (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && groups * (n + a->nnz) > GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(groups * (n + a->nnz) > GP_PAR_MIN_WORK,
     for (int64_t gi = 0; gi < groups; gi++) {
         size_t base = (size_t)thread_id() * 3 * (size_t)n;
         sparse_vec x = {vals + base, lists + base, 0};
@@ -330,7 +330,7 @@ gp_status gp_heuristic_katz(double *scores, const gp_graph *g, int64_t count, co
         }
         sparse_clear(&x);
         sparse_clear(&acc);
-    }
+    });
     st = GP_OK;
 fail:
     gp_i_free(order);
@@ -371,7 +371,7 @@ gp_status gp_heuristic_ppr(double *scores, const gp_graph *g, int64_t count, con
     double alpha = o.ppr_alpha, tol = o.ppr_tol;
     int iters = o.ppr_max_iters;
     (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && groups * (n + a->nnz) > GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(groups * (n + a->nnz) > GP_PAR_MIN_WORK,
     for (int64_t gi = 0; gi < groups; gi++) {
         double *x = work + (size_t)thread_id() * 3 * (size_t)n, *y = x + n, *xd = y + n;
         int64_t s = order[start[gi]].key;
@@ -401,7 +401,7 @@ gp_status gp_heuristic_ppr(double *scores, const gp_graph *g, int64_t count, con
             else
                 scores[p] = x[v] * (1.0 + (double)degree(a, s) / (double)degree(a, v));
         }
-    }
+    });
     st = GP_OK;
 fail:
     gp_i_free(order);
@@ -419,14 +419,14 @@ static void spmm_cols(double *y, const gp_csr *a, const double *q, int64_t r)
     int64_t n = a->rows;
     int nt = gp_i_threads();
     (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && r * a->nnz > GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(r * a->nnz > GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < r; j++) {
             const double *qj = q + j * n;
             double sum = 0.0;
             for (int64_t k = a->ptr[i]; k < a->ptr[i + 1]; k++) sum += qj[a->idx[k]];
             y[i + j * n] = sum;
-        }
+        });
 }
 
 /* Orthonormalise the r columns of q (column-major n x r) in place: modified Gram-Schmidt,

@@ -72,6 +72,22 @@ gp_status gp_i_graph_set_batch(gp_graph *g, int64_t num_graphs, const int64_t *g
 int gp_i_threads(void);
 /* Run a loop in parallel only when there is enough work (avoids OpenMP start-up on tiny data). */
 #define GP_PAR_MIN_WORK 32768
+/*
+ * GP_I_PARALLEL_FOR(cond, for (...) { ... });
+ * runs the for-statement with `#pragma omp parallel for schedule(static) num_threads(nt)` (an
+ * `int nt` must be in scope) when nt > 1 and cond holds, and as a plain serial loop otherwise.
+ * A region with a false `if` clause is not free: libgomp still builds a one-thread team, about
+ * 1.7 us per call on a 2-vCPU VM, more than a whole op on small tensors (docs/benchmarks.md,
+ * per-op overhead). The statement may not contain preprocessor directives.
+ */
+#define GP_I_PARALLEL_FOR(cond, ...)                                                   \
+    do {                                                                               \
+        if (nt > 1 && (cond)) {                                                        \
+            _Pragma("omp parallel for schedule(static) num_threads(nt)") __VA_ARGS__   \
+        } else {                                                                       \
+            __VA_ARGS__                                                                \
+        }                                                                              \
+    } while (0)
 
 /* ---- tape internals ---- */
 typedef struct gp_node gp_node;

@@ -211,13 +211,13 @@ static gp_status cross_entropy_backward(gp_tape *t, gp_node *n)
     double k = (double)n->f[0] * n->out->grad[0];
     int64_t rows = x->rows, cols = x->cols;
     int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (rows * cols >= GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < rows; i++) {
         const float *xi = x->data + i * cols;
         float *gi = gx + i * cols;
         for (int64_t j = 0; j < cols; j++)
             gi[j] += (float)(k * (exp((double)xi[j] - lse[i]) - (j == labels[i] ? 1.0 : 0.0)));
-    }
+    });
     return GP_OK;
 }
 
@@ -233,8 +233,8 @@ gp_tensor *gp_cross_entropy_loss(gp_tape *t, gp_tensor *logits, const int64_t *l
     double *lse = gp_tape_alloc(t, gp_i_mul_size((size_t)(rows > 0 ? rows : 1), sizeof(double)));
     if (!lse) return NULL;
     int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (rows * cols >= GP_PAR_MIN_WORK)
-    for (int64_t i = 0; i < rows; i++) lse[i] = row_logsumexp(logits->data + i * cols, cols);
+    GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
+    for (int64_t i = 0; i < rows; i++) lse[i] = row_logsumexp(logits->data + i * cols, cols););
     double sum = 0.0; /* serial: the same sum for every thread count */
     for (int64_t i = 0; i < rows; i++) sum += lse[i] - logits->data[i * cols + labels[i]];
     gp_tensor *out = scalar_out(t, sum * scale);

@@ -41,11 +41,11 @@ static gp_status unary_backward(gp_tape *t, gp_node *n)
     if (!ga) return GP_E_NOMEM;
     int64_t size = gp_tensor_size(a), chunks = (size + CHUNK - 1) / CHUNK;
     int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (size >= GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(size >= GP_PAR_MIN_WORK,
     for (int64_t c = 0; c < chunks; c++) {
         int64_t lo = c * CHUNK, len = size - lo < CHUNK ? size - lo : CHUNK;
         def->backward(ga + lo, y->grad + lo, a->data + lo, y->data + lo, len, n->f[0]);
-    }
+    });
     return GP_OK;
 }
 
@@ -56,11 +56,11 @@ static gp_tensor *unary(gp_tape *t, gp_tensor *a, const unary_def *def, float p)
     if (!y) return NULL;
     int64_t size = gp_tensor_size(a), chunks = (size + CHUNK - 1) / CHUNK;
     int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (size >= GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(size >= GP_PAR_MIN_WORK,
     for (int64_t c = 0; c < chunks; c++) {
         int64_t lo = c * CHUNK, len = size - lo < CHUNK ? size - lo : CHUNK;
         def->forward(y->data + lo, a->data + lo, len, p);
-    }
+    });
     gp_node *n = gp_i_record(t, &def->info, y, 1, &a);
     if (n) {
         n->p[0] = def;

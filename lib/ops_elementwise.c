@@ -77,19 +77,19 @@ static void bin_map(bin_kind k, float *out, int64_t rows, int64_t cols, operand 
     bool y_flat = y_full || (y.rows == 1 && y.cols == 1);
     if (x_flat && y_flat) {
         int64_t chunks = (n + CHUNK - 1) / CHUNK;
-#pragma omp parallel for schedule(static) num_threads(nt) if (n >= GP_PAR_MIN_WORK)
+        GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
         for (int64_t c = 0; c < chunks; c++) {
             int64_t lo = c * CHUNK;
             bin_row(k, out + lo, x.data + (x_full ? lo : 0), x_full, y.data + (y_full ? lo : 0),
                     y_full, min64(CHUNK, n - lo));
-        }
+        });
         return;
     }
     bool sx = x.cols == cols, sy = y.cols == cols;
-#pragma omp parallel for schedule(static) num_threads(nt) if (n >= GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < rows; i++)
         bin_row(k, out + i * cols, x.data + (x.rows == 1 ? 0 : i * x.cols), sx,
-                y.data + (y.rows == 1 ? 0 : i * y.cols), sy, cols);
+                y.data + (y.rows == 1 ? 0 : i * y.cols), sy, cols););
 }
 
 /* Sum in double with four interleaved accumulators: a fixed order (deterministic) with a
@@ -117,20 +117,20 @@ static void reduce_into(float *dst, int64_t to_rows, int64_t to_cols, const floa
     int64_t n = rows * cols;
     int nt = gp_i_threads();
     if (to_rows == rows && to_cols == cols) {
-#pragma omp parallel for schedule(static) num_threads(nt) if (n >= GP_PAR_MIN_WORK)
-        for (int64_t i = 0; i < n; i++) dst[i] += sign * src[i];
+        GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
+        for (int64_t i = 0; i < n; i++) dst[i] += sign * src[i];);
     } else if (to_rows == rows) { /* r x 1: sum each row */
-#pragma omp parallel for schedule(static) num_threads(nt) if (n >= GP_PAR_MIN_WORK)
+        GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
         for (int64_t i = 0; i < rows; i++)
-            dst[i] += sign * (float)sum_double(src + i * cols, cols);
+            dst[i] += sign * (float)sum_double(src + i * cols, cols););
     } else if (to_cols == cols) { /* 1 x c: sum each column */
         int64_t blocks = (cols + COL_BLOCK - 1) / COL_BLOCK;
-#pragma omp parallel for schedule(static) num_threads(nt) if (n >= GP_PAR_MIN_WORK)
+        GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
         for (int64_t b = 0; b < blocks; b++) {
             int64_t j0 = b * COL_BLOCK, j1 = min64(cols, j0 + COL_BLOCK);
             for (int64_t i = 0; i < rows; i++)
                 for (int64_t j = j0; j < j1; j++) dst[j] += sign * src[i * cols + j];
-        }
+        });
     } else { /* 1 x 1 */
         dst[0] += sign * (float)sum_double(src, n);
     }
@@ -143,14 +143,14 @@ static void same_shape_grad(bin_kind k, int side, float *gx, const float *g, con
     int nt = gp_i_threads();
     const float *other = side == 0 ? b : a;
     if (k == BIN_MUL) {
-#pragma omp parallel for schedule(static) num_threads(nt) if (n >= GP_PAR_MIN_WORK)
-        for (int64_t i = 0; i < n; i++) gx[i] += g[i] * other[i];
+        GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
+        for (int64_t i = 0; i < n; i++) gx[i] += g[i] * other[i];);
     } else if (side == 0) { /* div, numerator */
-#pragma omp parallel for schedule(static) num_threads(nt) if (n >= GP_PAR_MIN_WORK)
-        for (int64_t i = 0; i < n; i++) gx[i] += g[i] / b[i];
+        GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
+        for (int64_t i = 0; i < n; i++) gx[i] += g[i] / b[i];);
     } else { /* div, denominator */
-#pragma omp parallel for schedule(static) num_threads(nt) if (n >= GP_PAR_MIN_WORK)
-        for (int64_t i = 0; i < n; i++) gx[i] -= g[i] * y[i] / b[i];
+        GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
+        for (int64_t i = 0; i < n; i++) gx[i] -= g[i] * y[i] / b[i];);
     }
 }
 
@@ -246,11 +246,11 @@ static gp_tensor *affine(gp_tape *t, const gp_op_info *op, gp_tensor *a, float m
     const float *x = a->data;
     int nt = gp_i_threads();
     if (add == 0.0f) {
-#pragma omp parallel for schedule(static) num_threads(nt) if (n >= GP_PAR_MIN_WORK)
-        for (int64_t i = 0; i < n; i++) y->data[i] = mul * x[i];
+        GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
+        for (int64_t i = 0; i < n; i++) y->data[i] = mul * x[i];);
     } else {
-#pragma omp parallel for schedule(static) num_threads(nt) if (n >= GP_PAR_MIN_WORK)
-        for (int64_t i = 0; i < n; i++) y->data[i] = x[i] + add;
+        GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
+        for (int64_t i = 0; i < n; i++) y->data[i] = x[i] + add;);
     }
     gp_node *node = gp_i_record(t, op, y, 1, &a);
     if (node) node->f[0] = mul;

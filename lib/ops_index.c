@@ -33,7 +33,7 @@ static void gather(float *dst, const float *src, const int64_t *idx, int64_t n, 
 {
     int nt = gp_i_threads();
     (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && n * cols > GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(n * cols > GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < n; i++) {
         float *d = dst + i * cols;
         const float *s = src + idx[i] * cols;
@@ -41,7 +41,7 @@ static void gather(float *dst, const float *src, const int64_t *idx, int64_t n, 
             for (int64_t c = 0; c < cols; c++) d[c] += s[c];
         else
             memcpy(d, s, (size_t)cols * sizeof(float));
-    }
+    });
 }
 
 /* dst_{idx[i]} += src_i for i < n, serially (rows of dst may repeat). */

@@ -102,10 +102,10 @@ static gp_status layer_norm_backward(gp_tape *t, gp_node *n)
         if (!ga) return GP_E_NOMEM;
         const float *g = gamma ? gamma->data : NULL, *dy = n->out->grad;
         int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (rows * cols >= GP_PAR_MIN_WORK)
+        GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
         for (int64_t i = 0; i < rows; i++)
             layer_norm_row_backward(a->data + i * cols, dy + i * cols, ga + i * cols, cols, g,
-                                    stats + 2 * i);
+                                    stats + 2 * i););
     }
     return affine_backward(t, n, stats, true);
 }
@@ -130,10 +130,10 @@ gp_tensor *gp_layer_norm(gp_tape *t, gp_tensor *a, gp_tensor *gamma, gp_tensor *
     if (cols > 0) {
         const float *g = gamma ? gamma->data : NULL, *b = beta ? beta->data : NULL;
         int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (rows * cols >= GP_PAR_MIN_WORK)
+        GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
         for (int64_t i = 0; i < rows; i++)
             layer_norm_row(a->data + i * cols, out->data + i * cols, cols, g, b, eps,
-                           stats + 2 * i);
+                           stats + 2 * i););
     }
     gp_tensor *in[3] = {a, gamma, beta};
     gp_node *n = gp_i_record(t, &layer_norm_op, out, 3, in);
@@ -171,13 +171,13 @@ static gp_status batch_norm_backward(gp_tape *t, gp_node *n)
             }
         }
         int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (rows * cols >= GP_PAR_MIN_WORK)
+        GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
         for (int64_t i = 0; i < rows; i++)
             for (int64_t j = 0; j < cols; j++) {
                 double d = g ? (double)dy[i * cols + j] * g[j] : dy[i * cols + j];
                 double xh = ((double)a->data[i * cols + j] - stats[2 * j]) * stats[2 * j + 1];
                 ga[i * cols + j] += (float)(stats[2 * j + 1] * (d - mean_d[j] - xh * mean_dx[j]));
-            }
+            });
         gp_i_free(mean_d);
     }
     return affine_backward(t, n, stats, false);
@@ -250,14 +250,14 @@ gp_tensor *gp_batch_norm(gp_tape *t, gp_tensor *a, gp_tensor *gamma, gp_tensor *
     }
     const float *g = gamma ? gamma->data : NULL, *b = beta ? beta->data : NULL;
     int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (rows * cols >= GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++) {
             double v = ((double)a->data[i * cols + j] - stats[2 * j]) * stats[2 * j + 1];
             if (g) v *= g[j];
             if (b) v += b[j];
             out->data[i * cols + j] = (float)v;
-        }
+        });
     gp_tensor *in[3] = {a, gamma, beta};
     gp_node *n = gp_i_record(t, &batch_norm_op, out, 3, in);
     if (n) {

@@ -51,12 +51,12 @@ static gp_status pow_backward(gp_tape *t, gp_node *n)
         float *ga = gp_i_grad(t, a);
         if (!ga) return GP_E_NOMEM;
         int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (rows * cols >= GP_PAR_MIN_WORK)
+        GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
         for (int64_t i = 0; i < rows; i++)
             for (int64_t j = 0; j < cols; j++) {
                 int64_t k = i * cols + j;
                 ga[k] += g[k] * pow_grad(a->data[k], p->data[per_col ? j : 0]);
-            }
+            });
     }
     if (gp_i_needs_grad(p)) {
         float *gp = gp_i_grad(t, p);
@@ -90,10 +90,10 @@ gp_tensor *gp_pow(gp_tape *t, gp_tensor *a, gp_tensor *p)
     int64_t rows = a->rows, cols = a->cols;
     bool per_col = p->cols > 1;
     int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (rows * cols >= GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++)
-            y->data[i * cols + j] = pow_value(a->data[i * cols + j], p->data[per_col ? j : 0]);
+            y->data[i * cols + j] = pow_value(a->data[i * cols + j], p->data[per_col ? j : 0]););
     gp_i_record(t, &pow_op, y, 2, in);
     return gp_i_done(t, y);
 }
@@ -109,8 +109,8 @@ static gp_status pow_scalar_backward(gp_tape *t, gp_node *n)
     float p = n->f[0];
     int64_t size = gp_tensor_size(a);
     int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (size >= GP_PAR_MIN_WORK)
-    for (int64_t i = 0; i < size; i++) ga[i] += g[i] * pow_grad(a->data[i], p);
+    GP_I_PARALLEL_FOR(size >= GP_PAR_MIN_WORK,
+    for (int64_t i = 0; i < size; i++) ga[i] += g[i] * pow_grad(a->data[i], p););
     return GP_OK;
 }
 
@@ -125,8 +125,8 @@ gp_tensor *gp_pow_scalar(gp_tape *t, gp_tensor *a, float p)
     if (!y) return NULL;
     int64_t size = gp_tensor_size(a);
     int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (size >= GP_PAR_MIN_WORK)
-    for (int64_t i = 0; i < size; i++) y->data[i] = pow_value(a->data[i], p);
+    GP_I_PARALLEL_FOR(size >= GP_PAR_MIN_WORK,
+    for (int64_t i = 0; i < size; i++) y->data[i] = pow_value(a->data[i], p););
     gp_node *n = gp_i_record(t, &pow_scalar_op, y, 1, &a);
     if (n) n->f[0] = p;
     return gp_i_done(t, y);

@@ -42,7 +42,7 @@ static gp_status reduce_backward(gp_tape *t, gp_node *n)
     const float *g = n->out->grad;
     int64_t rows = a->rows, cols = a->cols;
     int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (rows * cols >= GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < rows; i++) {
         float *gr = ga + i * cols;
         if (k == REDUCE_COLS) {
@@ -51,7 +51,7 @@ static gp_status reduce_backward(gp_tape *t, gp_node *n)
             float v = scale * g[k == REDUCE_ROWS ? i : 0];
             for (int64_t j = 0; j < cols; j++) gr[j] += v;
         }
-    }
+    });
     return GP_OK;
 }
 
@@ -80,19 +80,19 @@ static gp_tensor *reduce(gp_tape *t, gp_tensor *a, reduce_kind k, bool mean)
     if (k == REDUCE_ALL) {
         y->data[0] = (float)(sum_double(x, rows * cols) / divisor);
     } else if (k == REDUCE_ROWS) {
-#pragma omp parallel for schedule(static) num_threads(nt) if (rows * cols >= GP_PAR_MIN_WORK)
+        GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
         for (int64_t i = 0; i < rows; i++)
-            y->data[i] = (float)(sum_double(x + i * cols, cols) / divisor);
+            y->data[i] = (float)(sum_double(x + i * cols, cols) / divisor););
     } else {
         int64_t blocks = (cols + COL_BLOCK - 1) / COL_BLOCK;
-#pragma omp parallel for schedule(static) num_threads(nt) if (rows * cols >= GP_PAR_MIN_WORK)
+        GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
         for (int64_t b = 0; b < blocks; b++) {
             int64_t j0 = b * COL_BLOCK, width = cols - j0 < COL_BLOCK ? cols - j0 : COL_BLOCK;
             double s[COL_BLOCK] = {0};
             for (int64_t i = 0; i < rows; i++)
                 for (int64_t j = 0; j < width; j++) s[j] += x[i * cols + j0 + j];
             for (int64_t j = 0; j < width; j++) y->data[j0 + j] = (float)(s[j] / divisor);
-        }
+        });
     }
     gp_node *n = gp_i_record(t, op, y, 1, &a);
     if (n) {

@@ -58,7 +58,7 @@ static gp_status segment_sum_backward(gp_tape *t, gp_node *n)
     const float *dy = n->out->grad;
     int nt = gp_i_threads();
     (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt) if (parallel_worth(nt, a))
+    GP_I_PARALLEL_FOR(parallel_worth(nt, a),
     for (int64_t s = 0; s < segs; s++) {
         int64_t len = ptr[s + 1] - ptr[s];
         if (len == 0) continue;
@@ -66,7 +66,7 @@ static gp_status segment_sum_backward(gp_tape *t, gp_node *n)
         const float *d = dy + s * cols;
         for (int64_t r = ptr[s]; r < ptr[s + 1]; r++)
             for (int64_t c = 0; c < cols; c++) ga[r * cols + c] += w * d[c];
-    }
+    });
     return GP_OK;
 }
 
@@ -84,7 +84,7 @@ static gp_tensor *segment_sum_mean(gp_tape *t, gp_tensor *a, const int64_t *seg_
     if (!out) return NULL;
     int nt = gp_i_threads();
     (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt) if (parallel_worth(nt, a))
+    GP_I_PARALLEL_FOR(parallel_worth(nt, a),
     for (int64_t s = 0; s < segs; s++) {
         float *y = out->data + s * cols;
         for (int64_t r = seg_ptr[s]; r < seg_ptr[s + 1]; r++)
@@ -92,7 +92,7 @@ static gp_tensor *segment_sum_mean(gp_tape *t, gp_tensor *a, const int64_t *seg_
         int64_t len = seg_ptr[s + 1] - seg_ptr[s];
         if (kind == SEG_MEAN && len > 0)
             for (int64_t c = 0; c < cols; c++) y[c] /= (float)len;
-    }
+    });
     gp_node *n = gp_i_record(t, kind == SEG_MEAN ? &segment_mean_op : &segment_sum_op, out, 1, &a);
     if (n) {
         n->p[0] = seg_ptr;
@@ -146,7 +146,7 @@ static gp_tensor *segment_extremum(gp_tape *t, gp_tensor *a, const int64_t *seg_
     if (!arg) return NULL;
     int nt = gp_i_threads();
     (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt) if (parallel_worth(nt, a))
+    GP_I_PARALLEL_FOR(parallel_worth(nt, a),
     for (int64_t s = 0; s < segs; s++) {
         float *y = out->data + s * cols;
         int64_t *as = arg + s * cols;
@@ -162,7 +162,7 @@ static gp_tensor *segment_extremum(gp_tape *t, gp_tensor *a, const int64_t *seg_
             for (int64_t c = 0; c < cols; c++)
                 if (is_max ? x[c] > y[c] : x[c] < y[c]) y[c] = x[c], as[c] = r;
         }
-    }
+    });
     gp_node *n = gp_i_record(t, is_max ? &segment_max_op : &segment_min_op, out, 1, &a);
     if (n) {
         n->p[0] = seg_ptr;
@@ -195,14 +195,14 @@ static gp_status segment_softmax_backward(gp_tape *t, gp_node *n)
     const float *y = n->out->data, *dy = n->out->grad;
     int nt = gp_i_threads();
     (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt) if (parallel_worth(nt, a))
+    GP_I_PARALLEL_FOR(parallel_worth(nt, a),
     for (int64_t s = 0; s < segs; s++)
         for (int64_t c = 0; c < cols; c++) {
             float dot = 0.0f;
             for (int64_t r = ptr[s]; r < ptr[s + 1]; r++) dot += y[r * cols + c] * dy[r * cols + c];
             for (int64_t r = ptr[s]; r < ptr[s + 1]; r++)
                 ga[r * cols + c] += y[r * cols + c] * (dy[r * cols + c] - dot);
-        }
+        });
     return GP_OK;
 }
 
@@ -220,7 +220,7 @@ gp_tensor *gp_segment_softmax(gp_tape *t, gp_tensor *a, const int64_t *seg_ptr, 
     int nt = gp_i_threads();
     (void)nt;
     /* Segments are contiguous row blocks, so the column-strided walks stay in a small block. */
-#pragma omp parallel for schedule(static) num_threads(nt) if (parallel_worth(nt, a))
+    GP_I_PARALLEL_FOR(parallel_worth(nt, a),
     for (int64_t s = 0; s < num_segments; s++)
         for (int64_t c = 0; c < cols; c++) {
             int64_t r0 = seg_ptr[s], r1 = seg_ptr[s + 1];
@@ -235,7 +235,7 @@ gp_tensor *gp_segment_softmax(gp_tape *t, gp_tensor *a, const int64_t *seg_ptr, 
             }
             float inv = 1.0f / sum; /* sum >= 1: the maximum contributes exp(0) */
             for (int64_t r = r0; r < r1; r++) y[r * cols + c] *= inv;
-        }
+        });
     gp_node *n = gp_i_record(t, &segment_softmax_op, out, 1, &a);
     if (n) {
         n->p[0] = seg_ptr;

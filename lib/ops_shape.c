@@ -206,14 +206,14 @@ static void transpose_into(float *dst, const float *src, int64_t rows, int64_t c
     int nt = gp_i_threads();
     int64_t tiles = (cols + TILE - 1) / TILE;
     /* each thread owns whole tile-rows of dst (a range of src columns): no shared writes */
-#pragma omp parallel for schedule(static) num_threads(nt) if (rows * cols >= GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
     for (int64_t tj = 0; tj < tiles; tj++)
         for (int64_t i0 = 0; i0 < rows; i0 += TILE)
             for (int64_t j = tj * TILE; j < cols && j < (tj + 1) * TILE; j++)
                 for (int64_t i = i0; i < rows && i < i0 + TILE; i++) {
                     if (add) dst[j * rows + i] += src[i * cols + j];
                     else dst[j * rows + i] = src[i * cols + j];
-                }
+                });
 }
 
 static gp_status transpose_backward(gp_tape *t, gp_node *n)

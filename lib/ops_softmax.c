@@ -19,7 +19,7 @@ static gp_status softmax_backward(gp_tape *t, gp_node *n)
     bool log_space = n->i[0];
     int64_t rows = a->rows, cols = a->cols;
     int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (rows * cols >= GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < rows; i++) {
         const float *yr = y->data + i * cols, *gr = y->grad + i * cols;
         float *dx = ga + i * cols;
@@ -30,7 +30,7 @@ static gp_status softmax_backward(gp_tape *t, gp_node *n)
             for (int64_t j = 0; j < cols; j++) dx[j] += gr[j] - expf(yr[j]) * d;
         else
             for (int64_t j = 0; j < cols; j++) dx[j] += yr[j] * (gr[j] - d);
-    }
+    });
     return GP_OK;
 }
 
@@ -44,7 +44,7 @@ static gp_tensor *softmax_rows(gp_tape *t, gp_tensor *a, bool log_space)
     if (!y) return NULL;
     int64_t rows = a->rows, cols = a->cols;
     int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (rows * cols >= GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < rows; i++) {
         const float *x = a->data + i * cols;
         float *yr = y->data + i * cols;
@@ -64,7 +64,7 @@ static gp_tensor *softmax_rows(gp_tape *t, gp_tensor *a, bool log_space)
             float inv = (float)(1.0 / s);
             for (int64_t j = 0; j < cols; j++) yr[j] *= inv;
         }
-    }
+    });
     gp_node *n = gp_i_record(t, log_space ? &log_softmax_op : &softmax_op, y, 1, &a);
     if (n) n->i[0] = log_space;
     return gp_i_done(t, y);

@@ -53,7 +53,7 @@ static void spmm_heads(float *y, const gp_csr *m, const float *vals, int64_t hea
     int64_t cols = heads * d;
     int nt = gp_i_threads();
     (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && m->nnz * cols > GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(m->nnz * cols > GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < m->rows; i++) {
         float *yi = y + i * cols;
         for (int64_t k = m->ptr[i]; k < m->ptr[i + 1]; k++) {
@@ -63,7 +63,7 @@ static void spmm_heads(float *y, const gp_csr *m, const float *vals, int64_t hea
                 for (int64_t c = h * d; c < (h + 1) * d; c++) yi[c] += a * xj[c];
             }
         }
-    }
+    });
 }
 
 /* dX += A^T dY: row j of the transpose tr gathers dY over the entries of column j of A.
@@ -74,7 +74,7 @@ static void spmm_transposed(float *dx, const gp_csr *tr, const int64_t *perm, co
     int64_t cols = heads * d;
     int nt = gp_i_threads();
     (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && tr->nnz * cols > GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(tr->nnz * cols > GP_PAR_MIN_WORK,
     for (int64_t j = 0; j < tr->rows; j++) {
         float *gj = dx + j * cols;
         for (int64_t kt = tr->ptr[j]; kt < tr->ptr[j + 1]; kt++) {
@@ -85,7 +85,7 @@ static void spmm_transposed(float *dx, const gp_csr *tr, const int64_t *perm, co
                 for (int64_t c = h * d; c < (h + 1) * d; c++) gj[c] += a * di[c];
             }
         }
-    }
+    });
 }
 
 static gp_status spmm_backward(gp_tape *t, gp_node *n)
@@ -120,7 +120,7 @@ static gp_status spmm_backward(gp_tape *t, gp_node *n)
         if (!ge) return GP_E_NOMEM;
         int nt = gp_i_threads();
         (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && adj->nnz * cols > GP_PAR_MIN_WORK)
+        GP_I_PARALLEL_FOR(adj->nnz * cols > GP_PAR_MIN_WORK,
         for (int64_t i = 0; i < adj->rows; i++) {
             const float *di = dy + i * cols;
             for (int64_t k = adj->ptr[i]; k < adj->ptr[i + 1]; k++) {
@@ -131,7 +131,7 @@ static gp_status spmm_backward(gp_tape *t, gp_node *n)
                     ge[k * heads + h] += dot;
                 }
             }
-        }
+        });
     }
     return GP_OK;
 }
@@ -191,7 +191,7 @@ static gp_status sddmm_backward(gp_tape *t, gp_node *n)
     if (gp_i_needs_grad(a)) {
         float *ga = gp_i_grad(t, a);
         if (!ga) return GP_E_NOMEM;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && adj->nnz * cols > GP_PAR_MIN_WORK)
+        GP_I_PARALLEL_FOR(adj->nnz * cols > GP_PAR_MIN_WORK,
         for (int64_t i = 0; i < adj->rows; i++) {
             float *gi = ga + i * cols;
             for (int64_t k = adj->ptr[i]; k < adj->ptr[i + 1]; k++) {
@@ -201,7 +201,7 @@ static gp_status sddmm_backward(gp_tape *t, gp_node *n)
                     for (int64_t c = h * d; c < (h + 1) * d; c++) gi[c] += w * bj[c];
                 }
             }
-        }
+        });
     }
     if (gp_i_needs_grad(b)) {
         float *gb = gp_i_grad(t, b);
@@ -234,7 +234,7 @@ gp_tensor *gp_sddmm(gp_tape *t, const gp_graph *g, gp_tensor *a, gp_tensor *b, i
     if (!out) return NULL;
     int nt = gp_i_threads();
     (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && adj->nnz * cols > GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(adj->nnz * cols > GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < adj->rows; i++) {
         const float *ai = a->data + i * cols;
         for (int64_t k = adj->ptr[i]; k < adj->ptr[i + 1]; k++) {
@@ -245,7 +245,7 @@ gp_tensor *gp_sddmm(gp_tape *t, const gp_graph *g, gp_tensor *a, gp_tensor *b, i
                 out->data[k * heads + h] = dot;
             }
         }
-    }
+    });
     gp_node *n = gp_i_record(t, &sddmm_op, out, 2, in);
     if (n) {
         n->p[0] = g;

@@ -187,7 +187,7 @@ static void sgd_update(const gp_optim *o, float *w, const float *grad, float *bu
     const float lr = o->lr, mu = o->momentum, wd = o->weight_decay;
     const bool nesterov = o->nesterov;
     int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && n > GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(n > GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < n; i++) {
         float g = grad[i] + wd * w[i];
         if (buf) {
@@ -196,7 +196,7 @@ static void sgd_update(const gp_optim *o, float *w, const float *grad, float *bu
             g = nesterov ? g + mu * v : v;
         }
         w[i] -= lr * g;
-    }
+    });
 }
 
 static void adam_update(const gp_optim *o, float *w, const float *grad, float *m, float *v,
@@ -209,7 +209,7 @@ static void adam_update(const gp_optim *o, float *w, const float *grad, float *m
     const float l2 = o->kind == OPTIM_ADAM ? o->weight_decay : 0.0f;
     const float decay = o->kind == OPTIM_ADAMW ? 1.0f - o->lr * o->weight_decay : 1.0f;
     int nt = gp_i_threads();
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && n > GP_PAR_MIN_WORK)
+    GP_I_PARALLEL_FOR(n > GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < n; i++) {
         float wi = w[i];
         float g = grad[i] + l2 * wi;
@@ -219,7 +219,7 @@ static void adam_update(const gp_optim *o, float *w, const float *grad, float *m
         m[i] = mi;
         v[i] = vi;
         w[i] = wi - step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
-    }
+    });
 }
 
 gp_status gp_optim_step(gp_optim *o)
