@@ -188,22 +188,33 @@ static gp_status gather_gate_backward(gp_tape *t, gp_node *n)
     int64_t k = n->out->rows, d = x->cols;
     const float *dy = n->out->grad;
     float *gx = NULL, *gg = NULL;
-    if (gp_i_needs_grad(x) && !(gx = gp_i_grad(t, x))) return GP_E_NOMEM;
-    if (gp_i_needs_grad(g) && !(gg = gp_i_grad(t, g))) return GP_E_NOMEM;
+    bool set_x = false, set_g = false;
+    if (gp_i_needs_grad(x) && !(gx = gp_i_grad_acc(t, x, &set_x))) return GP_E_NOMEM;
+    if (gp_i_needs_grad(g) && !(gg = gp_i_grad_acc(t, g, &set_g))) return GP_E_NOMEM;
+    if (set_x) { /* fresh buffer: zero only the dropped rows; kept rows are written below */
+        unsigned char *is_kept = gp_tape_alloc(t, (size_t)x->rows);
+        if (!is_kept) return GP_E_NOMEM;
+        memset(is_kept, 0, (size_t)x->rows);
+        for (int64_t i = 0; i < k; i++) is_kept[kept[i]] = 1;
+        for (int64_t r = 0; r < x->rows; r++)
+            if (!is_kept[r]) memset(gx + r * d, 0, (size_t)d * sizeof(float));
+    }
     int nt = gp_i_threads();
-    (void)nt;
     GP_I_PARALLEL_FOR(k * d > GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < k; i++) {
         const float *dyi = dy + i * d, *xi = x->data + kept[i] * d;
-        if (gx) {
+        if (gx) { /* kept rows are distinct: row kept[i] gets this one term */
             float gi = g->data[i];
             float *gxi = gx + kept[i] * d;
-            for (int64_t c = 0; c < d; c++) gxi[c] += gi * dyi[c];
+            if (set_x)
+                for (int64_t c = 0; c < d; c++) gxi[c] = gi * dyi[c];
+            else
+                for (int64_t c = 0; c < d; c++) gxi[c] += gi * dyi[c];
         }
         if (gg) {
             float dot = 0.0f;
             for (int64_t c = 0; c < d; c++) dot += dyi[c] * xi[c];
-            gg[i] += dot;
+            gg[i] = set_g ? dot : gg[i] + dot;
         }
     });
     return GP_OK;
@@ -222,7 +233,6 @@ static gp_tensor *gather_gate(gp_tape *t, gp_tensor *x, const int64_t *kept, int
     gp_tensor *out = gp_i_out(t, k, d);
     if (!out) return NULL;
     int nt = gp_i_threads();
-    (void)nt;
     GP_I_PARALLEL_FOR(k * d > GP_PAR_MIN_WORK,
     for (int64_t i = 0; i < k; i++) {
         const float *xi = x->data + kept[i] * d;

@@ -4,8 +4,9 @@
  *   y_i = x_i W_root + aggr_{j in N(i)} (a_ij x_j) W_rel + b
  *   sum:  A X W_rel (A with its edge weights)     mean: the sum divided by |N(i)| (0 if isolated)
  *   max:  elementwise max_j a_ij x_j, then W_rel  (0 for isolated nodes)
- * Sum and mean are linear and run as A (X W_rel), after one product X [W_root | W_rel] (so a
- * sparse X is accepted and input dropout draws one mask for both terms); max aggregates X itself.
+ * Sum and mean are linear and run as A (X W_rel); a sparse X goes through one product
+ * X [W_root | W_rel] (input dropout draws one mask for both terms), a dense X through two
+ * products (no copies of column slices); max aggregates X itself.
  * Gradients come from the ops used.
  */
 #include <string.h>
@@ -28,6 +29,10 @@ static gp_tensor *graphconv_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor
     if (l->aggr == GP_AGGR_MAX) {
         y = gp_add(t, gp_matmul(t, x, l->w_root, false, false),
                    gp_matmul(t, gp_i_aggregate_max(t, adj, x, true), l->w_rel, false, false));
+    } else if (x) { /* dense input: two products, no concatenation or slices to copy */
+        gp_tensor *agg = gp_spmm(t, g, NULL, gp_matmul(t, x, l->w_rel, false, false));
+        if (l->aggr == GP_AGGR_MEAN) agg = gp_mul(t, agg, gp_i_inverse_counts(t, adj));
+        y = gp_add(t, gp_matmul(t, x, l->w_root, false, false), agg);
     } else {
         gp_tensor *w = gp_concat_cols(t, 2, (gp_tensor *[]){l->w_root, l->w_rel});
         gp_tensor *xw = gp_i_input_matmul(t, m, x, xs, dropout, w);

@@ -16,6 +16,7 @@
  * chunk, not per element, so their loops stay inlinable and vectorisable.
  */
 #include <math.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -37,13 +38,16 @@ static gp_status unary_backward(gp_tape *t, gp_node *n)
 {
     const unary_def *def = n->p[0];
     gp_tensor *a = n->in[0], *y = n->out;
-    float *ga = gp_i_grad(t, a);
+    bool assign;
+    float *ga = gp_i_grad_acc(t, a, &assign);
     if (!ga) return GP_E_NOMEM;
     int64_t size = gp_tensor_size(a), chunks = (size + CHUNK - 1) / CHUNK;
     int nt = gp_i_threads();
     GP_I_PARALLEL_FOR(size >= GP_PAR_MIN_WORK,
     for (int64_t c = 0; c < chunks; c++) {
         int64_t lo = c * CHUNK, len = size - lo < CHUNK ? size - lo : CHUNK;
+        /* a fresh gradient is zeroed chunk by chunk, while the chunk is in L1 */
+        if (assign) memset(ga + lo, 0, (size_t)len * sizeof(float));
         def->backward(ga + lo, y->grad + lo, a->data + lo, y->data + lo, len, n->f[0]);
     });
     return GP_OK;

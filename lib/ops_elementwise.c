@@ -16,6 +16,8 @@
  * summed gradient is produced by one thread in a fixed order, so results do not depend on
  * the thread count.
  */
+#include <string.h>
+
 #include "internal.h"
 
 #define CHUNK 4096     /* elements per parallel work item in flat loops */
@@ -112,36 +114,53 @@ static double sum_double(const float *x, int64_t n)
  * dimensions. Full-size targets add elementwise; row sums and totals accumulate in double;
  * column sums accumulate down the rows in float, each column block owned by one thread. */
 static void reduce_into(float *dst, int64_t to_rows, int64_t to_cols, const float *src,
-                        int64_t rows, int64_t cols, float sign)
+                        int64_t rows, int64_t cols, float sign, bool assign)
 {
     int64_t n = rows * cols;
     int nt = gp_i_threads();
     if (to_rows == rows && to_cols == cols) {
-        GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
-        for (int64_t i = 0; i < n; i++) dst[i] += sign * src[i];);
+        if (assign) {
+            GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
+            for (int64_t i = 0; i < n; i++) dst[i] = sign * src[i];);
+        } else {
+            GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
+            for (int64_t i = 0; i < n; i++) dst[i] += sign * src[i];);
+        }
     } else if (to_rows == rows) { /* r x 1: sum each row */
         GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
-        for (int64_t i = 0; i < rows; i++)
-            dst[i] += sign * (float)sum_double(src + i * cols, cols););
+        for (int64_t i = 0; i < rows; i++) {
+            float s = sign * (float)sum_double(src + i * cols, cols);
+            dst[i] = assign ? s : dst[i] + s;
+        });
     } else if (to_cols == cols) { /* 1 x c: sum each column */
         int64_t blocks = (cols + COL_BLOCK - 1) / COL_BLOCK;
         GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
         for (int64_t b = 0; b < blocks; b++) {
             int64_t j0 = b * COL_BLOCK, j1 = min64(cols, j0 + COL_BLOCK);
+            if (assign)
+                for (int64_t j = j0; j < j1; j++) dst[j] = 0.0f;
             for (int64_t i = 0; i < rows; i++)
                 for (int64_t j = j0; j < j1; j++) dst[j] += sign * src[i * cols + j];
         });
     } else { /* 1 x 1 */
-        dst[0] += sign * (float)sum_double(src, n);
+        float s = sign * (float)sum_double(src, n);
+        dst[0] = assign ? s : dst[0] + s;
     }
 }
 
-/* gx += g * dy/dx when x, the other operand and y all have the same shape (one pass). */
+/* gx += g * dy/dx (gx = ... when assign) when x, the other operand and y all have the same
+ * shape (one pass). */
 static void same_shape_grad(bin_kind k, int side, float *gx, const float *g, const float *a,
-                            const float *b, const float *y, int64_t n)
+                            const float *b, const float *y, int64_t n, bool assign)
 {
     int nt = gp_i_threads();
     const float *other = side == 0 ? b : a;
+    if (k == BIN_MUL && assign) {
+        GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
+        for (int64_t i = 0; i < n; i++) gx[i] = g[i] * other[i];);
+        return;
+    }
+    if (assign) memset(gx, 0, (size_t)n * sizeof(float)); /* division: rare on large tensors */
     if (k == BIN_MUL) {
         GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
         for (int64_t i = 0; i < n; i++) gx[i] += g[i] * other[i];);
@@ -165,16 +184,17 @@ static gp_status binary_backward(gp_tape *t, gp_node *n)
     for (int side = 0; side < 2; side++) {
         gp_tensor *x = n->in[side];
         if (!gp_i_needs_grad(x)) continue;
-        float *gx = gp_i_grad(t, x);
+        bool assign;
+        float *gx = gp_i_grad_acc(t, x, &assign);
         if (!gx) return GP_E_NOMEM;
         if (k == BIN_ADD || k == BIN_SUB) {
             reduce_into(gx, x->rows, x->cols, g.data, rows, cols,
-                        side == 1 && k == BIN_SUB ? -1.0f : 1.0f);
+                        side == 1 && k == BIN_SUB ? -1.0f : 1.0f, assign);
             continue;
         }
         gp_tensor *other = n->in[1 - side];
         if (gp_tensor_size(x) == size && gp_tensor_size(other) == size) {
-            same_shape_grad(k, side, gx, g.data, a->data, b->data, y->data, size);
+            same_shape_grad(k, side, gx, g.data, a->data, b->data, y->data, size, assign);
             continue;
         }
         if (!term && !(term = gp_tape_alloc(t, (size_t)size * sizeof(float)))) return GP_E_NOMEM;
@@ -188,7 +208,7 @@ static gp_status binary_backward(gp_tape *t, gp_node *n)
             bin_map(BIN_DIV, term, rows, cols, (operand){term, rows, cols}, as_operand(b));
             sign = -1.0f;
         }
-        reduce_into(gx, x->rows, x->cols, term, rows, cols, sign);
+        reduce_into(gx, x->rows, x->cols, term, rows, cols, sign, assign);
     }
     return GP_OK;
 }
@@ -227,9 +247,11 @@ gp_tensor *gp_div(gp_tape *t, gp_tensor *a, gp_tensor *b) { return binary(t, BIN
 
 static gp_status scale_backward(gp_tape *t, gp_node *n)
 {
-    float *ga = gp_i_grad(t, n->in[0]);
+    bool assign;
+    float *ga = gp_i_grad_acc(t, n->in[0], &assign);
     if (!ga) return GP_E_NOMEM;
-    reduce_into(ga, n->out->rows, n->out->cols, n->out->grad, n->out->rows, n->out->cols, n->f[0]);
+    reduce_into(ga, n->out->rows, n->out->cols, n->out->grad, n->out->rows, n->out->cols, n->f[0],
+                assign);
     return GP_OK;
 }
 

@@ -29,21 +29,25 @@ static gp_status matmul_backward(gp_tape *t, gp_node *n)
     int64_t batch = n->i[2];
     int64_t ar = a->rows / batch, ac = a->cols, br = b->rows / batch, bc = b->cols;
     int64_t m = ta ? ac : ar, k = ta ? ar : ac, nn = tb ? br : bc;
-    float *ga = gp_i_needs_grad(a) ? gp_i_grad(t, a) : NULL;
-    float *gb = gp_i_needs_grad(b) ? gp_i_grad(t, b) : NULL;
+    /* A fresh gradient buffer is written with beta = 0 (no zero-fill). If a and b are the same
+     * tensor, b's call sees the buffer already taken and accumulates. */
+    bool assign_a = false, assign_b = false;
+    float *ga = gp_i_needs_grad(a) ? gp_i_grad_acc(t, a, &assign_a) : NULL;
+    float *gb = gp_i_needs_grad(b) ? gp_i_grad_acc(t, b, &assign_b) : NULL;
     if ((gp_i_needs_grad(a) && !ga) || (gp_i_needs_grad(b) && !gb)) return GP_E_NOMEM;
+    float beta_a = assign_a ? 0.0f : 1.0f, beta_b = assign_b ? 0.0f : 1.0f;
     for (int64_t s = 0; s < batch; s++) {
         const float *A = a->data + s * ar * ac, *B = b->data + s * br * bc;
         const float *dC = c->grad + s * m * nn;
         if (ga) {
             float *dA = ga + s * ar * ac;
-            if (!ta) gp_i_gemm(false, !tb, m, k, nn, 1.0f, dC, nn, B, bc, 1.0f, dA, ac);
-            else gp_i_gemm(tb, true, k, m, nn, 1.0f, B, bc, dC, nn, 1.0f, dA, ac);
+            if (!ta) gp_i_gemm(false, !tb, m, k, nn, 1.0f, dC, nn, B, bc, beta_a, dA, ac);
+            else gp_i_gemm(tb, true, k, m, nn, 1.0f, B, bc, dC, nn, beta_a, dA, ac);
         }
         if (gb) {
             float *dB = gb + s * br * bc;
-            if (!tb) gp_i_gemm(!ta, false, k, nn, m, 1.0f, A, ac, dC, nn, 1.0f, dB, bc);
-            else gp_i_gemm(true, ta, nn, k, m, 1.0f, dC, nn, A, ac, 1.0f, dB, bc);
+            if (!tb) gp_i_gemm(!ta, false, k, nn, m, 1.0f, A, ac, dC, nn, beta_b, dB, bc);
+            else gp_i_gemm(true, ta, nn, k, m, 1.0f, dC, nn, A, ac, beta_b, dB, bc);
         }
     }
     return GP_OK;

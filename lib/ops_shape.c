@@ -144,12 +144,28 @@ static gp_status slice_backward(gp_tape *t, gp_node *n)
 {
     gp_tensor *a = n->in[0];
     if (!gp_i_needs_grad(a)) return GP_OK;
-    float *ga = gp_i_grad(t, a);
+    bool assign;
+    float *ga = gp_i_grad_acc(t, a, &assign);
     if (!ga) return GP_E_NOMEM;
     int64_t c0 = n->i[0], r0 = n->i[1], rows = n->out->rows, cols = n->out->cols;
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++)
-            ga[(r0 + i) * a->cols + c0 + j] += n->out->grad[i * cols + j];
+    const float *g = n->out->grad;
+    if (!assign) {
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++) ga[(r0 + i) * a->cols + c0 + j] += g[i * cols + j];
+        return GP_OK;
+    }
+    /* fresh buffer: copy the slice's gradient in, zero the rest, one pass */
+    size_t left = (size_t)c0 * sizeof(float), right = (size_t)(a->cols - c0 - cols) * sizeof(float);
+    for (int64_t r = 0; r < a->rows; r++) {
+        float *row = ga + r * a->cols;
+        if (r < r0 || r >= r0 + rows) {
+            memset(row, 0, (size_t)a->cols * sizeof(float));
+            continue;
+        }
+        memset(row, 0, left);
+        memcpy(row + c0, g + (r - r0) * cols, (size_t)cols * sizeof(float));
+        memset(row + c0 + cols, 0, right);
+    }
     return GP_OK;
 }
 

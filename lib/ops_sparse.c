@@ -24,6 +24,7 @@
  */
 
 #include <math.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -97,7 +98,8 @@ static gp_status spmm_backward(gp_tape *t, gp_node *n)
     const float *dy = n->out->grad;
     const float *vals = ev ? ev->data : adj->val;
     if (gp_i_needs_grad(x)) {
-        float *gx = gp_i_grad(t, x);
+        bool assign;
+        float *gx = gp_i_grad_acc(t, x, &assign);
         if (!gx) return GP_E_NOMEM;
         const gp_csr *tr = n->p[1];
         const int64_t *perm = n->p[2];
@@ -110,8 +112,10 @@ static gp_status spmm_backward(gp_tape *t, gp_node *n)
                 if (!tv) return GP_E_NOMEM;
                 for (int64_t kt = 0; kt < tr->nnz; kt++) tv[kt] = ev->data[perm[kt]];
             }
-            gp_csr_spmm(gx, tr, tv, dy, d);
+            if (assign) gp_i_csr_spmm_set(gx, tr, tv, dy, d);
+            else gp_csr_spmm(gx, tr, tv, dy, d);
         } else {
+            if (assign) memset(gx, 0, (size_t)gp_tensor_size(x) * sizeof(float));
             spmm_transposed(gx, tr, perm, vals, heads, dy, d);
         }
     }
@@ -156,9 +160,9 @@ gp_tensor *gp_spmm(gp_tape *t, const gp_graph *g, gp_tensor *edge_vals, gp_tenso
                        (long long)adj->nnz, (long long)x->cols))
         return NULL;
     int64_t d = x->cols / heads;
-    gp_tensor *out = gp_i_out_zero(t, adj->rows, x->cols);
+    gp_tensor *out = heads == 1 ? gp_i_out(t, adj->rows, x->cols) : gp_i_out_zero(t, adj->rows, x->cols);
     if (!out) return NULL;
-    if (heads == 1) gp_csr_spmm(out->data, adj, edge_vals ? edge_vals->data : NULL, x->data, d);
+    if (heads == 1) gp_i_csr_spmm_set(out->data, adj, edge_vals ? edge_vals->data : NULL, x->data, d);
     else spmm_heads(out->data, adj, edge_vals->data, heads, x->data, d);
     gp_tensor *in[2] = {x, edge_vals};
     gp_node *n = gp_i_record(t, &spmm_op, out, edge_vals ? 2 : 1, in);

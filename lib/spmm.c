@@ -4,7 +4,8 @@
  *
  *   y[i][c] += sum over k in [ptr[i], ptr[i+1]) of a_k x[idx[k]][c]   (a_k = 1 if no values)
  *
- * summed in storage order k for every entry, starting from the old y[i][c].
+ * summed in storage order k for every entry, starting from the old y[i][c] — or from 0 in the
+ * overwriting variant Y = A X (gp_i_csr_spmm_set), which spares callers a zero-fill of Y.
  *
  * Kernel choice (measured: docs/benchmarks.md, section "SpMM kernel"):
  * - Register blocking: the columns are taken in blocks of 16 (then one of 8, then the 1..7
@@ -43,7 +44,7 @@ typedef float v8f __attribute__((vector_size(32)));
 
 typedef void (*rows_fn)(float *restrict y, const int64_t *restrict ptr,
                         const int64_t *restrict idx, const float *restrict val,
-                        const float *restrict x, int64_t d, int64_t r0, int64_t r1);
+                        const float *restrict x, int64_t d, int64_t r0, int64_t r1, bool set);
 
 /* Columns [c0, c0 + NV * lanes) of row i: NV vectors of partial sums stay in registers while
  * the row's entries are traversed. Vectors are loaded and stored one by one with memcpy
@@ -58,8 +59,10 @@ typedef void (*rows_fn)(float *restrict y, const int64_t *restrict ptr,
 #define ACCUMULATE_BLOCK(VT, NV)                                                               \
     do {                                                                                       \
         VT acc[NV];                                                                            \
-        UNROLL_Q for (int q = 0; q < (NV); q++)                                                \
-            memcpy(&acc[q], yi + c0 + q * LANES(VT), sizeof(VT));                              \
+        UNROLL_Q for (int q = 0; q < (NV); q++) {                                              \
+            if (set) acc[q] = (VT){0};                                                         \
+            else memcpy(&acc[q], yi + c0 + q * LANES(VT), sizeof(VT));                         \
+        }                                                                                      \
         for (int64_t k = k0; k < k1; k++) {                                                    \
             const float *xj = x + idx[k] * d + c0;                                             \
             UNROLL_Q for (int q = 0; q < (NV); q++) {                                          \
@@ -75,11 +78,11 @@ typedef void (*rows_fn)(float *restrict y, const int64_t *restrict ptr,
 /* The last 1..7 columns [c0, d) of row i, scalar. */
 static inline void accumulate_tail(float *restrict yi, const int64_t *restrict idx,
                                    const float *restrict val, const float *restrict x,
-                                   int64_t d, int64_t k0, int64_t k1, int64_t c0)
+                                   int64_t d, int64_t k0, int64_t k1, int64_t c0, bool set)
 {
     int64_t w = d - c0;
     float acc[8];
-    for (int64_t t = 0; t < w; t++) acc[t] = yi[c0 + t];
+    for (int64_t t = 0; t < w; t++) acc[t] = set ? 0.0f : yi[c0 + t];
     for (int64_t k = k0; k < k1; k++) {
         const float *xj = x + idx[k] * d + c0;
         float a = val ? val[k] : 1.0f;
@@ -94,19 +97,23 @@ static inline void accumulate_tail(float *restrict yi, const int64_t *restrict i
 #define DEFINE_SPMM_ROWS(NAME, ATTR, VT)                                                       \
     ATTR static void NAME(float *restrict y, const int64_t *restrict ptr,                      \
                           const int64_t *restrict idx, const float *restrict val,              \
-                          const float *restrict x, int64_t d, int64_t r0, int64_t r1)          \
+                          const float *restrict x, int64_t d, int64_t r0, int64_t r1,          \
+                          bool set)                                                            \
     {                                                                                          \
         for (int64_t i = r0; i < r1; i++) {                                                    \
             int64_t k0 = ptr[i], k1 = ptr[i + 1];                                              \
-            if (k0 == k1) continue;                                                            \
             float *yi = y + i * d;                                                             \
+            if (k0 == k1) {                                                                    \
+                if (set) memset(yi, 0, (size_t)d * sizeof(float));                             \
+                continue;                                                                      \
+            }                                                                                  \
             int64_t c0 = 0;                                                                    \
             for (; c0 + 16 <= d; c0 += 16) ACCUMULATE_BLOCK(VT, 16 / LANES(VT));             \
             if (c0 + 8 <= d) {                                                                 \
                 ACCUMULATE_BLOCK(VT, 8 / LANES(VT));                                          \
                 c0 += 8;                                                                       \
             }                                                                                  \
-            if (c0 < d) accumulate_tail(yi, idx, val, x, d, k0, k1, c0);                       \
+            if (c0 < d) accumulate_tail(yi, idx, val, x, d, k0, k1, c0, set);                  \
         }                                                                                      \
     }
 
@@ -142,15 +149,19 @@ static int64_t split_row(const int64_t *ptr, int64_t rows, int64_t target)
     return lo;
 }
 
-void gp_csr_spmm(float *y, const gp_csr *m, const float *vals, const float *x, int64_t d)
+static void spmm(float *y, const gp_csr *m, const float *vals, const float *x, int64_t d, bool set)
 {
-    if (!m || d <= 0 || m->rows <= 0 || m->nnz <= 0) return;
+    if (!m || d <= 0 || m->rows <= 0) return;
+    if (m->nnz <= 0) {
+        if (set) memset(y, 0, (size_t)(m->rows * d) * sizeof(float));
+        return;
+    }
     const float *v = vals ? vals : m->val;
     int64_t rows = m->rows, total = m->nnz + rows;
     int nt = gp_i_threads();
     rows_fn spmm_rows = pick_rows_kernel();
     if (nt <= 1 || m->nnz * d < SPMM_PAR_MIN_WORK || rows < 2) {
-        spmm_rows(y, m->ptr, m->idx, v, x, d, 0, rows);
+        spmm_rows(y, m->ptr, m->idx, v, x, d, 0, rows, set);
         return;
     }
     if (nt > rows) nt = (int)rows;
@@ -158,6 +169,16 @@ void gp_csr_spmm(float *y, const gp_csr *m, const float *vals, const float *x, i
     for (int p = 0; p < nt; p++) {
         int64_t r0 = split_row(m->ptr, rows, total * p / nt);
         int64_t r1 = split_row(m->ptr, rows, total * (p + 1) / nt);
-        spmm_rows(y, m->ptr, m->idx, v, x, d, r0, r1);
+        spmm_rows(y, m->ptr, m->idx, v, x, d, r0, r1, set);
     }
+}
+
+void gp_csr_spmm(float *y, const gp_csr *m, const float *vals, const float *x, int64_t d)
+{
+    spmm(y, m, vals, x, d, false);
+}
+
+void gp_i_csr_spmm_set(float *y, const gp_csr *m, const float *vals, const float *x, int64_t d)
+{
+    spmm(y, m, vals, x, d, true);
 }

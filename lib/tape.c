@@ -183,6 +183,17 @@ float *gp_i_grad(gp_tape *t, gp_tensor *x)
     return x->grad;
 }
 
+float *gp_i_grad_acc(gp_tape *t, gp_tensor *x, bool *assign)
+{
+    *assign = false;
+    if (!x->grad) {
+        size_t bytes = gp_i_mul_size((size_t)gp_tensor_size(x), sizeof(float));
+        x->grad = gp_arena_alloc(t->arena, bytes);
+        *assign = x->grad != NULL;
+    }
+    return x->grad;
+}
+
 static gp_status run_backward(gp_tape *t, gp_tensor *out)
 {
     if (out->node < 0) return GP_OK; /* nothing recorded: no parameter reached the output */
