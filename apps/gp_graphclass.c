@@ -26,6 +26,15 @@
  * last fold (PATH, gp_module_save) and its configuration (PATH.meta); --load PATH with --predict DIR
  * (a TU folder; its NAME_graph_labels.txt must exist, its values are ignored) writes one line per
  * graph: index, predicted class value, class probabilities.
+ * Training options: --clip-norm X scales the gradients to global L2 norm <= X before every step;
+ * --cosine uses lr_t = gp_lr_cosine(lr, t, warmup, total) per step (linear warm-up over
+ * --warmup-epochs, then cosine to 0 at --epochs; the HF get_cosine_schedule_with_warmup).
+ * --preset gpn-PROTEINS|gpn-NCI1|gpn-NCI109|gpn-DD (or gpn: chosen by dataset name) sets the
+ * official GPN per-dataset hyper-parameters (research notes gpn_nodedrop.md A6) as defaults;
+ * options given on the command line override them. --write-parse DIR writes, after training, the
+ * GPN parse hierarchy of every graph of the dataset (last fold's model) as DIR/graph_<i>.json
+ * (i = 1-based graph index; gp_gpn_hierarchy_write_json), each through a temporary file renamed
+ * into place.
  * Exit status: 0 ok, 1 failure, 2 usage error.
  */
 #include <getopt.h>
@@ -34,9 +43,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <graphpool/gpn.h>
 #include <graphpool/graphpool.h>
 #include <graphpool/io.h>
 #include <graphpool/layers.h>
@@ -48,14 +61,15 @@ enum { MAX_POOLS = 16, MAX_BLOCKS = 8, MAX_MLP = 8, MAX_DEGREE_ONEHOT = 256 };
 
 typedef struct options {
     const char *dataset, *data_dir, *layer, *readout, *jk, *features, *save, *load, *predict, *output;
+    const char *preset, *write_parse;
     char *pools[MAX_POOLS];
     int num_pools;
-    int hidden, blocks, epochs, patience, batch, eval_batch, threads, folds, max_folds;
+    int hidden, blocks, epochs, patience, batch, eval_batch, threads, folds, max_folds, warmup_epochs;
     int64_t mlp[MAX_MLP];
     int num_mlp;
-    double ratio, dropout, lr, weight_decay, val_ratio;
+    double ratio, dropout, lr, weight_decay, val_ratio, clip_norm;
     unsigned long seed;
-    bool fold_files, json, quiet, encoder;
+    bool fold_files, json, quiet, encoder, cosine;
 } options;
 
 static void usage(FILE *f)
@@ -80,6 +94,18 @@ static void usage(FILE *f)
             "  --batch-size N        (default 60)\n"
             "  --epochs N            maximum epochs (default 100)\n"
             "  --patience N          early stopping on validation loss (default 20, 0 = off)\n"
+            "  --clip-norm X         clip the gradients' global L2 norm to X (default 0 = off)\n"
+            "  --cosine              cosine learning-rate schedule per step, to 0 at --epochs\n"
+            "  --warmup-epochs N     linear warm-up of --cosine (default 0)\n"
+            "  --preset gpn|gpn-PROTEINS|gpn-NCI1|gpn-NCI109|gpn-DD\n"
+            "                        official GPN hyper-parameters (gpn: by dataset name): --layer gcn\n"
+            "                        --blocks 1 --encoder --pool gpn:..., hidden, --mlp HIDDEN, dropout,\n"
+            "                        lr, weight decay 1e-4, batch size, --epochs 500 --patience 50,\n"
+            "                        --clip-norm 1, --cosine --warmup-epochs 50 (not NCI109);\n"
+            "                        options on the command line override the preset\n"
+            "  --write-parse DIR     after training, write the GPN parse hierarchy (cluster of every\n"
+            "                        node per level) of each graph as DIR/graph_<i>.json (last fold's\n"
+            "                        model; DIR must exist)\n"
             "  --folds K             stratified K-fold CV (default 10)\n"
             "  --fold-files          use the dataset's 10fold_idx files\n"
             "  --val-ratio R         validation share of each training part (default 0.1)\n"
@@ -111,6 +137,7 @@ typedef struct feat_spec {
     int64_t num_label_values;
     int64_t *label_values; /* one-hot column c is node-label value label_values[c] */
     int64_t num_attr;
+    double *attr_mean, *attr_std; /* attributes are standardised: (a - mean) / std per column */
     int64_t max_degree; /* one-hot degree width - 1 */
     double deg_mean, deg_std;
 } feat_spec;
@@ -158,7 +185,26 @@ static int feat_choose(feat_spec *fs, const gp_graph_dataset *ds, const char *mo
         for (int64_t c = 0; c < ds->num_node_labels; c++)
             fs->label_values[c] = ds->node_label_values ? ds->node_label_values[c] : c;
     }
-    if (fs->kind == F_ATTR || fs->kind == F_LABELS_ATTR) fs->num_attr = ds->num_node_attr;
+    if (fs->kind == F_ATTR || fs->kind == F_LABELS_ATTR) {
+        /* Standardise every attribute column over the dataset's nodes (no labels used): raw
+         * attributes span very different scales (ENZYMES: 1e-1 to 1e2). */
+        fs->num_attr = ds->num_node_attr;
+        fs->attr_mean = calloc((size_t)fs->num_attr + 1, sizeof(double));
+        fs->attr_std = calloc((size_t)fs->num_attr + 1, sizeof(double));
+        if (!fs->attr_mean || !fs->attr_std) return 1;
+        for (int64_t a = 0; a < fs->num_attr; a++) {
+            double m = 0, m2 = 0;
+            for (int64_t v = 0; v < ds->num_nodes; v++) {
+                double x = ds->node_attr[v * fs->num_attr + a];
+                m += x;
+                m2 += x * x;
+            }
+            m /= n;
+            fs->attr_mean[a] = m;
+            fs->attr_std[a] = sqrt(fmax(m2 / n - m * m, 0.0));
+            if (fs->attr_std[a] < 1e-12) fs->attr_std[a] = 1.0;
+        }
+    }
     switch (fs->kind) {
     case F_LABELS: fs->dim = fs->num_label_values; break;
     case F_ATTR: fs->dim = fs->num_attr; break;
@@ -197,7 +243,8 @@ static float *feat_build(const feat_spec *fs, const gp_graph_dataset *ds)
             }
             if (fs->kind == F_ATTR || fs->kind == F_LABELS_ATTR) {
                 int64_t o = fs->kind == F_LABELS_ATTR ? fs->num_label_values : 0;
-                for (int64_t a = 0; a < fs->num_attr; a++) row[o + a] = ds->node_attr[v * fs->num_attr + a];
+                for (int64_t a = 0; a < fs->num_attr; a++)
+                    row[o + a] = (float)((ds->node_attr[v * fs->num_attr + a] - fs->attr_mean[a]) / fs->attr_std[a]);
             }
             if (fs->kind == F_DEGREE) row[d < fs->max_degree ? d : fs->max_degree] = 1.0f;
             if (fs->kind == F_DEGREE_NORM) row[0] = (float)(((double)d - fs->deg_mean) / fs->deg_std);
@@ -498,6 +545,7 @@ static gp_status train_fold(fold_result *res, model *md, run_ctx *c, const gp_cv
     int since = 0;
     snapshot(best, &all, false);
     gp_tape *t = c->tape;
+    long step = 0, steps_per_epoch = (long)gp_minibatch_batches(mb);
     for (int ep = 1; ep <= o->epochs; ep++) {
         double w0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_PROCESS_CPUTIME_ID), loss_sum = 0;
         int64_t seen = 0;
@@ -511,6 +559,12 @@ static gp_status train_fold(fold_result *res, model *md, run_ctx *c, const gp_cv
             gp_tensor *logp = model_forward(md, t, g, batch_features(t, c, &info));
             gp_tensor *loss = gp_nll_loss(t, logp, info.labels, GP_REDUCE_MEAN);
             st = gp_tape_backward(t, loss);
+            if (st == GP_OK && o->clip_norm > 0)
+                gp_clip_grad_norm(train.tensors, train.count, (float)o->clip_norm);
+            if (o->cosine)
+                gp_optim_set_lr(opt, gp_lr_cosine((float)o->lr, step, (long)o->warmup_epochs * steps_per_epoch,
+                                                  (long)o->epochs * steps_per_epoch, 0.0f));
+            step++;
             if (st == GP_OK) st = gp_optim_step(opt);
             if (st == GP_OK) loss_sum += loss->data[0] * (double)info.count, seen += info.count;
             gp_optim_zero_grad(opt);
@@ -575,6 +629,10 @@ static int save_meta(const char *path, const options *o, const char *pool, const
             feat_names[fs->kind], (long long)fs->dim, (long long)fs->num_attr, (long long)fs->max_degree,
             fs->deg_mean, fs->deg_std);
     for (int64_t i = 0; i < fs->num_label_values; i++) fprintf(f, " %lld", (long long)fs->label_values[i]);
+    fprintf(f, "\nattr_mean");
+    for (int64_t a = 0; a < fs->num_attr; a++) fprintf(f, " %.17g", fs->attr_mean[a]);
+    fprintf(f, "\nattr_std");
+    for (int64_t a = 0; a < fs->num_attr; a++) fprintf(f, " %.17g", fs->attr_std[a]);
     fprintf(f, "\nclass_values");
     for (int64_t i = 0; i < ds->num_classes; i++)
         fprintf(f, " %lld", (long long)(ds->class_values ? ds->class_values[i] : i));
@@ -586,12 +644,21 @@ typedef struct meta {
     char layer[64], pool[256], readout[256], jk[16], features[32];
     int64_t label_values[4096], class_values[1024];
     int64_t num_label_values, num_classes;
+    double attr_mean[4096], attr_std[4096];
+    int64_t num_attr_mean, num_attr_std;
 } meta;
 
 static int64_t read_list(char *line, int64_t *out, int64_t cap)
 {
     int64_t n = 0;
     for (char *tok = strtok(line, " \n"); tok && n < cap; tok = strtok(NULL, " \n")) out[n++] = atoll(tok);
+    return n;
+}
+
+static int64_t read_doubles(char *line, double *out, int64_t cap)
+{
+    int64_t n = 0;
+    for (char *tok = strtok(line, " \n"); tok && n < cap; tok = strtok(NULL, " \n")) out[n++] = atof(tok);
     return n;
 }
 
@@ -629,12 +696,17 @@ static int load_meta(meta *m, options *o, feat_spec *fs, const char *path)
         else if (!strcmp(key, "deg_std")) fs->deg_std = atof(v);
         else if (!strcmp(key, "label_values")) m->num_label_values = read_list(v, m->label_values, 4096);
         else if (!strcmp(key, "class_values")) m->num_classes = read_list(v, m->class_values, 1024);
+        else if (!strcmp(key, "attr_mean")) m->num_attr_mean = read_doubles(v, m->attr_mean, 4096);
+        else if (!strcmp(key, "attr_std")) m->num_attr_std = read_doubles(v, m->attr_std, 4096);
     }
     fclose(f);
     int k;
     for (k = 0; k < 6 && strcmp(m->features, feat_names[k]); k++) {}
-    if (!ok || k == 6 || m->num_classes < 1 || fs->dim < 1)
+    if (!ok || k == 6 || m->num_classes < 1 || fs->dim < 1 || fs->num_attr < 0 || fs->num_attr > 4096 ||
+        m->num_attr_mean != fs->num_attr || m->num_attr_std != fs->num_attr)
         return fprintf(stderr, "gp-graphclass: %s is not a gp-graphclass model description\n", mp), 1;
+    fs->attr_mean = m->attr_mean;
+    fs->attr_std = m->attr_std;
     fs->kind = (feat_kind)k;
     fs->num_label_values = m->num_label_values;
     fs->label_values = m->label_values;
@@ -680,6 +752,147 @@ static gp_status read_dataset(gp_graph_dataset **ds, char **where, const char *a
     }
     gp_free(dir);
     return st;
+}
+
+/* ---- GPN presets: the official best_params/DATASET.yaml (research notes gpn_nodedrop.md A6) ---- */
+
+typedef struct gpn_preset {
+    const char *dataset;
+    int hidden, gnn_layers, ds_layers, batch;
+    bool act_final, gnn2_identity, cosine;
+    double dropout, lr;
+} gpn_preset;
+
+static const gpn_preset gpn_presets[] = {
+    {"PROTEINS", 128, 3, 1, 128, true, false, true, 0.1, 5e-4},
+    {"NCI1", 256, 2, 3, 256, false, false, true, 0.4, 5e-4},
+    {"NCI109", 128, 3, 1, 64, false, false, false, 0.2, 5e-4},
+    {"DD", 128, 2, 1, 64, false, true, true, 0.2, 1e-4},
+};
+
+/* Set o's defaults (and *pool_arg) from --preset; called before the other options are parsed so
+ * that they override it. 0, or 2 (usage error) for an unknown preset or dataset. */
+static int apply_preset(options *o, const char **pool_arg, const char *preset, const char *dataset)
+{
+    static char spec[192];
+    char name[256] = "";
+    if (!strncasecmp(preset, "gpn-", 4)) {
+        snprintf(name, sizeof name, "%s", preset + 4);
+    } else if (!strcasecmp(preset, "gpn") && dataset) {
+        snprintf(name, sizeof name, "%s", dataset); /* a name or a TU folder: its last component */
+        size_t n = strlen(name);
+        while (n > 1 && name[n - 1] == '/') name[--n] = '\0';
+        const char *slash = strrchr(name, '/');
+        if (slash) memmove(name, slash + 1, strlen(slash + 1) + 1);
+    } else {
+        fprintf(stderr, "gp-graphclass: unknown --preset %s (gpn, gpn-PROTEINS, gpn-NCI1, gpn-NCI109, gpn-DD)\n",
+                preset);
+        return 2;
+    }
+    const gpn_preset *p = NULL;
+    for (size_t i = 0; i < sizeof gpn_presets / sizeof gpn_presets[0]; i++)
+        if (!strcasecmp(name, gpn_presets[i].dataset)) p = &gpn_presets[i];
+    if (!p) {
+        fprintf(stderr, "gp-graphclass: --preset %s: no official GPN preset for '%s' "
+                        "(PROTEINS, NCI1, NCI109, DD; use --preset gpn-NAME)\n", preset, name);
+        return 2;
+    }
+    snprintf(spec, sizeof spec, "gpn:gnn_layers=%d,ds_layers=%d,dropout=%g%s%s", p->gnn_layers,
+             p->ds_layers, p->dropout, p->act_final ? ",act_final=true" : "",
+             p->gnn2_identity ? ",gnn2=identity" : "");
+    *pool_arg = spec;
+    o->layer = "gcn";
+    o->blocks = 1;
+    o->encoder = true;
+    o->hidden = p->hidden;
+    o->num_mlp = 1;
+    o->mlp[0] = p->hidden;
+    o->dropout = p->dropout;
+    o->lr = p->lr;
+    o->weight_decay = 1e-4;
+    o->batch = p->batch;
+    o->epochs = 500;
+    o->patience = 50;
+    o->clip_norm = 1.0;
+    o->cosine = p->cosine;
+    o->warmup_epochs = p->cosine ? 50 : 0; /* official: warm-up = patience epochs */
+    return 0;
+}
+
+/* ---- --write-parse ---- */
+
+static bool is_gpn(const gp_module *m)
+{
+    return m && gp_pool_class_of(m) == gp_pool_class_find("gpn");
+}
+
+/* The parse hierarchy of every graph of c->ds under the last block's GPN readout, written as
+ * dir/graph_<i>.json through a temporary file and rename. 0 ok, 1 failure (message printed). */
+static int write_parses(model *md, run_ctx *c, const char *dir)
+{
+    int b = md->blocks - 1;
+    while (b >= 0 && !is_gpn(md->readout[b])) b--;
+    bool coarsened = md->expand != NULL;
+    for (int k = 0; k <= b; k++) coarsened |= md->pool[k] != NULL;
+    if (b < 0 || coarsened) {
+        fprintf(stderr, "gp-graphclass: --write-parse needs a model with a gpn readout and no coarsening\n");
+        return 1;
+    }
+    const gp_graph_dataset *ds = c->ds;
+    int64_t *idx = malloc((size_t)(ds->num_graphs + 1) * sizeof(int64_t));
+    gp_minibatch *mb = NULL;
+    if (!idx) return 1;
+    for (int64_t i = 0; i < ds->num_graphs; i++) idx[i] = i;
+    int rc = 1;
+    gp_tape *t = c->tape;
+    gp_tape_set_training(t, false);
+    gp_tape_set_recording(t, false);
+    if (gp_minibatch_new(&mb, ds, ds->num_graphs, idx, 1, false, 0) != GP_OK) {
+        fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
+        goto done;
+    }
+    for (;;) {
+        gp_graph *g = NULL;
+        gp_minibatch_info info;
+        if (gp_minibatch_next(&g, &info, mb) != GP_OK) {
+            fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
+            goto done;
+        }
+        if (!g) break;
+        gp_tape_reset(t);
+        gp_tensor *h = batch_features(t, c, &info);
+        if (md->encoder) h = gp_relu(t, gp_module_forward(md->encoder, t, g, h));
+        for (int k = 0; k <= b; k++) h = gp_relu(t, gp_module_forward(md->conv[k], t, g, h));
+        gp_gpn_hierarchy hier;
+        memset(&hier, 0, sizeof hier);
+        gp_status st = h ? gp_gpn_parse(&hier, md->readout[b], g, h) : gp_tape_status(t);
+        gp_graph_free(&g);
+        if (st != GP_OK) {
+            fprintf(stderr, "gp-graphclass: --write-parse: graph %lld: %s\n", (long long)(info.graphs[0] + 1),
+                    gp_last_error());
+            goto done;
+        }
+        char path[4096], tmp[4200];
+        snprintf(path, sizeof path, "%s/graph_%lld.json", dir, (long long)(info.graphs[0] + 1));
+        snprintf(tmp, sizeof tmp, "%s/.graph_%lld.json.tmp%ld", dir, (long long)(info.graphs[0] + 1),
+                 (long)getpid());
+        FILE *f = fopen(tmp, "w");
+        st = f ? gp_gpn_hierarchy_write_json(&hier, f) : GP_E_IO;
+        gp_gpn_hierarchy_free(&hier);
+        if (f && fclose(f) != 0 && st == GP_OK) st = GP_E_IO;
+        if (st != GP_OK || rename(tmp, path) != 0) {
+            fprintf(stderr, "gp-graphclass: --write-parse: cannot write %s\n", path);
+            if (f) remove(tmp);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    gp_tape_set_training(t, true);
+    gp_tape_set_recording(t, true);
+    gp_minibatch_free(&mb);
+    free(idx);
+    return rc;
 }
 
 /* ---- main ---- */
@@ -809,9 +1022,10 @@ int main(int argc, char **argv)
                  .hidden = 128, .blocks = 3, .epochs = 100, .patience = 20, .batch = 60,
                  .eval_batch = 256, .threads = 1, .folds = 10, .ratio = 0.8, .dropout = 0.5,
                  .lr = 5e-4, .val_ratio = 0.1, .seed = 1, .num_mlp = 2, .mlp = {128, 64}};
+    o.clip_norm = 0.0;
     enum { O_ENC = 256, O_RATIO, O_READOUT, O_JK, O_MLP, O_DROP, O_LR, O_WD, O_BATCH, O_EPOCHS,
            O_PAT, O_FOLDS, O_FFILES, O_VAL, O_MAXF, O_FEAT, O_JSON, O_SAVE, O_LOAD, O_PRED, O_OUT,
-           O_QUIET, O_DATADIR, O_HELP };
+           O_QUIET, O_DATADIR, O_HELP, O_CLIP, O_COSINE, O_WARMUP, O_PRESET, O_WPARSE };
     static const struct option longs[] = {
         {"dataset", required_argument, 0, 'd'}, {"data-dir", required_argument, 0, O_DATADIR},
         {"layer", required_argument, 0, 'l'},   {"hidden", required_argument, 0, 'h'},
@@ -828,9 +1042,22 @@ int main(int argc, char **argv)
         {"json", no_argument, 0, O_JSON},       {"save", required_argument, 0, O_SAVE},
         {"load", required_argument, 0, O_LOAD}, {"predict", required_argument, 0, O_PRED},
         {"output", required_argument, 0, O_OUT}, {"quiet", no_argument, 0, O_QUIET},
-        {"help", no_argument, 0, O_HELP},       {0, 0, 0, 0}};
+        {"help", no_argument, 0, O_HELP},       {"clip-norm", required_argument, 0, O_CLIP},
+        {"cosine", no_argument, 0, O_COSINE},   {"warmup-epochs", required_argument, 0, O_WARMUP},
+        {"preset", required_argument, 0, O_PRESET}, {"write-parse", required_argument, 0, O_WPARSE},
+        {0, 0, 0, 0}};
     const char *pool_arg = "topk";
     int c;
+    /* first pass: --preset (and --dataset, which "--preset gpn" reads) set defaults that the
+     * options of the second pass override */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        if (c == 'd') o.dataset = optarg;
+        if (c == O_PRESET) o.preset = optarg;
+    }
+    if (o.preset && apply_preset(&o, &pool_arg, o.preset, o.dataset) != 0) return 2;
+    opterr = 1;
+    optind = 0; /* restart getopt (GNU) */
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
         case 'd': o.dataset = optarg; break;
@@ -868,6 +1095,11 @@ int main(int argc, char **argv)
         case O_PRED: o.predict = optarg; break;
         case O_OUT: o.output = optarg; break;
         case O_QUIET: o.quiet = true; break;
+        case O_CLIP: o.clip_norm = atof(optarg); break;
+        case O_COSINE: o.cosine = true; break;
+        case O_WARMUP: o.warmup_epochs = atoi(optarg); break;
+        case O_PRESET: break; /* applied above */
+        case O_WPARSE: o.write_parse = optarg; break;
         case O_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -875,7 +1107,8 @@ int main(int argc, char **argv)
     if (optind < argc || (!o.dataset && !o.predict) || (o.predict && !o.load) || o.hidden < 1 ||
         o.blocks < 1 || o.blocks > MAX_BLOCKS || o.epochs < 1 || o.batch < 1 || o.threads < 1 ||
         o.folds < 2 || o.patience < 0 || !(o.ratio > 0 && o.ratio <= 1) || o.dropout < 0 ||
-        o.dropout >= 1 || o.val_ratio < 0 || o.val_ratio >= 1 || o.lr <= 0 ||
+        o.dropout >= 1 || o.val_ratio < 0 || o.val_ratio >= 1 || o.lr <= 0 || !(o.clip_norm >= 0) ||
+        o.warmup_epochs < 0 ||
         (strcmp(o.jk, "sum") && strcmp(o.jk, "last"))) {
         usage(stderr);
         return 2;
@@ -883,6 +1116,20 @@ int main(int argc, char **argv)
     if (parse_pools(&o, pool_arg) < 1) {
         fprintf(stderr, "gp-graphclass: bad --pool %s\n", pool_arg);
         return 2;
+    }
+    if (o.write_parse) {
+        struct stat sb;
+        size_t n = strcspn(o.pools[o.num_pools - 1], ":");
+        if (stat(o.write_parse, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "gp-graphclass: --write-parse %s: no such directory\n", o.write_parse);
+            for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+            return 2;
+        }
+        if (o.predict || n != 3 || strncmp(o.pools[o.num_pools - 1], "gpn", 3) != 0) {
+            fprintf(stderr, "gp-graphclass: --write-parse needs --pool gpn (as the last --pool) and training\n");
+            for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+            return 2;
+        }
     }
     if (gp_init() != GP_OK) return 1;
     gp_set_threads(o.threads);
@@ -964,6 +1211,9 @@ int main(int argc, char **argv)
             }
             fold_result *r = &fr[pi * nf + f];
             st = train_fold(r, &md, &ctx, folds, f, seed, o.pools[pi]);
+            if (st == GP_OK && o.write_parse && pi == o.num_pools - 1 && f == nf - 1 &&
+                write_parses(&md, &ctx, o.write_parse) != 0)
+                st = GP_E_IO;
             if (st == GP_OK && o.save && pi == o.num_pools - 1 && f == nf - 1) {
                 if (gp_module_save(md.root, o.save) != GP_OK || save_meta(o.save, &o, o.pools[pi], &fs, ds)) {
                     fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
@@ -1030,6 +1280,8 @@ done:
     free(x);
     free(where);
     free(fs.label_values);
+    free(fs.attr_mean);
+    free(fs.attr_std);
     gp_tape_free(&tape);
     gp_cv_folds_free(&folds);
     gp_graph_dataset_free(&ds);
