@@ -73,8 +73,9 @@ gp_status gp_i_graph_set_batch(gp_graph *g, int64_t num_graphs, const int64_t *g
 
 /* ---- threads ---- */
 int gp_i_threads(void);
-/* Run a loop in parallel only when there is enough work (avoids OpenMP start-up on tiny data). */
-#define GP_PAR_MIN_WORK 32768
+/* Run a loop in parallel only from this much work up (elements, or multiply-adds): below it,
+ * waking a passive OpenMP worker (futex, tens of us in a VM) costs more than the loop. */
+#define GP_PAR_MIN_WORK 262144
 /*
  * GP_I_PARALLEL_FOR(cond, for (...) { ... });
  * runs the for-statement with `#pragma omp parallel for schedule(static) num_threads(nt)` (an
