@@ -22,7 +22,7 @@ static const gp_pool_class *const builtin_classes[] = {
     &gp_i_pool_sum,     &gp_i_pool_mean, &gp_i_pool_max,  &gp_i_pool_min,
     &gp_i_pool_meanmax, &gp_i_pool_maxmean, &gp_i_pool_gnp, &gp_i_pool_topk,
     &gp_i_pool_sagpool,
-    &gp_i_pool_rp, &gp_i_pool_klgnn,
+    &gp_i_pool_rp, &gp_i_pool_klgnn, &gp_i_pool_rplocal,
     &gp_i_pool_gpn,
 };
 enum { NUM_BUILTIN = (int)(sizeof builtin_classes / sizeof builtin_classes[0]), MAX_REGISTERED = 64 };

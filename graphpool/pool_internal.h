@@ -19,6 +19,7 @@ extern const gp_pool_class gp_i_pool_topk;    /* topk.c */
 extern const gp_pool_class gp_i_pool_sagpool; /* sagpool.c */
 extern const gp_pool_class gp_i_pool_gpn;     /* gpn.c */
 extern const gp_pool_class gp_i_pool_rp;      /* rp.c */
+extern const gp_pool_class gp_i_pool_rplocal; /* rp_local.c */
 extern const gp_pool_class gp_i_pool_klgnn;   /* klgnn.c */
 
 /* Fail the tape unless in is a batch whose features match the graph (and width, if > 0). */
