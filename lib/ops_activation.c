@@ -32,6 +32,7 @@ typedef struct unary_def {
     gp_op_info info;
     unary_fwd forward;
     unary_bwd backward;
+    unary_bwd backward_set; /* optional: gx[i] = gy[i] f'(x[i]) into a fresh buffer */
 } unary_def;
 
 static gp_status unary_backward(gp_tape *t, gp_node *n)
@@ -47,6 +48,10 @@ static gp_status unary_backward(gp_tape *t, gp_node *n)
     for (int64_t c = 0; c < chunks; c++) {
         int64_t lo = c * CHUNK, len = size - lo < CHUNK ? size - lo : CHUNK;
         /* a fresh gradient is zeroed chunk by chunk, while the chunk is in L1 */
+        if (assign && def->backward_set) {
+            def->backward_set(ga + lo, y->grad + lo, a->data + lo, y->data + lo, len, n->f[0]);
+            continue;
+        }
         if (assign) memset(ga + lo, 0, (size_t)len * sizeof(float));
         def->backward(ga + lo, y->grad + lo, a->data + lo, y->data + lo, len, n->f[0]);
     });
@@ -74,7 +79,7 @@ static gp_tensor *unary(gp_tape *t, gp_tensor *a, const unary_def *def, float p)
 }
 
 #define UNARY_DEF(name) \
-    static const unary_def name##_def = {{#name, unary_backward}, name##_fwd, name##_bwd}
+    static const unary_def name##_def = {{#name, unary_backward}, name##_fwd, name##_bwd, NULL}
 
 /* ---- kernels ---- */
 
@@ -88,7 +93,13 @@ static void relu_bwd(float *gx, const float *gy, const float *x, const float *y,
     (void)y, (void)p;
     for (int64_t i = 0; i < n; i++) gx[i] += x[i] > 0.0f ? gy[i] : 0.0f;
 }
-UNARY_DEF(relu);
+static void relu_bwd_set(float *gx, const float *gy, const float *x, const float *y, int64_t n, float p)
+{
+    (void)y, (void)p;
+    for (int64_t i = 0; i < n; i++) gx[i] = x[i] > 0.0f ? gy[i] : 0.0f;
+}
+/* ReLU is the most used activation: its fresh-gradient case skips the zero-fill entirely */
+static const unary_def relu_def = {{"relu", unary_backward}, relu_fwd, relu_bwd, relu_bwd_set};
 
 static void leaky_relu_fwd(float *y, const float *x, int64_t n, float slope)
 {
