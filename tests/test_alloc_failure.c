@@ -16,41 +16,12 @@
 
 #include <graphpool/graphpool.h>
 
-static long fail_at = -1; /* fail the allocation with this ordinal (-1: never) */
-static long count;        /* allocations made */
-static long live;         /* allocations not yet freed */
-
-static bool should_fail(void) { return count++ == fail_at; }
-static void *t_malloc(size_t n)
-{
-    if (should_fail()) return NULL;
-    void *p = malloc(n);
-    if (p) live++;
-    return p;
-}
-static void *t_calloc(size_t a, size_t b)
-{
-    if (should_fail()) return NULL;
-    void *p = calloc(a, b);
-    if (p) live++;
-    return p;
-}
-static void *t_realloc(void *p, size_t n)
-{
-    if (should_fail()) return NULL;
-    void *q = realloc(p, n);
-    if (q && !p) live++;
-    return q;
-}
-static void t_free(void *p)
-{
-    if (p) live--;
-    free(p);
-}
+#include "failing_alloc.h"
 
 /* One training step from nothing; returns the first error status (GP_OK on success). */
-static gp_status training_step(void)
+static gp_status training_step(void *ctx)
 {
+    (void)ctx;
     enum { N = 24, F = 5, H = 8, C = 3 };
     int64_t src[2 * N], dst[2 * N], labels[N];
     float feat[N * F];
@@ -103,32 +74,15 @@ done:
 static void test_every_allocation_failure_is_clean(void **state)
 {
     (void)state;
-    gp_allocator counting = {t_malloc, t_calloc, t_realloc, t_free};
-    gp_set_allocator(&counting);
-    /* reference run: how many allocations does a full step make? */
-    fail_at = -1, count = 0, live = 0;
-    assert_int_equal(training_step(), GP_OK);
-    assert_int_equal(live, 0);
-    long total = count;
-    assert_true(total > 10);
-    long failures = 0;
-    for (long n = 0; n < total; n++) {
-        fail_at = n, count = 0, live = 0;
-        gp_clear_error();
-        gp_status st = training_step();
-        if (st != GP_OK) {
-            failures++;
-            if (st != GP_E_NOMEM) fail_msg("allocation %ld failing gave %s: %s", n, gp_status_name(st), gp_last_error());
-            assert_true(strlen(gp_last_error()) > 0);
-        }
-        if (live != 0) fail_msg("allocation %ld of %ld failing left %ld blocks alive", n, total, live);
-    }
+    gp_set_allocator(fa_allocator());
+    fa_reset(-1);
+    fa_result r = fa_every_failure("training step", training_step, NULL);
+    gp_set_allocator(NULL);
+    assert_true(r.total > 10);
     /* a few failures are absorbed by design (e.g. the arena keeps its blocks when merging
      * them fails), but most must surface as errors */
-    assert_true(failures > total / 2);
-    print_message("%ld allocations, %ld failures surfaced as GP_E_NOMEM, no leaks\n", total, failures);
-    fail_at = -1;
-    gp_set_allocator(NULL);
+    assert_true(r.failures > r.total / 2);
+    print_message("%ld allocations, %ld failures surfaced as GP_E_NOMEM, no leaks\n", r.total, r.failures);
 }
 
 int main(void)

@@ -17,6 +17,8 @@
 #include <graphpool/graphpool.h>
 #include <graphpool/interop.h>
 
+#include "failing_alloc.h"
+
 /* ---- helpers ---- */
 
 /* Random graph: each ordered pair (or unordered, if symmetric) is an edge with probability p,
@@ -867,38 +869,10 @@ static void test_graphblas_round_trip_and_mxm(void **state)
 
 /* ---- out of memory: every allocation failure ends in GP_E_NOMEM and leaks nothing ---- */
 
-static long fail_at = -1, alloc_count, live;
-static bool should_fail(void) { return fail_at >= 0 && alloc_count++ == fail_at; }
-static void *t_malloc(size_t n)
-{
-    if (should_fail()) return NULL;
-    void *p = malloc(n);
-    live += p != NULL;
-    return p;
-}
-static void *t_calloc(size_t a, size_t b)
-{
-    if (should_fail()) return NULL;
-    void *p = calloc(a, b);
-    live += p != NULL;
-    return p;
-}
-static void *t_realloc(void *p, size_t n)
-{
-    if (should_fail()) return NULL;
-    void *q = realloc(p, n);
-    if (q && !p) live++;
-    return q;
-}
-static void t_free(void *p)
-{
-    live -= p != NULL;
-    free(p);
-}
-
 /* Batch, induced subgraph (long rows), k-hop on a directed batch (transpose cache, set growth). */
-static gp_status graph_workload(void)
+static gp_status graph_workload(void *ctx)
 {
+    (void)ctx;
     enum { N = 40 };
     int64_t src[3 * N], dst[3 * N], sel[N], seeds[12];
     for (int i = 0; i < N; i++) {
@@ -931,25 +905,11 @@ static gp_status graph_workload(void)
 static void test_out_of_memory(void **state)
 {
     (void)state;
-    gp_allocator counting = {t_malloc, t_calloc, t_realloc, t_free};
-    gp_set_allocator(&counting);
-    gp_status st = GP_E_NOMEM;
-    long runs = 0;
-    for (fail_at = 0; st != GP_OK && fail_at < 10000; fail_at++, runs++) {
-        alloc_count = 0;
-        live = 0;
-        gp_clear_error();
-        st = graph_workload();
-        if (st != GP_OK) {
-            assert_int_equal(st, GP_E_NOMEM);
-            assert_true(gp_last_error()[0] != '\0');
-        }
-        assert_int_equal(live, 0);
-    }
-    fail_at = -1;
+    gp_set_allocator(fa_allocator());
+    fa_reset(-1);
+    fa_result r = fa_every_failure("graph workload", graph_workload, NULL);
     gp_set_allocator(NULL);
-    assert_int_equal(st, GP_OK);
-    assert_true(runs > 20); /* the workload really allocates */
+    assert_true(r.first_ok >= 20); /* the workload really allocates: 20 failures before one is survived */
 }
 
 int main(void)

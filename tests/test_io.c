@@ -35,6 +35,8 @@
 #include <graphpool/interop.h>
 #include <graphpool/io.h>
 
+#include "failing_alloc.h"
+
 /* ------------------------------------------------------------------ helpers */
 
 static char fixtures[PATH_MAX]; /* tests/fixtures */
@@ -1109,35 +1111,6 @@ static void test_igraph_formats(void **state)
 
 /* ------------------------------------------------------------------ out-of-memory loop */
 
-static long fail_at = -1, n_alloc, live;
-static bool should_fail(void) { return fail_at >= 0 && n_alloc++ == fail_at; }
-static void *t_malloc(size_t n)
-{
-    if (should_fail()) return NULL;
-    void *p = malloc(n);
-    if (p) live++;
-    return p;
-}
-static void *t_calloc(size_t a, size_t b)
-{
-    if (should_fail()) return NULL;
-    void *p = calloc(a, b);
-    if (p) live++;
-    return p;
-}
-static void *t_realloc(void *p, size_t n)
-{
-    if (should_fail()) return NULL;
-    void *q = realloc(p, n);
-    if (q && !p) live++;
-    return q;
-}
-static void t_free(void *p)
-{
-    if (p) live--;
-    free(p);
-}
-
 typedef gp_status (*reader_fn)(void **out);
 static gp_status r_edges(void **o)
 {
@@ -1162,32 +1135,31 @@ static void free_any(int which, void **o)
     }
 }
 
+/* One read; on success the output is freed again, on failure it must have been set to NULL. */
+static gp_status read_and_free(void *ctx)
+{
+    int r = *(const int *)ctx;
+    static const reader_fn readers[] = {r_edges, r_tu, r_tud, r_nodes, r_split, r_mtx, r_gml};
+    void *out = (void *)1;
+    gp_status st = readers[r](&out);
+    if (st == GP_OK)
+        free_any(r, &out);
+    else if (out != NULL)
+        fail_msg("reader %d: status %s but out %p", r, gp_status_name(st), out);
+    return st;
+}
+
 static void test_out_of_memory(void **state)
 {
     (void)state;
-    static const reader_fn readers[] = {r_edges, r_tu, r_tud, r_nodes, r_split, r_mtx, r_gml};
-    gp_allocator a = {t_malloc, t_calloc, t_realloc, t_free};
     for (int r = 0; r < 7; r++) {
-        for (long n = 0;; n++) {
-            gp_set_allocator(&a);
-            fail_at = n;
-            n_alloc = 0;
-            live = 0;
-            void *out = (void *)1;
-            gp_status st = readers[r](&out);
-            if (st == GP_OK) {
-                free_any(r, &out);
-                gp_set_allocator(NULL);
-                assert_int_equal(live, 0);
-                assert_true(n > 3); /* each reader allocates a few times at least */
-                break;
-            }
-            gp_set_allocator(NULL);
-            if (out != NULL || live != 0 || !gp_last_error()[0]) {
-                fail_msg("reader %d, allocation %ld: status %s, out %p, %ld live, message '%s'", r, n,
-                         gp_status_name(st), out, live, gp_last_error());
-            }
-        }
+        char what[32];
+        snprintf(what, sizeof what, "reader %d", r);
+        gp_set_allocator(fa_allocator());
+        fa_reset(-1);
+        fa_result res = fa_every_failure(what, read_and_free, &r);
+        gp_set_allocator(NULL);
+        assert_true(res.first_ok > 3); /* each reader allocates a few times at least */
     }
 }
 

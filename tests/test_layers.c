@@ -22,6 +22,7 @@
 
 #include <graphpool/layers.h>
 
+#include "failing_alloc.h"
 #include "gradcheck.h"
 
 enum { N = 9, IN = 4 };
@@ -976,36 +977,10 @@ static void test_checkpoint_round_trip_and_damage(void **state)
 
 /* ---- out of memory: every allocation failing in turn ---- */
 
-static long oom_fail_at = -1, oom_count, oom_live;
-static bool oom_should_fail(void) { return oom_count++ == oom_fail_at; }
-static void *oom_malloc(size_t n)
-{
-    void *p = oom_should_fail() ? NULL : malloc(n);
-    oom_live += p != NULL;
-    return p;
-}
-static void *oom_calloc(size_t a, size_t b)
-{
-    void *p = oom_should_fail() ? NULL : calloc(a, b);
-    oom_live += p != NULL;
-    return p;
-}
-static void *oom_realloc(void *p, size_t n)
-{
-    if (oom_should_fail()) return NULL;
-    void *q = realloc(p, n);
-    oom_live += q && !p;
-    return q;
-}
-static void oom_free(void *p)
-{
-    oom_live -= p != NULL;
-    free(p);
-}
-
 /* Build a stack (GCN, GAT with batch norm, GIN with an MLP), run a step, save and load. */
-static gp_status oom_scenario(const char *path)
+static gp_status oom_scenario(void *ctx)
 {
+    const char *path = ctx;
     gp_status st = GP_OK;
     gp_rng rng;
     gp_rng_seed(&rng, 1);
@@ -1053,22 +1028,12 @@ static void test_layers_out_of_memory(void **state)
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
-    const gp_allocator a = {oom_malloc, oom_calloc, oom_realloc, oom_free};
-    gp_set_allocator(&a);
-    long n = 0;
-    for (;; n++) {
-        oom_fail_at = n;
-        oom_count = oom_live = 0;
-        gp_clear_error();
-        gp_status st = oom_scenario(path);
-        if (oom_live != 0) fail_msg("allocation %ld failing leaks %ld blocks", n, oom_live);
-        if (st == GP_OK) break;
-        if (st != GP_E_NOMEM)
-            fail_msg("allocation %ld failing gives %s: %s", n, gp_status_name(st), gp_last_error());
-    }
+    gp_set_allocator(fa_allocator());
+    fa_reset(-1);
+    fa_result r = fa_every_failure("layers scenario", oom_scenario, path);
     gp_set_allocator(NULL);
-    printf("out of memory: %ld failure points\n", n);
-    assert_true(n > 50); /* the scenario did allocate: every failure point was visited */
+    printf("out of memory: %ld failure points\n", r.first_ok);
+    assert_true(r.first_ok > 50); /* the scenario did allocate: every failure point was visited */
     unlink(path);
 }
 

@@ -19,6 +19,8 @@
 
 #include <graphpool/graphpool.h>
 
+#include "failing_alloc.h"
+
 #define NW 3
 static const double w_start[NW] = {1.0, -2.0, 0.5};
 
@@ -415,72 +417,48 @@ static void test_invalid_construction(void **state)
 }
 
 /* Failing allocator: every construction failure is GP_E_NOMEM with nothing leaked. */
-static long fail_at = -1, alloc_count, alloc_live;
-static bool should_fail(void) { return fail_at >= 0 && alloc_count++ == fail_at; }
-static void *t_malloc(size_t n)
+struct optim_oom {
+    int kind; /* 0 sgd, 1 adam, 2 adamw */
+    gp_tensor **params;
+};
+
+/* Construct one optimiser; when that succeeds, take a step (with no allocation failing) and free it. */
+static gp_status construct_and_step(void *ctx)
 {
-    if (should_fail()) return NULL;
-    void *p = malloc(n);
-    if (p) alloc_live++;
-    return p;
-}
-static void *t_calloc(size_t a, size_t b)
-{
-    if (should_fail()) return NULL;
-    void *p = calloc(a, b);
-    if (p) alloc_live++;
-    return p;
-}
-static void *t_realloc(void *p, size_t n)
-{
-    if (should_fail()) return NULL;
-    void *q = realloc(p, n);
-    if (q && !p) alloc_live++;
-    return q;
-}
-static void t_free(void *p)
-{
-    if (p) alloc_live--;
-    free(p);
+    const struct optim_oom *c = ctx;
+    gp_tensor **ps = c->params;
+    gp_optim *opt = NULL;
+    gp_status st = c->kind == 0   ? gp_sgd_new(&opt, ps, 2, 0.1f, 0.9f, 0.0f, false)
+                   : c->kind == 1 ? gp_adam_new(&opt, ps, 2, 0.1f, 0.9f, 0.99f, 1e-8f, 0.0f)
+                                  : gp_adamw_new(&opt, ps, 2, 0.1f, 0.9f, 0.99f, 1e-8f, 0.f);
+    if (st != GP_OK) {
+        assert_null(opt);
+        assert_true(contains(gp_last_error(), "out of memory"));
+        return st;
+    }
+    fa_state.fail_at = -1;
+    assert_int_equal(gp_optim_step(opt), GP_OK);
+    gp_optim_free(&opt);
+    return GP_OK;
 }
 
 static void test_out_of_memory(void **state)
 {
     (void)state;
-    gp_allocator counting = {t_malloc, t_calloc, t_realloc, t_free};
-    gp_set_allocator(&counting);
-    fail_at = -1, alloc_live = 0;
+    gp_set_allocator(fa_allocator());
+    fa_reset(-1);
     gp_tensor *a = param_with("a", w_start, NW);
     gp_tensor *b = param_with("b", w_start, 2);
     gp_tensor *ps[2] = {a, b};
-    long live_params = alloc_live;
+    /* the parameters stay alive across the loop: it checks the live count returns to theirs */
     for (int kind = 0; kind < 3; kind++) {
-        bool done = false;
-        for (long n = 0; !done && n < 100; n++) {
-            fail_at = n, alloc_count = 0;
-            gp_optim *opt = NULL;
-            gp_status st = kind == 0   ? gp_sgd_new(&opt, ps, 2, 0.1f, 0.9f, 0.0f, false)
-                           : kind == 1 ? gp_adam_new(&opt, ps, 2, 0.1f, 0.9f, 0.99f, 1e-8f, 0.0f)
-                                       : gp_adamw_new(&opt, ps, 2, 0.1f, 0.9f, 0.99f, 1e-8f, 0.f);
-            if (st == GP_OK) {
-                assert_true(n > 0); /* at least one allocation was made and failed before */
-                done = true;
-                fail_at = -1;
-                assert_int_equal(gp_optim_step(opt), GP_OK);
-                gp_optim_free(&opt);
-            } else {
-                assert_int_equal(st, GP_E_NOMEM);
-                assert_null(opt);
-                assert_true(contains(gp_last_error(), "out of memory"));
-            }
-            assert_int_equal(alloc_live, live_params);
-        }
-        assert_true(done);
+        struct optim_oom c = {kind, ps};
+        fa_result r = fa_every_failure(kind == 0 ? "sgd" : kind == 1 ? "adam" : "adamw", construct_and_step, &c);
+        assert_true(r.first_ok > 0); /* at least one allocation was made and failed before */
     }
-    fail_at = -1;
     gp_tensor_free(&a);
     gp_tensor_free(&b);
-    assert_int_equal(alloc_live, 0);
+    assert_int_equal(fa_state.live, 0);
     gp_set_allocator(NULL);
 }
 
