@@ -13,7 +13,9 @@
  *           components of the dominant-edge graph (union-find), isolated nodes are singletons
  *           (gp_gpn_parse_edges). S[i, c] = 1 iff node i is in cluster c; no gradient.
  *   A'      = 1[offdiag(S^T A S) > 0]   (hand kernel gp_gpn_pooled_graph; see below)
- *   h'_c    = gate_c * DS_post( sum_{i in c} DS_pre(g2_i) ),  DS(x) = LayerNorm(x + x W + b),
+ *   h'_c    = gate_c * DS_post( sum_{i in c} DS_pre(g2_i) ),  DS(x) = LayerNorm(x + MLP(x)),
+ *             MLP = x W + b (ds_layers = 1) or ds_layers linear layers with ReLU and dropout
+ *             between them (the official NCI1 preset uses 3),
  *             g2 = g1 (gnn2=share) or h (gnn2=identity, the official DD setting),
  *             gate_c = sum over the directed edges e inside c of sigma_e = 2 sum_{undirected}
  *             (the official node_score * link_counts), gate 1 for singletons.
@@ -39,8 +41,8 @@
  * O(n + nnz(A) + sum_c r_c log r_c) time, O(n + C) scratch. GraphBLAS (S^T (A S) with GrB_mxm, then offdiag) was measured
  * against it in tests/bench_gpn.c (docs/benchmarks.md); the hand kernel is used.
  *
- * Options: gnn_layers=2, parser_layers=2, dropout=0, act_final=false, gnn2=share|identity,
- * readout=sum|levelmean.
+ * Options: gnn_layers=2, parser_layers=2, ds_layers=1, dropout=0, act_final=false,
+ * gnn2=share|identity, readout=sum|levelmean.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -53,7 +55,7 @@
 enum { MAX_GNN_LAYERS = 8, SCORE_CHUNK = 1 << 15 };
 
 typedef struct gpn_state {
-    int64_t gnn_layers, parser_layers;
+    int64_t gnn_layers, parser_layers, ds_layers;
     double dropout;
     bool act_final, gnn2_identity, levelmean;
     gp_module *conv[MAX_GNN_LAYERS], *parser, *ds_pre, *ds_post; /* children of the module */
@@ -111,6 +113,7 @@ static gp_status gpn_init(gp_module *m, void **state, const gp_pool_options *opt
     *state = s;
     GP_TRY(gp_pool_opt_int(opt, "gpn", "gnn_layers", 2, 0, MAX_GNN_LAYERS, &s->gnn_layers));
     GP_TRY(gp_pool_opt_int(opt, "gpn", "parser_layers", 2, 1, 8, &s->parser_layers));
+    GP_TRY(gp_pool_opt_int(opt, "gpn", "ds_layers", 1, 1, 8, &s->ds_layers));
     GP_TRY(gp_pool_opt_double(opt, "gpn", "dropout", 0.0, 0.0, 0.99, &s->dropout));
     GP_TRY(gp_pool_opt_bool(opt, "gpn", "act_final", false, &s->act_final));
     GP_TRY(gp_pool_opt_string(opt, "gpn", "gnn2", "share", &gnn2));
@@ -134,10 +137,14 @@ static gp_status gpn_init(gp_module *m, void **state, const gp_pool_options *opt
     gp_mlp_options mo = {GP_ACT_RELU, (float)s->dropout, GP_NORM_LAYER};
     GP_TRY(gp_mlp_new(&child, d, (int)s->parser_layers - 1, hidden, 1, &mo, rng));
     GP_TRY(add_child(m, &child, &s->parser));
-    GP_TRY(gp_linear_new(&child, d, d, true, rng));
-    GP_TRY(add_child(m, &child, &s->ds_pre));
-    GP_TRY(gp_linear_new(&child, d, d, true, rng));
-    GP_TRY(add_child(m, &child, &s->ds_post));
+    /* DeepSets MLPs: one linear layer (ds_layers=1), else d -> d ... -> d with ReLU and dropout
+     * between layers and no inserted norm (the official MLP "post" form) */
+    gp_mlp_options dso = {GP_ACT_RELU, (float)s->dropout, GP_NORM_NONE};
+    for (int k = 0; k < 2; k++) {
+        if (s->ds_layers == 1) GP_TRY(gp_linear_new(&child, d, d, true, rng));
+        else GP_TRY(gp_mlp_new(&child, d, (int)s->ds_layers - 1, hidden, d, &dso, rng));
+        GP_TRY(add_child(m, &child, k == 0 ? &s->ds_pre : &s->ds_post));
+    }
     if (s->gnn_layers > 0) GP_TRY(add_norm(m, &s->gnn_gamma, &s->gnn_beta, "gnn_norm"));
     GP_TRY(add_norm(m, &s->pre_gamma, &s->pre_beta, "ds_pre_norm"));
     GP_TRY(add_norm(m, &s->post_gamma, &s->post_beta, "ds_post_norm"));
@@ -365,9 +372,9 @@ static gp_tensor *edge_scores(gpn_state *s, gp_tape *t, gp_tensor *g1, const int
     return gp_sigmoid(t, gp_module_forward(s->parser, t, NULL, prod));
 }
 
-static gp_tensor *deepsets(gp_tape *t, gp_module *lin, gp_tensor *gamma, gp_tensor *beta, gp_tensor *x)
+static gp_tensor *deepsets(gp_tape *t, gp_module *mlp, gp_tensor *gamma, gp_tensor *beta, gp_tensor *x)
 {
-    return gp_layer_norm(t, gp_add(t, x, gp_module_forward(lin, t, NULL, x)), gamma, beta, 1e-5f);
+    return gp_layer_norm(t, gp_add(t, x, gp_module_forward(mlp, t, NULL, x)), gamma, beta, 1e-5f);
 }
 
 /*
@@ -536,7 +543,8 @@ static gp_tensor *gpn_readout(gp_module *m, void *state, gp_tape *t, const gp_po
 
 const gp_pool_class gp_i_pool_gpn = {
     "gpn",
-    "graph parsing network (readout): gnn_layers=2, parser_layers=2, dropout=0, act_final=false, "
+    "graph parsing network (readout): gnn_layers=2, parser_layers=2, ds_layers=1, dropout=0, "
+    "act_final=false, "
     "gnn2=share|identity, readout=sum|levelmean",
     GP_POOL_READOUT, gpn_init, gpn_readout, NULL, NULL, gpn_destroy};
 

@@ -11,7 +11,7 @@
  *   a disconnected graph ends with one node per component; JSON of a hierarchy;
  * - the operator: finite-difference gradient check of the readout w.r.t. features and every
  *   parameter (the parser only gets a gradient through the gate, checked non-zero), for sum and
- *   levelmean readouts and gnn2=identity, on a batch with a one-node graph and an edgeless graph;
+ *   levelmean readouts, gnn2=identity and ds_layers=3, on a batch with a one-node graph and an edgeless graph;
  *   the hand-computed value of one level (one edge: gate 2 sigma, DeepSets of the two nodes);
  *   batch rows equal single-graph readouts; errors (directed graph, bad option, not a gpn module).
  */
@@ -392,7 +392,9 @@ static gp_tensor *readout_forward(gp_tape *t, gp_tensor **inputs, void *ctx)
     return gp_pool_readout(c->mod, t, &b);
 }
 
-static void gradcheck_spec(const char *spec)
+/* random_bias: biases drawn in [-0.5, 0.5] instead of their zero initialisation, so that no ReLU
+ * of a stacked MLP sits exactly at its kink (a zero input row plus a zero bias) */
+static void gradcheck_spec(const char *spec, bool random_bias)
 {
     gp_graph *g = test_batch();
     gp_module *mod = new_gpn(spec, 3, 17);
@@ -406,7 +408,10 @@ static void gradcheck_spec(const char *spec)
     gc_fill(x, &rng, -1.0f, 1.0f);
     inputs[0] = x;
     assert_true(pl.count < 63);
-    for (int i = 0; i < pl.count; i++) inputs[i + 1] = pl.tensors[i];
+    for (int i = 0; i < pl.count; i++) {
+        inputs[i + 1] = pl.tensors[i];
+        if (random_bias && !strcmp(pl.tensors[i]->name, "bias")) gc_fill(pl.tensors[i], &rng, -0.5f, 0.5f);
+    }
     gc_ctx ctx = {mod, g};
     (void)gc_check;
     double err = gc_check_eps(readout_forward, &ctx, inputs, pl.count + 1, 1e-3, 2e-2);
@@ -421,9 +426,10 @@ static void gradcheck_spec(const char *spec)
 static void test_gradcheck(void **state)
 {
     (void)state;
-    gradcheck_spec("gpn");
-    gradcheck_spec("gpn:readout=levelmean,gnn_layers=1");
-    gradcheck_spec("gpn:gnn2=identity,act_final=true");
+    gradcheck_spec("gpn", false);
+    gradcheck_spec("gpn:readout=levelmean,gnn_layers=1", false);
+    gradcheck_spec("gpn:gnn2=identity,act_final=true", false);
+    gradcheck_spec("gpn:ds_layers=3,gnn_layers=1", true); /* DeepSets MLPs of 3 layers (NCI1 preset) */
 }
 
 /* The scorer (child gnn_layers, the parser MLP) gets a gradient, which can only come through the
