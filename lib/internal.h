@@ -71,6 +71,22 @@ gp_status gp_i_graph_wrap(gp_graph **out, gp_csr **adj, bool symmetric);
 /* Replace g's batch description by a copy of graph_ptr (num_graphs + 1 offsets). */
 gp_status gp_i_graph_set_batch(gp_graph *g, int64_t num_graphs, const int64_t *graph_ptr);
 
+/* ---- random numbers ---- */
+/* One xoshiro256** step on a state held by the caller (gp_rng_u64 is this on rng->s): lets hot
+ * loops keep the state in registers instead of calling through the PLT per draw. */
+static inline uint64_t gp_i_xoshiro_next(uint64_t s[4])
+{
+    uint64_t r = s[1] * 5, result = ((r << 7) | (r >> 57)) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
+
 /* ---- threads ---- */
 int gp_i_threads(void);
 /* Run a loop in parallel only from this much work up (elements, or multiply-adds): below it,

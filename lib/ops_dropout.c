@@ -13,13 +13,17 @@ static gp_status dropout_backward(gp_tape *t, gp_node *n)
 {
     gp_tensor *a = n->in[0];
     if (!gp_i_needs_grad(a)) return GP_OK;
-    float *ga = gp_i_grad(t, a);
+    bool assign;
+    float *ga = gp_i_grad_acc(t, a, &assign);
     if (!ga) return GP_E_NOMEM;
     const unsigned char *keep = n->p[0];
     const float *dy = n->out->grad;
     float scale = n->f[0];
     int64_t size = gp_tensor_size(a);
-    for (int64_t i = 0; i < size; i++) ga[i] += dy[i] * ((float)keep[i] * scale); /* no branch */
+    if (assign)
+        for (int64_t i = 0; i < size; i++) ga[i] = dy[i] * ((float)keep[i] * scale); /* no branch */
+    else
+        for (int64_t i = 0; i < size; i++) ga[i] += dy[i] * ((float)keep[i] * scale);
     return GP_OK;
 }
 
@@ -43,10 +47,15 @@ gp_tensor *gp_dropout(gp_tape *t, gp_tensor *a, float p, gp_rng *rng)
     unsigned char *keep = gp_tape_alloc(t, (size_t)(size > 0 ? size : 1));
     if (!keep) return NULL;
     float scale = 1.0f / (1.0f - p);
+    /* gp_rng_uniform(rng) >= p, i.e. (u >> 40) 2^-24 >= p, is exactly (u >> 40) >= p 2^24 in
+     * float (both sides exact); the state stays in registers for the whole loop. */
+    float threshold = p * 16777216.0f;
+    uint64_t s[4] = {rng->s[0], rng->s[1], rng->s[2], rng->s[3]};
     for (int64_t i = 0; i < size; i++) { /* serial: the draw order defines the mask */
-        keep[i] = gp_rng_uniform(rng) >= p;
+        keep[i] = (float)(gp_i_xoshiro_next(s) >> 40) >= threshold;
         out->data[i] = a->data[i] * ((float)keep[i] * scale); /* branch-free: the mask is random */
     }
+    for (int k = 0; k < 4; k++) rng->s[k] = s[k];
     gp_node *n = gp_i_record(t, &dropout_op, out, 1, &a);
     if (n) {
         n->f[0] = scale;
