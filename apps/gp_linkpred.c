@@ -6,7 +6,12 @@
  * Input: an edge list EDGES (any format gp_graph_read_format reads; edge lists keep the user's
  * node labels), or --dataset NAME from the data directory, or with neither a generated network:
  * Watts-Strogatz small world, 300 nodes, 3 neighbours per side, rewiring 0.1, seed 1
- * (gp_gen_watts_strogatz), so the app runs without any download.
+ * (gp_gen_watts_strogatz), trained for DEMO_EPOCHS = 3 epochs unless --epochs is given, so the
+ * app runs in seconds without any download.
+ * Node labels: a plain edge list keeps its labels (unless --one-based: integer ids), and
+ * --split-file, --predict, --features and the outputs use them.
+ * --features FILE: node attributes replacing the constant features ("NODE x1 ... xd" lines, or
+ * a Matrix Market file whose row i is node i); the model records their width.
  * Split: random (--test-ratio 0.1, --val-ratio 0.05, --seed 1; negatives avoid all edges) or
  * fixed: --split-file FILE (lines "<part> u v") or --dataset NAME --split K (the shipped 90/10
  * split K; --test-percent 50 for 50/50). A fixed split without validation pairs gets
@@ -50,7 +55,7 @@
 
 typedef struct app {
     const char *edges, *dataset, *data_dir, *split_file, *method, *compare, *save_model, *load_model;
-    const char *predict, *for_node, *output;
+    const char *predict, *for_node, *output, *features;
     int split_k, test_percent, recommend;
     double test_ratio, val_ratio;
     int64_t max_candidates;
@@ -59,24 +64,34 @@ typedef struct app {
     /* data */
     gp_graph *g;
     gp_idmap *ids;
+    float *attr;        /* --features: num_nodes x attr_dim, row-major, or NULL */
+    int64_t attr_dim;
     char name[256];
     char sha[65];
     bool tty;
 } app;
 
+/* Epochs on the generated network when --epochs is not given (the paper's 50 otherwise). */
+#define DEMO_EPOCHS 3
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: gp-linkpred [options] [EDGES]\n"
-            "input (default: a generated Watts-Strogatz network, 300 nodes, k=3, p=0.1, seed 1):\n"
+            "input (default: a generated Watts-Strogatz network, 300 nodes, k=3, p=0.1, seed 1,\n"
+            "       trained for 3 epochs unless --epochs is given):\n"
             "  EDGES                  edge list (labels kept) or .graphml/.gml/.net/.ncol/.lgl/.mtx\n"
             "  --dataset NAME         link-prediction network of the data directory (USAir, NS, ...)\n"
             "  --data-dir DIR         data directory (default $GP_DATA_DIR, ...)\n"
-            "  --one-based            integer ids in EDGES start at 1\n"
+            "  --one-based            EDGES has integer ids starting at 1 (default: ids are labels)\n"
+            "  --features FILE        node attributes replacing the constant features: lines\n"
+            "                         'NODE x1 ... xd' (NODE as in EDGES; ids for --dataset), or a\n"
+            "                         Matrix Market .mtx file (row i = node i)\n"
             "split:\n"
             "  --split K              with --dataset: the fixed split K (1..10)\n"
             "  --test-percent P       10 (default) or 50, for --split\n"
-            "  --split-file FILE      fixed split, lines '<part> u v' (0-based ids)\n"
+            "  --split-file FILE      fixed split, lines '<part> u v' (node labels as in EDGES;\n"
+            "                         0-based ids for --dataset / generated, 1-based with --one-based)\n"
             "  --test-ratio R         random split: test fraction (0.1)\n"
             "  --val-ratio R          validation fraction (0.05; of the training pairs for fixed splits)\n"
             "  --seed S               split, weights, shuffling (1)\n"
@@ -194,7 +209,7 @@ static gp_status load_graph(app *a)
             if (dot && strstr(a->edges, exts[i])) plain = false;
         gp_edgelist_options eo = {0};
         eo.self_loops = GP_LOOP_DROP;
-        if (plain && !a->split_file) {
+        if (plain && !a->one_based) { /* node labels kept (with or without --split-file) */
             eo.flags = GP_READ_LABELS;
             st = gp_graph_read_edgelist(&a->g, &a->ids, a->edges, &eo);
         } else {
@@ -214,11 +229,203 @@ static gp_status load_graph(app *a)
     return GP_OK;
 }
 
+/* Fields of a text line separated by blanks or a comma with optional blanks (io.h's rules);
+ * returns the count (at most max), 0 for blank and comment lines. */
+static int split_fields(char *line, char **f, int max)
+{
+    char *p = line;
+    while (*p == ' ' || *p == '\t') p++;
+    if (!*p || *p == '\n' || *p == '\r' || *p == '#' || *p == '%') return 0;
+    int n = 0;
+    for (char *t = strtok(p, " \t,\r\n"); t; t = strtok(NULL, " \t,\r\n")) {
+        if (n == max) return max + 1;
+        f[n++] = t;
+    }
+    return n;
+}
+
+/* A split file whose pairs name nodes by the labels of the edge list (a->ids). */
+static gp_status read_labelled_split(gp_link_split **out, const app *a)
+{
+    static const char *const parts[GP_LINK_PARTS] = {"train_pos", "train_neg", "val_pos",
+                                                     "val_neg", "test_pos", "test_neg"};
+    const char *path = a->split_file;
+    *out = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f) return app_error(GP_E_IO, "%s: cannot open (%s)", path, strerror(errno));
+    int64_t count[GP_LINK_PARTS] = {0}, cap = 1024, total = 0;
+    int64_t *rows = malloc((size_t)(3 * cap) * sizeof(int64_t)); /* part, u, v */
+    gp_status st = rows ? GP_OK : app_error(GP_E_NOMEM, "out of memory");
+    char line[8192];
+    long lineno = 0;
+    while (st == GP_OK && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *fl[4];
+        int nf = split_fields(line, fl, 3);
+        if (nf == 0) continue;
+        if (nf != 3) {
+            st = app_error(GP_E_PARSE, "%s:%ld: expected '<part> u v'", path, lineno);
+            break;
+        }
+        int part = -1;
+        for (int i = 0; i < GP_LINK_PARTS; i++)
+            if (strcmp(fl[0], parts[i]) == 0) part = i;
+        if (part < 0) {
+            st = app_error(GP_E_PARSE, "%s:%ld: unknown part '%s' (expected train_pos, train_neg, val_pos, "
+                           "val_neg, test_pos or test_neg)", path, lineno, fl[0]);
+            break;
+        }
+        int64_t u = gp_idmap_find(a->ids, fl[1]), v = gp_idmap_find(a->ids, fl[2]);
+        if (u < 0 || v < 0) {
+            st = app_error(GP_E_RANGE, "%s:%ld: node '%s' is not in the edge list", path, lineno, u < 0 ? fl[1] : fl[2]);
+            break;
+        }
+        if (u == v) {
+            st = app_error(GP_E_PARSE, "%s:%ld: pair %s %s is a self-loop", path, lineno, fl[1], fl[2]);
+            break;
+        }
+        if (total == cap) {
+            cap *= 2;
+            int64_t *nr = realloc(rows, (size_t)(3 * cap) * sizeof(int64_t));
+            if (!nr) {
+                st = app_error(GP_E_NOMEM, "out of memory");
+                break;
+            }
+            rows = nr;
+        }
+        rows[3 * total] = part;
+        rows[3 * total + 1] = u < v ? u : v;
+        rows[3 * total + 2] = u < v ? v : u;
+        count[part]++;
+        total++;
+    }
+    if (st == GP_OK && ferror(f)) st = app_error(GP_E_IO, "%s: read error", path);
+    fclose(f);
+    if (st == GP_OK && total == 0) st = app_error(GP_E_PARSE, "%s: empty file (no pairs)", path);
+    if (st == GP_OK) st = gp_link_split_new(out, gp_graph_nodes(a->g), count);
+    if (st == GP_OK) {
+        int64_t fill[GP_LINK_PARTS] = {0};
+        for (int64_t i = 0; i < total; i++) {
+            int64_t p = rows[3 * i], k = fill[p]++;
+            (*out)->pairs[p][2 * k] = rows[3 * i + 1];
+            (*out)->pairs[p][2 * k + 1] = rows[3 * i + 2];
+        }
+    }
+    free(rows);
+    return st;
+}
+
+/* --features: "NODE x1 ... xd" lines (every node once, d the same on every line), or a Matrix
+ * Market file whose row i is node i. */
+static gp_status load_features(app *a)
+{
+    int64_t n = gp_graph_nodes(a->g);
+    const char *path = a->features;
+    size_t len = strlen(path);
+    if ((len > 4 && strcmp(path + len - 4, ".mtx") == 0) || (len > 7 && strcmp(path + len - 7, ".mtx.gz") == 0)) {
+        gp_csr *x = NULL;
+        gp_status st = gp_csr_read_mtx(&x, path);
+        if (st != GP_OK) return st;
+        if (x->rows != n || x->cols < 1) {
+            st = app_error(GP_E_SHAPE, "%s: %lld x %lld matrix, the graph has %lld nodes", path, (long long)x->rows,
+                           (long long)x->cols, (long long)n);
+            gp_csr_free(&x);
+            return st;
+        }
+        a->attr_dim = x->cols;
+        a->attr = calloc((size_t)(n * x->cols), sizeof(float));
+        if (!a->attr) {
+            gp_csr_free(&x);
+            return app_error(GP_E_NOMEM, "out of memory");
+        }
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = x->ptr[i]; k < x->ptr[i + 1]; k++)
+                a->attr[i * x->cols + x->idx[k]] = x->val ? x->val[k] : 1.0f;
+        gp_csr_free(&x);
+        return GP_OK;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) return app_error(GP_E_IO, "%s: cannot open (%s)", path, strerror(errno));
+    size_t lsize = 1 << 16;
+    char *line = malloc(lsize);
+    char **fl = malloc(4097 * sizeof(char *));
+    unsigned char *seen = calloc((size_t)(n > 0 ? n : 1), 1);
+    gp_status st = line && fl && seen ? GP_OK : app_error(GP_E_NOMEM, "out of memory");
+    long lineno = 0;
+    int64_t rows = 0;
+    while (st == GP_OK && fgets(line, (int)lsize, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            st = app_error(GP_E_PARSE, "%s:%ld: line longer than %zu bytes", path, lineno, lsize - 1);
+            break;
+        }
+        int nf = split_fields(line, fl, 4096);
+        if (nf == 0) continue;
+        if (nf > 4096) {
+            st = app_error(GP_E_UNSUPPORTED, "%s:%ld: more than 4095 features", path, lineno);
+            break;
+        }
+        if (nf < 2) {
+            st = app_error(GP_E_PARSE, "%s:%ld: expected 'NODE x1 ... xd'", path, lineno);
+            break;
+        }
+        if (!a->attr) {
+            a->attr_dim = nf - 1;
+            a->attr = calloc((size_t)(n > 0 ? n : 1) * (size_t)a->attr_dim, sizeof(float));
+            if (!a->attr) {
+                st = app_error(GP_E_NOMEM, "out of memory");
+                break;
+            }
+        } else if (nf - 1 != a->attr_dim) {
+            st = app_error(GP_E_PARSE, "%s:%ld: %d features, the first line had %lld", path, lineno, nf - 1,
+                           (long long)a->attr_dim);
+            break;
+        }
+        int64_t id = node_lookup(a, fl[0]);
+        if (id < 0) {
+            st = app_error(GP_E_RANGE, "%s:%ld: unknown node '%s'", path, lineno, fl[0]);
+            break;
+        }
+        if (seen[id]) {
+            st = app_error(GP_E_PARSE, "%s:%ld: node '%s' has a second line", path, lineno, fl[0]);
+            break;
+        }
+        seen[id] = 1;
+        rows++;
+        for (int j = 1; j < nf; j++) {
+            char *end;
+            errno = 0;
+            double v = strtod(fl[j], &end);
+            if (errno || end == fl[j] || *end || !isfinite(v)) {
+                st = app_error(GP_E_PARSE, "%s:%ld: bad number '%s' in column %d", path, lineno, fl[j], j + 1);
+                break;
+            }
+            a->attr[id * a->attr_dim + j - 1] = (float)v;
+        }
+    }
+    if (st == GP_OK && ferror(f)) st = app_error(GP_E_IO, "%s: read error", path);
+    if (st == GP_OK && rows < n) {
+        int64_t miss = 0;
+        while (seen[miss]) miss++;
+        char lab[256];
+        node_label(lab, sizeof lab, a, miss);
+        st = app_error(GP_E_PARSE, "%s: %lld of %lld nodes have no features (first: '%s')", path,
+                       (long long)(n - rows), (long long)n, lab);
+    }
+    fclose(f);
+    free(line);
+    free(fl);
+    free(seen);
+    return st;
+}
+
 static gp_status make_split(gp_link_split **out, app *a)
 {
     gp_status st;
     if (a->split_file || a->split_k > 0) {
-        if (a->split_file) {
+        if (a->split_file && a->ids) {
+            st = read_labelled_split(out, a);
+        } else if (a->split_file) {
             st = gp_link_split_read(out, a->split_file, gp_graph_nodes(a->g));
         } else {
             if (!a->dataset) return app_error(GP_E_INVALID, "--split needs --dataset (or use --split-file)");
@@ -264,8 +471,10 @@ static void progress_line(const gp_linkpred_epoch *e, void *user)
 {
     const app *a = user;
     if (a->quiet) return;
-    fprintf(stderr, "%sepoch %3d/%d  loss %.4f  val auc %.4f  test auc %.4f  %.2fs%s%s", a->tty ? "\r" : "",
-            e->epoch, e->epochs, e->loss, e->val_auc, e->test_auc, e->seconds, e->best ? " *" : "  ",
+    char test[32] = "     -"; /* the test part is scored at new best epochs only */
+    if (!isnan(e->test_auc)) snprintf(test, sizeof test, "%.4f", e->test_auc);
+    fprintf(stderr, "%sepoch %3d/%d  loss %.4f  val auc %.4f  test auc %s  %.2fs%s%s", a->tty ? "\r" : "",
+            e->epoch, e->epochs, e->loss, e->val_auc, test, e->seconds, e->best ? " *" : "  ",
             a->tty ? "" : "\n");
     if (a->tty && e->epoch == e->epochs) fputc('\n', stderr);
     fflush(stderr);
@@ -291,7 +500,7 @@ static gp_status run_walkpool(method_result *r, app *a, gp_linkpred_model **mode
             }
             memcpy(pairs, s->pairs[GP_LINK_TEST_POS], (size_t)(2 * np) * sizeof(int64_t));
             memcpy(pairs + 2 * np, s->pairs[GP_LINK_TEST_NEG], (size_t)(2 * nn) * sizeof(int64_t));
-            st = gp_linkpred_predict(sc, *model, obs, np + nn, pairs, NULL);
+            st = gp_linkpred_predict(sc, *model, obs, np + nn, pairs, a->attr);
             if (st == GP_OK) st = gp_roc_auc_pn(&r->test_auc, np, sc, nn, sc + np);
             if (st == GP_OK) st = gp_average_precision_pn(&r->test_ap, np, sc, nn, sc + np);
             free(pairs);
@@ -301,8 +510,8 @@ static gp_status run_walkpool(method_result *r, app *a, gp_linkpred_model **mode
         r->seconds = now_s() - t0;
         return GP_OK;
     }
-    if ((st = gp_linkpred_model_new(model, &a->lp, 0)) != GP_OK) return st;
-    if ((st = gp_linkpred_fit(&r->lr, *model, obs, s, NULL, progress_line, a)) != GP_OK) return st;
+    if ((st = gp_linkpred_model_new(model, &a->lp, a->attr_dim)) != GP_OK) return st;
+    if ((st = gp_linkpred_fit(&r->lr, *model, obs, s, a->attr, progress_line, a)) != GP_OK) return st;
     r->test_auc = r->lr.test_auc;
     r->test_ap = r->lr.test_ap;
     r->val_auc = r->lr.val_auc;
@@ -365,7 +574,7 @@ static gp_status score_pairs(double *sc, app *a, gp_linkpred_model *model, const
 {
     if (count == 0) return GP_OK;
     if (h) return h->fn(sc, a->g, count, pairs, NULL);
-    return gp_linkpred_predict(sc, model, a->g, count, pairs, NULL);
+    return gp_linkpred_predict(sc, model, a->g, count, pairs, a->attr);
 }
 
 static bool has_edge(const gp_graph *g, int64_t u, int64_t v)
@@ -604,6 +813,7 @@ static void print_results(FILE *f, const app *a, const gp_link_split *s, const m
         json_escape(name, sizeof name, a->name);
         fprintf(f, "{\"data\": \"%s\", \"nodes\": %lld, \"edges\": %lld, \"data_sha256\": \"%s\", ", name,
                (long long)gp_graph_nodes(a->g), (long long)(gp_graph_edges(a->g) / 2), a->sha);
+        fprintf(f, "\"features\": %lld, ", (long long)a->attr_dim);
         fprintf(f, "\"split\": {\"train\": %lld, \"val\": %lld, \"test\": %lld}, ", (long long)s->count[GP_LINK_TRAIN_POS],
                (long long)s->count[GP_LINK_VAL_POS], (long long)s->count[GP_LINK_TEST_POS]);
         fprintf(f, "\"results\": [");
@@ -652,7 +862,7 @@ enum {
     OPT_DATASET = 256, OPT_DATA_DIR, OPT_SPLIT, OPT_TEST_PERCENT, OPT_SPLIT_FILE, OPT_TEST_RATIO, OPT_VAL_RATIO,
     OPT_SEED, OPT_METHOD, OPT_COMPARE, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_HOPS, OPT_CAP, OPT_HIDDEN, OPT_HEADS,
     OPT_WALK, OPT_LAYERS, OPT_DROPOUT, OPT_DRNL, OPT_BCE, OPT_THREADS, OPT_SAVE, OPT_LOAD, OPT_PREDICT,
-    OPT_RECOMMEND, OPT_FOR, OPT_MAXCAND, OPT_OUTPUT, OPT_JSON, OPT_QUIET, OPT_ONE_BASED, OPT_HELP
+    OPT_RECOMMEND, OPT_FOR, OPT_MAXCAND, OPT_OUTPUT, OPT_JSON, OPT_QUIET, OPT_ONE_BASED, OPT_FEATURES, OPT_HELP
 };
 
 static bool parse_num(double *out, const char *s, double lo, double hi)
@@ -676,6 +886,7 @@ int main(int argc, char **argv)
     a.max_candidates = 200000;
     a.method = "walkpool";
     int threads = 1;
+    bool epochs_set = false;
     static const struct option longopts[] = {
         {"dataset", required_argument, 0, OPT_DATASET}, {"data-dir", required_argument, 0, OPT_DATA_DIR},
         {"split", required_argument, 0, OPT_SPLIT}, {"test-percent", required_argument, 0, OPT_TEST_PERCENT},
@@ -693,7 +904,8 @@ int main(int argc, char **argv)
         {"recommend", required_argument, 0, OPT_RECOMMEND}, {"for", required_argument, 0, OPT_FOR},
         {"max-candidates", required_argument, 0, OPT_MAXCAND}, {"output", required_argument, 0, OPT_OUTPUT},
         {"json", no_argument, 0, OPT_JSON}, {"quiet", no_argument, 0, OPT_QUIET},
-        {"one-based", no_argument, 0, OPT_ONE_BASED}, {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
+        {"one-based", no_argument, 0, OPT_ONE_BASED}, {"features", required_argument, 0, OPT_FEATURES},
+        {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
     for (int c; (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
         double v = 0;
         bool ok = true;
@@ -708,7 +920,7 @@ int main(int argc, char **argv)
         case OPT_SEED: ok = parse_num(&v, optarg, 0, 9007199254740992.0); a.lp.seed = (uint64_t)v; break;
         case OPT_METHOD: a.method = optarg; break;
         case OPT_COMPARE: a.compare_on = true; a.compare = optarg; break;
-        case OPT_EPOCHS: ok = parse_num(&v, optarg, 0, 100000); a.lp.epochs = (int)v; break;
+        case OPT_EPOCHS: ok = parse_num(&v, optarg, 0, 100000); a.lp.epochs = (int)v; epochs_set = true; break;
         case OPT_LR: ok = parse_num(&v, optarg, 1e-12, 10); a.lp.lr = (float)v; break;
         case OPT_BATCH: ok = parse_num(&v, optarg, 1, 1e6); a.lp.batch_size = (int64_t)v; break;
         case OPT_HOPS: ok = parse_num(&v, optarg, 1, 10); a.lp.hops = (int)v; break;
@@ -731,6 +943,7 @@ int main(int argc, char **argv)
         case OPT_JSON: a.json = true; break;
         case OPT_QUIET: a.quiet = true; break;
         case OPT_ONE_BASED: a.one_based = true; break;
+        case OPT_FEATURES: a.features = optarg; break;
         case 'h': case OPT_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -744,6 +957,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (optind == argc - 1) a.edges = argv[optind];
+    /* the generated demo network trains for a few epochs (seconds) unless told otherwise */
+    if (!a.edges && !a.dataset && !epochs_set && !a.load_model) a.lp.epochs = DEMO_EPOCHS;
     if (a.edges && a.dataset) {
         fprintf(stderr, "gp-linkpred: give EDGES or --dataset, not both\n");
         return 2;
@@ -788,6 +1003,10 @@ int main(int argc, char **argv)
         rc = fail(a.edges ? a.edges : a.dataset ? a.dataset : "generator");
         goto done;
     }
+    if (a.features && load_features(&a) != GP_OK) {
+        rc = fail(a.features);
+        goto done;
+    }
     if (a.load_model) {
         char sha[65];
         if (gp_linkpred_model_load(&model, sha, a.load_model) != GP_OK) {
@@ -797,6 +1016,13 @@ int main(int argc, char **argv)
         if (sha[0] && strcmp(sha, a.sha) != 0 && !a.quiet)
             fprintf(stderr, "gp-linkpred: warning: %s was trained on other data (checksum %.12s..., this graph %.12s...)\n",
                     a.load_model, sha, a.sha);
+        if (gp_linkpred_model_attr_dim(model) != a.attr_dim) {
+            app_error(GP_E_INVALID, "the model expects %lld node features, %s %lld (--features)",
+                      (long long)gp_linkpred_model_attr_dim(model), a.features ? "the file has" : "given",
+                      (long long)a.attr_dim);
+            rc = fail(a.load_model);
+            goto done;
+        }
     }
     if (make_split(&split, &a) != GP_OK) {
         rc = fail("split");
@@ -874,6 +1100,7 @@ done:
     gp_link_split_free(&split);
     gp_graph_free(&a.g);
     gp_idmap_free(&a.ids);
+    free(a.attr);
     gp_finalize();
     return rc;
 }

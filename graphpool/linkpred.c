@@ -9,7 +9,12 @@
  *   F = gp_walkpool(s),  y = MLP(BN(F)),  loss = mean (sigmoid(y) - label)^2  or BCE(y, label).
  * Gradients come from the ops used. The three stages (encoder, walk profile, classifier) run on
  * separate tapes chained by gp_tape_backward_from, so each stage's forward + backward time is
- * measured exactly.
+ * measured exactly. With 2+ threads a batch is cut in two halves whose encoder + walk profile
+ * run on one thread each (library serial inside; the second half trains a replica of the
+ * encoder's weights, synchronised before the batch, whose gradients are added to the model's
+ * afterwards), and the classifier runs on the whole batch.
+ * Subgraphs: G+ is built from the induced subgraph's sorted rows by inserting the target's two
+ * entries (O(n + m), no sort).
  *
  * DRNL (Zhang & Chen 2018), on G- inside the subgraph: d_a = distance to a without b,
  * d_b = distance to b without a, d = d_a + d_b, z = 1 + min(d_a, d_b) + (d/2)(d/2 + d%2 - 1),
@@ -139,37 +144,54 @@ static gp_status drnl_labels(int64_t **out, const gp_graph *g, int64_t max_label
     return GP_OK;
 }
 
+/* G+ from the induced subgraph (sorted rows, symmetric): the same entries without self-loops or
+ * values, plus 0 -> 1 and 1 -> 0 (local 0 = a, 1 = b) when absent. O(n + m), no sorting. */
+static gp_status plus_graph(gp_graph **out, const gp_graph *sub)
+{
+    const gp_csr *s = &sub->adj;
+    int64_t n = s->rows;
+    bool has01 = false;
+    for (int64_t k = s->ptr[0]; k < s->ptr[1]; k++) has01 |= s->idx[k] == 1;
+    gp_csr *c = NULL;
+    gp_status st = gp_csr_new(&c, n, n, s->nnz + (has01 ? 0 : 2), false);
+    if (st != GP_OK) return st;
+    int64_t w = 0;
+    for (int64_t v = 0; v < n; v++) {
+        c->ptr[v] = w;
+        int64_t add = has01 || v > 1 ? -1 : 1 - v; /* the target's column to insert in row v */
+        for (int64_t k = s->ptr[v]; k < s->ptr[v + 1]; k++) {
+            int64_t u = s->idx[k];
+            if (add >= 0 && u > add) {
+                c->idx[w++] = add;
+                add = -1;
+            }
+            if (u != v) c->idx[w++] = u;
+        }
+        if (add >= 0) c->idx[w++] = add;
+    }
+    c->ptr[n] = w;
+    c->nnz = w;
+    st = gp_graph_from_csr(out, &c, true);
+    gp_csr_free(&c);
+    return st;
+}
+
 static gp_status extract_one(lp_sample *s, const gp_graph *obs, int64_t a, int64_t b,
                              const gp_linkpred_options *opt, int64_t index)
 {
     gp_status st = GP_OK;
     gp_graph *sub = NULL;
-    int64_t *src = NULL, *dst = NULL, count = 0;
+    int64_t count = 0;
     gp_rng rng;
     gp_rng_seed(&rng, opt->seed * UINT64_C(0x9E3779B97F4A7C15) + (uint64_t)index + 1);
     int64_t seeds[2] = {a, b};
     GP_TRY(gp_graph_khop(&s->nodes, &count, NULL, obs, 2, seeds, opt->hops, opt->max_nodes_per_hop,
                          opt->max_nodes_per_hop > 0 ? &rng : NULL));
     GP_TRY(gp_graph_induced(&sub, obs, count, s->nodes));
-    GP_TRY(gp_graph_edge_list(&src, &dst, sub));
-    int64_t m = gp_graph_edges(sub);
-    int64_t *src2 = gp_i_realloc(src, (size_t)(m + 2) * sizeof(int64_t));
-    if (!src2) GP_TRY(GP_ERR(GP_E_NOMEM, "linkpred: out of memory"));
-    src = src2;
-    int64_t *dst2 = gp_i_realloc(dst, (size_t)(m + 2) * sizeof(int64_t));
-    if (!dst2) GP_TRY(GP_ERR(GP_E_NOMEM, "linkpred: out of memory"));
-    dst = dst2;
-    src[m] = 0;
-    dst[m] = 1;
-    src[m + 1] = 1;
-    dst[m + 1] = 0;
-    GP_TRY(gp_graph_from_edges(&s->g, count, m + 2, src, dst, NULL,
-                               GP_EDGES_SYMMETRISE | GP_EDGES_DROP_DUPLICATES | GP_EDGES_DROP_SELF_LOOPS));
+    GP_TRY(plus_graph(&s->g, sub));
     if (opt->drnl) GP_TRY(drnl_labels(&s->drnl, s->g, opt->drnl_max_label));
 fail:
     gp_graph_free(&sub);
-    gp_free(src);
-    gp_free(dst);
     if (st != GP_OK) samples_release(s);
     return st;
 }
@@ -527,6 +549,8 @@ gp_status gp_linkpred_model_load(gp_linkpred_model **out, char *data_sha256, con
 /* ======================================================================================== */
 /* Batches and the forward pass                                                             */
 
+/* One batch; the arrays are kept and grown across batches (no per-batch malloc of the feature
+ * matrix; only the block-diagonal graph is rebuilt). */
 typedef struct lp_batch {
     gp_graph *g;      /* block-diagonal G+ */
     int64_t count;
@@ -534,6 +558,7 @@ typedef struct lp_batch {
     float *x;         /* nodes x x_dim */
     int64_t *z;       /* DRNL labels, or NULL */
     float *y;         /* count labels */
+    int64_t cap_nodes, cap_count, ones_rows; /* capacities; rows of x already all ones */
 } lp_batch;
 
 static void batch_free(lp_batch *b)
@@ -549,32 +574,48 @@ static void batch_free(lp_batch *b)
 static gp_status batch_build(lp_batch *b, const gp_linkpred_model *m, const gp_linkpred_samples *s,
                              const int64_t *which, int64_t count, const int64_t *labels, const float *attr)
 {
-    memset(b, 0, sizeof *b);
     gp_status st = GP_OK;
+    gp_graph_free(&b->g);
     const gp_graph **gs = gp_i_malloc((size_t)count * sizeof(gp_graph *));
     if (!gs) return GP_ERR(GP_E_NOMEM, "linkpred: out of memory");
     for (int64_t i = 0; i < count; i++) gs[i] = s->s[which[i]].g;
     GP_TRY(gp_graph_batch(&b->g, count, gs));
     int64_t n = gp_graph_nodes(b->g), xd = m->x_dim;
     b->count = count;
-    b->pairs = gp_i_malloc((size_t)(2 * count) * sizeof(int64_t));
-    b->x = gp_i_malloc((size_t)(n > 0 ? n : 1) * (size_t)xd * sizeof(float));
-    b->y = gp_i_malloc((size_t)count * sizeof(float));
-    if (m->opt.drnl) b->z = gp_i_malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
-    if (!b->pairs || !b->x || !b->y || (m->opt.drnl && !b->z)) GP_TRY(GP_ERR(GP_E_NOMEM, "linkpred: out of memory"));
+    if (count > b->cap_count) {
+        gp_i_free(b->pairs);
+        gp_i_free(b->y);
+        b->pairs = gp_i_malloc((size_t)(2 * count) * sizeof(int64_t));
+        b->y = gp_i_malloc((size_t)count * sizeof(float));
+        b->cap_count = b->pairs && b->y ? count : 0;
+        if (!b->cap_count) GP_TRY(GP_ERR(GP_E_NOMEM, "linkpred: out of memory"));
+    }
+    if (n > b->cap_nodes) {
+        int64_t cap = n + n / 4 + 1;
+        gp_i_free(b->x);
+        gp_i_free(b->z);
+        b->z = NULL;
+        b->ones_rows = 0;
+        b->x = gp_i_malloc((size_t)cap * (size_t)xd * sizeof(float));
+        if (m->opt.drnl) b->z = gp_i_malloc((size_t)cap * sizeof(int64_t));
+        b->cap_nodes = b->x && (!m->opt.drnl || b->z) ? cap : 0;
+        if (!b->cap_nodes) GP_TRY(GP_ERR(GP_E_NOMEM, "linkpred: out of memory"));
+    }
+    if (m->attr_dim == 0 && b->ones_rows < n) { /* constant features: filled once */
+        for (int64_t i = b->ones_rows * xd; i < n * xd; i++) b->x[i] = 1.0f;
+        b->ones_rows = n;
+    }
     for (int64_t i = 0; i < count; i++) {
         const lp_sample *sp = &s->s[which[i]];
         int64_t o = b->g->graph_ptr[i], ni = b->g->graph_ptr[i + 1] - o;
         b->pairs[2 * i] = o;
         b->pairs[2 * i + 1] = o + 1;
         b->y[i] = labels ? (float)labels[which[i]] : 0.0f;
-        for (int64_t v = 0; v < ni; v++) {
-            float *row = b->x + (o + v) * xd;
-            if (m->attr_dim > 0) memcpy(row, attr + sp->nodes[v] * xd, (size_t)xd * sizeof(float));
-            else
-                for (int64_t j = 0; j < xd; j++) row[j] = 1.0f;
-            if (b->z) b->z[o + v] = sp->drnl[v];
-        }
+        if (m->attr_dim > 0)
+            for (int64_t v = 0; v < ni; v++)
+                memcpy(b->x + (o + v) * xd, attr + sp->nodes[v] * xd, (size_t)xd * sizeof(float));
+        if (m->opt.drnl)
+            for (int64_t v = 0; v < ni; v++) b->z[o + v] = sp->drnl[v];
     }
 fail:
     gp_i_free(gs);
@@ -614,16 +655,45 @@ static gp_status tape_error(gp_tape *t, const char *stage)
     return GP_ERR(st, "linkpred: %s failed: %s", stage, gp_last_error());
 }
 
-/*
- * Forward (and with `train` the backward) of one batch. *logits_out receives the outputs
- * (count values, pre-sigmoid), *loss_out the loss when training.
- */
-static gp_status run_batch(gp_linkpred_model *m, lp_tapes *tp, lp_batch *b, bool train, float *logits_out,
-                           double *loss_out, lp_timing *tm)
+/* The encoder's weights: the model's own, or a replica that a second thread trains on its half
+ * of the batch (its gradients are added to the model's afterwards, in a fixed order). */
+typedef struct lp_enc {
+    gp_tensor *drnl_emb;
+    gp_module *gnn[8], *q1, *q2, *k1, *k2;
+    gp_rng *rng;
+} lp_enc;
+
+static void enc_of_model(lp_enc *e, gp_linkpred_model *m)
+{
+    memset(e, 0, sizeof *e);
+    e->drnl_emb = m->drnl_emb;
+    for (int l = 0; l < m->opt.gnn_layers; l++) e->gnn[l] = m->gnn[l];
+    e->q1 = m->q1;
+    e->q2 = m->q2;
+    e->k1 = m->k1;
+    e->k2 = m->k2;
+    e->rng = &m->root->rng;
+}
+
+/* One half (or all) of a batch through encoder and walk profile: its tapes and outputs. */
+typedef struct lp_part {
+    const lp_enc *enc;
+    lp_tapes *tp;     /* enc and walk tapes used */
+    lp_batch *b;
+    gp_tensor *logits, *lw, *feat;
+    lp_timing tm;
+    gp_status st;
+    char msg[256];
+} lp_part;
+
+static gp_status part_forward(gp_linkpred_model *m, lp_part *pt, bool train)
 {
     const gp_linkpred_options *o = &m->opt;
-    gp_tape *tapes[3] = {tp->enc, tp->walk, tp->cls};
-    for (int i = 0; i < 3; i++) {
+    const lp_enc *e = pt->enc;
+    lp_tapes *tp = pt->tp;
+    lp_batch *b = pt->b;
+    gp_tape *tapes[2] = {tp->enc, tp->walk};
+    for (int i = 0; i < 2; i++) {
         gp_tape_reset(tapes[i]);
         gp_tape_set_training(tapes[i], train);
         gp_tape_set_recording(tapes[i], train);
@@ -634,34 +704,104 @@ static gp_status run_batch(gp_linkpred_model *m, lp_tapes *tp, lp_batch *b, bool
     int64_t n = gp_graph_nodes(b->g);
     gp_tensor *x = gp_tape_constant(t, b->x, n, m->x_dim);
     if (o->drnl) {
-        gp_tensor *parts[2] = {x, gp_gather_rows(t, m->drnl_emb, b->z, n)};
+        gp_tensor *parts[2] = {x, gp_gather_rows(t, e->drnl_emb, b->z, n)};
         x = gp_concat_cols(t, 2, parts);
     }
     gp_tensor *zparts[9];
     zparts[0] = x;
     gp_tensor *h = x;
     for (int l = 0; l < o->gnn_layers; l++) {
-        gp_tensor *in = l == 0 ? h : gp_dropout(t, gp_relu(t, h), o->dropout, &m->root->rng);
-        h = gp_module_forward(m->gnn[l], t, b->g, in);
+        gp_tensor *in = l == 0 ? h : gp_dropout(t, gp_relu(t, h), o->dropout, e->rng);
+        h = gp_module_forward(e->gnn[l], t, b->g, in);
         zparts[l + 1] = h;
     }
     gp_tensor *z = gp_concat_cols(t, o->gnn_layers + 1, zparts);
     gp_tensor *q = gp_module_forward(
-        m->q2, t, NULL, gp_dropout(t, gp_leaky_relu(t, gp_module_forward(m->q1, t, NULL, z), 0.2f), o->dropout, &m->root->rng));
+        e->q2, t, NULL, gp_dropout(t, gp_leaky_relu(t, gp_module_forward(e->q1, t, NULL, z), 0.2f), o->dropout, e->rng));
     gp_tensor *k = gp_module_forward(
-        m->k2, t, NULL, gp_dropout(t, gp_leaky_relu(t, gp_module_forward(m->k1, t, NULL, z), 0.2f), o->dropout, &m->root->rng));
+        e->k2, t, NULL, gp_dropout(t, gp_leaky_relu(t, gp_module_forward(e->k1, t, NULL, z), 0.2f), o->dropout, e->rng));
     /* row v, column u: <K[v], Q[u]> = s(u -> v) */
-    gp_tensor *logits = gp_scale(t, gp_sddmm(t, b->g, k, q, o->heads), 1.0f / sqrtf((float)o->hidden));
-    if (!logits) return tape_error(t, "encoder");
+    pt->logits = gp_scale(t, gp_sddmm(t, b->g, k, q, o->heads), 1.0f / sqrtf((float)o->hidden));
+    if (!pt->logits) return tape_error(t, "encoder");
     double t1 = now_seconds(), c1 = thread_cpu_seconds();
     /* walk profile */
-    gp_tensor *lw = leaf_copy(tp->walk, logits);
-    gp_tensor *feat = gp_walkpool(tp->walk, b->g, lw, b->pairs, o->walk_len);
-    if (!feat) return tape_error(tp->walk, "walk profile");
+    pt->lw = leaf_copy(tp->walk, pt->logits);
+    pt->feat = gp_walkpool(tp->walk, b->g, pt->lw, b->pairs, o->walk_len);
+    if (!pt->feat) return tape_error(tp->walk, "walk profile");
+    double t2 = now_seconds(), c2 = thread_cpu_seconds();
+    pt->tm.encoder += t1 - t0;
+    pt->tm.walk += t2 - t1;
+    pt->tm.encoder_cpu += c1 - c0;
+    pt->tm.walk_cpu += c2 - c1;
+    return GP_OK;
+}
+
+static gp_status part_backward(lp_part *pt, const float *grad)
+{
+    double t4 = now_seconds(), c4 = thread_cpu_seconds();
+    if (gp_tape_backward_from(pt->tp->walk, pt->feat, grad) != GP_OK) return tape_error(pt->tp->walk, "walk backward");
+    double t5 = now_seconds(), c5 = thread_cpu_seconds();
+    if (gp_tape_backward_from(pt->tp->enc, pt->logits, pt->lw->grad) != GP_OK)
+        return tape_error(pt->tp->enc, "encoder backward");
+    double t6 = now_seconds(), c6 = thread_cpu_seconds();
+    pt->tm.walk += t5 - t4;
+    pt->tm.encoder += t6 - t5;
+    pt->tm.walk_cpu += c5 - c4;
+    pt->tm.encoder_cpu += c6 - c5;
+    return GP_OK;
+}
+
+/* Run part_forward (backward when grad != NULL) of np parts; two parts run on two threads with
+ * the library serial inside each (each part owns its tapes, graph and weights' gradients, so
+ * the result does not depend on the schedule). */
+static gp_status parts_run(gp_linkpred_model *m, lp_part *parts, int np, bool train, const float *grad)
+{
+    if (np == 1) return grad ? part_backward(&parts[0], grad) : part_forward(m, &parts[0], train);
+    int nt = gp_i_threads();
+    int64_t F = m->fdim;
+    gp_set_threads(1);
+#pragma omp parallel for schedule(static, 1) num_threads(2)
+    for (int i = 0; i < np; i++) {
+        lp_part *pt = &parts[i];
+        pt->st = grad ? part_backward(pt, grad + (i == 0 ? 0 : parts[0].b->count) * F) : part_forward(m, pt, train);
+        if (pt->st != GP_OK) snprintf(pt->msg, sizeof pt->msg, "%s", gp_last_error());
+    }
+    gp_set_threads(nt);
+    for (int i = 0; i < np; i++)
+        if (parts[i].st != GP_OK) return GP_ERR(parts[i].st, "%s", parts[i].msg);
+    return GP_OK;
+}
+
+/*
+ * Forward (and with `train` the backward) of one batch given as np (1 or 2) parts: encoder and
+ * walk profile per part, then the classifier on all rows (batch norm sees the whole batch).
+ * logits_out receives the outputs (pre-sigmoid, parts in order), *loss_out the loss when training.
+ */
+static gp_status run_batch(gp_linkpred_model *m, gp_tape *tc, lp_part *parts, int np, bool train, float *logits_out,
+                           double *loss_out, lp_timing *tm)
+{
+    const gp_linkpred_options *o = &m->opt;
+    gp_tape_reset(tc);
+    gp_tape_set_training(tc, train);
+    gp_tape_set_recording(tc, train);
+    for (int i = 0; i < np; i++) memset(&parts[i].tm, 0, sizeof parts[i].tm);
+    gp_status st = parts_run(m, parts, np, train, NULL);
+    if (st != GP_OK) return st;
     double t2 = now_seconds(), c2 = thread_cpu_seconds();
     /* classifier */
-    gp_tape *tc = tp->cls;
-    gp_tensor *fc = leaf_copy(tc, feat);
+    int64_t count = 0, F = m->fdim;
+    for (int i = 0; i < np; i++) count += parts[i].b->count;
+    gp_tensor *fc;
+    if (np == 1) {
+        fc = leaf_copy(tc, parts[0].feat);
+    } else {
+        float *rows = gp_tape_alloc(tc, (size_t)(count * F) * sizeof(float));
+        if (!rows) return tape_error(tc, "classifier input");
+        memcpy(rows, parts[0].feat->data, (size_t)(parts[0].b->count * F) * sizeof(float));
+        memcpy(rows + parts[0].b->count * F, parts[1].feat->data, (size_t)(parts[1].b->count * F) * sizeof(float));
+        fc = gp_tape_constant(tc, rows, count, F);
+        if (fc && gp_tape_recording(tc)) fc->flags |= GP_TENSOR_REQUIRES_GRAD;
+    }
     gp_tensor *y = gp_batch_norm(tc, fc, m->bn_gamma, m->bn_beta, m->bn_mean, m->bn_var, 0.1f, 1e-5f);
     for (int l = 0; l < LP_CLS_LAYERS; l++) {
         if (l == LP_CLS_LAYERS - 1) y = gp_dropout(tc, y, o->dropout, &m->root->rng);
@@ -669,34 +809,32 @@ static gp_status run_batch(gp_linkpred_model *m, lp_tapes *tp, lp_batch *b, bool
         if (l < LP_CLS_LAYERS - 1) y = gp_relu(tc, y);
     }
     if (!y) return tape_error(tc, "classifier");
-    for (int64_t i = 0; i < b->count; i++) logits_out[i] = y->data[i];
+    for (int64_t i = 0; i < count; i++) logits_out[i] = y->data[i];
     double t3 = now_seconds(), c3 = thread_cpu_seconds();
-    tm->encoder += t1 - t0;
-    tm->walk += t2 - t1;
-    tm->encoder_cpu += c1 - c0;
-    tm->walk_cpu += c2 - c1;
     if (!train) {
         tm->classifier += t3 - t2;
         tm->classifier_cpu += c3 - c2;
-        return GP_OK;
+    } else {
+        float *labels = gp_tape_alloc(tc, (size_t)count * sizeof(float));
+        if (!labels) return tape_error(tc, "labels");
+        memcpy(labels, parts[0].b->y, (size_t)parts[0].b->count * sizeof(float));
+        if (np == 2) memcpy(labels + parts[0].b->count, parts[1].b->y, (size_t)parts[1].b->count * sizeof(float));
+        gp_tensor *target = gp_tape_constant(tc, labels, count, 1);
+        gp_tensor *loss = o->bce ? gp_bce_logits_loss(tc, y, target, GP_REDUCE_MEAN)
+                                 : gp_mse_loss(tc, gp_sigmoid(tc, y), target, GP_REDUCE_MEAN);
+        if (!loss) return tape_error(tc, "loss");
+        *loss_out = loss->data[0];
+        if (gp_tape_backward(tc, loss) != GP_OK) return tape_error(tc, "classifier backward");
+        double t4 = now_seconds(), c4 = thread_cpu_seconds();
+        tm->classifier += t4 - t2;
+        tm->classifier_cpu += c4 - c2;
+        if ((st = parts_run(m, parts, np, train, fc->grad)) != GP_OK) return st;
     }
-    gp_tensor *target = gp_tape_constant(tc, b->y, b->count, 1);
-    gp_tensor *loss = o->bce ? gp_bce_logits_loss(tc, y, target, GP_REDUCE_MEAN)
-                             : gp_mse_loss(tc, gp_sigmoid(tc, y), target, GP_REDUCE_MEAN);
-    if (!loss) return tape_error(tc, "loss");
-    *loss_out = loss->data[0];
-    if (gp_tape_backward(tc, loss) != GP_OK) return tape_error(tc, "classifier backward");
-    double t4 = now_seconds(), c4 = thread_cpu_seconds();
-    if (gp_tape_backward_from(tp->walk, feat, fc->grad) != GP_OK) return tape_error(tp->walk, "walk backward");
-    double t5 = now_seconds(), c5 = thread_cpu_seconds();
-    if (gp_tape_backward_from(t, logits, lw->grad) != GP_OK) return tape_error(t, "encoder backward");
-    double t6 = now_seconds(), c6 = thread_cpu_seconds();
-    tm->classifier += t4 - t2;
-    tm->walk += t5 - t4;
-    tm->encoder += t6 - t5;
-    tm->classifier_cpu += c4 - c2;
-    tm->walk_cpu += c5 - c4;
-    tm->encoder_cpu += c6 - c5;
+    /* stage times: those of the first part (parts run at the same time) */
+    tm->encoder += parts[0].tm.encoder;
+    tm->walk += parts[0].tm.walk;
+    tm->encoder_cpu += parts[0].tm.encoder_cpu;
+    tm->walk_cpu += parts[0].tm.walk_cpu;
     return GP_OK;
 }
 
@@ -721,8 +859,173 @@ static void tapes_free(lp_tapes *tp)
 
 static double sigmoid_d(double v) { return 1.0 / (1.0 + exp(-v)); }
 
+/*
+ * What one training or scoring run keeps across batches: the tapes, the batch buffers and, with
+ * two or more threads, a second part (each batch is cut in two halves that run encoder and walk
+ * profile on one thread each; for training the second half uses a replica of the encoder's
+ * weights, synchronised before every batch, whose gradients are added to the model's after it).
+ */
+typedef struct lp_runner {
+    int parts;
+    lp_tapes tp[2];
+    lp_batch b[2];
+    lp_enc enc[2];
+    gp_module *rep_root;        /* the replica's modules (training with 2 parts) */
+    gp_rng rep_rng;
+    int nparams;
+    gp_tensor **mine, **theirs; /* replica / model encoder parameters, same order */
+} lp_runner;
+
+static void runner_free(lp_runner *r)
+{
+    for (int i = 0; i < 2; i++) {
+        tapes_free(&r->tp[i]);
+        batch_free(&r->b[i]);
+    }
+    gp_module_free(&r->rep_root);
+    gp_i_free(r->mine);
+    gp_i_free(r->theirs);
+    memset(r, 0, sizeof *r);
+}
+
+/* Encoder parameters of e (DRNL table, GCN layers, attention MLPs) in a fixed order; *count
+ * only counts when out is NULL. */
+static gp_status enc_params(gp_tensor **out, int *count, const lp_enc *e, int layers)
+{
+    int c = 0;
+    if (e->drnl_emb) {
+        if (out) out[c] = e->drnl_emb;
+        c++;
+    }
+    gp_module *mods[12];
+    int nm = 0;
+    for (int l = 0; l < layers; l++) mods[nm++] = e->gnn[l];
+    mods[nm++] = e->q1;
+    mods[nm++] = e->q2;
+    mods[nm++] = e->k1;
+    mods[nm++] = e->k2;
+    for (int i = 0; i < nm; i++) {
+        gp_param_list pl = {0};
+        gp_status st = gp_module_params(&pl, mods[i], false);
+        if (st != GP_OK) return st;
+        for (int j = 0; j < pl.count; j++) {
+            if (out) out[c] = pl.tensors[j];
+            c++;
+        }
+        gp_param_list_free(&pl);
+    }
+    *count = c;
+    return GP_OK;
+}
+
+static gp_status replica_new(lp_runner *r, gp_linkpred_model *m)
+{
+    const gp_linkpred_options *o = &m->opt;
+    gp_status st = GP_OK;
+    gp_rng init;
+    gp_rng_seed(&init, o->seed ^ UINT64_C(0xA5A5A5A5DEADBEEF));
+    gp_rng_seed(&r->rep_rng, o->seed ^ UINT64_C(0x3C6EF372FE94F82B)); /* dropout of the second half */
+    lp_enc *e = &r->enc[1];
+    memset(e, 0, sizeof *e);
+    e->rng = &r->rep_rng;
+    GP_TRY(gp_module_alloc(&r->rep_root, &root_ops, m->in_dim, 1, 0, &init));
+    if (o->drnl) GP_TRY(gp_module_add_param(r->rep_root, &e->drnl_emb, "drnl.weight", o->drnl_max_label, o->drnl_dim));
+    gp_module *tmp = NULL;
+    for (int l = 0; l < o->gnn_layers; l++) {
+        GP_TRY(gp_gcn_new(&tmp, l == 0 ? m->in_dim : o->hidden, o->hidden, true, &init));
+        GP_TRY(add_child(r->rep_root, &e->gnn[l], tmp));
+    }
+    int64_t H = o->heads, d = o->hidden;
+    GP_TRY(gp_linear_new(&tmp, m->z_dim, d, true, &init));
+    GP_TRY(add_child(r->rep_root, &e->q1, tmp));
+    GP_TRY(gp_linear_new(&tmp, d, H * d, true, &init));
+    GP_TRY(add_child(r->rep_root, &e->q2, tmp));
+    GP_TRY(gp_linear_new(&tmp, m->z_dim, d, true, &init));
+    GP_TRY(add_child(r->rep_root, &e->k1, tmp));
+    GP_TRY(gp_linear_new(&tmp, d, H * d, true, &init));
+    GP_TRY(add_child(r->rep_root, &e->k2, tmp));
+    int c0 = 0, c1 = 0;
+    GP_TRY(enc_params(NULL, &c0, &r->enc[0], o->gnn_layers));
+    GP_TRY(enc_params(NULL, &c1, &r->enc[1], o->gnn_layers));
+    if (c0 != c1) GP_TRY(GP_ERR(GP_E_STATE, "linkpred: encoder replica mismatch"));
+    r->mine = gp_i_malloc((size_t)c0 * sizeof(gp_tensor *));
+    r->theirs = gp_i_malloc((size_t)c0 * sizeof(gp_tensor *));
+    if (!r->mine || !r->theirs) GP_TRY(GP_ERR(GP_E_NOMEM, "linkpred: out of memory"));
+    GP_TRY(enc_params(r->theirs, &c0, &r->enc[0], o->gnn_layers));
+    GP_TRY(enc_params(r->mine, &c1, &r->enc[1], o->gnn_layers));
+    r->nparams = c0;
+    for (int i = 0; i < c0; i++)
+        if (gp_tensor_size(r->mine[i]) != gp_tensor_size(r->theirs[i]))
+            GP_TRY(GP_ERR(GP_E_STATE, "linkpred: encoder replica mismatch"));
+fail:
+    return st;
+}
+
+/* parts = 2 when the library runs 2+ threads (train: with the replica). */
+static gp_status runner_new(lp_runner *r, gp_linkpred_model *m, bool train)
+{
+    memset(r, 0, sizeof *r);
+    r->parts = gp_i_threads() >= 2 ? 2 : 1;
+    enc_of_model(&r->enc[0], m);
+    r->enc[1] = r->enc[0]; /* scoring: both halves read the model's weights */
+    gp_status st = GP_OK;
+    for (int i = 0; i < r->parts && st == GP_OK; i++) st = tapes_new(&r->tp[i]);
+    if (st == GP_OK && r->parts == 2 && train) st = replica_new(r, m);
+    if (st != GP_OK) runner_free(r);
+    return st;
+}
+
+/* Replica weights := the model's (before a batch). */
+static void replica_sync(lp_runner *r)
+{
+    for (int i = 0; i < r->nparams; i++)
+        memcpy(r->mine[i]->data, r->theirs[i]->data, (size_t)gp_tensor_size(r->mine[i]) * sizeof(float));
+}
+
+/* Model gradients += replica gradients; replica gradients := 0 (after a batch). */
+static void replica_reduce(lp_runner *r)
+{
+    for (int i = 0; i < r->nparams; i++) {
+        float *g = r->theirs[i]->grad, *h = r->mine[i]->grad;
+        if (!g || !h) continue;
+        for (int64_t k = 0; k < gp_tensor_size(r->mine[i]); k++) g[k] += h[k];
+        gp_tensor_zero_grad(r->mine[i]);
+    }
+}
+
+/* Build the batch of pairs which[0..count) as r->parts parts and run it. */
+static gp_status runner_batch(lp_runner *r, gp_linkpred_model *m, const gp_linkpred_samples *s, const int64_t *which,
+                              int64_t count, const int64_t *labels, const float *attr, bool train, float *out,
+                              double *loss, lp_timing *tm, double *batch_s)
+{
+    int np = r->parts == 2 && count >= 2 ? 2 : 1;
+    int64_t c0 = count;
+    if (np == 2) { /* split where the stored edges (the work) are about halved */
+        int64_t total = 0, acc = 0;
+        for (int64_t i = 0; i < count; i++) total += gp_graph_edges(s->s[which[i]].g) + 1;
+        for (c0 = 0; c0 < count - 1 && 2 * acc < total; c0++) acc += gp_graph_edges(s->s[which[c0]].g) + 1;
+        if (c0 < 1) c0 = 1;
+    }
+    lp_part parts[2];
+    double t0 = now_seconds();
+    for (int i = 0; i < np; i++) {
+        gp_status st = batch_build(&r->b[i], m, s, which + (i ? c0 : 0), i ? count - c0 : c0, labels, attr);
+        if (st != GP_OK) return st;
+        memset(&parts[i], 0, sizeof parts[i]);
+        parts[i].enc = &r->enc[np == 2 && r->rep_root && train ? i : 0]; /* the replica is synced for training */
+        parts[i].tp = &r->tp[i];
+        parts[i].b = &r->b[i];
+    }
+    if (batch_s) *batch_s += now_seconds() - t0;
+    bool replica = np == 2 && r->rep_root && train;
+    if (replica) replica_sync(r);
+    gp_status st = run_batch(m, r->tp[0].cls, parts, np, train, out, loss, tm);
+    if (replica) replica_reduce(r);
+    return st;
+}
+
 /* Eval-mode scores of samples [0, count) of s, batches of 64. */
-static gp_status score_samples(double *scores, gp_linkpred_model *m, lp_tapes *tp, const gp_linkpred_samples *s,
+static gp_status score_samples(double *scores, gp_linkpred_model *m, lp_runner *r, const gp_linkpred_samples *s,
                                int64_t first, int64_t count, const float *attr, lp_timing *tm, double *batch_s)
 {
     gp_status st = GP_OK;
@@ -732,17 +1035,11 @@ static gp_status score_samples(double *scores, gp_linkpred_model *m, lp_tapes *t
     for (int64_t i = 0; i < count; i += B) {
         int64_t c = count - i < B ? count - i : B;
         for (int64_t j = 0; j < c; j++) which[j] = first + i + j;
-        lp_batch b;
-        double t0 = now_seconds();
-        st = batch_build(&b, m, s, which, c, NULL, attr);
-        if (batch_s) *batch_s += now_seconds() - t0;
-        if (st != GP_OK) return st;
-        st = run_batch(m, tp, &b, false, out, NULL, tm);
-        batch_free(&b);
-        if (st != GP_OK) return st;
+        st = runner_batch(r, m, s, which, c, NULL, attr, false, out, NULL, tm, batch_s);
+        if (st != GP_OK) break;
         for (int64_t j = 0; j < c; j++) scores[i + j] = sigmoid_d(out[j]);
     }
-    return GP_OK;
+    return st;
 }
 
 static gp_status check_attr(const gp_linkpred_model *m, const float *attr)
@@ -758,11 +1055,11 @@ gp_status gp_linkpred_predict_samples(double *scores, gp_linkpred_model *m, cons
     if (!scores || !m || !s) return GP_ERR(GP_E_INVALID, "gp_linkpred_predict_samples: NULL argument");
     gp_status st = check_attr(m, attr);
     if (st != GP_OK) return st;
-    lp_tapes tp;
-    if ((st = tapes_new(&tp)) != GP_OK) return st;
+    lp_runner r;
+    if ((st = runner_new(&r, m, false)) != GP_OK) return st;
     lp_timing tm = {0};
-    st = score_samples(scores, m, &tp, s, 0, s->count, attr, &tm, NULL);
-    tapes_free(&tp);
+    st = score_samples(scores, m, &r, s, 0, s->count, attr, &tm, NULL);
+    runner_free(&r);
     return st;
 }
 
@@ -787,7 +1084,7 @@ gp_status gp_linkpred_predict(double *scores, gp_linkpred_model *m, const gp_gra
 /* ======================================================================================== */
 /* Training                                                                                 */
 
-static gp_status eval_part(double *auc, double *ap, gp_linkpred_model *m, lp_tapes *tp,
+static gp_status eval_part(double *auc, double *ap, gp_linkpred_model *m, lp_runner *tp,
                            const gp_linkpred_samples *s, int64_t first, int64_t npos, int64_t nneg,
                            const float *attr, double *scores, lp_timing *tm, double *batch_s)
 {
@@ -833,7 +1130,7 @@ gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const g
     gp_optim *opt = NULL;
     gp_param_list params = {0}, all = {0};
     float *best = NULL;
-    lp_tapes tp = {0};
+    lp_runner tp = {0};
     bool have_tapes = false;
     if (!pairs || !labels || !order || !scores) GP_TRY(GP_ERR(GP_E_NOMEM, "gp_linkpred_fit: out of memory"));
     for (int p = 0; p < GP_LINK_PARTS; p++) {
@@ -860,7 +1157,7 @@ gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const g
     for (int i = 0; i < all.count; i++) nweights += gp_tensor_size(all.tensors[i]);
     best = gp_i_malloc((size_t)nweights * sizeof(float));
     if (!best) GP_TRY(GP_ERR(GP_E_NOMEM, "gp_linkpred_fit: out of memory"));
-    GP_TRY(tapes_new(&tp));
+    GP_TRY(runner_new(&tp, m, true));
     have_tapes = true;
     gp_rng shuffle;
     gp_rng_seed(&shuffle, o->seed ^ UINT64_C(0x5DEECE66D));
@@ -876,16 +1173,12 @@ gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const g
         int64_t nb = 0;
         for (int64_t i = 0; i < ntrain; i += o->batch_size) {
             int64_t c = ntrain - i < o->batch_size ? ntrain - i : o->batch_size;
-            lp_batch b;
-            double b0 = now_seconds();
-            GP_TRY(batch_build(&b, m, s, order + i, c, labels, attr));
-            res->batch_seconds += now_seconds() - b0;
             float out[1024];
             float *outp = c <= 1024 ? out : gp_i_malloc((size_t)c * sizeof(float));
             double loss = 0.0;
-            st = outp ? run_batch(m, &tp, &b, true, outp, &loss, &tm) : GP_ERR(GP_E_NOMEM, "out of memory");
+            st = outp ? runner_batch(&tp, m, s, order + i, c, labels, attr, true, outp, &loss, &tm, &res->batch_seconds)
+                      : GP_ERR(GP_E_NOMEM, "out of memory");
             if (outp != out) gp_i_free(outp);
-            batch_free(&b);
             if (st != GP_OK) goto fail;
             double a0 = now_seconds(), ac = thread_cpu_seconds();
             GP_TRY(gp_optim_step(opt));
@@ -898,11 +1191,13 @@ gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const g
         gp_linkpred_epoch ep = {.epoch = epoch, .epochs = o->epochs, .loss = nb ? loss_sum / (double)nb : NAN};
         GP_TRY(eval_part(&ep.val_auc, &ep.val_ap, m, &tp, s, start[GP_LINK_VAL_POS], split->count[GP_LINK_VAL_POS],
                          split->count[GP_LINK_VAL_NEG], attr, scores, &tm, &res->batch_seconds));
-        GP_TRY(eval_part(&ep.test_auc, &ep.test_ap, m, &tp, s, start[GP_LINK_TEST_POS],
-                         split->count[GP_LINK_TEST_POS], split->count[GP_LINK_TEST_NEG], attr, scores, &tm,
-                         &res->batch_seconds));
+        ep.test_auc = ep.test_ap = NAN;
         double v = isnan(ep.val_auc) ? (double)epoch : ep.val_auc; /* no validation: the last epoch */
         if (v > best_val) {
+            /* the test part is only scored where it can be reported: at a new best epoch */
+            GP_TRY(eval_part(&ep.test_auc, &ep.test_ap, m, &tp, s, start[GP_LINK_TEST_POS],
+                             split->count[GP_LINK_TEST_POS], split->count[GP_LINK_TEST_NEG], attr, scores, &tm,
+                             &res->batch_seconds));
             best_val = v;
             ep.best = true;
             res->best_epoch = epoch;
@@ -936,7 +1231,7 @@ gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const g
         }
     }
 fail:
-    if (have_tapes) tapes_free(&tp);
+    if (have_tapes) runner_free(&tp);
     gp_optim_free(&opt);
     gp_param_list_free(&params);
     gp_param_list_free(&all);

@@ -50,7 +50,12 @@ typedef struct gp_linkpred_options {
     int64_t batch_size;        /* 32 */
     int epochs;                /* 50 */
     uint64_t seed;             /* 1: weights, shuffling, dropout, per-hop sampling */
-    int threads;               /* 0: keep the library setting (gp_set_threads) */
+    int threads;               /* 0: keep the library setting (gp_set_threads). With 2 or more,
+                                  each batch's encoder and walk profile run as two halves on two
+                                  threads (the library is set to 1 thread meanwhile, so do not
+                                  run other graphpool work concurrently); results are
+                                  deterministic per thread count but differ between 1 and 2+
+                                  (the second half has its own dropout stream) */
 } gp_linkpred_options;
 
 /* The paper's defaults above. */
@@ -104,7 +109,9 @@ typedef struct gp_linkpred_epoch {
     int epoch;          /* 1-based */
     int epochs;
     double loss;        /* mean training loss */
-    double val_auc, val_ap, test_auc, test_ap; /* NaN when the part is empty */
+    double val_auc, val_ap, test_auc, test_ap; /* NaN when the part is empty; the test part is
+                                                  only scored at epochs with a new best
+                                                  validation AUC (NaN at the others) */
     double seconds;     /* this epoch: training and evaluation */
     bool best;          /* best validation AUC so far */
 } gp_linkpred_epoch;
@@ -131,8 +138,8 @@ typedef struct gp_linkpred_result {
 } gp_linkpred_result;
 
 /*
- * Train m on split (train_pos/neg; model selection on val_pos/neg; test_pos/neg scored every
- * epoch) with subgraphs from the observed graph (symmetric; it must not contain test
+ * Train m on split (train_pos/neg; model selection on val_pos/neg; test_pos/neg scored at
+ * every epoch that improves the validation AUC) with subgraphs from the observed graph (symmetric; it must not contain test
  * positives: the caller builds it, e.g. gp_link_split_observed). attr: num_nodes x attr_dim
  * row-major when the model was made with attributes, else NULL. progress may be NULL.
  * With an empty validation part, the last epoch is kept.

@@ -44,8 +44,8 @@ static inline int64_t gp_walkpool_dim(int walk_len, int64_t heads)
  * Complexity O(H T (nnz + T N)) time, N = nodes of g (rows a, b of the powers are propagated along
  * the edges; the trace difference uses tr(P+^tau - P-^tau) = sum_{i+j=tau-1} tr(P+^i (P+ - P-)
  * P-^j), whose middle factor has only rows a and b); no dense n x n matrix is formed. Memory:
- * about (6 T + 10) n + 3 m doubles per link and head in the tape's arena (twice that during
- * backward). Parallel over (link, head) with bit-identical results for any thread count.
+ * about 6 (T + 2) n + 3 m doubles per link and head in the tape's arena (twice that during
+ * backward). Parallel over links with bit-identical results for any thread count.
  */
 GP_API gp_tensor *gp_walkpool(gp_tape *t, const gp_graph *g, gp_tensor *logits, const int64_t *pairs,
                               int walk_len);

@@ -1,6 +1,7 @@
-/* gp-linkpred end to end (the app's path is argv[1]): learns on the generated network, predict
- * and recommend outputs are well-formed and exclude existing edges, save -> load reproduces the
- * scores exactly, bad input fails cleanly without leaving an output file. */
+/* gp-linkpred end to end (the app's path is argv[1]): learns on the generated network (also as
+ * the no-argument demo), predict and recommend outputs are well-formed and exclude existing
+ * edges, save -> load reproduces the scores exactly, labelled split files and node feature
+ * files work, bad input fails cleanly without leaving an output file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -198,6 +199,138 @@ static void test_labels_and_heuristics(void **state)
     free(out);
 }
 
+/* With no input at all: the documented demo (generated network, DEMO_EPOCHS epochs of the
+ * paper's model) finishes and learns. */
+static void test_demo_default(void **state)
+{
+    (void)state;
+    assert_int_equal(run("--quiet --json"), 0);
+    char *out = slurp("out.txt");
+    assert_non_null(out);
+    assert_non_null(strstr(out, "\"data\": \"watts-strogatz(n=300,k=3,p=0.1,seed=1)\""));
+    char *p = strstr(out, "\"test_auc\": ");
+    assert_non_null(p);
+    assert_true(atof(p + strlen("\"test_auc\": ")) > 0.8);
+    p = strstr(out, "\"best_epoch\": ");
+    assert_non_null(p);
+    int best = atoi(p + strlen("\"best_epoch\": "));
+    assert_true(best >= 1 && best <= 3); /* 3 demo epochs */
+    free(out);
+}
+
+/* A ring of n labelled cities with chords (labels city0 .. city{n-1}). */
+static void write_cities(const char *name, int n)
+{
+    size_t cap = (size_t)n * 64 + 1;
+    char *text = calloc(cap, 1);
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(text + len, cap - len, "city%d city%d\ncity%d city%d\n", i, (i + 1) % n, i, (i + 2) % n);
+    write_file(name, text);
+    free(text);
+}
+
+/* --split-file names nodes by the edge list's labels; outputs keep them. */
+static void test_labelled_split(void **state)
+{
+    (void)state;
+    write_cities("ring.txt", 60);
+    char text[16384] = "# part u v, labels as in ring.txt\n";
+    size_t len = strlen(text);
+    for (int i = 0; i < 60; i++) { /* test: 6 ring edges, validation: 3 chords, the rest training */
+        const char *part = i % 10 == 0 ? "test_pos" : "train_pos";
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s city%d city%d\n", part, i, (i + 1) % 60);
+        part = i % 20 == 5 ? "val_pos" : "train_pos";
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s city%d, city%d\n", part, (i + 2) % 60, i);
+        /* negatives: pairs 30 apart (never adjacent) */
+        part = i % 10 == 0 ? "test_neg" : i % 20 == 5 ? "val_neg" : "train_neg";
+        if (i < 30) len += (size_t)snprintf(text + len, sizeof text - len, "%s city%d city%d\n", part, i, i + 30);
+        part = i % 10 == 0 ? "test_neg" : "train_neg";
+        if (i < 29) len += (size_t)snprintf(text + len, sizeof text - len, "%s city%d city%d\n", part, i, i + 31);
+    }
+    write_file("ring_split.txt", text);
+    write_file("ring_pairs.txt", "city7 city9\ncity3 city33\n");
+    char args[1024];
+    snprintf(args, sizeof args,
+             "--quiet --json --epochs 1 --hidden 8 --walk-len 3 --split-file '%s/ring_split.txt' '%s/ring.txt'", dir, dir);
+    assert_int_equal(run(args), 0);
+    char *out = slurp("out.txt");
+    assert_non_null(out);
+    assert_non_null(strstr(out, "\"nodes\": 60"));
+    assert_non_null(strstr(out, "\"split\": {\"train\": 111, \"val\": 3, \"test\": 6}"));
+    free(out);
+    /* heuristics on the same labelled split, and labelled predictions */
+    snprintf(args, sizeof args, "--quiet --method cn --split-file '%s/ring_split.txt' --predict '%s/ring_pairs.txt' '%s/ring.txt'",
+             dir, dir, dir);
+    assert_int_equal(run(args), 0);
+    out = slurp("out.txt");
+    assert_non_null(strstr(out, "city7\tcity9\t"));
+    assert_non_null(strstr(out, "city3\tcity33\t0\n"));
+    free(out);
+    /* an unknown label in the split file: error naming file and line */
+    write_file("ring_bad.txt", "train_pos city1 city2\ntest_pos city1 atlantis\n");
+    snprintf(args, sizeof args, "--quiet --epochs 1 --split-file '%s/ring_bad.txt' '%s/ring.txt'", dir, dir);
+    assert_int_equal(run(args), 1);
+    char *err = slurp("err.txt");
+    assert_non_null(strstr(err, "ring_bad.txt:2"));
+    assert_non_null(strstr(err, "atlantis"));
+    free(err);
+}
+
+/* --features: node attributes by label replace the constant features; the model records
+ * their width; malformed files fail cleanly. */
+static void test_features(void **state)
+{
+    (void)state;
+    write_cities("fring.txt", 40);
+    char text[8192] = "";
+    size_t len = 0;
+    for (int i = 39; i >= 0; i--) /* any order, labels as in the edge list */
+        len += (size_t)snprintf(text + len, sizeof text - len, "city%d %d %g, %g\n", i, i % 2, 0.1 * (i % 5),
+                                i < 20 ? 1.0 : -1.0);
+    write_file("feat.txt", text);
+    write_file("fpairs.txt", "city0 city3\ncity5 city20\n");
+    char args[2048];
+    snprintf(args, sizeof args,
+             "--quiet --json --epochs 2 --hidden 8 --walk-len 3 --features '%s/feat.txt' --save-model '%s/f.ckpt' '%s/fring.txt'",
+             dir, dir, dir);
+    assert_int_equal(run(args), 0);
+    char *out = slurp("out.txt");
+    assert_non_null(strstr(out, "\"features\": 3"));
+    free(out);
+    /* the saved model scores with the same features; without them it refuses */
+    snprintf(args, sizeof args, "--quiet --load-model '%s/f.ckpt' --features '%s/feat.txt' --predict '%s/fpairs.txt' '%s/fring.txt'",
+             dir, dir, dir, dir);
+    assert_int_equal(run(args), 0);
+    out = slurp("out.txt");
+    assert_non_null(strstr(out, "city0\tcity3\t"));
+    free(out);
+    snprintf(args, sizeof args, "--quiet --load-model '%s/f.ckpt' --predict '%s/fpairs.txt' '%s/fring.txt'", dir, dir, dir);
+    assert_int_equal(run(args), 1);
+    char *err = slurp("err.txt");
+    assert_non_null(strstr(err, "3 node features"));
+    free(err);
+    /* a node without features, a bad number, a ragged row */
+    write_file("feat_missing.txt", "city0 1\ncity1 2\n");
+    snprintf(args, sizeof args, "--quiet --epochs 1 --features '%s/feat_missing.txt' '%s/fring.txt'", dir, dir);
+    assert_int_equal(run(args), 1);
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "38 of 40 nodes have no features"));
+    free(err);
+    write_file("feat_bad.txt", "city0 1 2\ncity1 1 zz\n");
+    snprintf(args, sizeof args, "--quiet --epochs 1 --features '%s/feat_bad.txt' '%s/fring.txt'", dir, dir);
+    assert_int_equal(run(args), 1);
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "feat_bad.txt:2"));
+    free(err);
+    write_file("feat_ragged.txt", "city0 1 2\ncity1 1\n");
+    snprintf(args, sizeof args, "--quiet --epochs 1 --features '%s/feat_ragged.txt' '%s/fring.txt'", dir, dir);
+    assert_int_equal(run(args), 1);
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "feat_ragged.txt:2"));
+    free(err);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -247,6 +380,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_save_load_exact),
         cmocka_unit_test(test_recommend),
         cmocka_unit_test(test_labels_and_heuristics),
+        cmocka_unit_test(test_demo_default),
+        cmocka_unit_test(test_labelled_split),
+        cmocka_unit_test(test_features),
         cmocka_unit_test(test_bad_input),
     };
     int rc = cmocka_run_group_tests_name("linkpred_app", tests, NULL, NULL);
