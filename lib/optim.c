@@ -13,6 +13,7 @@
  * Every element is updated independently, so the parallel loops give bit-identical results.
  */
 #include <math.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -222,20 +223,39 @@ static void adam_update(const gp_optim *o, float *w, const float *grad, float *m
     });
 }
 
+/* Index of the first non-finite value of x[0..n), or -1. Branch-free over blocks (an all-ones
+ * exponent is Inf or NaN), so the common all-finite case runs at memory speed. */
+static int64_t first_nonfinite(const float *x, int64_t n)
+{
+    enum { BLOCK = 1024 };
+    for (int64_t b = 0; b < n; b += BLOCK) {
+        int64_t e = n - b < BLOCK ? n - b : BLOCK;
+        uint32_t bad = 0;
+        for (int64_t k = 0; k < e; k++) {
+            uint32_t bits;
+            memcpy(&bits, x + b + k, sizeof bits);
+            bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
+        }
+        if (bad)
+            for (int64_t k = b; k < b + e; k++)
+                if (!isfinite(x[k])) return k;
+    }
+    return -1;
+}
+
 gp_status gp_optim_step(gp_optim *o)
 {
     if (!o) return GP_ERR(GP_E_INVALID, "optim step: optimiser is NULL");
     /* all-or-nothing: reject before any parameter or state changes */
     for (int i = 0; i < o->count; i++) {
         const gp_tensor *p = o->params[i];
-        int64_t n = gp_tensor_size(p);
-        for (int64_t k = 0; k < n; k++)
-            if (!isfinite(p->grad[k]))
-                return GP_ERR(GP_E_NUMERIC,
-                              "%s step: non-finite gradient %g in parameter %d ('%s') at row "
-                              "%lld, col %lld; no parameter was updated",
-                              kind_name(o->kind), p->grad[k], i, p->name,
-                              (long long)(k / p->cols), (long long)(k % p->cols));
+        int64_t k = first_nonfinite(p->grad, gp_tensor_size(p));
+        if (k >= 0)
+            return GP_ERR(GP_E_NUMERIC,
+                          "%s step: non-finite gradient %g in parameter %d ('%s') at row "
+                          "%lld, col %lld; no parameter was updated",
+                          kind_name(o->kind), p->grad[k], i, p->name,
+                          (long long)(k / p->cols), (long long)(k % p->cols));
     }
     o->step++;
     for (int i = 0; i < o->count; i++) {
