@@ -9,7 +9,8 @@
  * var is the biased variance (divide by n). Batch norm in training also updates the running
  * statistics, r = (1 - momentum) r + momentum * batch, with the unbiased variance (divide by
  * n - 1) for running_var, as PyTorch does. Means and variances are accumulated in double,
- * two-pass (mean first, then squared deviations), and kept in tape memory for backward.
+ * two-pass (mean first, then squared deviations), and kept in tape memory for backward; layer
+ * norm's elementwise work (normalise, scale, its backward) runs in float.
  */
 #include <math.h>
 
@@ -27,7 +28,8 @@ static bool check_affine(gp_tape *t, const char *op, const gp_tensor *v, const c
 }
 
 /* dgamma_j += sum_i dy_ij xh_ij and dbeta_j += sum_i dy_ij, where xh_ij = (x_ij - mu) r with
- * (mu, r) = stats[2i], stats[2i+1] per row (by_row) or stats[2j], stats[2j+1] per column. */
+ * (mu, r) = stats[2i], stats[2i+1] per row (by_row) or stats[2j], stats[2j+1] per column.
+ * Accumulated down the rows in double, one accumulator per column (a fixed order). */
 static gp_status affine_backward(gp_tape *t, gp_node *n, const double *stats, bool by_row)
 {
     gp_tensor *a = n->in[0], *gamma = n->in[1], *beta = n->in[2];
@@ -37,58 +39,103 @@ static gp_status affine_backward(gp_tape *t, gp_node *n, const double *stats, bo
     float *gb = need_b ? gp_i_grad(t, beta) : NULL;
     if ((need_g && !gg) || (need_b && !gb)) return GP_E_NOMEM;
     int64_t rows = a->rows, cols = a->cols;
-    double *acc = gp_i_calloc((size_t)(2 * cols > 0 ? 2 * cols : 1), sizeof(double));
-    if (!acc) return GP_E_NOMEM;
+    double *acc_g = gp_i_calloc((size_t)(2 * cols > 0 ? 2 * cols : 1), sizeof(double));
+    if (!acc_g) return GP_E_NOMEM;
+    double *acc_b = acc_g + cols;
     const float *dy = n->out->grad;
-    for (int64_t i = 0; i < rows; i++) /* serial over rows: fixed summation order */
-        for (int64_t j = 0; j < cols; j++) {
-            const double *s = by_row ? stats + 2 * i : stats + 2 * j;
-            double xh = ((double)a->data[i * cols + j] - s[0]) * s[1];
-            acc[2 * j] += dy[i * cols + j] * xh;
-            acc[2 * j + 1] += dy[i * cols + j];
+    for (int64_t i = 0; i < rows; i++) { /* serial over rows: fixed summation order */
+        const float *xi = a->data + i * cols, *di = dy + i * cols;
+        if (by_row) {
+            float mu = (float)stats[2 * i], r = (float)stats[2 * i + 1];
+            for (int64_t j = 0; j < cols; j++) {
+                acc_g[j] += (double)(di[j] * ((xi[j] - mu) * r));
+                acc_b[j] += (double)di[j];
+            }
+        } else {
+            for (int64_t j = 0; j < cols; j++) {
+                float xh = (xi[j] - (float)stats[2 * j]) * (float)stats[2 * j + 1];
+                acc_g[j] += (double)(di[j] * xh);
+                acc_b[j] += (double)di[j];
+            }
         }
-    for (int64_t j = 0; j < cols; j++) {
-        if (gg) gg[j] += (float)acc[2 * j];
-        if (gb) gb[j] += (float)acc[2 * j + 1];
     }
-    gp_i_free(acc);
+    for (int64_t j = 0; j < cols; j++) {
+        if (gg) gg[j] += (float)acc_g[j];
+        if (gb) gb[j] += (float)acc_b[j];
+    }
+    gp_i_free(acc_g);
     return GP_OK;
 }
 
 /* ---- layer norm ---- */
 
+/* Sums of x and of x * y over a row in double, with four interleaved accumulators (a fixed
+ * order, and four independent dependency chains instead of one). */
+static double sum4(const float *x, int64_t n)
+{
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4)
+        for (int q = 0; q < 4; q++) s[q] += x[j + q];
+    for (; j < n; j++) s[0] += x[j];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+static double sum_sq_dev4(const float *x, int64_t n, double mu)
+{
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4)
+        for (int q = 0; q < 4; q++) {
+            double d = (double)x[j + q] - mu;
+            s[q] += d * d;
+        }
+    for (; j < n; j++) s[0] += ((double)x[j] - mu) * ((double)x[j] - mu);
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+/* Statistics in double; the normalisation itself in float (vectorisable). */
 static void layer_norm_row(const float *x, float *y, int64_t cols, const float *gamma,
                            const float *beta, double eps, double *stats)
 {
-    double sum = 0.0;
-    for (int64_t j = 0; j < cols; j++) sum += x[j];
-    double mu = sum / (double)cols, ss = 0.0;
-    for (int64_t j = 0; j < cols; j++) ss += ((double)x[j] - mu) * ((double)x[j] - mu);
-    double r = 1.0 / sqrt(ss / (double)cols + eps);
+    double mu = sum4(x, cols) / (double)cols;
+    double r = 1.0 / sqrt(sum_sq_dev4(x, cols, mu) / (double)cols + eps);
     stats[0] = mu;
     stats[1] = r;
-    for (int64_t j = 0; j < cols; j++) {
-        double v = ((double)x[j] - mu) * r;
-        if (gamma) v *= gamma[j];
-        if (beta) v += beta[j];
-        y[j] = (float)v;
-    }
+    float muf = (float)mu, rf = (float)r;
+    for (int64_t j = 0; j < cols; j++) y[j] = (x[j] - muf) * rf;
+    if (gamma)
+        for (int64_t j = 0; j < cols; j++) y[j] *= gamma[j];
+    if (beta)
+        for (int64_t j = 0; j < cols; j++) y[j] += beta[j];
 }
 
+/* d = dy gamma, xh = (x - mu) r: dx += r (d - mean(d) - xh mean(d xh)); the two means in
+ * double (interleaved accumulators), the rest in float (d and xh are recomputed in the second
+ * pass rather than stored). */
 static void layer_norm_row_backward(const float *x, const float *dy, float *dx, int64_t cols,
-                                    const float *gamma, const double *stats)
+                                    const float *gamma, const double *stats, bool assign)
 {
-    double mu = stats[0], r = stats[1], sum_d = 0.0, sum_dx = 0.0;
-    for (int64_t j = 0; j < cols; j++) {
-        double d = gamma ? (double)dy[j] * gamma[j] : dy[j];
-        sum_d += d;
-        sum_dx += d * ((double)x[j] - mu) * r;
+    float mu = (float)stats[0], r = (float)stats[1];
+    double s[4] = {0.0, 0.0, 0.0, 0.0}, sx[4] = {0.0, 0.0, 0.0, 0.0};
+    int64_t j = 0;
+    for (; j + 4 <= cols; j += 4)
+        for (int q = 0; q < 4; q++) {
+            float d = gamma ? dy[j + q] * gamma[j + q] : dy[j + q];
+            s[q] += d;
+            sx[q] += (double)(d * ((x[j + q] - mu) * r));
+        }
+    for (; j < cols; j++) {
+        float d = gamma ? dy[j] * gamma[j] : dy[j];
+        s[0] += d;
+        sx[0] += (double)(d * ((x[j] - mu) * r));
     }
-    double mean_d = sum_d / (double)cols, mean_dx = sum_dx / (double)cols;
-    for (int64_t j = 0; j < cols; j++) {
-        double d = gamma ? (double)dy[j] * gamma[j] : dy[j];
-        double xh = ((double)x[j] - mu) * r;
-        dx[j] += (float)(r * (d - mean_d - xh * mean_dx));
+    float mean_d = (float)(((s[0] + s[1]) + (s[2] + s[3])) / (double)cols);
+    float mean_dx = (float)(((sx[0] + sx[1]) + (sx[2] + sx[3])) / (double)cols);
+    for (int64_t k = 0; k < cols; k++) {
+        float d = gamma ? dy[k] * gamma[k] : dy[k];
+        float v = r * (d - mean_d - ((x[k] - mu) * r) * mean_dx);
+        dx[k] = assign ? v : dx[k] + v;
     }
 }
 
@@ -98,14 +145,15 @@ static gp_status layer_norm_backward(gp_tape *t, gp_node *n)
     const double *stats = n->p[0];
     int64_t rows = a->rows, cols = a->cols;
     if (gp_i_needs_grad(a)) {
-        float *ga = gp_i_grad(t, a);
+        bool assign;
+        float *ga = gp_i_grad_acc(t, a, &assign);
         if (!ga) return GP_E_NOMEM;
         const float *g = gamma ? gamma->data : NULL, *dy = n->out->grad;
         int nt = gp_i_threads();
         GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
         for (int64_t i = 0; i < rows; i++)
             layer_norm_row_backward(a->data + i * cols, dy + i * cols, ga + i * cols, cols, g,
-                                    stats + 2 * i););
+                                    stats + 2 * i, assign););
     }
     return affine_backward(t, n, stats, true);
 }
