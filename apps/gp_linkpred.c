@@ -19,8 +19,8 @@
  * does. The observed graph is training + validation positives; test positives never enter it.
  *
  * --method walkpool (default) or a heuristic (cn, jaccard, aa, ra, pa, katz, ppr, svd);
- * --compare runs WalkPool and all heuristics on the same split (or --compare LIST, comma
- * separated). Results on stdout: a table, or --json. Progress on stderr (a live line on a
+ * --compare runs WalkPool and all heuristics on the same split (or --compare LIST: WalkPool
+ * and the heuristics of the comma-separated LIST; WalkPool always runs). Results on stdout: a table, or --json. Progress on stderr (a live line on a
  * terminal), --quiet to silence it.
  * --save-model FILE / --load-model FILE: a checkpoint with the options and the data checksum;
  * with --load-model no training happens (the model is evaluated on the split).
@@ -97,7 +97,8 @@ static void usage(FILE *f)
             "  --seed S               split, weights, shuffling (1)\n"
             "method:\n"
             "  --method NAME          walkpool (default) or cn, jaccard, aa, ra, pa, katz, ppr, svd\n"
-            "  --compare[=LIST]       walkpool and heuristics on the same split (default: all)\n"
+            "  --compare[=LIST]       walkpool against the heuristics of LIST (comma separated;\n"
+            "                         default: all) on the same split\n"
             "walkpool (defaults = the paper):\n"
             "  --epochs N (50) --lr X (5e-5) --batch-size N (32) --hops N (2)\n"
             "  --max-nodes-per-hop N (0 = no cap) --hidden N (32) --heads N (2) --walk-len N (7)\n"
