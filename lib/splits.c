@@ -147,7 +147,7 @@ static gp_status sample_negatives(int64_t *out, int64_t need, int64_t n, const p
         gp_i_free(cand);
         return GP_OK;
     }
-    pair_set drawn;
+    pair_set drawn = {0};
     if ((st = pair_set_init(&drawn, need)) != GP_OK) return st;
     for (int64_t i = 0; i < need;) {
         int64_t u = (int64_t)gp_rng_below(rng, (uint64_t)n), v = (int64_t)gp_rng_below(rng, (uint64_t)n);
@@ -438,7 +438,7 @@ gp_status gp_cv_stratified(gp_cv_folds **out, int64_t n, const int64_t *labels, 
                       (long long)k, (long long)n);
     if (!(val_ratio >= 0.0 && val_ratio < 1.0))
         return GP_ERR(GP_E_INVALID, "gp_cv_stratified: val_ratio %g outside [0, 1)", val_ratio);
-    int64_t num_classes;
+    int64_t num_classes = 0;
     gp_status st = count_classes(&num_classes, n, labels, "gp_cv_stratified");
     if (st != GP_OK) return st;
     gp_cv_folds *folds = NULL;
@@ -560,7 +560,7 @@ gp_status gp_cv_read_folds(gp_cv_folds **out, const char *dir, int64_t k, int64_
                       (long long)k, (long long)num_items);
     if (!(val_ratio >= 0.0 && val_ratio < 1.0))
         return GP_ERR(GP_E_INVALID, "gp_cv_read_folds: val_ratio %g outside [0, 1)", val_ratio);
-    int64_t num_classes;
+    int64_t num_classes = 0;
     gp_status st = count_classes(&num_classes, num_items, labels, "gp_cv_read_folds");
     if (st != GP_OK) return st;
     gp_cv_folds *folds = NULL;
