@@ -1,6 +1,7 @@
 /* The pluggable allocator every library allocation goes through (tests plug in a failing one). */
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -31,4 +32,16 @@ size_t gp_i_mul_size(size_t count, size_t size)
 {
     if (size && count > SIZE_MAX / size) return SIZE_MAX;
     return count * size;
+}
+
+void gp_i_advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (!p || n < 2 * huge) return;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + n) & ~(huge - 1);
+    if (hi > lo) madvise((void *)lo, (size_t)(hi - lo), MADV_HUGEPAGE); /* advice only: errors ignored */
+#else
+    (void)p, (void)n;
+#endif
 }

@@ -65,6 +65,14 @@ gp_status gp_i_csr_build(gp_csr **out, int64_t rows, int64_t cols, int64_t nnz,
 /* Y = A X: gp_csr_spmm without reading Y first (no zero-fill needed). */
 void gp_i_csr_spmm_set(float *y, const gp_csr *m, const float *vals, const float *x, int64_t d);
 
+/*
+ * Ask the kernel for transparent huge pages on the 2 MiB-aligned interior of a large buffer
+ * (Linux MADV_HUGEPAGE; a no-op elsewhere; advice only). First-touch page faults (one per
+ * 4 KiB page) are slow in virtual machines: the readers' arrays and the tape arena's blocks
+ * use it (docs/benchmarks.md, "Edge-list reader").
+ */
+void gp_i_advise_huge(void *p, size_t n);
+
 /* ---- graphs ---- */
 /* Wrap a square CSR (*adj moved, set to NULL) as a single-graph batch with an empty cache. */
 gp_status gp_i_graph_wrap(gp_graph **out, gp_csr **adj, bool symmetric);

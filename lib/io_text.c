@@ -220,18 +220,6 @@ const char *gp_i_quote(const char *s)
     return q;
 }
 
-void gp_i_advise_huge(void *p, size_t n)
-{
-#ifdef MADV_HUGEPAGE
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    if (!p || n < 2 * huge) return;
-    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + n) & ~(huge - 1);
-    if (hi > lo) madvise((void *)lo, (size_t)(hi - lo), MADV_HUGEPAGE); /* advice only: errors ignored */
-#else
-    (void)p, (void)n;
-#endif
-}
-
 gp_status gp_i_vec_reserve(gp_i_vec *a, int64_t cap)
 {
     if (cap <= a->cap) return GP_OK;

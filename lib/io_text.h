@@ -126,14 +126,6 @@ static inline gp_status gp_i_vec_push(gp_i_vec *a, int64_t x)
 gp_status gp_i_vec_take(int64_t **out, gp_i_vec *a);
 void gp_i_vec_free(gp_i_vec *a);
 
-/*
- * Ask the kernel for transparent huge pages on the 2 MiB-aligned interior of a large buffer
- * (Linux MADV_HUGEPAGE; a no-op elsewhere). The readers' arrays are written once, front to
- * back, and first-touch page faults (one per 4 KiB page) cost more than the parsing when
- * faults are slow, as in virtual machines: docs/benchmarks.md, "Edge-list reader".
- */
-void gp_i_advise_huge(void *p, size_t n);
-
 /* "dir/name" (gp_i_malloc); NULL on out of memory. */
 char *gp_i_path_join(const char *dir, const char *name);
 /* Does a regular file (or anything stat can see) exist at path? */
