@@ -48,9 +48,10 @@ static const char *path_in(const char *dir, const char *name)
 {
     static char buf[8][PATH_MAX];
     static int next;
-    char *b = buf[next++ % 8];
-    int n = snprintf(b, PATH_MAX, "%s/%s", dir, name);
+    char *b = buf[next++ % 8], joined[PATH_MAX]; /* dir may be an older buffer of the ring */
+    int n = snprintf(joined, PATH_MAX, "%s/%s", dir, name);
     if (n < 0 || n >= PATH_MAX) fail_msg("path too long: %s/%s", dir, name);
+    memcpy(b, joined, (size_t)n + 1);
     return b;
 }
 static const char *fx(const char *name) { return path_in(fixtures, name); }
