@@ -65,24 +65,6 @@ fail:
     return st;
 }
 
-/* A growable list of int64 (tuples, l entries each). */
-typedef struct i64_list {
-    int64_t *v;
-    int64_t n, cap;
-} i64_list;
-
-static bool list_push(i64_list *a, int64_t x)
-{
-    if (a->n == a->cap) {
-        int64_t cap = a->cap ? 2 * a->cap : 256;
-        int64_t *v = gp_i_realloc(a->v, (size_t)cap * sizeof(int64_t));
-        if (!v) return false;
-        a->v = v, a->cap = cap;
-    }
-    a->v[a->n++] = x;
-    return true;
-}
-
 /* Nodes of graph [first, first + n) within dist hops of root (local ids, root excluded), in BFS
  * order, into near (capacity n); returns their count. mark: n scratch entries, all -1 on entry
  * and on return. */

@@ -26,4 +26,22 @@ gp_status gp_i_rp_replicate(gp_tape *t, const char *op, const gp_graph *g, const
 gp_status gp_i_rp_groups(gp_tape *t, const gp_pool_batch *in, const int64_t *copies,
                          gp_pool_batch *out);
 
+/* A growable list of int64 (subsets, tuples), shared by klgnn.c and rp_local.c. */
+typedef struct i64_list {
+    int64_t *v;
+    int64_t n, cap;
+} i64_list;
+
+static inline bool list_push(i64_list *a, int64_t x)
+{
+    if (a->n == a->cap) {
+        int64_t cap = a->cap ? 2 * a->cap : 256;
+        int64_t *v = gp_i_realloc(a->v, (size_t)cap * sizeof(int64_t));
+        if (!v) return false;
+        a->v = v, a->cap = cap;
+    }
+    a->v[a->n++] = x;
+    return true;
+}
+
 #endif

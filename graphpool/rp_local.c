@@ -104,24 +104,6 @@ static void sample_distinct(gp_rng *rng, int64_t *pool, int64_t n, int64_t m, in
     }
 }
 
-/* A growable list of int64. */
-typedef struct i64_list {
-    int64_t *v;
-    int64_t n, cap;
-} i64_list;
-
-static bool list_push(i64_list *a, int64_t x)
-{
-    if (a->n == a->cap) {
-        int64_t cap = a->cap ? 2 * a->cap : 256;
-        int64_t *v = gp_i_realloc(a->v, (size_t)cap * sizeof(int64_t));
-        if (!v) return false;
-        a->v = v, a->cap = cap;
-    }
-    a->v[a->n++] = x;
-    return true;
-}
-
 static bool push_subset(i64_list *nodes, i64_list *len, const int64_t *s, int64_t m)
 {
     for (int64_t i = 0; i < m; i++)
