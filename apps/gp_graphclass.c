@@ -39,6 +39,7 @@
  */
 #include <getopt.h>
 #include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,12 +59,14 @@
 #include <graphpool/splits.h>
 
 #include "app_openmp.h"
+#include "grid.h"
 
 enum { MAX_POOLS = 16, MAX_BLOCKS = 8, MAX_MLP = 8, MAX_DEGREE_ONEHOT = 256 };
 
 typedef struct options {
     const char *dataset, *data_dir, *layer, *readout, *jk, *features, *save, *load, *predict, *output;
     const char *preset, *write_parse;
+    grid grid; /* --grid: per-fold model selection over these settings (num_keys 0: none) */
     char *pools[MAX_POOLS];
     int num_pools;
     int hidden, blocks, epochs, patience, batch, eval_batch, threads, folds, max_folds, warmup_epochs;
@@ -108,6 +111,12 @@ static void usage(FILE *f)
             "  --write-parse DIR     after training, write the GPN parse hierarchy (cluster of every\n"
             "                        node per level) of each graph as DIR/graph_<i>.json (last fold's\n"
             "                        model; DIR must exist)\n"
+            "  --grid KEY=V/V[,KEY=V/V...]  model selection in every fold: train each combination\n"
+            "                        on the fold's training part, keep the one with the best\n"
+            "                        validation accuracy (ties: lower validation loss), report its\n"
+            "                        test accuracy (Errica et al. 2020); keys: lr, weight-decay,\n"
+            "                        hidden, blocks, dropout, batch-size, ratio, epochs, layer,\n"
+            "                        readout, jk; e.g. --grid lr=5e-4/5e-3,hidden=64/128\n"
             "  --folds K             stratified K-fold CV (default 10)\n"
             "  --fold-files          use the dataset's 10fold_idx files\n"
             "  --val-ratio R         validation share of each training part (default 0.1)\n"
@@ -501,6 +510,7 @@ typedef struct fold_result {
     double test_acc, val_acc, val_loss;
     int best_epoch, epochs;
     double epoch_ms, epoch_cpu_ms;
+    int config; /* the --grid configuration selected (0 without a grid) */
 } fold_result;
 
 static gp_status snapshot(float *dst, const gp_param_list *pl, bool restore)
@@ -897,6 +907,129 @@ done:
     return rc;
 }
 
+/* ---- option checks and --grid settings ---- */
+
+static bool options_valid(const options *o)
+{
+    return o->hidden >= 1 && o->blocks >= 1 && o->blocks <= MAX_BLOCKS && o->epochs >= 1 &&
+           o->batch >= 1 && o->threads >= 1 && o->folds >= 2 && o->patience >= 0 &&
+           o->ratio > 0 && o->ratio <= 1 && o->dropout >= 0 && o->dropout < 1 && o->val_ratio >= 0 &&
+           o->val_ratio < 1 && o->lr > 0 && o->clip_norm >= 0 && o->warmup_epochs >= 0 &&
+           (!strcmp(o->jk, "sum") || !strcmp(o->jk, "last"));
+}
+
+static bool parse_double(double *out, const char *s)
+{
+    char *end = NULL;
+    *out = strtod(s, &end);
+    return end != s && *end == '\0' && isfinite(*out);
+}
+
+static bool parse_int(int *out, const char *s)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    *out = (int)v;
+    return end != s && *end == '\0' && v >= INT_MIN && v <= INT_MAX;
+}
+
+/* Set the option named key (a --grid key) from val; false if the key is unknown or val does
+ * not parse. Range checks are left to options_valid. */
+static bool apply_setting(options *o, const char *key, const char *val)
+{
+    if (!strcmp(key, "lr")) return parse_double(&o->lr, val);
+    if (!strcmp(key, "weight-decay")) return parse_double(&o->weight_decay, val);
+    if (!strcmp(key, "dropout")) return parse_double(&o->dropout, val);
+    if (!strcmp(key, "ratio")) return parse_double(&o->ratio, val);
+    if (!strcmp(key, "hidden")) return parse_int(&o->hidden, val);
+    if (!strcmp(key, "blocks")) return parse_int(&o->blocks, val);
+    if (!strcmp(key, "batch-size")) return parse_int(&o->batch, val);
+    if (!strcmp(key, "epochs")) return parse_int(&o->epochs, val);
+    if (!strcmp(key, "layer")) return o->layer = val, true;
+    if (!strcmp(key, "readout")) return o->readout = val, true;
+    if (!strcmp(key, "jk")) return o->jk = val, true;
+    return false;
+}
+
+/* The options of grid configuration i (o itself without a grid). */
+static options grid_options(const options *o, int i)
+{
+    options oc = *o;
+    for (int k = 0; k < o->grid.num_keys; k++)
+        apply_setting(&oc, o->grid.key[k], grid_value(&o->grid, i, k));
+    return oc;
+}
+
+/* Every configuration of o->grid applies and passes options_valid; 0 or 2 (usage error). */
+static int check_grid(const options *o)
+{
+    for (int i = 0; i < grid_size(&o->grid); i++) {
+        options oc = *o;
+        for (int k = 0; k < o->grid.num_keys; k++) {
+            const char *key = o->grid.key[k], *val = grid_value(&o->grid, i, k);
+            if (!apply_setting(&oc, key, val)) {
+                fprintf(stderr, "gp-graphclass: --grid: bad setting %s=%s\n", key, val);
+                return 2;
+            }
+        }
+        if (!options_valid(&oc)) {
+            char desc[512];
+            grid_describe(&o->grid, i, desc, sizeof desc);
+            fprintf(stderr, "gp-graphclass: --grid: %s is out of range\n", desc);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Train fold f of one pooling spec: one model with o, or with --grid one model per
+ * configuration, keeping the one of best validation accuracy (ties: lower validation loss;
+ * then the first). On return *md is that model (the caller frees it, also after an error; it is
+ * all zero if none was trained), *o its options, *res its result with res->config set.
+ */
+static gp_status select_and_train(fold_result *res, model *md, options *o, run_ctx *c,
+                                  const gp_cv_folds *folds, int f, uint64_t seed, const char *pool)
+{
+    const options base = *o;
+    int configs = base.grid.num_keys > 0 ? grid_size(&base.grid) : 1;
+    memset(md, 0, sizeof *md);
+    gp_status st = GP_OK;
+    for (int i = 0; i < configs; i++) {
+        options oc = grid_options(&base, i);
+        run_ctx cc = *c;
+        cc.o = &oc;
+        model m;
+        fold_result r;
+        char label[768];
+        if (configs > 1) {
+            char desc[512];
+            grid_describe(&base.grid, i, desc, sizeof desc);
+            snprintf(label, sizeof label, "%s [%s]", pool, desc);
+        } else {
+            snprintf(label, sizeof label, "%s", pool);
+        }
+        if ((st = model_new(&m, &oc, pool, c->dim, c->ds->num_classes, seed)) != GP_OK) return st;
+        st = train_fold(&r, &m, &cc, folds, f, seed, label);
+        if (st != GP_OK) {
+            model_free(&m);
+            return st;
+        }
+        r.config = i;
+        bool better = !md->root || r.val_acc > res->val_acc ||
+                      (r.val_acc == res->val_acc && r.val_loss < res->val_loss);
+        if (better) {
+            if (md->root) model_free(md);
+            *md = m;
+            *res = r;
+            *o = oc;
+        } else {
+            model_free(&m);
+        }
+    }
+    return st;
+}
+
 /* ---- main ---- */
 
 static int parse_list(int64_t *out, int cap, const char *s)
@@ -1027,7 +1160,7 @@ int main(int argc, char **argv)
     o.clip_norm = 0.0;
     enum { O_ENC = 256, O_RATIO, O_READOUT, O_JK, O_MLP, O_DROP, O_LR, O_WD, O_BATCH, O_EPOCHS,
            O_PAT, O_FOLDS, O_FFILES, O_VAL, O_MAXF, O_FEAT, O_JSON, O_SAVE, O_LOAD, O_PRED, O_OUT,
-           O_QUIET, O_DATADIR, O_HELP, O_CLIP, O_COSINE, O_WARMUP, O_PRESET, O_WPARSE };
+           O_QUIET, O_DATADIR, O_HELP, O_CLIP, O_COSINE, O_WARMUP, O_PRESET, O_WPARSE, O_GRID };
     static const struct option longs[] = {
         {"dataset", required_argument, 0, 'd'}, {"data-dir", required_argument, 0, O_DATADIR},
         {"layer", required_argument, 0, 'l'},   {"hidden", required_argument, 0, 'h'},
@@ -1047,6 +1180,7 @@ int main(int argc, char **argv)
         {"help", no_argument, 0, O_HELP},       {"clip-norm", required_argument, 0, O_CLIP},
         {"cosine", no_argument, 0, O_COSINE},   {"warmup-epochs", required_argument, 0, O_WARMUP},
         {"preset", required_argument, 0, O_PRESET}, {"write-parse", required_argument, 0, O_WPARSE},
+        {"grid", required_argument, 0, O_GRID},
         {0, 0, 0, 0}};
     const char *pool_arg = "topk";
     int c;
@@ -1102,19 +1236,28 @@ int main(int argc, char **argv)
         case O_WARMUP: o.warmup_epochs = atoi(optarg); break;
         case O_PRESET: break; /* applied above */
         case O_WPARSE: o.write_parse = optarg; break;
+        case O_GRID: {
+            char err[256];
+            if (grid_parse(&o.grid, optarg, err, sizeof err) != 0) {
+                fprintf(stderr, "gp-graphclass: --grid: %s\n", err);
+                return 2;
+            }
+            break;
+        }
         case O_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc || (!o.dataset && !o.predict) || (o.predict && !o.load) || o.hidden < 1 ||
-        o.blocks < 1 || o.blocks > MAX_BLOCKS || o.epochs < 1 || o.batch < 1 || o.threads < 1 ||
-        o.folds < 2 || o.patience < 0 || !(o.ratio > 0 && o.ratio <= 1) || o.dropout < 0 ||
-        o.dropout >= 1 || o.val_ratio < 0 || o.val_ratio >= 1 || o.lr <= 0 || !(o.clip_norm >= 0) ||
-        o.warmup_epochs < 0 ||
-        (strcmp(o.jk, "sum") && strcmp(o.jk, "last"))) {
+    if (optind < argc || (!o.dataset && !o.predict) || (o.predict && !o.load) || !options_valid(&o)) {
         usage(stderr);
         return 2;
     }
+    if (o.grid.num_keys > 0 && (o.predict || o.val_ratio <= 0)) {
+        fprintf(stderr, "gp-graphclass: --grid selects on the validation split: it needs training "
+                        "and --val-ratio > 0\n");
+        return 2;
+    }
+    if (o.grid.num_keys > 0 && check_grid(&o) != 0) return 2;
     if (parse_pools(&o, pool_arg) < 1) {
         fprintf(stderr, "gp-graphclass: bad --pool %s\n", pool_arg);
         return 2;
@@ -1208,17 +1351,14 @@ int main(int argc, char **argv)
         for (int f = 0; f < nf; f++) {
             model md;
             uint64_t seed = (uint64_t)o.seed * 1000003u + (uint64_t)f;
-            if (model_new(&md, &o, o.pools[pi], fs.dim, ds->num_classes, seed) != GP_OK) {
-                fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
-                goto done;
-            }
             fold_result *r = &fr[pi * nf + f];
-            st = train_fold(r, &md, &ctx, folds, f, seed, o.pools[pi]);
+            options best_o = o;
+            st = select_and_train(r, &md, &best_o, &ctx, folds, f, seed, o.pools[pi]);
             if (st == GP_OK && o.write_parse && pi == o.num_pools - 1 && f == nf - 1 &&
                 write_parses(&md, &ctx, o.write_parse) != 0)
                 st = GP_E_IO;
             if (st == GP_OK && o.save && pi == o.num_pools - 1 && f == nf - 1) {
-                if (gp_module_save(md.root, o.save) != GP_OK || save_meta(o.save, &o, o.pools[pi], &fs, ds)) {
+                if (gp_module_save(md.root, o.save) != GP_OK || save_meta(o.save, &best_o, o.pools[pi], &fs, ds)) {
                     fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
                     st = GP_E_IO;
                 }
@@ -1229,9 +1369,13 @@ int main(int argc, char **argv)
                 goto done;
             }
             acc[pi][f] = r->test_acc;
-            if (!o.quiet)
-                fprintf(stderr, "%s fold %d: test_acc %.4f (best epoch %d of %d, %.1f ms/epoch)\n",
-                        o.pools[pi], f + 1, r->test_acc, r->best_epoch, r->epochs, r->epoch_ms);
+            if (!o.quiet) {
+                char desc[512] = "";
+                if (o.grid.num_keys > 0) grid_describe(&o.grid, r->config, desc, sizeof desc);
+                fprintf(stderr, "%s fold %d: test_acc %.4f (best epoch %d of %d, %.1f ms/epoch%s%s)\n",
+                        o.pools[pi], f + 1, r->test_acc, r->best_epoch, r->epochs, r->epoch_ms,
+                        desc[0] ? ", selected " : "", desc);
+            }
         }
     }
     struct rusage ru;
@@ -1252,7 +1396,17 @@ int main(int argc, char **argv)
                 ms += fr[pi * nf + f].epoch_ms / nf;
                 cms += fr[pi * nf + f].epoch_cpu_ms / nf;
             }
-            printf("], \"mean\": %.6f, \"std\": %.6f, \"epoch_ms\": %.3f, \"epoch_cpu_ms\": %.3f}", m, s, ms, cms);
+            printf("], \"mean\": %.6f, \"std\": %.6f, \"epoch_ms\": %.3f, \"epoch_cpu_ms\": %.3f", m, s, ms, cms);
+            if (o.grid.num_keys > 0) {
+                printf(", \"selected\": [");
+                for (int f = 0; f < nf; f++) {
+                    char desc[512];
+                    grid_describe(&o.grid, fr[pi * nf + f].config, desc, sizeof desc);
+                    printf("%s\"%s\"", f ? ", " : "", desc);
+                }
+                printf("]");
+            }
+            printf("}");
         }
         printf("]}\n");
     } else {
@@ -1273,6 +1427,14 @@ int main(int argc, char **argv)
                 cms += fr[pi * nf + f].epoch_cpu_ms / nf;
             }
             printf(" %7.2f %7.2f %9.1f %7.1f\n", 100 * m, 100 * s, ms, cms);
+        }
+        for (int pi = 0; pi < o.num_pools && o.grid.num_keys > 0; pi++) {
+            printf("selected (%s):", o.pools[pi]);
+            for (int f = 0; f < nf; f++) {
+                char desc[512];
+                grid_describe(&o.grid, fr[pi * nf + f].config, desc, sizeof desc);
+                printf(" fold%d %s%s", f + 1, desc, f + 1 < nf ? ";" : "\n");
+            }
         }
         printf("peak_rss_mb %.1f\n", ru.ru_maxrss / 1024.0);
     }
