@@ -31,7 +31,6 @@
  * file (replaced atomically: nothing is left half-written on error).
  * Exit status: 0 ok, 1 failure, 2 usage error.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -245,71 +244,101 @@ static int split_fields(char *line, char **f, int max)
     return n;
 }
 
-/* A split file whose pairs name nodes by the labels of the edge list (a->ids). */
-static gp_status read_labelled_split(gp_link_split **out, const app *a)
+/* The parts of a --split-file, in gp_link_split order. */
+static const char *const link_parts[GP_LINK_PARTS] = {"train_pos", "train_neg", "val_pos",
+                                                      "val_neg", "test_pos", "test_neg"};
+
+/* Node pairs from a text file, one a line: "u v" (--predict), or "<part> u v" with with_part
+ * (--split-file; part one of link_parts). Fields as split_fields reads them: blank lines and
+ * lines starting with # or % are skipped. Nodes are named by the input's labels through the id
+ * map, or by number (node_lookup: --one-based, range checked). On success *rows holds *count
+ * rows {u, v}, or {part, u, v}, in file order (the caller frees it). Errors give file:line: a
+ * wrong number of fields, an unknown part, an unknown or out-of-range node, a self-loop. */
+static gp_status read_pair_file(int64_t **rows, int64_t *count, const app *a, const char *path, bool with_part)
 {
-    static const char *const parts[GP_LINK_PARTS] = {"train_pos", "train_neg", "val_pos",
-                                                     "val_neg", "test_pos", "test_neg"};
-    const char *path = a->split_file;
-    *out = NULL;
+    const int width = with_part ? 3 : 2;
+    *rows = NULL;
+    *count = 0;
     FILE *f = fopen(path, "r");
     if (!f) return app_error(GP_E_IO, "%s: cannot open (%s)", path, strerror(errno));
-    int64_t count[GP_LINK_PARTS] = {0}, cap = 1024, total = 0;
-    int64_t *rows = malloc((size_t)(3 * cap) * sizeof(int64_t)); /* part, u, v */
-    gp_status st = rows ? GP_OK : app_error(GP_E_NOMEM, "out of memory");
+    int64_t cap = 1024, n = 0;
+    int64_t *r = malloc((size_t)(width * cap) * sizeof(int64_t));
+    gp_status st = r ? GP_OK : app_error(GP_E_NOMEM, "out of memory");
     char line[8192];
     long lineno = 0;
     while (st == GP_OK && fgets(line, sizeof line, f)) {
         lineno++;
-        char *fl[4];
-        int nf = split_fields(line, fl, 3);
+        char *fl[3];
+        int nf = split_fields(line, fl, width);
         if (nf == 0) continue;
-        if (nf != 3) {
-            st = app_error(GP_E_PARSE, "%s:%ld: expected '<part> u v'", path, lineno);
+        if (nf != width) {
+            st = app_error(GP_E_PARSE, "%s:%ld: expected %s", path, lineno,
+                           with_part ? "'<part> u v'" : "two node labels");
             break;
         }
         int part = -1;
-        for (int i = 0; i < GP_LINK_PARTS; i++)
-            if (strcmp(fl[0], parts[i]) == 0) part = i;
-        if (part < 0) {
-            st = app_error(GP_E_PARSE, "%s:%ld: unknown part '%s' (expected train_pos, train_neg, val_pos, "
-                           "val_neg, test_pos or test_neg)", path, lineno, fl[0]);
-            break;
+        if (with_part) {
+            for (int i = 0; i < GP_LINK_PARTS; i++)
+                if (strcmp(fl[0], link_parts[i]) == 0) part = i;
+            if (part < 0) {
+                st = app_error(GP_E_PARSE, "%s:%ld: unknown part '%s' (expected train_pos, train_neg, val_pos, "
+                               "val_neg, test_pos or test_neg)", path, lineno, fl[0]);
+                break;
+            }
         }
-        int64_t u = gp_idmap_find(a->ids, fl[1]), v = gp_idmap_find(a->ids, fl[2]);
+        const char *lu = fl[width - 2], *lv = fl[width - 1];
+        int64_t u = node_lookup(a, lu), v = node_lookup(a, lv);
         if (u < 0 || v < 0) {
-            st = app_error(GP_E_RANGE, "%s:%ld: node '%s' is not in the edge list", path, lineno, u < 0 ? fl[1] : fl[2]);
+            st = app_error(GP_E_RANGE, "%s:%ld: unknown node '%s'", path, lineno, u < 0 ? lu : lv);
             break;
         }
         if (u == v) {
-            st = app_error(GP_E_PARSE, "%s:%ld: pair %s %s is a self-loop", path, lineno, fl[1], fl[2]);
+            st = app_error(GP_E_PARSE, "%s:%ld: pair %s %s is a self-loop", path, lineno, lu, lv);
             break;
         }
-        if (total == cap) {
+        if (n == cap) {
             cap *= 2;
-            int64_t *nr = realloc(rows, (size_t)(3 * cap) * sizeof(int64_t));
+            int64_t *nr = realloc(r, (size_t)(width * cap) * sizeof(int64_t));
             if (!nr) {
                 st = app_error(GP_E_NOMEM, "out of memory");
                 break;
             }
-            rows = nr;
+            r = nr;
         }
-        rows[3 * total] = part;
-        rows[3 * total + 1] = u < v ? u : v;
-        rows[3 * total + 2] = u < v ? v : u;
-        count[part]++;
-        total++;
+        int64_t *row = r + width * n++;
+        if (with_part) *row++ = part;
+        row[0] = u;
+        row[1] = v;
     }
     if (st == GP_OK && ferror(f)) st = app_error(GP_E_IO, "%s: read error", path);
     fclose(f);
-    if (st == GP_OK && total == 0) st = app_error(GP_E_PARSE, "%s: empty file (no pairs)", path);
-    if (st == GP_OK) st = gp_link_split_new(out, gp_graph_nodes(a->g), count);
+    if (st != GP_OK) {
+        free(r);
+        return st;
+    }
+    *rows = r;
+    *count = n;
+    return GP_OK;
+}
+
+/* A split file whose pairs name nodes by the labels of the edge list (a->ids); each pair is
+ * stored as (min, max). */
+static gp_status read_labelled_split(gp_link_split **out, const app *a)
+{
+    *out = NULL;
+    int64_t *rows = NULL, total = 0, count[GP_LINK_PARTS] = {0};
+    gp_status st = read_pair_file(&rows, &total, a, a->split_file, true);
+    if (st == GP_OK && total == 0) st = app_error(GP_E_PARSE, "%s: empty file (no pairs)", a->split_file);
+    if (st == GP_OK) {
+        for (int64_t i = 0; i < total; i++) count[rows[3 * i]]++;
+        st = gp_link_split_new(out, gp_graph_nodes(a->g), count);
+    }
     if (st == GP_OK) {
         int64_t fill[GP_LINK_PARTS] = {0};
         for (int64_t i = 0; i < total; i++) {
-            int64_t p = rows[3 * i], k = fill[p]++;
-            (*out)->pairs[p][2 * k] = rows[3 * i + 1];
-            (*out)->pairs[p][2 * k + 1] = rows[3 * i + 2];
+            int64_t p = rows[3 * i], u = rows[3 * i + 1], v = rows[3 * i + 2], k = fill[p]++;
+            (*out)->pairs[p][2 * k] = u < v ? u : v;
+            (*out)->pairs[p][2 * k + 1] = u < v ? v : u;
         }
     }
     free(rows);
@@ -591,48 +620,8 @@ static bool has_edge(const gp_graph *g, int64_t u, int64_t v)
 
 static gp_status do_predict(app *a, gp_linkpred_model *model, const gp_heuristic_info *h)
 {
-    FILE *f = fopen(a->predict, "r");
-    if (!f) return app_error(GP_E_IO, "%s: cannot open (%s)", a->predict, strerror(errno));
-    int64_t cap = 1024, count = 0;
-    int64_t *pairs = malloc((size_t)(2 * cap) * sizeof(int64_t));
-    char line[4096];
-    long lineno = 0;
-    gp_status st = pairs ? GP_OK : app_error(GP_E_NOMEM, "out of memory");
-    while (st == GP_OK && fgets(line, sizeof line, f)) {
-        lineno++;
-        char *p = line;
-        while (isspace((unsigned char)*p)) p++;
-        if (!*p || *p == '#' || *p == '%') continue;
-        char *tok[3] = {NULL, NULL, NULL};
-        int nt = 0;
-        for (char *t = strtok(p, " \t,\r\n"); t && nt < 3; t = strtok(NULL, " \t,\r\n")) tok[nt++] = t;
-        if (nt != 2) {
-            st = app_error(GP_E_PARSE, "%s:%ld: expected two node labels", a->predict, lineno);
-            break;
-        }
-        int64_t u = node_lookup(a, tok[0]), v = node_lookup(a, tok[1]);
-        if (u < 0 || v < 0) {
-            st = app_error(GP_E_RANGE, "%s:%ld: unknown node '%s'", a->predict, lineno, u < 0 ? tok[0] : tok[1]);
-            break;
-        }
-        if (u == v) {
-            st = app_error(GP_E_PARSE, "%s:%ld: a pair needs two different nodes", a->predict, lineno);
-            break;
-        }
-        if (count == cap) {
-            cap *= 2;
-            int64_t *np = realloc(pairs, (size_t)(2 * cap) * sizeof(int64_t));
-            if (!np) {
-                st = app_error(GP_E_NOMEM, "out of memory");
-                break;
-            }
-            pairs = np;
-        }
-        pairs[2 * count] = u;
-        pairs[2 * count + 1] = v;
-        count++;
-    }
-    fclose(f);
+    int64_t *pairs = NULL, count = 0;
+    gp_status st = read_pair_file(&pairs, &count, a, a->predict, false);
     double *sc = st == GP_OK ? malloc((size_t)(count + 1) * sizeof(double)) : NULL;
     if (st == GP_OK && !sc) st = app_error(GP_E_NOMEM, "out of memory");
     if (st == GP_OK) st = score_pairs(sc, a, model, h, count, pairs);

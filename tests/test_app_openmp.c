@@ -8,14 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int run(const char *cmd, char *out, size_t cap)
-{
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    return pclose(p);
-}
+#include "app_run.h"
 
 /* Drop the lines that hold timings or memory (they differ run to run). */
 static void keep_results(char *s)
@@ -37,12 +30,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: test_app_openmp GP_NODECLASS\n");
         return 2;
     }
-    static char with[65536], without[65536], cmd[8192];
-    const char *args = "--epochs 5 --threads 2 --quiet";
-    snprintf(cmd, sizeof cmd, "env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=passive '%s' %s", argv[1], args);
-    int rc1 = run(cmd, with, sizeof with);
-    snprintf(cmd, sizeof cmd, "env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY '%s' %s", argv[1], args);
-    int rc2 = run(cmd, without, sizeof without);
+    static char with[65536], without[65536];
+    /* env(1) sets the policy for one run and removes it for the other */
+    char *set[] = {"env", "-u", "GOMP_SPINCOUNT", "OMP_WAIT_POLICY=passive",
+                   argv[1], "--epochs", "5", "--threads", "2", "--quiet", NULL};
+    char *unset[] = {"env", "-u", "GOMP_SPINCOUNT", "-u", "OMP_WAIT_POLICY",
+                     argv[1], "--epochs", "5", "--threads", "2", "--quiet", NULL};
+    int rc1 = app_run(set, false, with, sizeof with);
+    int rc2 = app_run(unset, false, without, sizeof without);
     if (rc1 != 0 || rc2 != 0) {
         fprintf(stderr, "exit status %d with the policy set, %d without\n", rc1, rc2);
         return 1;

@@ -15,34 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-/* Run argv with stdout and stderr into buf; returns the exit status or -1. */
-static int run(char *const argv[], char *buf, size_t cap)
-{
-    int fd[2];
-    if (pipe(fd) != 0) return -1;
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        dup2(fd[1], 1);
-        dup2(fd[1], 2);
-        close(fd[0]);
-        close(fd[1]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fd[1]);
-    size_t used = 0;
-    ssize_t got;
-    while (used + 1 < cap && (got = read(fd[0], buf + used, cap - 1 - used)) > 0) used += (size_t)got;
-    buf[used] = '\0';
-    close(fd[0]);
-    int status = 0;
-    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) return -1;
-    return WEXITSTATUS(status);
-}
+#include "app_run.h"
 
 /* ---- a complete JSON grammar check (RFC 8259), recursive descent ---- */
 
@@ -265,20 +240,20 @@ int main(int argc, char **argv)
     char missing[4200];
     snprintf(missing, sizeof missing, "%s/missing", dir);
     char *bad[] = {argv[1], "--dataset", "MUTAG", "--preset", "gpn-PROTEINS", "--write-parse", missing, NULL};
-    int rc = run(bad, out, sizeof out);
+    int rc = app_run(bad, true, out, sizeof out);
     if (rc != 2 || !strstr(out, "no such directory")) {
         fprintf(stderr, "missing --write-parse directory: exit %d, output:\n%s\n", rc, out);
         fails++;
     }
     char *nopreset[] = {argv[1], "--dataset", "MUTAG", "--preset", "gpn", NULL};
-    rc = run(nopreset, out, sizeof out);
+    rc = app_run(nopreset, true, out, sizeof out);
     if (rc != 2 || !strstr(out, "no official GPN preset")) {
         fprintf(stderr, "--preset gpn on MUTAG: exit %d, output:\n%s\n", rc, out);
         fails++;
     }
     char *badclip[] = {argv[1], "--dataset", "MUTAG", "--clip-norm", "-1", NULL};
     char *badwarm[] = {argv[1], "--dataset", "MUTAG", "--cosine", "--warmup-epochs", "-2", NULL};
-    if (run(badclip, out, sizeof out) != 2 || run(badwarm, out, sizeof out) != 2) {
+    if (app_run(badclip, true, out, sizeof out) != 2 || app_run(badwarm, true, out, sizeof out) != 2) {
         fprintf(stderr, "a negative --clip-norm or --warmup-epochs is not a usage error\n");
         fails++;
     }
@@ -286,7 +261,7 @@ int main(int argc, char **argv)
     char *train[] = {argv[1], "--dataset", "MUTAG", "--preset", "gpn-PROTEINS", "--hidden", "16",
                      "--folds", "2", "--max-folds", "1", "--epochs", "2", "--patience", "0",
                      "--seed", "1", "--quiet", "--json", "--write-parse", dir, NULL};
-    rc = run(train, out, sizeof out);
+    rc = app_run(train, true, out, sizeof out);
     if (rc != 0) {
         fprintf(stderr, "gp-graphclass exited with %d\n%s\n", rc, out);
         fails++;

@@ -182,7 +182,8 @@ static void test_labels_and_heuristics(void **state)
         strcat(text, line);
     }
     write_file("cities.txt", text);
-    write_file("cpairs.txt", "city0 city3\ncity5 city20\n");
+    /* comments, a blank line, a comma and CRLF are accepted in pair files */
+    write_file("cpairs.txt", "# labels as in cities.txt\ncity0 city3\n\n% pair two\n  city5,\tcity20\r\n");
     char args[1024];
     snprintf(args, sizeof args, "--quiet --method aa '%s/cities.txt' --predict '%s/cpairs.txt'", dir, dir);
     assert_int_equal(run(args), 0);
@@ -331,6 +332,47 @@ static void test_features(void **state)
     free(err);
 }
 
+/* The pair files of --predict and --split-file (one reader in the app; comments and blank lines:
+ * test_labels_and_heuristics): numeric ids are range checked (--one-based shifts them), and a wrong
+ * number of fields, an unknown label or id, an unknown part and a self-loop fail with the
+ * file:line and leave no output file. Heuristic scoring only: no training. */
+static void test_pair_files(void **state)
+{
+    (void)state;
+    /* labelled pairs go with pring.txt, numeric ones with the generated network (300 nodes:
+     * pn_zero's line 1 is in range with --one-based, its line 2 is not) */
+    write_cities("pring.txt", 30);
+    char args[2048];
+    static const struct {
+        const char *file, *text, *opts, *line, *what;
+        bool labelled;
+    } bad[] = {
+        {"pp_three.txt", "city0 city3\ncity1 city2 city4\n", "--predict", ":2:", "expected two node labels", true},
+        {"pp_one.txt", "city0\n", "--predict", ":1:", "expected two node labels", true},
+        {"pp_label.txt", "city0 city3\n\ncity1 atlantis\n", "--predict", ":3:", "'atlantis'", true},
+        {"pp_self.txt", "city4 city4\n", "--predict", ":1:", "self-loop", true},
+        {"pn_range.txt", "0 1\n5 300\n", "--predict", ":2:", "'300'", false},
+        {"pn_zero.txt", "1 300\n0 5\n", "--one-based --predict", ":2:", "'0'", false},
+        {"ps_part.txt", "train_pos city1 city2\ntrain city1 city2\n", "--split-file", ":2:", "unknown part 'train'", true},
+        {"ps_two.txt", "train_pos city1 city2\ntest_pos city1\n", "--split-file", ":2:", "expected '<part> u v'", true},
+        {"ps_self.txt", "# part u v\ntest_pos city3 city3\n", "--split-file", ":2:", "self-loop", true},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file(bad[i].file, bad[i].text);
+        size_t len = (size_t)snprintf(args, sizeof args, "--quiet --method cn %s '%s/%s'", bad[i].opts, dir, bad[i].file);
+        if (strstr(bad[i].opts, "--predict"))
+            len += (size_t)snprintf(args + len, sizeof args - len, " --output '%s/never.txt'", dir);
+        if (bad[i].labelled) snprintf(args + len, sizeof args - len, " '%s/pring.txt'", dir);
+        assert_int_equal(run(args), 1);
+        char *err = slurp("err.txt");
+        char where[64];
+        snprintf(where, sizeof where, "%s%s", bad[i].file, bad[i].line);
+        if (!strstr(err, where) || !strstr(err, bad[i].what)) fail_msg("%s: %s", bad[i].file, err);
+        free(err);
+        assert_false(exists("never.txt"));
+    }
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -383,6 +425,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_demo_default),
         cmocka_unit_test(test_labelled_split),
         cmocka_unit_test(test_features),
+        cmocka_unit_test(test_pair_files),
         cmocka_unit_test(test_bad_input),
     };
     int rc = cmocka_run_group_tests_name("linkpred_app", tests, NULL, NULL);

@@ -22,14 +22,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include <graphpool/layers.h>
 #include <graphpool/pool.h>
 
+#include "app_run.h"
 #include "gradcheck.h"
 
 /* ---- helpers ---- */
@@ -637,38 +636,6 @@ static void test_errors(void **state)
 
 /* ---- the app (argv[1]: gp-graphclass) ---- */
 
-static int run_app(char *const argv[], char *buf, size_t cap)
-{
-    int fd[2];
-    if (pipe(fd) != 0) return -1;
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        dup2(fd[1], 1);
-        close(fd[0]);
-        close(fd[1]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fd[1]);
-    size_t used = 0;
-    ssize_t got;
-    while (used + 1 < cap && (got = read(fd[0], buf + used, cap - 1 - used)) > 0) used += (size_t)got;
-    buf[used] = '\0';
-    close(fd[0]);
-    int status = 0;
-    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) return -1;
-    return WEXITSTATUS(status);
-}
-
-static double json_number(const char *s, const char *key)
-{
-    const char *p = strstr(s, key);
-    if (!p) return -1.0;
-    p = strchr(p, ':');
-    return p ? atof(p + 1) : -1.0;
-}
-
 static int app_test(char *app)
 {
     static char out[1 << 20];
@@ -679,12 +646,12 @@ static int app_test(char *app)
                     "gin", "--hidden", "32", "--blocks", "3", "--mlp", "32", "--dropout", "0",
                     "--folds", "5", "--max-folds", "1", "--epochs", "40", "--patience", "0", "--lr",
                     "0.005", "--batch-size", "16", "--seed", "1", "--quiet", "--json", NULL};
-    int rc = run_app(args, out, sizeof out);
+    int rc = app_run(args, false, out, sizeof out);
     if (rc != 0) {
         fprintf(stderr, "gp-graphclass exited with %d\n%s\n", rc, out);
         return 1;
     }
-    double mean = json_number(out, "\"mean\""), majority = json_number(out, "\"majority_rate\"");
+    double mean = app_json_number(out, "\"mean\""), majority = app_json_number(out, "\"majority_rate\"");
     printf("rplocal MUTAG (1 of 5 folds): accuracy %.4f, majority rate %.4f\n", mean, majority);
     if (!(majority > 0.5 && mean > majority)) {
         fprintf(stderr, "accuracy does not beat the majority class\n%s\n", out);
