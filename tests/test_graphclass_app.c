@@ -2,45 +2,70 @@
  * End-to-end check of gp-graphclass (suite "apps"): a 2-fold, 40-epoch run on MUTAG with top-k
  * pooling must exit 0 and its mean test accuracy must beat the majority-class rate it reports;
  * then the saved model must predict probabilities that sum to 1 for every MUTAG graph.
+ * --grid: every fold reports one of the grid's configurations, and its test accuracy equals that
+ * of a run with that configuration alone (same folds and seeds); bad grids are usage errors.
  * The app path is argv[1]; it is run with fork/exec (no shell) and its JSON output parsed here.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-/* Run argv, capture stdout into buf (size cap); returns the exit status or -1. */
-static int run(char *const argv[], char *buf, size_t cap)
-{
-    int fd[2];
-    if (pipe(fd) != 0) return -1;
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        dup2(fd[1], 1);
-        close(fd[0]);
-        close(fd[1]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fd[1]);
-    size_t used = 0;
-    ssize_t got;
-    while (used + 1 < cap && (got = read(fd[0], buf + used, cap - 1 - used)) > 0) used += (size_t)got;
-    buf[used] = '\0';
-    close(fd[0]);
-    int status = 0;
-    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) return -1;
-    return WEXITSTATUS(status);
-}
+#include "app_run.h"
 
-static double json_number(const char *s, const char *key)
+/* The i-th number of the JSON array after key, or -1. */
+static double json_array_item(const char *s, const char *key, int i)
 {
     const char *p = strstr(s, key);
-    if (!p) return -1.0;
-    p = strchr(p, ':');
-    return p ? atof(p + 1) : -1.0;
+    if (!p || !(p = strchr(p, '['))) return -1.0;
+    for (p++; i > 0; i--)
+        if (!(p = strchr(p, ','))) return -1.0;
+        else p++;
+    return atof(p);
+}
+
+/* The i-th string of the JSON array after key into buf, or "" */
+static void json_array_string(char *buf, size_t size, const char *s, const char *key, int i)
+{
+    buf[0] = '\0';
+    const char *p = strstr(s, key);
+    if (!p || !(p = strchr(p, '['))) return;
+    for (int k = 0; k <= i; k++) {
+        if (!(p = strchr(p + 1, '"'))) return;
+        const char *end = strchr(p + 1, '"');
+        if (!end) return;
+        if (k == i) snprintf(buf, size, "%.*s", (int)(end - p - 1), p + 1);
+        p = end;
+    }
+}
+
+static int check_grid(char *app)
+{
+    static char out[1 << 16], single[1 << 16];
+    char *grid[] = {app, "--dataset", "MUTAG", "--folds", "2", "--epochs", "4", "--hidden", "16",
+                    "--seed", "3", "--pool", "topk", "--grid", "lr=5e-3/5e-5", "--quiet", "--json", NULL};
+    int rc = app_run(grid, false, out, sizeof out);
+    if (rc != 0) return fprintf(stderr, "--grid run exited with %d\n%s\n", rc, out), 1;
+    for (int f = 0; f < 2; f++) {
+        char sel[64];
+        json_array_string(sel, sizeof sel, out, "\"selected\"", f);
+        if (strcmp(sel, "lr=5e-3") && strcmp(sel, "lr=5e-5"))
+            return fprintf(stderr, "fold %d: selected '%s' is not in the grid\n%s\n", f + 1, sel, out), 1;
+        char *one[] = {app, "--dataset", "MUTAG", "--folds", "2", "--epochs", "4", "--hidden", "16",
+                       "--seed", "3", "--pool", "topk", "--lr", sel + 3, "--quiet", "--json", NULL};
+        if ((rc = app_run(one, false, single, sizeof single)) != 0)
+            return fprintf(stderr, "single run exited with %d\n", rc), 1;
+        double a = json_array_item(out, "\"fold_acc\"", f), b = json_array_item(single, "\"fold_acc\"", f);
+        printf("fold %d: selected %s, test accuracy %.6f (alone: %.6f)\n", f + 1, sel, a, b);
+        if (a < 0 || a != b) return fprintf(stderr, "the grid run does not report the selected model\n"), 1;
+    }
+    const char *bad[] = {"lr=-1/5e-3", "lr", "foo=1", "hidden=3x", "lr=1/2,lr=3"};
+    for (int i = 0; i < 5; i++) {
+        char *argv_bad[] = {app, "--dataset", "MUTAG", "--grid", (char *)bad[i], "--quiet", NULL};
+        if ((rc = app_run(argv_bad, false, out, sizeof out)) != 2)
+            return fprintf(stderr, "--grid %s: exit %d, expected 2\n", bad[i], rc), 1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -57,19 +82,19 @@ int main(int argc, char **argv)
     char *train[] = {argv[1], "--dataset", "MUTAG", "--folds", "2", "--epochs", "40", "--lr", "0.005",
                      "--hidden", "32", "--val-ratio", "0.2", "--seed", "1", "--pool", "topk",
                      "--quiet", "--json", "--save", model, NULL};
-    int rc = run(train, out, sizeof out);
+    int rc = app_run(train, false, out, sizeof out);
     if (rc != 0) {
         fprintf(stderr, "gp-graphclass exited with %d\n%s\n", rc, out);
         return 1;
     }
-    double mean = json_number(out, "\"mean\""), majority = json_number(out, "\"majority_rate\"");
+    double mean = app_json_number(out, "\"mean\""), majority = app_json_number(out, "\"majority_rate\"");
     printf("mean accuracy %.4f, majority rate %.4f\n", mean, majority);
     if (!(majority > 0.5 && mean > majority)) {
         fprintf(stderr, "accuracy does not beat the majority class\n%s\n", out);
         return 1;
     }
     char *pred[] = {argv[1], "--load", model, "--predict", "MUTAG", NULL};
-    rc = run(pred, out, sizeof out);
+    rc = app_run(pred, false, out, sizeof out);
     char meta[512];
     snprintf(meta, sizeof meta, "%s.meta", model);
     remove(model);
@@ -93,5 +118,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "expected 188 predictions, got %d\n", lines - 1);
         return 1;
     }
-    return 0;
+    return check_grid(argv[1]);
 }
