@@ -221,6 +221,7 @@ gp_tensor *gp_gnp_aggregate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_tens
         GP_TAPE_FAIL(t, GP_E_INVALID, "gnp aggregate: NULL graph");
         return NULL;
     }
+    if (!(g = gp_i_graph_explicit_tape(t, "gnp aggregate", g))) return NULL;
     if (!GP_TAPE_CHECK(t, x->rows == g->adj.cols, "gnp aggregate: %lld feature rows for %lld nodes",
                        (long long)x->rows, (long long)g->adj.cols))
         return NULL;

@@ -21,14 +21,14 @@
  * dE[j] = sum of the last emb columns of dx' over the nodes labelled j (gather_rows backward);
  * the readout's segment sum / mean / max backward (max: first arg-max copy per column).
  * Options: l=1 (1..3), dist=0 (0 = no bound), frac=1, max_tuples=0 (no cap), emb=16,
- * across=mean|max.
+ * across=mean|max, shared=1 (the copies share one structure, rp_internal.h; 0: replicated CSR).
  */
 #include <string.h>
 
 #include "rp_internal.h"
 
 typedef struct klgnn_state {
-    int64_t l, dist, max_tuples, emb;
+    int64_t l, dist, max_tuples, emb, shared;
     double frac;
     bool across_max;
     gp_tensor *labels;
@@ -49,6 +49,7 @@ static gp_status klgnn_init(gp_module *m, void **state, const gp_pool_options *o
     GP_TRY(gp_pool_opt_double(opt, "klgnn", "frac", 1.0, 1e-9, 1.0, &s->frac));
     GP_TRY(gp_pool_opt_int(opt, "klgnn", "max_tuples", 0, 0, INT64_C(1) << 40, &s->max_tuples));
     GP_TRY(gp_pool_opt_int(opt, "klgnn", "emb", 16, 1, 1 << 16, &s->emb));
+    GP_TRY(gp_pool_opt_int(opt, "klgnn", "shared", 1, 0, 1, &s->shared));
     GP_TRY(gp_pool_opt_string(opt, "klgnn", "across", "mean", &across));
     if (strcmp(across, "mean") != 0 && strcmp(across, "max") != 0) {
         st = GP_ERR(GP_E_INVALID, "klgnn: option across=%s: expected mean or max", across);
@@ -101,6 +102,7 @@ static gp_status klgnn_expand(gp_module *m, void *state, gp_tape *t, const gp_po
     (void)m;
     klgnn_state *s = state;
     const gp_graph *g = in->graph;
+    if (!(g = gp_i_graph_explicit_tape(t, "klgnn", g))) return gp_tape_status(t); /* reads edges */
     const gp_csr *a = &g->adj;
     int64_t graphs = g->num_graphs;
     bool training = gp_tape_training(t);
@@ -197,7 +199,7 @@ static gp_status klgnn_expand(gp_module *m, void *state, gp_tape *t, const gp_po
     }
     gp_graph *rep = NULL;
     int64_t *src = NULL, nodes = 0;
-    if ((st = gp_i_rp_replicate(t, "klgnn", g, copies, &rep, &src, &nodes)) != GP_OK) goto done;
+    if ((st = gp_i_rp_replicate(t, "klgnn", g, copies, s->shared, &rep, &src, &nodes)) != GP_OK) goto done;
     out->graph = rep;
     out->owns_graph = true;
     if ((st = gp_i_rp_groups(t, in, copies, out)) != GP_OK) goto done;
@@ -239,5 +241,5 @@ static gp_tensor *klgnn_readout(gp_module *m, void *state, gp_tape *t, const gp_
 const gp_pool_class gp_i_pool_klgnn = {
     "klgnn",
     "k,l-labelling (1,l-GNN; l=1: node marking): l=1, dist=0 (no bound), frac=1, max_tuples=0, "
-    "emb=16, across=mean|max; readout: sum per copy, across over copies",
+    "emb=16, across=mean|max, shared=1; readout: sum per copy, across over copies",
     GP_POOL_EXPAND | GP_POOL_READOUT, klgnn_init, klgnn_readout, NULL, klgnn_expand, NULL};

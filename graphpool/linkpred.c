@@ -223,6 +223,7 @@ gp_status gp_linkpred_extract(gp_linkpred_samples **out, const gp_graph *observe
     if (st != GP_OK) return st;
     if (!observed->symmetric)
         return GP_ERR(GP_E_INVALID, "gp_linkpred_extract: the observed graph must be undirected");
+    GP_I_EXPLICIT(observed);
     int64_t n = gp_graph_nodes(observed);
     for (int64_t i = 0; i < count; i++) {
         int64_t a = pairs[2 * i], b = pairs[2 * i + 1];

@@ -18,14 +18,15 @@
  *
  * Gradient: x' = concat(gather_rows(x, src), ids): dx_j = sum over the copies of node j of the
  * first in_dim columns of dx' (gather and concat ops); the ids are constants.
- * Options: perms=16, width=41, exact=6 (largest n averaged exactly; n! copies), train_perms=1.
+ * Options: perms=16, width=41, exact=6 (largest n averaged exactly; n! copies), train_perms=1,
+ * shared=1 (the copies share one structure, rp_internal.h; 0: replicated CSR).
  */
 #include <string.h>
 
 #include "rp_internal.h"
 
 typedef struct rp_state {
-    int64_t perms, width, exact, train_perms;
+    int64_t perms, width, exact, train_perms, shared;
     gp_rng rng;         /* training permutations */
     uint64_t eval_seed; /* inference permutations */
 } rp_state;
@@ -33,69 +34,27 @@ typedef struct rp_state {
 /* ---- shared helpers (rp_internal.h) ---- */
 
 gp_status gp_i_rp_replicate(gp_tape *t, const char *op, const gp_graph *g, const int64_t *copies,
-                            gp_graph **out, int64_t **src_node, int64_t *num_nodes)
+                            bool shared, gp_graph **out, int64_t **src_node, int64_t *num_nodes)
 {
     *out = NULL;
     *src_node = NULL;
     *num_nodes = 0;
-    const gp_csr *a = &g->adj;
-    const int64_t *gptr = g->graph_ptr;
-    int64_t nodes = 0, nnz = 0, graphs = 0;
-    for (int64_t b = 0; b < g->num_graphs; b++) {
-        int64_t n = gptr[b + 1] - gptr[b], e = a->ptr[gptr[b + 1]] - a->ptr[gptr[b]];
-        for (int64_t k = a->ptr[gptr[b]]; k < a->ptr[gptr[b + 1]]; k++)
-            if (a->idx[k] < gptr[b] || a->idx[k] >= gptr[b + 1])
-                return GP_TAPE_FAIL(t, GP_E_INVALID, "%s: an edge leaves graph %lld of the batch",
-                                    op, (long long)b);
-        if (copies[b] < 0)
-            return GP_TAPE_FAIL(t, GP_E_INVALID, "%s: negative copy count", op);
-        nodes += copies[b] * n;
-        nnz += copies[b] * e;
-        graphs += copies[b];
-    }
-    if (graphs < 1) return GP_TAPE_FAIL(t, GP_E_INVALID, "%s: no copies", op);
-    gp_status st;
-    gp_csr *adj = NULL;
-    int64_t *ptr = NULL;
+    gp_status st = gp_i_graph_copies_new(out, g, copies, shared);
+    if (st != GP_OK) return GP_TAPE_FAIL(t, st, "%s: %s", op, gp_last_error());
+    int64_t nodes = gp_graph_nodes(*out);
     int64_t *src = gp_tape_alloc(t, (size_t)(nodes > 0 ? nodes : 1) * sizeof(int64_t));
-    ptr = gp_i_malloc((size_t)(graphs + 1) * sizeof(int64_t));
-    if (!src || !ptr) {
-        st = GP_TAPE_FAIL(t, GP_E_NOMEM, "%s: out of memory for %lld copied nodes", op,
-                          (long long)nodes);
-        goto fail;
+    if (!src) {
+        gp_graph_free(out);
+        return GP_TAPE_FAIL(t, GP_E_NOMEM, "%s: out of memory for %lld copied nodes", op,
+                            (long long)nodes);
     }
-    GP_TRY(gp_csr_new(&adj, nodes, nodes, nnz, a->val != NULL));
-    int64_t row = 0, k_out = 0, c_out = 0;
-    adj->ptr[0] = 0;
-    ptr[0] = 0;
-    for (int64_t b = 0; b < g->num_graphs; b++) {
-        int64_t first = gptr[b], n = gptr[b + 1] - first;
-        for (int64_t c = 0; c < copies[b]; c++) {
-            int64_t shift = row - first; /* output node = input node + shift */
-            for (int64_t i = first; i < first + n; i++) {
-                for (int64_t k = a->ptr[i]; k < a->ptr[i + 1]; k++, k_out++) {
-                    adj->idx[k_out] = a->idx[k] + shift;
-                    if (a->val) adj->val[k_out] = a->val[k];
-                }
-                src[row] = i;
-                adj->ptr[++row] = k_out;
-            }
-            ptr[c_out + 1] = row;
-            c_out++;
-        }
-    }
-    GP_TRY(gp_i_graph_wrap(out, &adj, g->symmetric));
-    GP_TRY(gp_i_graph_set_batch(*out, graphs, ptr));
-    gp_i_free(ptr);
+    int64_t row = 0;
+    for (int64_t b = 0; b < g->num_graphs; b++)
+        for (int64_t c = 0; c < copies[b]; c++)
+            for (int64_t i = g->graph_ptr[b]; i < g->graph_ptr[b + 1]; i++) src[row++] = i;
     *src_node = src;
     *num_nodes = nodes;
     return GP_OK;
-fail:
-    gp_csr_free(&adj);
-    gp_graph_free(out);
-    gp_i_free(ptr);
-    if (gp_tape_status(t) == GP_OK) GP_TAPE_FAIL(t, st, "%s: %s", op, gp_last_error());
-    return st;
 }
 
 gp_status gp_i_rp_groups(gp_tape *t, const gp_pool_batch *in, const int64_t *copies,
@@ -165,6 +124,7 @@ static gp_status rp_init(gp_module *m, void **state, const gp_pool_options *opt,
     GP_TRY(gp_pool_opt_int(opt, "rp", "width", 41, 1, 1 << 20, &s->width));
     GP_TRY(gp_pool_opt_int(opt, "rp", "exact", 6, 0, 8, &s->exact));
     GP_TRY(gp_pool_opt_int(opt, "rp", "train_perms", 1, 1, 1000000, &s->train_perms));
+    GP_TRY(gp_pool_opt_int(opt, "rp", "shared", 1, 0, 1, &s->shared));
     gp_rng_split(&s->rng, rng);
     s->eval_seed = gp_rng_u64(rng);
     *node_dim = m->in_dim + s->width;
@@ -196,7 +156,7 @@ static gp_status rp_expand(gp_module *m, void *state, gp_tape *t, const gp_pool_
     gp_graph *rep = NULL;
     int64_t *src = NULL, nodes = g->adj.rows;
     if (replicate) {
-        gp_status st = gp_i_rp_replicate(t, "rp", g, copies, &rep, &src, &nodes);
+        gp_status st = gp_i_rp_replicate(t, "rp", g, copies, s->shared, &rep, &src, &nodes);
         if (st != GP_OK) return st;
         out->graph = rep;
         out->owns_graph = true;
@@ -234,5 +194,6 @@ static gp_status rp_expand(gp_module *m, void *state, gp_tape *t, const gp_pool_
 }
 
 const gp_pool_class gp_i_pool_rp = {
-    "rp", "relational pooling (RP-GIN position ids): perms=16, width=41, exact=6, train_perms=1",
+    "rp", "relational pooling (RP-GIN position ids): perms=16, width=41, exact=6, train_perms=1, "
+    "shared=1",
     GP_POOL_EXPAND, rp_init, NULL, NULL, rp_expand, NULL};

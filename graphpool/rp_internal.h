@@ -3,8 +3,13 @@
  *
  * Copies: an expanding operator replaces graph b of a batch by copies[b] copies of it, the copies
  * of one graph consecutive and the graph order kept, so the copies of input graph b (or of input
- * group s) form one output group. The copies share nothing with the input graph: the structure is
- * replicated (copies[b] * (n_b + 1 + nnz_b) indices); docs/benchmarks.md measures its memory.
+ * group s) form one output group. Replicated copies never borrow from the input graph (rp's
+ * one-permutation training step shares the input graph itself instead, rp.c). shared (option
+ * shared=1, the default): the copies share one structure (an implicit graph, lib/graph_copies.c:
+ * one copy of each input graph plus graph ids, instead of copies[b] * (n_b + 1 + nnz_b) indices);
+ * shared=0: the structure is replicated (explicit block-diagonal CSR). Layers and ops that need
+ * explicit entries build them from an implicit graph on first use. docs/benchmarks.md measures
+ * both.
  */
 #ifndef GP_RP_INTERNAL_H
 #define GP_RP_INTERNAL_H
@@ -13,11 +18,12 @@
 
 /*
  * The replicated batch of g (copies[b] >= 0 copies of graph b; every edge of g must stay inside
- * its graph). *out is a new graph (the caller owns it). src_node (tape arena, *num_nodes
- * entries): the input node of every output node. Errors set the tape's status.
+ * its graph), implicit if shared, else explicit. *out is a new graph (the caller owns it).
+ * src_node (tape arena, *num_nodes entries): the input node of every output node. Errors set the
+ * tape's status.
  */
 gp_status gp_i_rp_replicate(gp_tape *t, const char *op, const gp_graph *g, const int64_t *copies,
-                            gp_graph **out, int64_t **src_node, int64_t *num_nodes);
+                            bool shared, gp_graph **out, int64_t **src_node, int64_t *num_nodes);
 
 /*
  * Groups of the replicated batch (tape arena): one group per input group (in->group_ptr) or per

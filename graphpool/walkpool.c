@@ -407,6 +407,7 @@ gp_tensor *gp_walkpool(gp_tape *t, const gp_graph *g, gp_tensor *logits, const i
         GP_TAPE_FAIL(t, GP_E_INVALID, "walkpool: walk_len must be >= 1 (got %d)", walk_len);
         return NULL;
     }
+    if (!(g = gp_i_graph_explicit_tape(t, "walkpool", g))) return NULL;
     const gp_csr *adj = &g->adj;
     if (!GP_TAPE_CHECK(t, logits->rows == adj->nnz && logits->cols >= 1,
                        "walkpool: logits are %lld x %lld, the graph has %lld edges",

@@ -1,18 +1,13 @@
 /*
  * Graphs: construction from edge lists, degrees, self-loops, and the cached GCN normalisation
  * and transpose (absent or correct, never stale: a gp_graph's adjacency is immutable).
+ * Implicit graphs (copies sharing one structure, graph_copies.c) are dispatched there; functions
+ * that need explicit entries use the cached explicit form (gp_i_graph_explicit).
  */
 #include <math.h>
 #include <string.h>
 
 #include "internal.h"
-
-struct gp_graph_cache {
-    gp_graph *gcn;     /* D^-1/2 (A + I) D^-1/2 */
-    gp_csr *t;         /* transpose, or NULL while absent; may alias &g->adj (t_is_adj) */
-    int64_t *tperm;    /* transpose entry -> entry of adj */
-    bool t_is_adj;
-};
 
 static gp_status set_single_batch(gp_graph *g)
 {
@@ -69,18 +64,26 @@ static void drop_cache(gp_graph *g)
     g->cache->t = NULL;
     gp_i_free(g->cache->tperm);
     g->cache->tperm = NULL;
+    gp_graph_free(&g->cache->explicit_form);
 }
 
 void gp_graph_free(gp_graph **g)
 {
     if (!g || !*g) return;
     drop_cache(*g);
+    bool borrowed = false; /* a cached GCN form of an implicit graph borrows the batch arrays */
+    if ((*g)->cache && (*g)->cache->copies) {
+        borrowed = (*g)->cache->copies->borrows_batch;
+        gp_i_copies_free(&(*g)->cache->copies);
+    }
     gp_i_free((*g)->cache);
     gp_i_free((*g)->adj.ptr);
     gp_i_free((*g)->adj.idx);
     gp_i_free((*g)->adj.val);
-    gp_i_free((*g)->graph_ptr);
-    gp_i_free((*g)->graph_of);
+    if (!borrowed) {
+        gp_i_free((*g)->graph_ptr);
+        gp_i_free((*g)->graph_of);
+    }
     gp_i_free(*g);
     *g = NULL;
 }
@@ -156,6 +159,7 @@ gp_status gp_graph_copy(gp_graph **out, const gp_graph *g)
     gp_csr *adj = NULL;
     gp_graph *c = NULL;
     gp_status st;
+    GP_TRY(gp_i_graph_explicit(&g, g)); /* an implicit graph is copied as its explicit form */
     GP_TRY(gp_csr_new(&adj, g->adj.rows, g->adj.cols, g->adj.nnz, g->adj.val != NULL));
     memcpy(adj->ptr, g->adj.ptr, (size_t)(g->adj.rows + 1) * sizeof(int64_t));
     memcpy(adj->idx, g->adj.idx, (size_t)g->adj.nnz * sizeof(int64_t));
@@ -192,6 +196,10 @@ gp_status gp_i_graph_set_batch(gp_graph *g, int64_t num_graphs, const int64_t *g
 
 void gp_graph_degrees(const gp_graph *g, float *deg)
 {
+    if (gp_i_graph_copies(g)) {
+        gp_i_copies_degrees(g, deg);
+        return;
+    }
     const gp_csr *a = &g->adj;
     for (int64_t i = 0; i < a->rows; i++) {
         float d = 0.0f;
@@ -207,6 +215,7 @@ gp_status gp_graph_add_self_loops(gp_graph **out, const gp_graph *g)
 {
     if (!out || !g) return GP_ERR(GP_E_INVALID, "gp_graph_add_self_loops: NULL argument");
     *out = NULL;
+    if (gp_i_graph_copies(g)) return gp_i_copies_add_self_loops(out, g);
     const gp_csr *a = &g->adj;
     int64_t n = a->rows, missing = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -256,6 +265,10 @@ gp_status gp_graph_gcn_norm(const gp_graph **out, gp_graph *g)
 {
     if (!out || !g) return GP_ERR(GP_E_INVALID, "gp_graph_gcn_norm: NULL argument");
     *out = NULL;
+    if (!g->cache->gcn && gp_i_graph_copies(g)) {
+        gp_status st = gp_i_copies_gcn_norm(&g->cache->gcn, g);
+        if (st != GP_OK) return st;
+    }
     if (!g->cache->gcn) {
         gp_graph *h = NULL;
         gp_status st = gp_graph_add_self_loops(&h, g);
@@ -287,6 +300,12 @@ gp_status gp_graph_transpose(const gp_csr **out, const int64_t **perm, gp_graph 
     if (!out || !g) return GP_ERR(GP_E_INVALID, "gp_graph_transpose: NULL argument");
     *out = NULL;
     if (perm) *perm = NULL;
+    if (gp_i_graph_copies(g)) { /* the explicit form's transpose (owned by g's cache) */
+        const gp_graph *e = NULL;
+        gp_status st = gp_i_graph_explicit(&e, g);
+        if (st != GP_OK) return st;
+        return gp_graph_transpose(out, perm, (gp_graph *)e);
+    }
     gp_graph_cache *c = g->cache;
     if (!c->tperm) {
         gp_csr *t = NULL;
@@ -310,6 +329,9 @@ gp_status gp_graph_transpose(const gp_csr **out, const int64_t **perm, gp_graph 
 gp_status gp_graph_edge_list(int64_t **src, int64_t **dst, const gp_graph *g)
 {
     if (!src || !dst || !g) return GP_ERR(GP_E_INVALID, "gp_graph_edge_list: NULL argument");
+    *src = *dst = NULL;
+    gp_status st = gp_i_graph_explicit(&g, g);
+    if (st != GP_OK) return st;
     *src = gp_i_malloc(gp_i_mul_size((size_t)g->adj.nnz, sizeof(int64_t)));
     *dst = gp_i_malloc(gp_i_mul_size((size_t)g->adj.nnz, sizeof(int64_t)));
     if (!*src || !*dst) {

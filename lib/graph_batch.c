@@ -23,6 +23,7 @@ gp_status gp_graph_batch(gp_graph **out, int64_t count, const gp_graph *const *g
     for (int64_t b = 0; b < count; b++) {
         const gp_graph *g = graphs[b];
         if (!g) return GP_ERR(GP_E_INVALID, "gp_graph_batch: graphs[%lld] is NULL", (long long)b);
+        GP_I_EXPLICIT(g); /* cached in graphs[b]: the look-up in the second loop cannot fail */
         n += g->adj.rows;
         m += g->adj.nnz;
         num_graphs += g->num_graphs;
@@ -38,6 +39,7 @@ gp_status gp_graph_batch(gp_graph **out, int64_t count, const gp_graph *const *g
     int64_t node_off = 0, edge_off = 0, graph_off = 0;
     for (int64_t b = 0; b < count; b++) {
         const gp_graph *g = graphs[b];
+        (void)gp_i_graph_explicit(&g, g);
         const gp_csr *a = &g->adj;
         for (int64_t i = 0; i < a->rows; i++) adj->ptr[node_off + i] = edge_off + a->ptr[i];
         for (int64_t k = 0; k < a->nnz; k++) adj->idx[edge_off + k] = node_off + a->idx[k];

@@ -176,6 +176,7 @@ gp_status gp_graph_induced(gp_graph **out, const gp_graph *g, int64_t k, const i
     if (!g || k < 0 || (k > 0 && !nodes))
         return GP_ERR(GP_E_INVALID, "gp_graph_induced: bad arguments (g %s, k = %lld, nodes %s)",
                       g ? "set" : "NULL", (long long)k, nodes ? "set" : "NULL");
+    GP_I_EXPLICIT(g);
     const gp_csr *a = &g->adj;
     int64_t n = a->rows;
     gp_status st;
@@ -292,6 +293,7 @@ gp_status gp_graph_khop(int64_t **nodes, int64_t *count, int64_t *hop_ptr, const
     if (max_per_hop > 0 && !rng)
         return GP_ERR(GP_E_INVALID, "gp_graph_khop: max_per_hop = %lld needs an rng",
                       (long long)max_per_hop);
+    GP_I_EXPLICIT(g);
     int64_t n = g->adj.rows;
     for (int64_t i = 0; i < num_seeds; i++)
         if (seeds[i] < 0 || seeds[i] >= n)

@@ -61,11 +61,14 @@ static int thread_id(void)
 #endif
 }
 
-static gp_status check_args(double *scores, const gp_graph *g, int64_t count, const int64_t *pairs,
+/* Checks the arguments; *gp becomes the graph's explicit form (for implicit graphs). */
+static gp_status check_args(double *scores, const gp_graph **gp, int64_t count, const int64_t *pairs,
                             const char *who)
 {
-    if (!scores || !g || count < 0 || (count > 0 && !pairs))
+    if (!scores || !*gp || count < 0 || (count > 0 && !pairs))
         return GP_ERR(GP_E_INVALID, "%s: NULL or bad argument", who);
+    GP_I_EXPLICIT(*gp);
+    const gp_graph *g = *gp;
     if (!g->symmetric) return GP_ERR(GP_E_INVALID, "%s: the graph must be undirected (symmetric)", who);
     int64_t n = g->adj.rows;
     for (int64_t p = 0; p < count; p++)
@@ -108,7 +111,7 @@ static double local_score(const gp_csr *a, int64_t u, int64_t v, local_kind kind
 static gp_status local_heuristic(double *scores, const gp_graph *g, int64_t count,
                                  const int64_t *pairs, local_kind kind, const char *who)
 {
-    gp_status st = check_args(scores, g, count, pairs, who);
+    gp_status st = check_args(scores, &g, count, pairs, who);
     if (st != GP_OK) return st;
     const gp_csr *a = &g->adj;
     int nt = gp_i_threads();
@@ -144,7 +147,7 @@ gp_status gp_heuristic_pa(double *scores, const gp_graph *g, int64_t count, cons
                           const gp_heuristic_opts *opts)
 {
     (void)opts;
-    gp_status st = check_args(scores, g, count, pairs, "gp_heuristic_pa");
+    gp_status st = check_args(scores, &g, count, pairs, "gp_heuristic_pa");
     if (st != GP_OK) return st;
     for (int64_t p = 0; p < count; p++)
         scores[p] = (double)degree(&g->adj, pairs[2 * p]) * (double)degree(&g->adj, pairs[2 * p + 1]);
@@ -157,7 +160,7 @@ gp_status gp_heuristic_jaccard(double *scores, const gp_graph *g, int64_t count,
                                const gp_heuristic_opts *opts)
 {
     (void)opts;
-    gp_status st = check_args(scores, g, count, pairs, "gp_heuristic_jaccard");
+    gp_status st = check_args(scores, &g, count, pairs, "gp_heuristic_jaccard");
     if (st != GP_OK) return st;
     if (count == 0) return GP_OK;
     const gp_csr *a = &g->adj;
@@ -271,7 +274,7 @@ gp_status gp_heuristic_katz(double *scores, const gp_graph *g, int64_t count, co
     gp_heuristic_opts o;
     gp_heuristic_opts_default(&o);
     if (opts) o = *opts;
-    gp_status st = check_args(scores, g, count, pairs, "gp_heuristic_katz");
+    gp_status st = check_args(scores, &g, count, pairs, "gp_heuristic_katz");
     if (st != GP_OK) return st;
     if (o.katz_hops < 1 || !(o.katz_beta > 0.0) || !isfinite(o.katz_beta))
         return GP_ERR(GP_E_INVALID, "gp_heuristic_katz: need hops >= 1 and finite beta > 0 (hops %d, beta %g)",
@@ -348,7 +351,7 @@ gp_status gp_heuristic_ppr(double *scores, const gp_graph *g, int64_t count, con
     gp_heuristic_opts o;
     gp_heuristic_opts_default(&o);
     if (opts) o = *opts;
-    gp_status st = check_args(scores, g, count, pairs, "gp_heuristic_ppr");
+    gp_status st = check_args(scores, &g, count, pairs, "gp_heuristic_ppr");
     if (st != GP_OK) return st;
     if (!(o.ppr_alpha > 0.0 && o.ppr_alpha <= 1.0) || o.ppr_max_iters < 1 || !(o.ppr_tol >= 0.0))
         return GP_ERR(GP_E_INVALID, "gp_heuristic_ppr: need alpha in (0, 1], iterations >= 1, tol >= 0 "
@@ -500,7 +503,7 @@ gp_status gp_heuristic_svd(double *scores, const gp_graph *g, int64_t count, con
     gp_heuristic_opts o;
     gp_heuristic_opts_default(&o);
     if (opts) o = *opts;
-    gp_status st = check_args(scores, g, count, pairs, "gp_heuristic_svd");
+    gp_status st = check_args(scores, &g, count, pairs, "gp_heuristic_svd");
     if (st != GP_OK) return st;
     if (o.svd_rank < 1 || o.svd_iters < 0)
         return GP_ERR(GP_E_INVALID, "gp_heuristic_svd: need rank >= 1 and iterations >= 0 (rank %d, iterations %d)",

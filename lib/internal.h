@@ -178,4 +178,115 @@ bool gp_i_training(const gp_tape *t);
 void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
+/* ---- graphs whose copies share one structure (graph_copies.c; graph.h "Implicit adjacency") ---- */
+/*
+ * A pack: `count` base graphs, each a CSR in local coordinates (its rows and columns numbered
+ * from 0), stored back to back. Base graph p has n_p = node_ptr[p+1] - node_ptr[p] nodes whose
+ * n_p + 1 row offsets are ptr[node_ptr[p] + p ...], starting at 0, and entries
+ * [entry_ptr[p], entry_ptr[p+1]) of idx / val (val NULL: unweighted). perm (transposed packs
+ * only): the local entry of the untransposed base graph that each entry came from.
+ */
+typedef struct gp_i_pack {
+    int64_t count;
+    int64_t *node_ptr, *entry_ptr;
+    int64_t *ptr, *idx;
+    float *val;
+    int64_t *perm;
+    int64_t max_nnz; /* the largest base graph's entry count */
+} gp_i_pack;
+
+/* Base graph p of a pack as a CSR view (borrowed arrays; rows start at offset 0). */
+static inline gp_csr gp_i_pack_view(const gp_i_pack *pk, int64_t p)
+{
+    int64_t n = pk->node_ptr[p + 1] - pk->node_ptr[p], e0 = pk->entry_ptr[p];
+    return (gp_csr){.rows = n, .cols = n, .nnz = pk->entry_ptr[p + 1] - e0,
+                    .ptr = pk->ptr + pk->node_ptr[p] + p, .idx = pk->idx + e0,
+                    .val = pk->val ? pk->val + e0 : NULL};
+}
+
+/*
+ * The structure of an implicit graph: output graph o (nodes [graph_ptr[o], graph_ptr[o+1])) is a
+ * copy of base graph base_of[o] of the pack; its entries are [edge_ptr[o], edge_ptr[o+1]) in the
+ * logical entry order (copy by copy, row by row, each row in its base row's order), which is the
+ * entry order of the explicit block-diagonal CSR (gp_i_graph_explicit).
+ */
+typedef struct gp_i_copies {
+    gp_i_pack base;
+    gp_i_pack *tr;        /* transposed pack (with perm), built on first need, or NULL */
+    int64_t *base_of;     /* num_graphs */
+    int64_t *edge_ptr;    /* num_graphs + 1 */
+    bool borrows_batch;   /* graph_ptr / graph_of belong to another graph (cached GCN form) */
+} gp_i_copies;
+
+/* A graph's private cache (graph.c, graph_copies.c): LAGraph style, absent or correct. */
+struct gp_graph_cache {
+    gp_graph *gcn;          /* D^-1/2 (A + I) D^-1/2 */
+    gp_csr *t;              /* transpose, or NULL while absent; may alias &g->adj (t_is_adj) */
+    int64_t *tperm;         /* transpose entry -> entry of adj */
+    bool t_is_adj;
+    gp_i_copies *copies;    /* implicit adjacency (adj.ptr == NULL), or NULL */
+    gp_graph *explicit_form; /* materialised explicit CSR of an implicit graph, or NULL */
+};
+
+/* The copies descriptor of an implicit graph, NULL for an explicit one (or a NULL graph). */
+static inline const gp_i_copies *gp_i_graph_copies(const gp_graph *g)
+{
+    return g && g->cache ? g->cache->copies : NULL;
+}
+/* True if the adjacency carries values (explicit val, or the pack's). */
+static inline bool gp_i_graph_weighted(const gp_graph *g)
+{
+    const gp_i_copies *c = gp_i_graph_copies(g);
+    return c ? c->base.val != NULL : g->adj.val != NULL;
+}
+void gp_i_copies_free(gp_i_copies **c);
+/* Copies of the graphs of batch g (copies[b] >= 0 of graph b, copy-major), implicit (sharing one
+ * pack) or explicit; GP_E_INVALID if an edge leaves its graph, a count is negative or there is no
+ * copy at all. An implicit g is read through its explicit form. */
+gp_status gp_i_graph_copies_new(gp_graph **out, const gp_graph *g, const int64_t *copies, bool shared);
+/* g itself if explicit, else its explicit form (built on first use, cached in g: logically const). */
+gp_status gp_i_graph_explicit(const gp_graph **out, const gp_graph *g);
+/* The same, failing the tape (message naming op) on error or a NULL g: NULL then. */
+const gp_graph *gp_i_graph_explicit_tape(gp_tape *t, const char *op, const gp_graph *g);
+/* The transposed pack of an implicit graph (built on first use, cached). */
+gp_status gp_i_copies_transpose(const gp_i_pack **out, const gp_graph *g);
+/* Y = A X (set) or Y += A X for implicit g, A's structure from `pack` (the base pack, or the
+ * transposed one for A^T); vals: values in the logical entry order (NULL: the pack's). The
+ * per-copy products are gp_i_csr_spmm_set / gp_csr_spmm on the copy's base-graph view: the same
+ * bits as the explicit CSR. */
+void gp_i_copies_spmm(float *y, const gp_graph *g, const gp_i_pack *pack, const float *vals,
+                      const float *x, int64_t d, bool set);
+/* graph.c's functions on implicit graphs (same results as on the explicit form). */
+void gp_i_copies_degrees(const gp_graph *g, float *deg);
+gp_status gp_i_copies_add_self_loops(gp_graph **out, const gp_graph *g);
+gp_status gp_i_copies_gcn_norm(gp_graph **out, const gp_graph *g);
+/* Layer helpers on graphs (module.c), implicit or explicit: 1 / (entries of row i) (0 for empty
+ * rows) as an n x 1 constant; max aggregation (layer_common.h) on the explicit form. */
+gp_tensor *gp_i_graph_inverse_counts(gp_tape *t, const gp_graph *g);
+gp_tensor *gp_i_graph_aggregate_max(gp_tape *t, const gp_graph *g, gp_tensor *x, bool weighted);
+
+/* ---- speed (fused ops; lib/layer_linear.c, lib/ops_elementwise.c) ---- */
+/* C + x W + b for a linear module m (gp_linear_new) and a dense x, as one gp_addmm: a residual
+ * sum without a separate add pass. GP_E_INVALID on the tape if m is not a linear module. */
+gp_tensor *gp_i_linear_residual(gp_module *m, gp_tape *t, gp_tensor *c, gp_tensor *x);
+/* Dropout masks (ops_dropout.c): keep[i] = 1 with probability 1 - p, a function of seed and i
+ * only (blocks of GP_I_DROPOUT_BLOCK elements drawn independently, in parallel when large). */
+#define GP_I_DROPOUT_BLOCK 8192
+void gp_i_dropout_mask(unsigned char *keep, int64_t size, float p, uint64_t seed);
+/*
+ * Gradient pass-through: the backward of add / sub (left side) / add_scalar / addmm hands a
+ * full-size input that has no gradient buffer yet the output's buffer itself (x->grad =
+ * y->grad) instead of a copy. Later contributions to x then change y->grad, which no backward
+ * reads again (y's node has run); only a caller reading an intermediate tensor's grad after
+ * backward would see it. At most one input per node takes the buffer.
+ */
+
+/* Replace the const gp_graph *var by its explicit form (itself unless implicit; built once and
+ * cached): for public functions that read adj's arrays. Returns the status on failure. */
+#define GP_I_EXPLICIT(var)                                                                         \
+    do {                                                                                           \
+        gp_status gp_i_explicit_st_ = gp_i_graph_explicit(&(var), (var));                          \
+        if (gp_i_explicit_st_ != GP_OK) return gp_i_explicit_st_;                                  \
+    } while (0)
+
 #endif

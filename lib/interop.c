@@ -109,6 +109,7 @@ fail:
 gp_status gp_graph_to_igraph(igraph_t *ig, const gp_graph *g)
 {
     if (!ig || !g) return GP_ERR(GP_E_INVALID, "gp_graph_to_igraph: NULL argument");
+    GP_I_EXPLICIT(g);
     gp_status st = GP_OK;
     const gp_csr *a = &g->adj;
     bool undirected = g->symmetric;

@@ -36,6 +36,8 @@ static gp_tensor *gat_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, c
         GP_TAPE_FAIL(t, st, "gat: cannot add self-loops (%s)", gp_last_error());
         return NULL;
     }
+    /* attention needs every entry: an implicit graph's explicit form (cached) */
+    if (!(loops = gp_i_graph_explicit_tape(t, "gat", loops))) return NULL;
     const gp_csr *adj = &loops->adj;
     int64_t H = l->opt.heads, F = l->weight->cols / H, n = adj->rows;
     gp_tensor *z = gp_i_input_matmul(t, m, x, xs, dropout, l->weight);

@@ -23,21 +23,20 @@ static gp_tensor *graphconv_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor
 {
     graphconv_impl *l = m->impl;
     if (!gp_i_check_layer_graph(t, "graphconv", g, x ? x->rows : xs->rows)) return NULL;
-    const gp_csr *adj = &g->adj;
     int64_t out = m->out_dim;
     gp_tensor *y;
     if (l->aggr == GP_AGGR_MAX) {
         y = gp_add(t, gp_matmul(t, x, l->w_root, false, false),
-                   gp_matmul(t, gp_i_aggregate_max(t, adj, x, true), l->w_rel, false, false));
+                   gp_matmul(t, gp_i_graph_aggregate_max(t, g, x, true), l->w_rel, false, false));
     } else if (x) { /* dense input: two products, no concatenation or slices to copy */
         gp_tensor *agg = gp_spmm(t, g, NULL, gp_matmul(t, x, l->w_rel, false, false));
-        if (l->aggr == GP_AGGR_MEAN) agg = gp_mul(t, agg, gp_i_inverse_counts(t, adj));
+        if (l->aggr == GP_AGGR_MEAN) agg = gp_mul(t, agg, gp_i_graph_inverse_counts(t, g));
         y = gp_add(t, gp_matmul(t, x, l->w_root, false, false), agg);
     } else {
         gp_tensor *w = gp_concat_cols(t, 2, (gp_tensor *[]){l->w_root, l->w_rel});
         gp_tensor *xw = gp_i_input_matmul(t, m, x, xs, dropout, w);
         gp_tensor *agg = gp_spmm(t, g, NULL, gp_slice_cols(t, xw, out, out));
-        if (l->aggr == GP_AGGR_MEAN) agg = gp_mul(t, agg, gp_i_inverse_counts(t, adj));
+        if (l->aggr == GP_AGGR_MEAN) agg = gp_mul(t, agg, gp_i_graph_inverse_counts(t, g));
         y = gp_add(t, gp_slice_cols(t, xw, 0, out), agg);
     }
     return l->bias ? gp_add(t, y, l->bias) : y;

@@ -21,7 +21,6 @@ static gp_tensor *sage_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, 
 {
     sage_impl *l = m->impl;
     if (!gp_i_check_layer_graph(t, "sage", g, x ? x->rows : xs->rows)) return NULL;
-    const gp_csr *adj = &g->adj;
     int64_t out = m->out_dim;
     gp_tensor *y;
     if (l->opt.aggr == GP_AGGR_MEAN) {
@@ -31,14 +30,14 @@ static gp_tensor *sage_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, 
         gp_tensor *xw = gp_i_input_matmul(t, m, x, xs, dropout, w);
         gp_tensor *neigh = l->w_root ? gp_slice_cols(t, xw, 0, out) : xw;
         gp_tensor *ones = NULL;
-        if (adj->val) { /* ignore edge weights: explicit unit values */
-            ones = gp_tape_tensor(t, adj->nnz, 1);
+        if (gp_i_graph_weighted(g)) { /* ignore edge weights: explicit unit values */
+            ones = gp_tape_tensor(t, gp_graph_edges(g), 1);
             if (ones) gp_tensor_fill(ones, 1.0f);
         }
-        y = gp_mul(t, gp_spmm(t, g, ones, neigh), gp_i_inverse_counts(t, adj));
+        y = gp_mul(t, gp_spmm(t, g, ones, neigh), gp_i_graph_inverse_counts(t, g));
         if (l->w_root) y = gp_add(t, y, gp_slice_cols(t, xw, out, out));
     } else {
-        y = gp_matmul(t, gp_i_aggregate_max(t, adj, x, false), l->w_neigh, false, false);
+        y = gp_matmul(t, gp_i_graph_aggregate_max(t, g, x, false), l->w_neigh, false, false);
         if (l->w_root) y = gp_add(t, y, gp_matmul(t, x, l->w_root, false, false));
     }
     if (l->bias) y = gp_add(t, y, l->bias);

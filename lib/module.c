@@ -441,8 +441,19 @@ bool gp_i_check_layer_graph(gp_tape *t, const char *kind, const gp_graph *g, int
                          (long long)rows, (long long)g->adj.rows);
 }
 
+/* The CSR helpers below need explicit arrays: an implicit graph's adj (ptr NULL, graph.h) is
+ * refused with a message instead of read as a graph without edges. */
+static bool check_explicit(gp_tape *t, const char *what, const gp_csr *adj)
+{
+    if (adj && adj->ptr && (adj->nnz == 0 || adj->idx)) return true;
+    GP_TAPE_FAIL(t, GP_E_INVALID, "%s: the adjacency has no explicit entries (implicit graph of shared "
+                 "copies: use its explicit form)", what);
+    return false;
+}
+
 gp_tensor *gp_i_inverse_counts(gp_tape *t, const gp_csr *adj)
 {
+    if (!check_explicit(t, "inverse counts", adj)) return NULL;
     gp_tensor *c = gp_i_out(t, adj->rows, 1);
     if (!c) return NULL;
     for (int64_t i = 0; i < adj->rows; i++) {
@@ -452,8 +463,26 @@ gp_tensor *gp_i_inverse_counts(gp_tape *t, const gp_csr *adj)
     return c;
 }
 
+gp_tensor *gp_i_graph_inverse_counts(gp_tape *t, const gp_graph *g)
+{
+    const gp_i_copies *cp = gp_i_graph_copies(g);
+    if (!cp) return gp_i_inverse_counts(t, &g->adj);
+    gp_tensor *c = gp_i_out(t, g->adj.rows, 1); /* implicit: a copy's counts are its base graph's */
+    if (!c) return NULL;
+    for (int64_t o = 0; o < g->num_graphs; o++) {
+        gp_csr v = gp_i_pack_view(&cp->base, cp->base_of[o]);
+        float *co = c->data + g->graph_ptr[o];
+        for (int64_t i = 0; i < v.rows; i++) {
+            int64_t k = v.ptr[i + 1] - v.ptr[i];
+            co[i] = k > 0 ? 1.0f / (float)k : 0.0f;
+        }
+    }
+    return c;
+}
+
 const int64_t *gp_i_entry_rows(gp_tape *t, const gp_csr *adj)
 {
+    if (!check_explicit(t, "entry rows", adj)) return NULL;
     int64_t *rows = gp_tape_alloc(t, gp_i_mul_size((size_t)(adj->nnz > 0 ? adj->nnz : 1), sizeof(int64_t)));
     if (!rows) return NULL;
     for (int64_t i = 0; i < adj->rows; i++)
@@ -463,12 +492,19 @@ const int64_t *gp_i_entry_rows(gp_tape *t, const gp_csr *adj)
 
 gp_tensor *gp_i_aggregate_max(gp_tape *t, const gp_csr *adj, gp_tensor *x, bool weighted)
 {
+    if (!check_explicit(t, "max aggregation", adj)) return NULL;
     gp_tensor *msg = gp_gather_rows(t, x, adj->idx, adj->nnz);
     if (weighted && adj->val && msg) {
         gp_tensor *w = gp_tape_constant(t, adj->val, adj->nnz, 1);
         msg = gp_mul(t, msg, w);
     }
     return gp_segment_max(t, msg, adj->ptr, adj->rows);
+}
+
+gp_tensor *gp_i_graph_aggregate_max(gp_tape *t, const gp_graph *g, gp_tensor *x, bool weighted)
+{
+    const gp_graph *e = gp_i_graph_explicit_tape(t, "max aggregation", g);
+    return e ? gp_i_aggregate_max(t, &e->adj, x, weighted) : NULL;
 }
 
 gp_status gp_i_add_weight(gp_module *m, gp_tensor **out, const char *name, int64_t rows,

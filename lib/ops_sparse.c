@@ -21,6 +21,11 @@
  * The graph is taken const (callers pass cached graphs such as gp_graph_gcn_norm's); the
  * transpose cache behind it is logically const, LAGraph-style (absent or correct), so filling
  * it through a cast does not change the graph's value.
+ *
+ * Implicit graphs (copies sharing one structure, graph_copies.c): spmm with one head runs per copy
+ * on the shared base graph (values, gradients and edge-value gradients equal to the explicit
+ * graph's, entry for entry in the logical entry order); several heads and sddmm use the cached
+ * explicit form.
  */
 
 #include <math.h>
@@ -38,8 +43,10 @@ static bool graph_transpose(gp_tape *t, const char *op, const gp_graph *g, const
     return false;
 }
 
+/* An explicit CSR with arrays, or an implicit graph (its structure in the copies descriptor). */
 static bool check_graph(gp_tape *t, const char *op, const gp_graph *g)
 {
+    if (g && gp_i_graph_copies(g)) return true;
     if (g && g->adj.ptr && (g->adj.nnz == 0 || g->adj.idx)) return true;
     GP_TAPE_FAIL(t, GP_E_INVALID, "%s: graph is NULL or has no adjacency", op);
     return false;
@@ -89,9 +96,61 @@ static void spmm_transposed(float *dx, const gp_csr *tr, const int64_t *perm, co
     });
 }
 
+/* spmm backward on an implicit graph (one head): dX = A^T dY per copy on the transposed pack (the
+ * base pack itself when symmetric and no edge values), edge values gathered through the pack's
+ * perm; de_k = <dY_i, X_j> per copy. */
+static gp_status spmm_copies_backward(gp_tape *t, gp_node *n)
+{
+    const gp_graph *g = n->p[0];
+    const gp_i_copies *c = gp_i_graph_copies(g);
+    gp_tensor *x = n->in[0], *ev = n->nin > 1 ? n->in[1] : NULL;
+    int64_t d = x->cols;
+    const float *dy = n->out->grad;
+    if (gp_i_needs_grad(x)) {
+        bool assign;
+        float *gx = gp_i_grad_acc(t, x, &assign);
+        if (!gx) return GP_E_NOMEM;
+        const gp_i_pack *tp = n->p[1] ? n->p[1] : &c->base;
+        float *tv = NULL;
+        if (ev) { /* the edge values in transposed order, copy by copy */
+            tv = gp_tape_alloc(t, gp_i_mul_size((size_t)(g->adj.nnz > 0 ? g->adj.nnz : 1), sizeof(float)));
+            if (!tv) return GP_E_NOMEM;
+            for (int64_t o = 0; o < g->num_graphs; o++) {
+                int64_t p = c->base_of[o], e0 = tp->entry_ptr[p], k0 = c->edge_ptr[o];
+                for (int64_t kt = 0; kt < tp->entry_ptr[p + 1] - e0; kt++)
+                    tv[k0 + kt] = ev->data[k0 + tp->perm[e0 + kt]];
+            }
+        }
+        gp_i_copies_spmm(gx, g, tp, tv, dy, d, assign);
+    }
+    if (gp_i_needs_grad(ev)) {
+        float *ge = gp_i_grad(t, ev);
+        if (!ge) return GP_E_NOMEM;
+        int nt = gp_i_threads();
+        (void)nt;
+        GP_I_PARALLEL_FOR(g->adj.nnz * d > GP_PAR_MIN_WORK,
+        for (int64_t o = 0; o < g->num_graphs; o++) {
+            gp_csr v = gp_i_pack_view(&c->base, c->base_of[o]);
+            int64_t s = g->graph_ptr[o];
+            float *geo = ge + c->edge_ptr[o];
+            for (int64_t i = 0; i < v.rows; i++) {
+                const float *di = dy + (s + i) * d;
+                for (int64_t k = v.ptr[i]; k < v.ptr[i + 1]; k++) {
+                    const float *xj = x->data + (s + v.idx[k]) * d;
+                    float dot = 0.0f;
+                    for (int64_t col = 0; col < d; col++) dot += di[col] * xj[col];
+                    geo[k] += dot;
+                }
+            }
+        });
+    }
+    return GP_OK;
+}
+
 static gp_status spmm_backward(gp_tape *t, gp_node *n)
 {
     const gp_graph *g = n->p[0];
+    if (gp_i_graph_copies(g)) return spmm_copies_backward(t, n);
     const gp_csr *adj = &g->adj;
     gp_tensor *x = n->in[0], *ev = n->nin > 1 ? n->in[1] : NULL;
     int64_t heads = n->i[0], d = n->i[1], cols = x->cols;
@@ -146,8 +205,10 @@ gp_tensor *gp_spmm(gp_tape *t, const gp_graph *g, gp_tensor *edge_vals, gp_tenso
 {
     if (!gp_i_begin(t, 1, &x)) return NULL;
     if (!check_graph(t, "spmm", g)) return NULL;
-    const gp_csr *adj = &g->adj;
     int64_t heads = edge_vals ? edge_vals->cols : 1;
+    if (heads > 1 && !(g = gp_i_graph_explicit_tape(t, "spmm", g))) return NULL;
+    const gp_i_copies *copies = gp_i_graph_copies(g);
+    const gp_csr *adj = &g->adj;
     if (!GP_TAPE_CHECK(t, x->rows == adj->cols,
                        "spmm: x has %lld rows, the graph has %lld nodes", (long long)x->rows,
                        (long long)adj->cols))
@@ -162,7 +223,8 @@ gp_tensor *gp_spmm(gp_tape *t, const gp_graph *g, gp_tensor *edge_vals, gp_tenso
     int64_t d = x->cols / heads;
     gp_tensor *out = heads == 1 ? gp_i_out(t, adj->rows, x->cols) : gp_i_out_zero(t, adj->rows, x->cols);
     if (!out) return NULL;
-    if (heads == 1) gp_i_csr_spmm_set(out->data, adj, edge_vals ? edge_vals->data : NULL, x->data, d);
+    if (copies) gp_i_copies_spmm(out->data, g, &copies->base, edge_vals ? edge_vals->data : NULL, x->data, d, true);
+    else if (heads == 1) gp_i_csr_spmm_set(out->data, adj, edge_vals ? edge_vals->data : NULL, x->data, d);
     else spmm_heads(out->data, adj, edge_vals->data, heads, x->data, d);
     gp_tensor *in[2] = {x, edge_vals};
     gp_node *n = gp_i_record(t, &spmm_op, out, edge_vals ? 2 : 1, in);
@@ -170,7 +232,17 @@ gp_tensor *gp_spmm(gp_tape *t, const gp_graph *g, gp_tensor *edge_vals, gp_tenso
         n->p[0] = g;
         n->i[0] = heads;
         n->i[1] = d;
-        if (gp_i_needs_grad(x)) { /* built here so that backward cannot fail on it */
+        if (gp_i_needs_grad(x) && copies) { /* the transposed pack, unless A^T = A is enough */
+            const gp_i_pack *tp = NULL;
+            if (!g->symmetric || edge_vals) {
+                gp_status st = gp_i_copies_transpose(&tp, g);
+                if (st != GP_OK) {
+                    GP_TAPE_FAIL(t, st, "spmm: cannot build the transpose (%s)", gp_last_error());
+                    return NULL;
+                }
+            }
+            n->p[1] = tp;
+        } else if (gp_i_needs_grad(x)) { /* built here so that backward cannot fail on it */
             const gp_csr *tr = NULL;
             const int64_t *perm = NULL;
             if (!graph_transpose(t, "spmm", g, &tr, &perm)) return NULL;
@@ -223,6 +295,7 @@ gp_tensor *gp_sddmm(gp_tape *t, const gp_graph *g, gp_tensor *a, gp_tensor *b, i
     gp_tensor *in[2] = {a, b};
     if (!gp_i_begin(t, 2, in)) return NULL;
     if (!check_graph(t, "sddmm", g)) return NULL;
+    if (!(g = gp_i_graph_explicit_tape(t, "sddmm", g))) return NULL; /* entries needed one by one */
     const gp_csr *adj = &g->adj;
     if (!GP_TAPE_CHECK(t, heads >= 1 && a->cols == b->cols && a->cols % heads == 0,
                        "sddmm: a (%lld cols) and b (%lld cols) need the same columns, split "

@@ -177,6 +177,7 @@ gp_status gp_link_split_random(gp_link_split **out, const gp_graph *g, double va
                       val_ratio, test_ratio);
     if (neg_mode != GP_NEG_AVOID_ALL_EDGES && neg_mode != GP_NEG_AVOID_TRAIN_EDGES)
         return GP_ERR(GP_E_INVALID, "gp_link_split_random: unknown negative mode %d", (int)neg_mode);
+    GP_I_EXPLICIT(g);
     const gp_csr *a = &g->adj;
     int64_t n = a->rows, m = 0;
     if (n > (int64_t)UINT32_MAX) return GP_ERR(GP_E_UNSUPPORTED, "gp_link_split_random: more than 2^32 nodes");

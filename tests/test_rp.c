@@ -13,7 +13,11 @@
  *   with random weights gives the same output, the l = 1 node-marking model different outputs;
  * - gradient checks (features; label embeddings; through GIN and the readouts);
  * - determinism with a fixed seed (training-time sampling of permutations and tuples), the
- *   sampling fraction, and errors (bad options, wrong feature width).
+ *   sampling fraction, and errors (bad options, wrong feature width);
+ * - shared structure (shared=1, the default: implicit graph) against replicated copies (shared=0)
+ *   for rp and klgnn in inference and training, on a batch with an empty graph, a weighted graph
+ *   and isolated nodes: GIN, GCN, SAGE (mean) and GAT (through the explicit form) followed by the
+ *   readout give bit-identical outputs and gradients (features, layer and label parameters).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -651,6 +655,123 @@ static void test_klgnn_sampling_determinism(void **state)
     gp_graph_free(&g);
 }
 
+/* ---- shared structure against replicated copies ---- */
+
+typedef struct shared_run {
+    float *out, *gx, *gp[16];
+    int64_t out_size, gp_size[16];
+    int np;
+    bool implicit;
+} shared_run;
+
+/* expand (spec) -> one layer (kind: 0 GIN, 1 GCN, 2 SAGE mean, 3 GAT) -> ReLU -> readout ->
+ * backward; everything compared is copied out. */
+static shared_run shared_model(const char *spec, int kind, bool training, gp_graph *g, gp_tensor *x,
+                               uint64_t seed)
+{
+    shared_run res = {0};
+    gp_module *pool = pool_new(spec, x->cols, seed), *layer = NULL, *readout = NULL;
+    int64_t in = gp_pool_node_dim(pool), hid = 6;
+    gp_rng rng;
+    gp_rng_seed(&rng, 31);
+    if (kind == 0) {
+        gp_module *mlp = NULL;
+        gp_mlp_options mo = {GP_ACT_RELU, 0.0f, GP_NORM_NONE};
+        assert_int_equal(gp_mlp_new(&mlp, in, 1, (int64_t[]){hid}, hid, &mo, &rng), GP_OK);
+        assert_int_equal(gp_gin_new(&layer, &mlp, &(gp_gin_options){0.1f, false}, &rng), GP_OK);
+    } else if (kind == 1) {
+        assert_int_equal(gp_gcn_new(&layer, in, hid, true, &rng), GP_OK);
+    } else if (kind == 2) {
+        assert_int_equal(gp_sage_new(&layer, in, hid, NULL, &rng), GP_OK);
+    } else {
+        gp_gat_options go = {2, true, 0.2f, 0.0f, true};
+        assert_int_equal(gp_gat_new(&layer, in, hid / 2, &go, &rng), GP_OK);
+    }
+    readout = strncmp(spec, "klgnn", 5) == 0 ? pool_new(spec, hid, seed) : pool_new("mean", hid, 1);
+    gp_param_list pl, pp;
+    assert_int_equal(gp_module_params(&pl, layer, false), GP_OK);
+    assert_int_equal(gp_module_params(&pp, pool, false), GP_OK);
+    for (int i = 0; i < pl.count; i++) gp_tensor_zero_grad(pl.tensors[i]);
+    for (int i = 0; i < pp.count; i++) gp_tensor_zero_grad(pp.tensors[i]);
+    gp_tensor_zero_grad(x);
+    gp_tape *t = NULL;
+    assert_int_equal(gp_tape_new(&t), GP_OK);
+    gp_tape_set_training(t, training);
+    gp_pool_batch in_b = gp_pool_batch_of(g, x), ex;
+    assert_int_equal(gp_pool_expand(pool, t, &in_b, &ex), GP_OK);
+    res.implicit = ex.graph->adj.ptr == NULL;
+    gp_pool_batch h = ex;
+    h.x = gp_relu(t, gp_module_forward(layer, t, ex.graph, ex.x));
+    gp_tensor *r = gp_pool_readout(readout, t, &h);
+    if (!r) fail_msg("%s: %s", spec, gp_last_error());
+    int64_t m = gp_tensor_size(r);
+    res.out = malloc((size_t)m * sizeof(float));
+    res.out_size = m;
+    memcpy(res.out, r->data, (size_t)m * sizeof(float));
+    float *seed_grad = random_features(m, 1, 3);
+    assert_int_equal(gp_tape_backward_from(t, r, seed_grad), GP_OK);
+    free(seed_grad);
+    res.gx = malloc((size_t)gp_tensor_size(x) * sizeof(float));
+    memcpy(res.gx, x->grad, (size_t)gp_tensor_size(x) * sizeof(float));
+    assert_true(pl.count + pp.count <= 16);
+    for (int i = 0; i < pl.count + pp.count; i++) {
+        gp_tensor *p = i < pl.count ? pl.tensors[i] : pp.tensors[i - pl.count];
+        res.gp_size[i] = gp_tensor_size(p);
+        res.gp[i] = malloc((size_t)gp_tensor_size(p) * sizeof(float));
+        memcpy(res.gp[i], p->grad, (size_t)gp_tensor_size(p) * sizeof(float));
+    }
+    res.np = pl.count + pp.count;
+    gp_pool_batch_release(&ex);
+    gp_tape_free(&t);
+    gp_param_list_free(&pl), gp_param_list_free(&pp);
+    gp_module_free(&pool), gp_module_free(&layer), gp_module_free(&readout);
+    return res;
+}
+
+static void test_shared_vs_replicated(void **state)
+{
+    (void)state;
+    gp_graph *gs[4] = {undirected(5, 5, tail_pairs), undirected(0, 0, NULL), NULL,
+                       undirected(3, 2, (int64_t[]){0, 1, 1, 2})};
+    /* weighted: a triangle 0-1-2 plus an isolated node 3 */
+    assert_int_equal(gp_graph_from_edges(&gs[2], 4, 3, (int64_t[]){0, 1, 2}, (int64_t[]){1, 2, 0},
+                                         (float[]){0.5f, 2.0f, 1.5f}, GP_EDGES_SYMMETRISE), GP_OK);
+    gp_graph *g = batch_of(4, gs);
+    gp_tensor *x = param("x", 12, 2, 8);
+    const struct {
+        const char *spec;
+        bool training;
+    } specs[] = {{"rp:width=3,exact=3", false},          {"rp:width=3,exact=0,perms=5", false},
+                 {"rp:width=3,train_perms=4", true},      {"klgnn:l=1,emb=2", false},
+                 {"klgnn:l=2,dist=1,emb=2,across=max", false}, {"klgnn:l=1,emb=2,frac=0.5", true}};
+    for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++)
+        for (int kind = 0; kind < 4; kind++) {
+            char a[96], b[96];
+            snprintf(a, sizeof a, "%s,shared=1", specs[k].spec);
+            snprintf(b, sizeof b, "%s,shared=0", specs[k].spec);
+            shared_run sa = shared_model(a, kind, specs[k].training, g, x, 5);
+            shared_run sb = shared_model(b, kind, specs[k].training, g, x, 5);
+            shared_run sd = shared_model(specs[k].spec, kind, specs[k].training, g, x, 5);
+            assert_true(sa.implicit);
+            assert_false(sb.implicit);
+            assert_true(sd.implicit); /* shared by default */
+            assert_int_equal(sa.out_size, 4 * 6); /* one row per input graph */
+            assert_int_equal(sb.out_size, sa.out_size);
+            assert_memory_equal(sa.out, sb.out, (size_t)sa.out_size * sizeof(float));
+            assert_memory_equal(sa.out, sd.out, (size_t)sa.out_size * sizeof(float));
+            assert_memory_equal(sa.gx, sb.gx, 12 * 2 * sizeof(float));
+            assert_int_equal(sa.np, sb.np);
+            for (int i = 0; i < sa.np; i++) {
+                assert_int_equal(sa.gp_size[i], sb.gp_size[i]);
+                assert_memory_equal(sa.gp[i], sb.gp[i], (size_t)sa.gp_size[i] * sizeof(float));
+                free(sa.gp[i]), free(sb.gp[i]), free(sd.gp[i]);
+            }
+            free(sa.out), free(sb.out), free(sd.out), free(sa.gx), free(sb.gx), free(sd.gx);
+        }
+    gp_tensor_free(&x);
+    gp_graph_free(&g);
+}
+
 static void test_rp_errors(void **state)
 {
     (void)state;
@@ -703,6 +824,7 @@ int main(void)
         cmocka_unit_test(test_klgnn_invariance),
         cmocka_unit_test(test_klgnn_gradcheck),
         cmocka_unit_test(test_klgnn_sampling_determinism),
+        cmocka_unit_test(test_shared_vs_replicated),
         cmocka_unit_test(test_rp_errors),
     };
     int rc = cmocka_run_group_tests_name("rp", tests, NULL, NULL);

@@ -10,6 +10,20 @@
  * Cached derived data (GCN normalisation, transpose) follows the LAGraph rule: a cache entry
  * is either absent or correct. Getters fill the cache on first use (so the first call is not
  * thread-safe on a shared graph; call it once before parallel use).
+ *
+ * Implicit adjacency: a batch of copies that share one structure (gp_graph_copies with
+ * shared = true, and the batches made by the expanding pooling operators rp and klgnn unless
+ * given shared=0) has adj.ptr == adj.idx == adj.val == NULL, while adj.rows, adj.cols, adj.nnz,
+ * symmetric, num_graphs, graph_ptr and graph_of describe the block-diagonal graph as usual; the
+ * structure lives in the private cache. gp_spmm (one head), gp_graph_degrees,
+ * gp_graph_add_self_loops, gp_graph_gcn_norm (both give implicit graphs) and the GIN, GCN,
+ * GraphConv (sum, mean) and SAGE (mean) layers work on it directly, with the same results as on
+ * the explicit graph; gp_spmm with several heads, gp_sddmm, gp_graph_transpose, gp_graph_copy
+ * (an explicit copy), gp_graph_edge_list, GAT and max aggregation use an explicit form built on
+ * first use and cached in the graph; so do the library's other readers of adj's arrays
+ * (gp_graph_batch, gp_graph_induced, gp_graph_khop, the heuristics, random link splits, igraph
+ * conversion, WalkPool, GNP aggregation, coarsening pooling). Code outside the library that reads
+ * adj's arrays itself must check adj.ptr != NULL (or call gp_graph_copy first).
  */
 #ifndef GRAPHPOOL_GRAPH_H
 #define GRAPHPOOL_GRAPH_H
@@ -26,7 +40,7 @@ extern "C" {
 typedef struct gp_graph_cache gp_graph_cache;
 
 typedef struct gp_graph {
-    gp_csr adj;          /* n x n; adj.val NULL = unweighted */
+    gp_csr adj;          /* n x n; adj.val NULL = unweighted; adj.ptr NULL = implicit (above) */
     bool symmetric;      /* adj equals its transpose (values included) */
     int64_t num_graphs;  /* >= 1 */
     int64_t *graph_ptr;  /* num_graphs + 1 node offsets */
@@ -57,6 +71,18 @@ GP_API gp_status gp_graph_from_csr(gp_graph **out, gp_csr **adj, bool symmetric)
 GP_API void gp_graph_free(gp_graph **g);
 /* Deep copy (without caches). */
 GP_API gp_status gp_graph_copy(gp_graph **out, const gp_graph *g);
+
+/*
+ * Copies of the graphs of batch g: copies[b] >= 0 copies of graph b, copy-major (the nodes of a
+ * copy contiguous, the copies of one graph consecutive, graph order kept), as one batch of
+ * sum(copies) >= 1 graphs: output node s_o + i of copy o of graph b is input node
+ * g->graph_ptr[b] + i. Every edge of g must stay inside its graph. shared = true: the copies
+ * share one structure (implicit adjacency, above): memory O(n + m) of the graphs with a copy plus
+ * O(copies + total nodes), instead of O(total nodes + total edges). GP_E_INVALID for NULL
+ * arguments, a negative count, no copy at all or an edge between graphs. An implicit g is read
+ * through its explicit form (built and cached in g).
+ */
+GP_API gp_status gp_graph_copies(gp_graph **out, const gp_graph *g, const int64_t *copies, bool shared);
 
 /* In-degrees (row sums of adj, weighted if val present) into deg[n]. */
 GP_API void gp_graph_degrees(const gp_graph *g, float *deg);
