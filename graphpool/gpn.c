@@ -357,10 +357,8 @@ static gp_tensor *gnn1(gp_module *m, gpn_state *s, gp_tape *t, gp_graph *g, gp_t
     gp_tensor *y = h;
     for (int64_t l = 0; l < s->gnn_layers; l++) {
         y = gp_module_forward(s->conv[l], t, g, y);
-        if (l < s->gnn_layers - 1 || s->act_final) {
-            y = gp_relu(t, y);
-            y = gp_dropout(t, y, (float)s->dropout, &m->rng);
-        }
+        if (l < s->gnn_layers - 1 || s->act_final) /* ReLU then dropout, fused */
+            y = gp_relu_dropout(t, y, (float)s->dropout, &m->rng);
     }
     return gp_layer_norm(t, gp_add(t, h, y), s->gnn_gamma, s->gnn_beta, 1e-5f);
 }
@@ -368,13 +366,17 @@ static gp_tensor *gnn1(gp_module *m, gpn_state *s, gp_tape *t, gp_graph *g, gp_t
 static gp_tensor *edge_scores(gpn_state *s, gp_tape *t, gp_tensor *g1, const int64_t *eu,
                               const int64_t *ev, int64_t m)
 {
-    gp_tensor *prod = gp_mul(t, gp_gather_rows(t, g1, eu, m), gp_gather_rows(t, g1, ev, m));
+    gp_tensor *prod = gp_gather_mul(t, g1, eu, g1, ev, m); /* g1_u * g1_v without copies */
     return gp_sigmoid(t, gp_module_forward(s->parser, t, NULL, prod));
 }
 
-static gp_tensor *deepsets(gp_tape *t, gp_module *mlp, gp_tensor *gamma, gp_tensor *beta, gp_tensor *x)
+static gp_tensor *deepsets(gp_tape *t, gp_module *mlp, gp_tensor *gamma, gp_tensor *beta, gp_tensor *x,
+                           bool single_linear)
 {
-    return gp_layer_norm(t, gp_add(t, x, gp_module_forward(mlp, t, NULL, x)), gamma, beta, 1e-5f);
+    /* one linear layer: x + (x W + b) as one fused product (no separate residual add) */
+    gp_tensor *sum = single_linear ? gp_i_linear_residual(mlp, t, x, x)
+                                   : gp_add(t, x, gp_module_forward(mlp, t, NULL, x));
+    return gp_layer_norm(t, sum, gamma, beta, 1e-5f);
 }
 
 /*
@@ -421,9 +423,10 @@ static gp_status level_forward(gp_module *m, gpn_state *s, gp_tape *t, gp_graph 
 
     /* pooled features: DeepSets over members, gated by the internal edges' scores */
     gp_tensor *g2 = s->gnn2_identity ? h : g1;
-    gp_tensor *pre = deepsets(t, s->ds_pre, s->pre_gamma, s->pre_beta, g2);
+    bool one_linear = s->ds_layers == 1;
+    gp_tensor *pre = deepsets(t, s->ds_pre, s->pre_gamma, s->pre_beta, g2, one_linear);
     gp_tensor *post = deepsets(t, s->ds_post, s->post_gamma, s->post_beta,
-                               gp_scatter_add_rows(t, pre, o->cluster, nc));
+                               gp_scatter_add_rows(t, pre, o->cluster, nc), one_linear);
     int64_t nint = 0;
     for (int64_t k = 0; k < ne; k++) nint += o->cluster[eu[k]] == o->cluster[ev[k]];
     int64_t *int_edge = gp_tape_alloc(t, (size_t)(nint > 0 ? nint : 1) * sizeof(int64_t));

@@ -7,7 +7,8 @@
  *   A'    = A[idx, idx]
  * The gate is what gives the scorer a gradient: dx'/dx = gate (rows kept), dx'/dgate = x.
  * Gradients come from tanh / segment_softmax / gather ops and the fused gather-gate op below
- * (dx[idx_i] += gate_i dy_i, dgate_i += <dy_i, x[idx_i]>); the selection is a constant index set. Kept nodes stay in increasing order (graph ids never decrease), so the
+ * (dx[idx_i] += gate_i dy_i, dgate_i += <dy_i, x[idx_i]>, the dot product with eight partial sums);
+ * the selection is a constant index set. Kept nodes stay in increasing order (graph ids never decrease), so the
  * induced subgraph is a linear-time hand kernel: a node -> new id map, then each kept row's
  * entries whose column is kept, relabelled (the map is monotone, so columns stay sorted).
  * docs/benchmarks.md compares it with gp_graph_induced.
@@ -181,6 +182,19 @@ fail:
  * loop over i parallelises without conflicts); dg_i += <dy_i, x[kept_i]>.
  * One op instead of gather + broadcast multiply: no k x d intermediate and no gradient buffer for it.
  */
+/* <a, b> with eight partial sums (lane q takes the entries c = q mod 8), combined pairwise:
+ * a fixed order, so deterministic, and it vectorises; a single running sum was a chain of
+ * dependent scalar additions, 4 cycles each (its rounding differs from this one). */
+static float dot8(const float *a, const float *b, int64_t n)
+{
+    float s[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    int64_t c = 0;
+    for (; c + 8 <= n; c += 8)
+        for (int q = 0; q < 8; q++) s[q] += a[c + q] * b[c + q];
+    for (; c < n; c++) s[c & 7] += a[c] * b[c];
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
 static gp_status gather_gate_backward(gp_tape *t, gp_node *n)
 {
     gp_tensor *x = n->in[0], *g = n->in[1];
@@ -212,8 +226,7 @@ static gp_status gather_gate_backward(gp_tape *t, gp_node *n)
                 for (int64_t c = 0; c < d; c++) gxi[c] += gi * dyi[c];
         }
         if (gg) {
-            float dot = 0.0f;
-            for (int64_t c = 0; c < d; c++) dot += dyi[c] * xi[c];
+            float dot = dot8(dyi, xi, d);
             gg[i] = set_g ? dot : gg[i] + dot;
         }
     });

@@ -5,7 +5,8 @@
  *   max/min: r_gc = extremum_i x_ic          gradient to the first arg-extremum of each column
  *   meanmax: [mean | max] (2d wide), maxmean: [max | mean] (PyG's gmp || gap order)
  * Empty graphs give 0. Grouped batches (pool.h) average the per-graph rows of each group.
- * Gradients come from the segment ops (ops_segment.c).
+ * Gradients come from the segment ops (ops_segment.c); meanmax / maxmean are one fused op
+ * (gp_segment_max_mean: the bits of concat(max, mean), one pass over x).
  */
 #include "pool_internal.h"
 
@@ -52,12 +53,8 @@ static gp_tensor *readout_run(gp_module *m, void *state, gp_tape *t, const gp_po
     case R_MEAN: r = gp_segment_mean(t, x, ptr, b); break;
     case R_MAX: r = gp_segment_max(t, x, ptr, b); break;
     case R_MIN: r = gp_segment_min(t, x, ptr, b); break;
-    case R_MEANMAX:
-        r = gp_concat_cols(t, 2, (gp_tensor *[]){gp_segment_mean(t, x, ptr, b), gp_segment_max(t, x, ptr, b)});
-        break;
-    default:
-        r = gp_concat_cols(t, 2, (gp_tensor *[]){gp_segment_max(t, x, ptr, b), gp_segment_mean(t, x, ptr, b)});
-        break;
+    case R_MEANMAX: r = gp_segment_max_mean(t, x, ptr, b, true); break; /* one pass, one op */
+    default: r = gp_segment_max_mean(t, x, ptr, b, false); break;
     }
     return gp_i_pool_group_mean(t, in, r);
 }

@@ -6,7 +6,8 @@
  *   max:  elementwise max_j a_ij x_j, then W_rel  (0 for isolated nodes)
  * Sum and mean are linear and run as A (X W_rel); a sparse X goes through one product
  * X [W_root | W_rel] (input dropout draws one mask for both terms), a dense X through two
- * products (no copies of column slices); max aggregates X itself.
+ * products (no copies of column slices; the root product adds into the aggregate and the bias,
+ * gp_addmm); max aggregates X itself.
  * Gradients come from the ops used.
  */
 #include <string.h>
@@ -31,7 +32,7 @@ static gp_tensor *graphconv_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor
     } else if (x) { /* dense input: two products, no concatenation or slices to copy */
         gp_tensor *agg = gp_spmm(t, g, NULL, gp_matmul(t, x, l->w_rel, false, false));
         if (l->aggr == GP_AGGR_MEAN) agg = gp_mul(t, agg, gp_i_graph_inverse_counts(t, g));
-        y = gp_add(t, gp_matmul(t, x, l->w_root, false, false), agg);
+        return gp_addmm(t, agg, x, l->w_root, l->bias); /* agg + x W_root + b in one product */
     } else {
         gp_tensor *w = gp_concat_cols(t, 2, (gp_tensor *[]){l->w_root, l->w_rel});
         gp_tensor *xw = gp_i_input_matmul(t, m, x, xs, dropout, w);

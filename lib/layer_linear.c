@@ -1,7 +1,9 @@
 /*
  * Linear layer and MLP builder.
  *   Linear:  Y = X W + b  (W in x out, Glorot uniform; b 1 x out, zero); sparse X: gp_sparse_matmul.
- *            Gradients dW = X^T dY, db = column sums of dY, dX = dY W^T (from gp_matmul / gp_add).
+ *            Dense X runs as one fused gp_addmm (sgemm adds X W into rows of b: no zero-fill,
+ *            no separate bias pass), gp_i_linear_residual as C + X W + b for a residual C.
+ *            Gradients dW = X^T dY, db = column sums of dY, dX = dY W^T (from gp_addmm).
  *   MLP:     a stack (module.c) of linear layers with norm + activation between them and dropout
  *            before every layer but the first, as in the GIN paper's MLPs (Linear-BN-ReLU-Linear).
  */
@@ -14,8 +16,22 @@ typedef struct linear_impl {
 static gp_tensor *linear_run(gp_module *m, gp_tape *t, gp_tensor *x, const gp_csr *xs, float dropout)
 {
     linear_impl *l = m->impl;
+    if (!xs) return gp_addmm(t, NULL, x, l->weight, l->bias);
     gp_tensor *y = gp_i_input_matmul(t, m, x, xs, dropout, l->weight);
     return l->bias ? gp_add(t, y, l->bias) : y;
+}
+
+static const gp_module_ops linear_ops;
+
+gp_tensor *gp_i_linear_residual(gp_module *m, gp_tape *t, gp_tensor *c, gp_tensor *x)
+{
+    if (!t) return NULL;
+    if (!m || m->ops != &linear_ops) {
+        GP_TAPE_FAIL(t, GP_E_INVALID, "linear residual: not a linear module");
+        return NULL;
+    }
+    linear_impl *l = m->impl;
+    return gp_addmm(t, c, x, l->weight, l->bias);
 }
 
 static gp_tensor *linear_forward(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x)

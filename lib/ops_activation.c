@@ -1,7 +1,7 @@
 /*
  * Elementwise activations y = f(x); backward adds g * f'(x), written with whichever of x
  * and y is cheaper:
- *   relu      y = max(x, 0)                          f' = [x > 0]
+ *   relu      y = max(x, 0)                          f' = [x > 0] = [y > 0]
  *   leaky     y = x > 0 ? x : s x                    f' = x > 0 ? 1 : s
  *   elu       y = x > 0 ? x : alpha (e^x - 1)        f' = x > 0 ? 1 : y + alpha
  *   sigmoid   y = 1 / (1 + e^-x)                     f' = y (1 - y)
@@ -88,15 +88,23 @@ static void relu_fwd(float *y, const float *x, int64_t n, float p)
     (void)p;
     for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
+/* y > 0 exactly where x > 0 (NaN and -0 give y = 0): the output is read because it is the
+ * more recently touched of the two in a backward pass (the next op's backward read it). */
 static void relu_bwd(float *gx, const float *gy, const float *x, const float *y, int64_t n, float p)
 {
-    (void)y, (void)p;
-    for (int64_t i = 0; i < n; i++) gx[i] += x[i] > 0.0f ? gy[i] : 0.0f;
+    (void)x, (void)p;
+    for (int64_t i = 0; i < n; i++) {
+        float g = gy[i]; /* loaded unconditionally: a conditional load kept gcc from vectorising */
+        gx[i] += y[i] > 0.0f ? g : 0.0f;
+    }
 }
 static void relu_bwd_set(float *gx, const float *gy, const float *x, const float *y, int64_t n, float p)
 {
-    (void)y, (void)p;
-    for (int64_t i = 0; i < n; i++) gx[i] = x[i] > 0.0f ? gy[i] : 0.0f;
+    (void)x, (void)p;
+    for (int64_t i = 0; i < n; i++) {
+        float g = gy[i];
+        gx[i] = y[i] > 0.0f ? g : 0.0f;
+    }
 }
 /* ReLU is the most used activation: its fresh-gradient case skips the zero-fill entirely */
 static const unary_def relu_def = {{"relu", unary_backward}, relu_fwd, relu_bwd, relu_bwd_set};
@@ -109,7 +117,10 @@ static void leaky_relu_bwd(float *gx, const float *gy, const float *x, const flo
                            float slope)
 {
     (void)y;
-    for (int64_t i = 0; i < n; i++) gx[i] += x[i] > 0.0f ? gy[i] : slope * gy[i];
+    for (int64_t i = 0; i < n; i++) {
+        float g = gy[i];
+        gx[i] += x[i] > 0.0f ? g : slope * g;
+    }
 }
 UNARY_DEF(leaky_relu);
 
@@ -120,7 +131,10 @@ static void elu_fwd(float *y, const float *x, int64_t n, float alpha)
 static void elu_bwd(float *gx, const float *gy, const float *x, const float *y, int64_t n,
                     float alpha)
 {
-    for (int64_t i = 0; i < n; i++) gx[i] += x[i] > 0.0f ? gy[i] : gy[i] * (y[i] + alpha);
+    for (int64_t i = 0; i < n; i++) {
+        float g = gy[i], yi = y[i];
+        gx[i] += x[i] > 0.0f ? g : g * (yi + alpha);
+    }
 }
 UNARY_DEF(elu);
 
@@ -201,8 +215,10 @@ static void abs_fwd(float *y, const float *x, int64_t n, float p)
 static void abs_bwd(float *gx, const float *gy, const float *x, const float *y, int64_t n, float p)
 {
     (void)y, (void)p;
-    for (int64_t i = 0; i < n; i++)
-        gx[i] += x[i] > 0.0f ? gy[i] : x[i] < 0.0f ? -gy[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float g = gy[i];
+        gx[i] += x[i] > 0.0f ? g : x[i] < 0.0f ? -g : 0.0f;
+    }
 }
 UNARY_DEF(abs);
 

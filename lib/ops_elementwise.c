@@ -15,6 +15,9 @@
  * loops are plain stride-0/1 loops, open to vectorisation. Every output element and every
  * summed gradient is produced by one thread in a fixed order, so results do not depend on
  * the thread count.
+ * Pass-through: the backward of add, of sub's left side and of add_scalar hands a full-size
+ * input that has no gradient buffer yet the output's own buffer (x->grad = y->grad) instead of
+ * copying it (lib/internal.h): one pass less per residual or bias add.
  */
 #include <string.h>
 
@@ -181,9 +184,26 @@ static gp_status binary_backward(gp_tape *t, gp_node *n)
     if (size == 0) return GP_OK;
     operand g = {y->grad, rows, cols};
     float *term = NULL; /* g * dy/dx before summing over broadcast dimensions */
-    for (int side = 0; side < 2; side++) {
+    /* pass-through: a full-size operand of +a (add, or sub's left side) without a gradient yet
+     * takes the output's gradient buffer itself instead of a copy. Only one side (two tensors
+     * sharing one buffer could still receive different later contributions), and after the
+     * other side has read g (if both sides are one tensor, that side's buffer exists by then
+     * and the alias is not taken). */
+    int alias = -1;
+    for (int side = 0; side < 2 && alias < 0; side++) {
+        gp_tensor *x = n->in[side];
+        if (gp_i_needs_grad(x) && !x->grad && (k == BIN_ADD || (k == BIN_SUB && side == 0)) &&
+            x->rows == rows && x->cols == cols)
+            alias = side;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        int side = alias == 0 ? 1 - pass : pass; /* the alias side comes last */
         gp_tensor *x = n->in[side];
         if (!gp_i_needs_grad(x)) continue;
+        if (side == alias && !x->grad) {
+            x->grad = y->grad;
+            continue;
+        }
         bool assign;
         float *gx = gp_i_grad_acc(t, x, &assign);
         if (!gx) return GP_E_NOMEM;
@@ -247,6 +267,10 @@ gp_tensor *gp_div(gp_tape *t, gp_tensor *a, gp_tensor *b) { return binary(t, BIN
 
 static gp_status scale_backward(gp_tape *t, gp_node *n)
 {
+    if (n->f[0] == 1.0f && !n->in[0]->grad) { /* add_scalar: pass the buffer through */
+        n->in[0]->grad = n->out->grad;
+        return GP_OK;
+    }
     bool assign;
     float *ga = gp_i_grad_acc(t, n->in[0], &assign);
     if (!ga) return GP_E_NOMEM;

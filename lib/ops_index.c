@@ -2,9 +2,15 @@
  * Row indexing (index arrays are constants and take no gradient):
  *   gather:       y_i = a_{idx[i]},                      da_r += sum_{i: idx[i] = r} dy_i
  *   scatter-add:  y_r = sum_{i: idx[i] = r} a_i,         da_i += dy_{idx[i]}
+ *   gather-mul:   y_k = a_{ia[k]} * b_{ib[k]} (elementwise), da_{ia[k]} += dy_k * b_{ib[k]},
+ *                 db_{ib[k]} += dy_k * a_{ia[k]}
  * A scatter into rows that several i may share is done serially in index order, so repeated
  * indices accumulate in a fixed order and results never depend on the thread count. Gathers
  * (each output row owned by one iteration) run in parallel.
+ * gather-mul (the per-edge products h_u * h_v of edge scorers) is gp_mul(gp_gather_rows(a,
+ * ia), gp_gather_rows(b, ib)) without the two gathered copies and their gradient buffers: the
+ * same bits forward, and backward the same terms added in the same order when b's gather is
+ * recorded before a's (all of a's terms, by k, then all of b's).
  */
 #include <string.h>
 
@@ -108,5 +114,77 @@ gp_tensor *gp_scatter_add_rows(gp_tape *t, gp_tensor *a, const int64_t *idx, int
     scatter_add(out->data, a->data, idx, a->rows, a->cols);
     gp_node *node = gp_i_record(t, &scatter_add_rows_op, out, 1, &a);
     if (node) node->p[0] = idx;
+    return gp_i_done(t, out);
+}
+
+/* ---- gather-mul ---- */
+
+/* dst_{idx[k]} += dy_k * other_{oidx[k]} for k < n, serially in k order. */
+static void scatter_product(float *dst, const int64_t *idx, const float *dy, const float *other,
+                            const int64_t *oidx, int64_t n, int64_t cols)
+{
+    for (int64_t k = 0; k < n; k++) {
+        float *d = dst + idx[k] * cols;
+        const float *g = dy + k * cols, *o = other + oidx[k] * cols;
+        for (int64_t c = 0; c < cols; c++) d[c] += g[c] * o[c];
+    }
+}
+
+static gp_status gather_mul_backward(gp_tape *t, gp_node *n)
+{
+    gp_tensor *a = n->in[0], *b = n->in[1];
+    const int64_t *ia = n->p[0], *ib = n->p[1];
+    int64_t m = n->out->rows, cols = n->out->cols;
+    const float *dy = n->out->grad;
+    /* a's terms first, then b's: the order of the unfused ops when b's gather is recorded
+     * first (as gcc evaluates gp_mul(t, gp_gather_rows(a..), gp_gather_rows(b..)): right to
+     * left), which matters when a and b are one tensor */
+    if (gp_i_needs_grad(a)) {
+        float *ga = gp_i_grad(t, a);
+        if (!ga) return GP_E_NOMEM;
+        scatter_product(ga, ia, dy, b->data, ib, m, cols);
+    }
+    if (gp_i_needs_grad(b)) {
+        float *gb = gp_i_grad(t, b);
+        if (!gb) return GP_E_NOMEM;
+        scatter_product(gb, ib, dy, a->data, ia, m, cols);
+    }
+    return GP_OK;
+}
+
+static const gp_op_info gather_mul_op = {"gather_mul", gather_mul_backward};
+
+gp_tensor *gp_gather_mul(gp_tape *t, gp_tensor *a, const int64_t *ia, gp_tensor *b,
+                         const int64_t *ib, int64_t n)
+{
+    gp_tensor *in[2] = {a, b};
+    if (!gp_i_begin(t, 2, in)) return NULL;
+    if (n < 0) {
+        GP_TAPE_FAIL(t, GP_E_INVALID, "gather_mul: negative count %lld", (long long)n);
+        return NULL;
+    }
+    if (!GP_TAPE_CHECK(t, a->cols == b->cols, "gather_mul: %lld and %lld columns differ",
+                       (long long)a->cols, (long long)b->cols))
+        return NULL;
+    if (!check_indices(t, "gather_mul", ia, n, a->rows) ||
+        !check_indices(t, "gather_mul", ib, n, b->rows))
+        return NULL;
+    int64_t cols = a->cols;
+    gp_tensor *out = gp_i_out(t, n, cols);
+    if (!out) return NULL;
+    float *y = out->data;
+    const float *ad = a->data, *bd = b->data;
+    int nt = gp_i_threads();
+    GP_I_PARALLEL_FOR(n * cols > GP_PAR_MIN_WORK,
+    for (int64_t k = 0; k < n; k++) {
+        const float *x = ad + ia[k] * cols, *z = bd + ib[k] * cols;
+        float *yk = y + k * cols;
+        for (int64_t c = 0; c < cols; c++) yk[c] = x[c] * z[c];
+    });
+    gp_node *node = gp_i_record(t, &gather_mul_op, out, 2, in);
+    if (node) {
+        node->p[0] = ia;
+        node->p[1] = ib;
+    }
     return gp_i_done(t, out);
 }

@@ -2,6 +2,17 @@
  * Dense products through OpenBLAS, without copying operands: transposes are passed to sgemm.
  *   C = op(A) op(B);  dop(A) = dC op(B)^T,  dop(B) = op(A)^T dC.
  * Batched: the same for each of `batch` stacked blocks.
+ * addmm (fused): Y = C + A B + bias (C m x n or absent, bias 1 x n or absent):
+ *   dC = dY,  dA = dY B^T,  dB = A^T dY,  dbias_j = sum_i dY_ij.
+ *   Y is first filled with C + bias (one pass) and sgemm accumulates A B into it (beta = 1):
+ *   no zero-fill of a product buffer (OpenBLAS clears C itself when beta = 0) and no separate
+ *   add passes. Rounding: Y = (C + bias) + A B, against (A B + C) + bias for gp_add(gp_add(
+ *   gp_matmul(A, B), C), bias); with C absent it is the same sum, bit for bit, as long as sgemm
+ *   does not split the inner dimension into several passes: k <= 320 with OpenBLAS 0.3.21's
+ *   Haswell kernels, 448 with its SKYLAKEX ones (measured; tests/test_fused.c checks k = 300).
+ *   Backward: C takes dY's buffer itself when it has no gradient yet (pass-through, see
+ *   ops_elementwise.c); the bias sums run down the rows in float, column by column, as
+ *   gp_add's broadcast gradient does (same bits).
  */
 #include <cblas.h>
 
@@ -103,4 +114,89 @@ gp_tensor *gp_matrix_power(gp_tape *t, gp_tensor *a, int k)
         base = gp_matmul(t, base, base, false, false);
     }
     return gp_i_done(t, result);
+}
+
+/* ---- addmm: Y = C + A B + bias ---- */
+
+static gp_status addmm_backward(gp_tape *t, gp_node *n)
+{
+    gp_tensor *c = n->in[0], *a = n->in[1], *b = n->in[2], *bias = n->in[3], *y = n->out;
+    int64_t m = y->rows, nn = y->cols, k = a->cols;
+    const float *dy = y->grad;
+    int nt = gp_i_threads();
+    if (gp_i_needs_grad(a)) {
+        bool assign;
+        float *ga = gp_i_grad_acc(t, a, &assign);
+        if (!ga) return GP_E_NOMEM;
+        gp_i_gemm(false, true, m, k, nn, 1.0f, dy, nn, b->data, nn, assign ? 0.0f : 1.0f, ga, k);
+    }
+    if (gp_i_needs_grad(b)) {
+        bool assign;
+        float *gw = gp_i_grad_acc(t, b, &assign);
+        if (!gw) return GP_E_NOMEM;
+        gp_i_gemm(true, false, k, nn, m, 1.0f, a->data, k, dy, nn, assign ? 0.0f : 1.0f, gw, nn);
+    }
+    if (gp_i_needs_grad(bias)) {
+        bool assign;
+        float *gb = gp_i_grad_acc(t, bias, &assign);
+        if (!gb) return GP_E_NOMEM;
+        if (assign)
+            for (int64_t j = 0; j < nn; j++) gb[j] = 0.0f;
+        for (int64_t i = 0; i < m; i++) /* rows in order: the bits of gp_add's column sums */
+            for (int64_t j = 0; j < nn; j++) gb[j] += dy[i * nn + j];
+    }
+    /* C last: once it holds dY's buffer, no one may read dY (C may also be A, as in x + x W) */
+    if (gp_i_needs_grad(c)) {
+        if (!c->grad) {
+            c->grad = y->grad; /* pass-through */
+        } else {
+            float *gc = c->grad;
+            int64_t size = m * nn;
+            GP_I_PARALLEL_FOR(size >= GP_PAR_MIN_WORK,
+            for (int64_t i = 0; i < size; i++) gc[i] += dy[i];);
+        }
+    }
+    return GP_OK;
+}
+
+static const gp_op_info addmm_op = {"addmm", addmm_backward};
+
+gp_tensor *gp_addmm(gp_tape *t, gp_tensor *c, gp_tensor *a, gp_tensor *b, gp_tensor *bias)
+{
+    gp_tensor *ab[2] = {a, b};
+    if (!gp_i_begin(t, 2, ab)) return NULL;
+    int64_t m = a->rows, k = a->cols, nn = b->cols;
+    if (!GP_TAPE_CHECK(t, b->rows == k, "addmm: inner sizes differ (%lld x %lld times %lld x %lld)",
+                       (long long)m, (long long)k, (long long)b->rows, (long long)nn))
+        return NULL;
+    if (!GP_TAPE_CHECK(t, !c || (c->rows == m && c->cols == nn),
+                       "addmm: addend is %lld x %lld, the product %lld x %lld",
+                       c ? (long long)c->rows : 0LL, c ? (long long)c->cols : 0LL, (long long)m,
+                       (long long)nn) ||
+        !GP_TAPE_CHECK(t, !bias || (bias->rows == 1 && bias->cols == nn),
+                       "addmm: bias is %lld x %lld, expected 1 x %lld",
+                       bias ? (long long)bias->rows : 0LL, bias ? (long long)bias->cols : 0LL,
+                       (long long)nn))
+        return NULL;
+    gp_tensor *y = gp_i_out(t, m, nn);
+    if (!y) return NULL;
+    float *yd = y->data;
+    const float *cd = c ? c->data : NULL, *bd = bias ? bias->data : NULL;
+    int nt = gp_i_threads();
+    if (cd || bd) {
+        GP_I_PARALLEL_FOR(m * nn >= GP_PAR_MIN_WORK,
+        for (int64_t i = 0; i < m; i++) {
+            float *yi = yd + i * nn;
+            if (cd && bd)
+                for (int64_t j = 0; j < nn; j++) yi[j] = cd[i * nn + j] + bd[j];
+            else if (cd)
+                for (int64_t j = 0; j < nn; j++) yi[j] = cd[i * nn + j];
+            else
+                for (int64_t j = 0; j < nn; j++) yi[j] = bd[j];
+        });
+    }
+    gp_i_gemm(false, false, m, nn, k, 1.0f, a->data, k, b->data, nn, cd || bd ? 1.0f : 0.0f, yd, nn);
+    gp_tensor *in[4] = {c, a, b, bias}; /* absent operands stay NULL: they need no gradient */
+    gp_i_record(t, &addmm_op, y, 4, in);
+    return gp_i_done(t, y);
 }

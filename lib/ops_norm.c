@@ -10,9 +10,11 @@
  * statistics, r = (1 - momentum) r + momentum * batch, with the unbiased variance (divide by
  * n - 1) for running_var, as PyTorch does. Means and variances are accumulated in double,
  * two-pass (mean first, then squared deviations), and kept in tape memory for backward; layer
- * norm's elementwise work (normalise, scale, its backward) runs in float.
+ * norm's elementwise work (normalise, scale, its backward) runs in float, and its serial
+ * backward adds dgamma / dbeta in the same pass as dx.
  */
 #include <math.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -69,92 +71,234 @@ static gp_status affine_backward(gp_tape *t, gp_node *n, const double *stats, bo
 
 /* ---- layer norm ---- */
 
-/* Sums of x and of x * y over a row in double, with four interleaved accumulators (a fixed
- * order, and four independent dependency chains instead of one). */
-static double sum4(const float *x, int64_t n)
+/*
+ * Row kernels, built twice from one macro: 2-double SSE2 vectors, and 4-double AVX2 vectors
+ * when the CPU has AVX2 (chosen at run time). Row sums accumulate in double in NACC = 16
+ * interleaved partial sums (entry j goes to partial sum j mod 16, each a vector lane in both
+ * builds), combined pairwise in a fixed order: both builds give the same bits (no FMA under
+ * ISO C's -ffp-contract=off), the result is deterministic, and the dependency chains are
+ * short enough not to stall (four partial sums, as before, left the double additions
+ * latency-bound; the statistics differ from those in the last bits of a double). The
+ * partial sums are vectors in registers, not a zero-initialised array (whose memset cost
+ * more than a 128-wide row's arithmetic).
+ */
+#define NACC 16
+typedef float v2f __attribute__((vector_size(8)));
+typedef double v2d __attribute__((vector_size(16)));
+typedef float v4f __attribute__((vector_size(16)));
+typedef double v4d __attribute__((vector_size(32)));
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define NORM_AVX2 1
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#define UNROLL_ACC _Pragma("GCC unroll 8")
+#else
+#define UNROLL_ACC
+#endif
+
+static double combine(const double *s)
 {
-    double s[4] = {0.0, 0.0, 0.0, 0.0};
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4)
-        for (int q = 0; q < 4; q++) s[q] += x[j + q];
-    for (; j < n; j++) s[0] += x[j];
-    return (s[0] + s[1]) + (s[2] + s[3]);
+    double t[NACC / 2];
+    for (int q = 0; q < NACC / 2; q++) t[q] = s[q] + s[q + NACC / 2];
+    return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
 }
 
-static double sum_sq_dev4(const float *x, int64_t n, double mu)
+/* L floats at p as a vector of L doubles (inlined into either build). */
+static inline v2d load_cvt_v2d(const float *p)
 {
-    double s[4] = {0.0, 0.0, 0.0, 0.0};
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4)
-        for (int q = 0; q < 4; q++) {
-            double d = (double)x[j + q] - mu;
-            s[q] += d * d;
-        }
-    for (; j < n; j++) s[0] += ((double)x[j] - mu) * ((double)x[j] - mu);
-    return (s[0] + s[1]) + (s[2] + s[3]);
+    v2f v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, v2d);
 }
 
-/* Statistics in double; the normalisation itself in float (vectorisable). */
-static void layer_norm_row(const float *x, float *y, int64_t cols, const float *gamma,
-                           const float *beta, double eps, double *stats)
+#ifdef NORM_AVX2
+__attribute__((target("avx2"))) static inline v4d load_cvt_v4d(const float *p)
 {
-    double mu = sum4(x, cols) / (double)cols;
-    double r = 1.0 / sqrt(sum_sq_dev4(x, cols, mu) / (double)cols + eps);
-    stats[0] = mu;
-    stats[1] = r;
-    float muf = (float)mu, rf = (float)r;
-    for (int64_t j = 0; j < cols; j++) y[j] = (x[j] - muf) * rf;
-    if (gamma)
-        for (int64_t j = 0; j < cols; j++) y[j] *= gamma[j];
-    if (beta)
-        for (int64_t j = 0; j < cols; j++) y[j] += beta[j];
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, v4d);
 }
+#endif
+#define LOAD_CVT(VF, VD, p) load_cvt_##VD(p)
 
-/* d = dy gamma, xh = (x - mu) r: dx += r (d - mean(d) - xh mean(d xh)); the two means in
- * double (interleaved accumulators), the rest in float (d and xh are recomputed in the second
- * pass rather than stored). */
-static void layer_norm_row_backward(const float *x, const float *dy, float *dx, int64_t cols,
-                                    const float *gamma, const double *stats, bool assign)
-{
-    float mu = (float)stats[0], r = (float)stats[1];
-    double s[4] = {0.0, 0.0, 0.0, 0.0}, sx[4] = {0.0, 0.0, 0.0, 0.0};
-    int64_t j = 0;
-    for (; j + 4 <= cols; j += 4)
-        for (int q = 0; q < 4; q++) {
-            float d = gamma ? dy[j + q] * gamma[j + q] : dy[j + q];
-            s[q] += d;
-            sx[q] += (double)(d * ((x[j + q] - mu) * r));
-        }
-    for (; j < cols; j++) {
-        float d = gamma ? dy[j] * gamma[j] : dy[j];
-        s[0] += d;
-        sx[0] += (double)(d * ((x[j] - mu) * r));
+/*
+ * NAME_forward: statistics in double (mean first, then squared deviations), the normalisation
+ * in float in one pass with gamma and beta (the same operations, in the same order, as three
+ * passes).
+ * NAME_backward: d = dy gamma, xh = (x - mu) r: dx (+)= r (d - mean(d) - xh mean(d xh)); the
+ * two means in double, the rest in float (d and xh recomputed rather than stored). With acc_g
+ * / acc_b (serial runs) the row's terms of dgamma and dbeta are added too, acc_g[j] += dy xh
+ * and acc_b[j] += dy in double, as affine_backward adds them (same bits), so x and dy are read
+ * once instead of twice.
+ */
+#define DEFINE_LN_KERNELS(NAME, ATTR, VF, VD)                                                  \
+    ATTR static void NAME##_forward(const float *x, float *y, int64_t cols, const float *gamma, \
+                                    const float *beta, double eps, double *stats)              \
+    {                                                                                          \
+        enum { L = (int)(sizeof(VD) / sizeof(double)), A = NACC / L };                         \
+        VD acc[A];                                                                             \
+        double s[NACC];                                                                        \
+        UNROLL_ACC for (int q = 0; q < A; q++) acc[q] = (VD){0};                               \
+        int64_t j = 0;                                                                         \
+        for (; j + NACC <= cols; j += NACC)                                                    \
+            UNROLL_ACC for (int q = 0; q < A; q++) acc[q] += LOAD_CVT(VF, VD, x + j + q * L);  \
+        UNROLL_ACC for (int q = 0; q < A; q++) memcpy(s + q * L, &acc[q], sizeof(VD));         \
+        for (int64_t k = j; k < cols; k++) s[k % NACC] += x[k];                                \
+        double mu = combine(s) / (double)cols;                                                 \
+        VD muv = (VD){0} + mu;                                                                 \
+        UNROLL_ACC for (int q = 0; q < A; q++) acc[q] = (VD){0};                               \
+        for (j = 0; j + NACC <= cols; j += NACC)                                               \
+            UNROLL_ACC for (int q = 0; q < A; q++) {                                           \
+                VD d = LOAD_CVT(VF, VD, x + j + q * L) - muv;                                  \
+                acc[q] += d * d;                                                               \
+            }                                                                                  \
+        UNROLL_ACC for (int q = 0; q < A; q++) memcpy(s + q * L, &acc[q], sizeof(VD));         \
+        for (int64_t k = j; k < cols; k++) s[k % NACC] += ((double)x[k] - mu) * ((double)x[k] - mu); \
+        double r = 1.0 / sqrt(combine(s) / (double)cols + eps);                                \
+        stats[0] = mu;                                                                         \
+        stats[1] = r;                                                                          \
+        float muf = (float)mu, rf = (float)r;                                                  \
+        if (gamma && beta)                                                                     \
+            for (j = 0; j < cols; j++) y[j] = ((x[j] - muf) * rf) * gamma[j] + beta[j];        \
+        else if (gamma)                                                                        \
+            for (j = 0; j < cols; j++) y[j] = ((x[j] - muf) * rf) * gamma[j];                  \
+        else if (beta)                                                                         \
+            for (j = 0; j < cols; j++) y[j] = (x[j] - muf) * rf + beta[j];                     \
+        else                                                                                   \
+            for (j = 0; j < cols; j++) y[j] = (x[j] - muf) * rf;                               \
+    }                                                                                          \
+                                                                                               \
+    ATTR static void NAME##_backward(const float *x, const float *dy, float *dx, int64_t cols, \
+                                     const float *gamma, const double *stats, bool assign,     \
+                                     double *acc_g, double *acc_b)                             \
+    {                                                                                          \
+        enum { L = (int)(sizeof(VD) / sizeof(double)), A = NACC / L };                         \
+        float mu = (float)stats[0], r = (float)stats[1];                                       \
+        VD as[A], ax[A];                                                                       \
+        double s[NACC], sx[NACC];                                                              \
+        UNROLL_ACC for (int q = 0; q < A; q++) as[q] = ax[q] = (VD){0};                        \
+        int64_t j = 0;                                                                         \
+        for (; j + NACC <= cols; j += NACC)                                                    \
+            UNROLL_ACC for (int q = 0; q < A; q++) {                                           \
+                VF dv, xv, gv;                                                                 \
+                memcpy(&dv, dy + j + q * L, sizeof dv);                                        \
+                memcpy(&xv, x + j + q * L, sizeof xv);                                         \
+                VF xh = (xv - mu) * r;                                                         \
+                if (acc_g) {                                                                   \
+                    VD g0;                                                                     \
+                    memcpy(&g0, acc_g + j + q * L, sizeof g0);                                 \
+                    g0 += __builtin_convertvector(dv * xh, VD);                                \
+                    memcpy(acc_g + j + q * L, &g0, sizeof g0);                                 \
+                }                                                                              \
+                if (acc_b) {                                                                   \
+                    VD b0;                                                                     \
+                    memcpy(&b0, acc_b + j + q * L, sizeof b0);                                 \
+                    b0 += __builtin_convertvector(dv, VD);                                     \
+                    memcpy(acc_b + j + q * L, &b0, sizeof b0);                                 \
+                }                                                                              \
+                if (gamma) {                                                                   \
+                    memcpy(&gv, gamma + j + q * L, sizeof gv);                                 \
+                    dv = dv * gv;                                                              \
+                }                                                                              \
+                as[q] += __builtin_convertvector(dv, VD);                                      \
+                ax[q] += __builtin_convertvector(dv * xh, VD);                                 \
+            }                                                                                  \
+        UNROLL_ACC for (int q = 0; q < A; q++) {                                               \
+            memcpy(s + q * L, &as[q], sizeof(VD));                                             \
+            memcpy(sx + q * L, &ax[q], sizeof(VD));                                            \
+        }                                                                                      \
+        for (int64_t k = j; k < cols; k++) {                                                   \
+            float xh = (x[k] - mu) * r, d = gamma ? dy[k] * gamma[k] : dy[k];                  \
+            if (acc_g) acc_g[k] += (double)(dy[k] * xh);                                       \
+            if (acc_b) acc_b[k] += (double)dy[k];                                              \
+            s[k % NACC] += d;                                                                  \
+            sx[k % NACC] += (double)(d * xh);                                                  \
+        }                                                                                      \
+        float mean_d = (float)(combine(s) / (double)cols);                                     \
+        float mean_dx = (float)(combine(sx) / (double)cols);                                   \
+        if (assign)                                                                            \
+            for (j = 0; j < cols; j++) {                                                       \
+                float d = gamma ? dy[j] * gamma[j] : dy[j];                                    \
+                dx[j] = r * (d - mean_d - ((x[j] - mu) * r) * mean_dx);                        \
+            }                                                                                  \
+        else                                                                                   \
+            for (j = 0; j < cols; j++) {                                                       \
+                float d = gamma ? dy[j] * gamma[j] : dy[j];                                    \
+                dx[j] += r * (d - mean_d - ((x[j] - mu) * r) * mean_dx);                       \
+            }                                                                                  \
     }
-    float mean_d = (float)(((s[0] + s[1]) + (s[2] + s[3])) / (double)cols);
-    float mean_dx = (float)(((sx[0] + sx[1]) + (sx[2] + sx[3])) / (double)cols);
-    for (int64_t k = 0; k < cols; k++) {
-        float d = gamma ? dy[k] * gamma[k] : dy[k];
-        float v = r * (d - mean_d - ((x[k] - mu) * r) * mean_dx);
-        dx[k] = assign ? v : dx[k] + v;
-    }
+
+DEFINE_LN_KERNELS(ln_sse2, , v2f, v2d)
+#ifdef NORM_AVX2
+DEFINE_LN_KERNELS(ln_avx2, __attribute__((target("avx2"))), v4f, v4d)
+#endif
+
+typedef void (*ln_forward_fn)(const float *x, float *y, int64_t cols, const float *gamma,
+                              const float *beta, double eps, double *stats);
+typedef void (*ln_backward_fn)(const float *x, const float *dy, float *dx, int64_t cols,
+                               const float *gamma, const double *stats, bool assign,
+                               double *acc_g, double *acc_b);
+
+static bool use_avx2(void)
+{
+#ifdef NORM_AVX2
+    return __builtin_cpu_supports("avx2");
+#else
+    return false;
+#endif
+}
+
+static ln_forward_fn pick_ln_forward(void)
+{
+#ifdef NORM_AVX2
+    if (use_avx2()) return ln_avx2_forward;
+#endif
+    return ln_sse2_forward;
+}
+
+static ln_backward_fn pick_ln_backward(void)
+{
+#ifdef NORM_AVX2
+    if (use_avx2()) return ln_avx2_backward;
+#endif
+    return ln_sse2_backward;
 }
 
 static gp_status layer_norm_backward(gp_tape *t, gp_node *n)
 {
-    gp_tensor *a = n->in[0], *gamma = n->in[1];
+    gp_tensor *a = n->in[0], *gamma = n->in[1], *beta = n->in[2];
     const double *stats = n->p[0];
     int64_t rows = a->rows, cols = a->cols;
-    if (gp_i_needs_grad(a)) {
-        bool assign;
-        float *ga = gp_i_grad_acc(t, a, &assign);
-        if (!ga) return GP_E_NOMEM;
-        const float *g = gamma ? gamma->data : NULL, *dy = n->out->grad;
-        int nt = gp_i_threads();
-        GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
+    if (!gp_i_needs_grad(a)) return affine_backward(t, n, stats, true);
+    bool assign;
+    float *ga = gp_i_grad_acc(t, a, &assign);
+    if (!ga) return GP_E_NOMEM;
+    const float *g = gamma ? gamma->data : NULL, *dy = n->out->grad;
+    int nt = gp_i_threads();
+    bool parallel = nt > 1 && rows * cols >= GP_PAR_MIN_WORK;
+    ln_backward_fn row_backward = pick_ln_backward();
+    bool need_g = gp_i_needs_grad(gamma), need_b = gp_i_needs_grad(beta);
+    if (!parallel && (need_g || need_b)) {
+        /* one serial pass: dx and the affine gradients (rows in order, as affine_backward) */
+        float *gg = need_g ? gp_i_grad(t, gamma) : NULL;
+        float *gb = need_b ? gp_i_grad(t, beta) : NULL;
+        if ((need_g && !gg) || (need_b && !gb)) return GP_E_NOMEM;
+        double *acc = gp_i_calloc((size_t)(2 * cols > 0 ? 2 * cols : 1), sizeof(double));
+        if (!acc) return GP_E_NOMEM;
         for (int64_t i = 0; i < rows; i++)
-            layer_norm_row_backward(a->data + i * cols, dy + i * cols, ga + i * cols, cols, g,
-                                    stats + 2 * i, assign););
+            row_backward(a->data + i * cols, dy + i * cols, ga + i * cols, cols, g, stats + 2 * i,
+                         assign, need_g ? acc : NULL, need_b ? acc + cols : NULL);
+        for (int64_t j = 0; j < cols; j++) {
+            if (gg) gg[j] += (float)acc[j];
+            if (gb) gb[j] += (float)acc[cols + j];
+        }
+        gp_i_free(acc);
+        return GP_OK;
     }
+    GP_I_PARALLEL_FOR(parallel,
+    for (int64_t i = 0; i < rows; i++)
+        row_backward(a->data + i * cols, dy + i * cols, ga + i * cols, cols, g, stats + 2 * i,
+                     assign, NULL, NULL););
     return affine_backward(t, n, stats, true);
 }
 
@@ -178,9 +322,10 @@ gp_tensor *gp_layer_norm(gp_tape *t, gp_tensor *a, gp_tensor *gamma, gp_tensor *
     if (cols > 0) {
         const float *g = gamma ? gamma->data : NULL, *b = beta ? beta->data : NULL;
         int nt = gp_i_threads();
+        ln_forward_fn row_forward = pick_ln_forward();
         GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
         for (int64_t i = 0; i < rows; i++)
-            layer_norm_row(a->data + i * cols, out->data + i * cols, cols, g, b, eps,
+            row_forward(a->data + i * cols, out->data + i * cols, cols, g, b, eps,
                            stats + 2 * i););
     }
     gp_tensor *in[3] = {a, gamma, beta};

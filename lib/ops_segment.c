@@ -3,13 +3,17 @@
  *   sum:     y_s = sum_r a_r                          da_r += dy_s
  *   mean:    y_s = (1/n_s) sum_r a_r                  da_r += dy_s / n_s
  *   max/min: y_sc = a_{r*,c}, r* = first arg-extremum  da_{r*,c} += dy_sc
+ *   max_mean: [max | mean] (or [mean | max]) side by side, one pass over a, one op (the readout
+ *            of the top-k / SAGPool model) instead of two reductions and a concat
  *   softmax: y_rc = exp(a_rc - m_sc) / sum_r' exp(a_r'c - m_sc)  (m_sc = segment max: stable)
  *            da_rc += y_rc (dy_rc - sum_r' y_r'c dy_r'c)
  * Empty segments give 0 and pass no gradient. Every loop runs over segments, and segment s
  * owns output row s and input rows [p_s, p_{s+1}), so the parallel loops are deterministic.
- * max/min keep the arg-extremum row of each (segment, column) in tape memory.
+ * max/min keep the arg-extremum of each (segment, column), as a row offset within the segment
+ * (int32), in tape memory when a gradient is recorded.
  */
 #include <math.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -50,7 +54,8 @@ static gp_status segment_sum_backward(gp_tape *t, gp_node *n)
 {
     gp_tensor *a = n->in[0];
     if (!gp_i_needs_grad(a)) return GP_OK;
-    float *ga = gp_i_grad(t, a);
+    bool assign; /* segments cover every row: a fresh buffer is written, not zeroed first */
+    float *ga = gp_i_grad_acc(t, a, &assign);
     if (!ga) return GP_E_NOMEM;
     const int64_t *ptr = n->p[0];
     int64_t segs = n->i[0], cols = a->cols;
@@ -64,8 +69,13 @@ static gp_status segment_sum_backward(gp_tape *t, gp_node *n)
         if (len == 0) continue;
         float w = mean ? 1.0f / (float)len : 1.0f;
         const float *d = dy + s * cols;
-        for (int64_t r = ptr[s]; r < ptr[s + 1]; r++)
-            for (int64_t c = 0; c < cols; c++) ga[r * cols + c] += w * d[c];
+        for (int64_t r = ptr[s]; r < ptr[s + 1]; r++) {
+            float *g = ga + r * cols;
+            if (assign)
+                for (int64_t c = 0; c < cols; c++) g[c] = w * d[c];
+            else
+                for (int64_t c = 0; c < cols; c++) g[c] += w * d[c];
+        }
     });
     return GP_OK;
 }
@@ -120,17 +130,121 @@ static gp_status segment_extremum_backward(gp_tape *t, gp_node *n)
     if (!gp_i_needs_grad(a)) return GP_OK;
     float *ga = gp_i_grad(t, a);
     if (!ga) return GP_E_NOMEM;
-    const int64_t *arg = n->p[1]; /* segs x cols rows of a, -1 for empty segments */
-    int64_t size = gp_tensor_size(n->out), cols = a->cols;
+    const int64_t *ptr = n->p[0];
+    const int32_t *arg = n->p[1]; /* segs x cols row offsets in the segment, -1 if empty */
+    int64_t segs = n->i[0], cols = a->cols;
     const float *dy = n->out->grad;
     /* Each (segment, column) routes to its own entry of a: no two writes meet. */
-    for (int64_t e = 0; e < size; e++)
-        if (arg[e] >= 0) ga[arg[e] * cols + e % cols] += dy[e];
+    for (int64_t s = 0; s < segs; s++)
+        for (int64_t c = 0; c < cols; c++) {
+            int32_t off = arg[s * cols + c];
+            if (off >= 0) ga[(ptr[s] + off) * cols + c] += dy[s * cols + c];
+        }
     return GP_OK;
 }
 
 static const gp_op_info segment_max_op = {"segment_max", segment_extremum_backward};
 static const gp_op_info segment_min_op = {"segment_min", segment_extremum_backward};
+
+/*
+ * One segment: len rows of x (cols wide) -> y (cols) and, when as is given, the row offset of
+ * the first extremum of each column. Without as the select loop vectorises by itself; with as
+ * gcc turns the two selects back into branches (random outcomes: mispredicted), so the
+ * columns are taken in explicit vector blocks whose running extremum and offset stay in
+ * registers over the rows (a strictly better entry replaces them: a tie keeps the earlier
+ * row, and a NaN never compares better, as in the scalar rule). Bitwise selects give the same
+ * bits as the scalar code.
+ */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SEG_AVX2 1
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+#endif
+
+/* With sum (not NULL) the column sums are accumulated in the same pass, from 0 and in row
+ * order: the bits of segment_sum's loop. */
+#define ARG_BLOCKS(VT, VI, CMP)                                                                \
+    for (; c0 + (int64_t)(sizeof(VT) / sizeof(float)) <= cols; c0 += (int64_t)(sizeof(VT) / 4)) { \
+        VT yv, xv, sv = {0};                                                                   \
+        VI av = {0};                                                                           \
+        memcpy(&yv, x + c0, sizeof yv);                                                        \
+        sv += yv;                                                                              \
+        for (int64_t r = 1; r < len; r++) {                                                    \
+            memcpy(&xv, x + r * cols + c0, sizeof xv);                                         \
+            VI m = xv CMP yv;                                                                  \
+            yv = (VT)(((VI)xv & m) | ((VI)yv & ~m));                                           \
+            av = ((av ^ (int32_t)r) & ~m) ^ (int32_t)r;                                        \
+            sv += xv;                                                                          \
+        }                                                                                      \
+        memcpy(y + c0, &yv, sizeof yv);                                                        \
+        memcpy(as + c0, &av, sizeof av);                                                       \
+        if (sum) memcpy(sum + c0, &sv, sizeof sv);                                             \
+    }
+
+#define DEFINE_ARG_EXTREMUM(NAME, ATTR, VT, VI)                                                \
+    ATTR static void NAME(float *restrict y, int32_t *restrict as, float *restrict sum,        \
+                          const float *restrict x, int64_t len, int64_t cols, bool is_max)     \
+    {                                                                                          \
+        int64_t c0 = 0;                                                                        \
+        if (is_max) {                                                                          \
+            ARG_BLOCKS(VT, VI, >)                                                              \
+        } else {                                                                               \
+            ARG_BLOCKS(VT, VI, <)                                                              \
+        }                                                                                      \
+        for (int64_t c = c0; c < cols; c++) {                                                  \
+            float v = x[c], t = 0.0f + x[c];                                                   \
+            int32_t a = 0;                                                                     \
+            for (int64_t r = 1; r < len; r++) {                                                \
+                float xr = x[r * cols + c];                                                    \
+                if (is_max ? xr > v : xr < v) v = xr, a = (int32_t)r;                          \
+                t += xr;                                                                       \
+            }                                                                                  \
+            y[c] = v;                                                                          \
+            as[c] = a;                                                                         \
+            if (sum) sum[c] = t;                                                               \
+        }                                                                                      \
+    }
+
+DEFINE_ARG_EXTREMUM(arg_extremum_v4, , v4f, v4i)
+#ifdef SEG_AVX2
+DEFINE_ARG_EXTREMUM(arg_extremum_avx2, __attribute__((target("avx2"))), v8f, v8i)
+#endif
+
+typedef void (*arg_extremum_fn)(float *restrict y, int32_t *restrict as, float *restrict sum,
+                                const float *restrict x, int64_t len, int64_t cols, bool is_max);
+
+static arg_extremum_fn pick_arg_extremum(void)
+{
+#ifdef SEG_AVX2
+    if (__builtin_cpu_supports("avx2")) return arg_extremum_avx2;
+#endif
+    return arg_extremum_v4;
+}
+
+static void extremum_segment(float *restrict y, int32_t *restrict as, const float *restrict x,
+                             int64_t len, int64_t cols, bool is_max, arg_extremum_fn with_arg)
+{
+    if (len == 0) {
+        for (int64_t c = 0; c < cols; c++) y[c] = 0.0f;
+        if (as)
+            for (int64_t c = 0; c < cols; c++) as[c] = -1;
+        return;
+    }
+    if (as) {
+        with_arg(y, as, NULL, x, len, cols, is_max);
+        return;
+    }
+    for (int64_t c = 0; c < cols; c++) y[c] = x[c];
+    for (int64_t r = 1; r < len; r++) {
+        const float *xr = x + r * cols;
+        if (is_max)
+            for (int64_t c = 0; c < cols; c++) y[c] = xr[c] > y[c] ? xr[c] : y[c];
+        else
+            for (int64_t c = 0; c < cols; c++) y[c] = xr[c] < y[c] ? xr[c] : y[c];
+    }
+}
 
 static gp_tensor *segment_extremum(gp_tape *t, gp_tensor *a, const int64_t *seg_ptr, int64_t segs,
                                    int kind)
@@ -139,30 +253,27 @@ static gp_tensor *segment_extremum(gp_tape *t, gp_tensor *a, const int64_t *seg_
     if (!gp_i_begin(t, 1, &a)) return NULL;
     if (!check_segments(t, is_max ? "segment_max" : "segment_min", a, seg_ptr, segs)) return NULL;
     int64_t cols = a->cols;
+    for (int64_t s = 0; s < segs; s++)
+        if (!GP_TAPE_CHECK(t, seg_ptr[s + 1] - seg_ptr[s] <= INT32_MAX,
+                           "segment_%s: segment %lld has more than 2^31 - 1 rows",
+                           is_max ? "max" : "min", (long long)s))
+            return NULL;
     gp_tensor *out = gp_i_out(t, segs, cols);
     if (!out) return NULL;
+    /* the arg-extremum (row offset within its segment) only when a gradient will be asked */
+    bool keep_arg = gp_tape_recording(t) && gp_i_needs_grad(a);
     size_t count = (size_t)gp_tensor_size(out);
-    int64_t *arg = gp_tape_alloc(t, gp_i_mul_size(count > 0 ? count : 1, sizeof(int64_t)));
-    if (!arg) return NULL;
+    int32_t *arg = NULL;
+    if (keep_arg && !(arg = gp_tape_alloc(t, gp_i_mul_size(count > 0 ? count : 1, sizeof(int32_t)))))
+        return NULL;
+    arg_extremum_fn with_arg = pick_arg_extremum();
     int nt = gp_i_threads();
     (void)nt;
     GP_I_PARALLEL_FOR(parallel_worth(nt, a),
-    for (int64_t s = 0; s < segs; s++) {
-        float *y = out->data + s * cols;
-        int64_t *as = arg + s * cols;
-        int64_t r0 = seg_ptr[s], r1 = seg_ptr[s + 1];
-        if (r0 == r1) {
-            for (int64_t c = 0; c < cols; c++) y[c] = 0.0f, as[c] = -1;
-            continue;
-        }
-        for (int64_t c = 0; c < cols; c++) y[c] = a->data[r0 * cols + c], as[c] = r0;
-        /* strict comparison: a tie keeps the earlier row */
-        for (int64_t r = r0 + 1; r < r1; r++) {
-            const float *x = a->data + r * cols;
-            for (int64_t c = 0; c < cols; c++)
-                if (is_max ? x[c] > y[c] : x[c] < y[c]) y[c] = x[c], as[c] = r;
-        }
-    });
+    for (int64_t s = 0; s < segs; s++)
+        extremum_segment(out->data + s * cols, arg ? arg + s * cols : NULL,
+                         a->data + seg_ptr[s] * cols, seg_ptr[s + 1] - seg_ptr[s], cols, is_max,
+                         with_arg););
     gp_node *n = gp_i_record(t, is_max ? &segment_max_op : &segment_min_op, out, 1, &a);
     if (n) {
         n->p[0] = seg_ptr;
@@ -180,6 +291,104 @@ gp_tensor *gp_segment_max(gp_tape *t, gp_tensor *a, const int64_t *seg_ptr, int6
 gp_tensor *gp_segment_min(gp_tape *t, gp_tensor *a, const int64_t *seg_ptr, int64_t num_segments)
 {
     return segment_extremum(t, a, seg_ptr, num_segments, SEG_MIN);
+}
+
+/* ---- max and mean side by side (the max || mean readout) ---- */
+
+/* i[0] segments, i[1] 1 if mean comes first; p[0] seg_ptr, p[1] arg offsets (int32). The
+ * terms are added in the order of the unfused ops' backward: the part recorded last (the
+ * second of the concat) first. Into a fresh buffer the mean's terms are written first (the
+ * sum dmax + w dmean is the same either way). */
+static gp_status segment_max_mean_backward(gp_tape *t, gp_node *n)
+{
+    gp_tensor *a = n->in[0];
+    if (!gp_i_needs_grad(a)) return GP_OK;
+    bool assign; /* segments cover every row: a fresh buffer is written by the mean's terms */
+    float *ga = gp_i_grad_acc(t, a, &assign);
+    if (!ga) return GP_E_NOMEM;
+    const int64_t *ptr = n->p[0];
+    const int32_t *arg = n->p[1];
+    int64_t segs = n->i[0], cols = a->cols;
+    bool mean_first = n->i[1];
+    const float *dy = n->out->grad;
+    int nt = gp_i_threads();
+    (void)nt;
+    GP_I_PARALLEL_FOR(parallel_worth(nt, a),
+    for (int64_t s = 0; s < segs; s++) {
+        int64_t len = ptr[s + 1] - ptr[s];
+        if (len == 0) continue;
+        const float *dmax = dy + s * 2 * cols + (mean_first ? cols : 0);
+        const float *dmean = dy + s * 2 * cols + (mean_first ? 0 : cols);
+        float w = 1.0f / (float)len;
+        const int32_t *as = arg + s * cols;
+        bool max_first = mean_first && !assign; /* into a fresh buffer the order is moot */
+        if (max_first)
+            for (int64_t c = 0; c < cols; c++) ga[(ptr[s] + as[c]) * cols + c] += dmax[c];
+        for (int64_t r = ptr[s]; r < ptr[s + 1]; r++) {
+            float *g = ga + r * cols;
+            if (assign)
+                for (int64_t c = 0; c < cols; c++) g[c] = w * dmean[c];
+            else
+                for (int64_t c = 0; c < cols; c++) g[c] += w * dmean[c];
+        }
+        if (!max_first)
+            for (int64_t c = 0; c < cols; c++) ga[(ptr[s] + as[c]) * cols + c] += dmax[c];
+    });
+    return GP_OK;
+}
+
+static const gp_op_info segment_max_mean_op = {"segment_max_mean", segment_max_mean_backward};
+
+gp_tensor *gp_segment_max_mean(gp_tape *t, gp_tensor *a, const int64_t *seg_ptr,
+                               int64_t num_segments, bool mean_first)
+{
+    if (!gp_i_begin(t, 1, &a)) return NULL;
+    if (!check_segments(t, "segment_max_mean", a, seg_ptr, num_segments)) return NULL;
+    int64_t segs = num_segments, cols = a->cols;
+    for (int64_t s = 0; s < segs; s++)
+        if (!GP_TAPE_CHECK(t, seg_ptr[s + 1] - seg_ptr[s] <= INT32_MAX,
+                           "segment_max_mean: segment %lld has more than 2^31 - 1 rows", (long long)s))
+            return NULL;
+    gp_tensor *out = gp_i_out(t, segs, 2 * cols);
+    if (!out) return NULL;
+    bool keep_arg = gp_tape_recording(t) && gp_i_needs_grad(a);
+    size_t count = (size_t)(segs * cols);
+    int32_t *arg = NULL;
+    if (keep_arg && !(arg = gp_tape_alloc(t, gp_i_mul_size(count > 0 ? count : 1, sizeof(int32_t)))))
+        return NULL;
+    arg_extremum_fn with_arg = pick_arg_extremum();
+    int nt = gp_i_threads();
+    (void)nt;
+    GP_I_PARALLEL_FOR(parallel_worth(nt, a),
+    for (int64_t s = 0; s < segs; s++) {
+        float *ymax = out->data + s * 2 * cols + (mean_first ? cols : 0);
+        float *ymean = out->data + s * 2 * cols + (mean_first ? 0 : cols);
+        const float *x = a->data + seg_ptr[s] * cols;
+        int64_t len = seg_ptr[s + 1] - seg_ptr[s];
+        if (len == 0) {
+            for (int64_t c = 0; c < cols; c++) ymax[c] = ymean[c] = 0.0f;
+            if (arg)
+                for (int64_t c = 0; c < cols; c++) arg[s * cols + c] = -1;
+            continue;
+        }
+        if (arg) {
+            with_arg(ymax, arg + s * cols, ymean, x, len, cols, true);
+        } else {
+            extremum_segment(ymax, NULL, x, len, cols, true, with_arg);
+            for (int64_t c = 0; c < cols; c++) ymean[c] = 0.0f;
+            for (int64_t r = 0; r < len; r++)
+                for (int64_t c = 0; c < cols; c++) ymean[c] += x[r * cols + c];
+        }
+        for (int64_t c = 0; c < cols; c++) ymean[c] /= (float)len;
+    });
+    gp_node *n = gp_i_record(t, &segment_max_mean_op, out, 1, &a);
+    if (n) {
+        n->p[0] = seg_ptr;
+        n->p[1] = arg;
+        n->i[0] = segs;
+        n->i[1] = mean_first;
+    }
+    return gp_i_done(t, out);
 }
 
 /* ---- softmax ---- */

@@ -361,9 +361,9 @@ static void csr_transposed_times_dense(float *restrict dw, const gp_csr *s,
 /*
  * S with dropout applied, in tape memory: the surviving entries only (scaled by 1/(1-p)), so
  * forward and backward touch (1-p) nnz entries. One uniform draw per stored entry in storage
- * order, entry dropped when the draw is < p (the gp_dropout convention). The draw is compared
- * as an integer: gp_rng_uniform is m 2^-24 with m the top 24 bits of gp_rng_u64, and
- * m 2^-24 >= p  <=>  m >= ceil(p 2^24) (exact: scaling by 2^24 is exact), which skips the float
+ * order, entry dropped when the draw is < p (gp_dropout draws its mask differently, in
+ * parallel blocks). The draw is compared as an integer: gp_rng_uniform is m 2^-24 with m the
+ * top 24 bits of gp_rng_u64, and m 2^-24 >= p  <=>  m >= ceil(p 2^24) (exact: scaling by 2^24 is exact), which skips the float
  * conversion. The compaction is branchless: a branch on a random mask mispredicts half the time
  * and tripled the cost of this loop when measured.
  */

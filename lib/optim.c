@@ -200,8 +200,19 @@ static void sgd_update(const gp_optim *o, float *w, const float *grad, float *bu
     });
 }
 
-static void adam_update(const gp_optim *o, float *w, const float *grad, float *m, float *v,
-                        int64_t n)
+/* Built for plain x86-64 and for AVX2 (gcc picks one at load time; sqrt and division are
+ * correctly rounded in both: the same bits). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define UPDATE_KERNEL __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef UPDATE_KERNEL
+#define UPDATE_KERNEL
+#endif
+
+UPDATE_KERNEL static void adam_update(const gp_optim *o, float *w, const float *grad, float *m,
+                                      float *v, int64_t n)
 {
     const double t = (double)o->step; /* already counts this update */
     const float step_size = (float)((double)o->lr / (1.0 - pow((double)o->beta1, t)));

@@ -69,6 +69,40 @@ static void test_dropout_gradient(void **state)
     gp_tensor_free(&a);
 }
 
+/* Naive reference of the dropout mask (ops_dropout.c): one draw from rng seeds the mask; block b
+ * of 8192 elements runs four xoshiro256** generators whose 16 state words are splitmix64
+ * outputs 16 b .. 16 b + 15; step k's output of generator l decides elements 8 k + 2 l (low 32
+ * bits) and 8 k + 2 l + 1 (high 32 bits) of the block: kept when >= ceil(p 2^32). */
+static uint64_t ref_splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static bool ref_keep(uint64_t seed, int64_t i, float p)
+{
+    int64_t block = i / 8192, j = i % 8192, step = j / 8, lane = (j % 8) / 2;
+    uint64_t x = seed + (uint64_t)block * 16u * 0x9e3779b97f4a7c15ull, s[4] = {0, 0, 0, 0};
+    for (int l = 0; l <= lane; l++)
+        for (int w = 0; w < 4; w++) s[w] = ref_splitmix(&x);
+    uint64_t u = 0;
+    for (int64_t k = 0; k <= step; k++) {
+        uint64_t r = s[1] * 5;
+        u = ((r << 7) | (r >> 57)) * 9;
+        uint64_t t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = (s[3] << 45) | (s[3] >> 19);
+    }
+    uint64_t half = j % 2 ? u >> 32 : u & 0xffffffffu;
+    return half >= (uint64_t)ceil((double)p * 4294967296.0);
+}
+
 static void test_dropout_statistics(void **state)
 {
     (void)state;
@@ -86,11 +120,12 @@ static void test_dropout_statistics(void **state)
     gp_tensor *y2 = gp_dropout(t, x, p, &again);
     assert_non_null(y);
     assert_non_null(y2);
+    uint64_t seed = gp_rng_u64(&ref); /* the op takes one draw */
+    assert_memory_equal(rng.s, ref.s, sizeof rng.s);
     int64_t dropped = 0;
     float scale = 1.0f / (1.0f - p);
-    for (int64_t i = 0; i < n; i++) {
-        /* the mask is the row-major sequence of uniform draws, dropped when u < p */
-        bool keep = gp_rng_uniform(&ref) >= p;
+    for (int64_t i = 0; i < n; i++) { /* n = 100 000: 13 blocks, the last one partial */
+        bool keep = ref_keep(seed, i, p);
         assert_true(y->data[i] == y2->data[i]); /* same seed, same mask */
         if (keep) {
             assert_true(y->data[i] == x->data[i] * scale);

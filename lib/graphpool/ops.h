@@ -68,7 +68,8 @@ GP_API gp_tensor *gp_log_softmax(gp_tape *t, gp_tensor *a);
 
 /* ---- regularisation and normalisation ---- */
 /* Inverted dropout: zero with probability p, scale survivors by 1/(1-p); identity when the
- * tape is not training or p == 0. The mask is drawn from rng in row-major order. */
+ * tape is not training or p == 0. The mask is a function of one 64-bit draw from rng and the
+ * element index (ops_dropout.c), the same for every thread count. */
 GP_API gp_tensor *gp_dropout(gp_tape *t, gp_tensor *a, float p, gp_rng *rng);
 /* Per row: (a - mean) / sqrt(var + eps) * gamma + beta (gamma, beta 1 x cols or NULL). */
 GP_API gp_tensor *gp_layer_norm(gp_tape *t, gp_tensor *a, gp_tensor *gamma, gp_tensor *beta, float eps);
@@ -128,6 +129,28 @@ GP_API gp_tensor *gp_sddmm(gp_tape *t, const gp_graph *g, gp_tensor *a, gp_tenso
  * 1/(1-p) (the mask is drawn from rng in storage order).
  */
 GP_API gp_tensor *gp_sparse_matmul(gp_tape *t, const gp_csr *s, gp_tensor *w, float dropout, gp_rng *rng);
+
+/* ---- fused ops (fewer passes over memory than their compositions; tests/test_fused.c) ---- */
+/*
+ * Y = C + A B + bias: A m x k, B k x n, C m x n or NULL, bias 1 x n or NULL. The same values
+ * as gp_add(gp_add(gp_matmul(A, B), C), bias) but summed as (C + bias) + A B (sgemm adds the
+ * product into C + bias): bit-identical without C for k <= 320, last-bit differences
+ * otherwise. Gradients to all four (dC = dY, dbias = column sums of dY).
+ */
+GP_API gp_tensor *gp_addmm(gp_tape *t, gp_tensor *c, gp_tensor *a, gp_tensor *b, gp_tensor *bias);
+/* y_k = a[ia[k]] * b[ib[k]] elementwise, k < n (a, b same width; e.g. h_u * h_v per edge):
+ * gp_mul(gp_gather_rows(a, ia, n), gp_gather_rows(b, ib, n)) without the gathered copies, with
+ * the same bits forward and backward (a's gradient terms added before b's). GP_E_RANGE for an
+ * index out of range. */
+GP_API gp_tensor *gp_gather_mul(gp_tape *t, gp_tensor *a, const int64_t *ia, gp_tensor *b,
+                                const int64_t *ib, int64_t n);
+/* gp_concat_cols(max, mean) of gp_segment_max / gp_segment_mean (mean_first: [mean | max]) in
+ * one op: num_segments x 2 cols, the same bits forward and backward, one pass over a. */
+GP_API gp_tensor *gp_segment_max_mean(gp_tape *t, gp_tensor *a, const int64_t *seg_ptr,
+                                      int64_t num_segments, bool mean_first);
+/* gp_dropout(gp_relu(a), p, rng) in one op: the same mask (from the same rng state) and
+ * output bits; gp_relu(a) when not training or p == 0. */
+GP_API gp_tensor *gp_relu_dropout(gp_tape *t, gp_tensor *a, float p, gp_rng *rng);
 
 /* ---- losses (reduction: mean over elements / rows, or sum) ---- */
 typedef enum gp_reduction { GP_REDUCE_MEAN = 0, GP_REDUCE_SUM = 1 } gp_reduction;
