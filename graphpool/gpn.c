@@ -504,6 +504,14 @@ static gp_status run_parse(gp_gpn_hierarchy *out, gp_module *gpn, gpn_state *s, 
 static gp_tensor *gpn_readout(gp_module *m, void *state, gp_tape *t, const gp_pool_batch *in)
 {
     gpn_state *s = state;
+    gp_pool_batch explicit_in;
+    if (gp_i_graph_copies(in->graph)) { /* shared copies (implicit adjacency): parse the explicit form */
+        const gp_graph *e = gp_i_graph_explicit_tape(t, "gpn", in->graph);
+        if (!e) return NULL;
+        explicit_in = *in;
+        explicit_in.graph = (gp_graph *)e; /* owned by in->graph's cache */
+        in = &explicit_in;
+    }
     if (!check_undirected(t, in->graph)) return NULL;
     if (pending_parse) {
         parse_request *rq = pending_parse;

@@ -404,6 +404,14 @@ static gp_status transform(gp_module *m, gp_tape *t, const gp_pool_batch *in, gp
     if (!out) return GP_TAPE_FAIL(t, GP_E_INVALID, "gp_pool_%s: NULL output", what);
     pool_impl *p = checked_impl(m, t, cap, what);
     if (!p || !gp_i_pool_check_batch(t, p->cls->name, in, m->in_dim)) return gp_tape_status(t);
+    gp_pool_batch explicit_in;
+    if (gp_i_graph_copies(in->graph)) { /* shared copies: operators read the explicit form */
+        const gp_graph *e = gp_i_graph_explicit_tape(t, p->cls->name, in->graph);
+        if (!e) return gp_tape_status(t);
+        explicit_in = *in;
+        explicit_in.graph = (gp_graph *)e; /* owned by in->graph's cache */
+        in = &explicit_in;
+    }
     gp_status st = cap == GP_POOL_COARSEN ? p->cls->coarsen(m, p->state, t, in, out)
                                           : p->cls->expand(m, p->state, t, in, out);
     if (st == GP_OK) st = gp_tape_status(t);

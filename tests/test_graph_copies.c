@@ -16,7 +16,8 @@
  *   implicit and the explicit batch (GAT and max aggregation through the cached explicit form);
  * - sddmm and gp_gnp_aggregate through the explicit form (bit-identical); copies of an implicit
  *   batch; the public functions that read adj's arrays (heuristics, induced subgraph, k-hop,
- *   batching, random link split) give the same results on the implicit and the explicit graph;
+ *   batching, random link split, top-k / SAGPool coarsening, GPN readout) give the same results
+ *   on the implicit and the explicit graph;
  * - errors (NULL, negative counts, no copy, an edge between graphs) and every allocation failing
  *   in turn (construction, GCN form, explicit form, spmm forward and backward).
  */
@@ -547,6 +548,39 @@ static void test_copies_public_readers(void **state)
         if (la->count[p]) assert_memory_equal(la->pairs[p], lb->pairs[p], (size_t)(2 * la->count[p]) * sizeof(int64_t));
     }
     gp_link_split_free(&la), gp_link_split_free(&lb);
+    /* pooling operators that read edges (top-k coarsening, GPN readout) on an implicit batch */
+    gp_tape *t = NULL;
+    assert_int_equal(gp_tape_new(&t), GP_OK);
+    gp_tensor *x = param("x", n, 6, 9);
+    const char *specs[] = {"topk:ratio=0.5", "sagpool:ratio=0.5", "gpn"};
+    for (int k = 0; k < 3; k++) {
+        gp_module *pm = NULL;
+        gp_rng prng;
+        gp_rng_seed(&prng, 3);
+        assert_int_equal(gp_pool_new(&pm, specs[k], 6, &prng), GP_OK);
+        gp_pool_batch sb = gp_pool_batch_of(sh, x), eb = gp_pool_batch_of(ex, x);
+        const float *ya, *yb;
+        int64_t size;
+        gp_pool_batch oa, ob;
+        memset(&oa, 0, sizeof oa), memset(&ob, 0, sizeof ob);
+        if (gp_pool_caps(pm) & GP_POOL_COARSEN) {
+            assert_int_equal(gp_pool_coarsen(pm, t, &sb, &oa), GP_OK);
+            assert_int_equal(gp_pool_coarsen(pm, t, &eb, &ob), GP_OK);
+            assert_same_csr(specs[k], &oa.graph->adj, &ob.graph->adj);
+            ya = oa.x->data, yb = ob.x->data, size = gp_tensor_size(ob.x);
+        } else {
+            gp_tensor *ra = gp_pool_readout(pm, t, &sb), *rb = gp_pool_readout(pm, t, &eb);
+            assert_non_null(ra);
+            assert_non_null(rb);
+            ya = ra->data, yb = rb->data, size = gp_tensor_size(rb);
+        }
+        assert_bits(specs[k], ya, yb, size);
+        gp_pool_batch_release(&oa), gp_pool_batch_release(&ob);
+        gp_tape_reset(t);
+        gp_module_free(&pm);
+    }
+    gp_tensor_free(&x);
+    gp_tape_free(&t);
     gp_graph_free(&ba), gp_graph_free(&bb), gp_graph_free(&ia), gp_graph_free(&ib);
     gp_free(ka), gp_free(kb);
     gp_graph_free(&ex), gp_graph_free(&sh), gp_graph_free(&g);

@@ -22,8 +22,9 @@
  * (an explicit copy), gp_graph_edge_list, GAT and max aggregation use an explicit form built on
  * first use and cached in the graph; so do the library's other readers of adj's arrays
  * (gp_graph_batch, gp_graph_induced, gp_graph_khop, the heuristics, random link splits, igraph
- * conversion, WalkPool, GNP aggregation, coarsening pooling). Code outside the library that reads
- * adj's arrays itself must check adj.ptr != NULL (or call gp_graph_copy first).
+ * conversion, WalkPool, GNP aggregation, coarsening pooling, the GPN readout). Code outside
+ * the library that reads adj's arrays itself must check adj.ptr != NULL (or call gp_graph_copy
+ * first).
  */
 #ifndef GRAPHPOOL_GRAPH_H
 #define GRAPHPOOL_GRAPH_H
