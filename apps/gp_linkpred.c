@@ -618,6 +618,19 @@ static bool has_edge(const gp_graph *g, int64_t u, int64_t v)
     return lo < g->adj.ptr[v + 1] && g->adj.idx[lo] == u;
 }
 
+/* The labels of nodes u and v (size bytes each), JSON-escaped when the output is JSON. */
+static void pair_labels(char *lu, char *lv, size_t size, const app *a, int64_t u, int64_t v)
+{
+    node_label(lu, size, a, u);
+    node_label(lv, size, a, v);
+    if (!a->json) return;
+    char tmp[256];
+    json_escape(tmp, sizeof tmp, lu);
+    snprintf(lu, size, "%s", tmp);
+    json_escape(tmp, sizeof tmp, lv);
+    snprintf(lv, size, "%s", tmp);
+}
+
 static gp_status do_predict(app *a, gp_linkpred_model *model, const gp_heuristic_info *h)
 {
     int64_t *pairs = NULL, count = 0;
@@ -631,15 +644,7 @@ static gp_status do_predict(app *a, gp_linkpred_model *model, const gp_heuristic
         char lu[256], lv[256];
         if (a->json) fprintf(o.f, "{\"predictions\": [");
         for (int64_t i = 0; i < count; i++) {
-            node_label(lu, sizeof lu, a, pairs[2 * i]);
-            node_label(lv, sizeof lv, a, pairs[2 * i + 1]);
-            if (a->json) {
-                char tmp[256];
-                json_escape(tmp, sizeof tmp, lu);
-                snprintf(lu, sizeof lu, "%s", tmp);
-                json_escape(tmp, sizeof tmp, lv);
-                snprintf(lv, sizeof lv, "%s", tmp);
-            }
+            pair_labels(lu, lv, sizeof lu, a, pairs[2 * i], pairs[2 * i + 1]);
             bool e = has_edge(a->g, pairs[2 * i], pairs[2 * i + 1]);
             if (a->json)
                 fprintf(o.f, "%s{\"u\": \"%s\", \"v\": \"%s\", \"score\": %.6g, \"edge\": %s}", i ? ", " : "", lu, lv,
@@ -764,15 +769,7 @@ static gp_status do_recommend(app *a, gp_linkpred_model *model, const gp_heurist
         char lu[256], lv[256];
         if (a->json) fprintf(o.f, "{\"recommendations\": [");
         for (int64_t i = 0; i < k; i++) {
-            node_label(lu, sizeof lu, a, cs[i].u);
-            node_label(lv, sizeof lv, a, cs[i].v);
-            if (a->json) {
-                char tmp[256];
-                json_escape(tmp, sizeof tmp, lu);
-                snprintf(lu, sizeof lu, "%s", tmp);
-                json_escape(tmp, sizeof tmp, lv);
-                snprintf(lv, sizeof lv, "%s", tmp);
-            }
+            pair_labels(lu, lv, sizeof lu, a, cs[i].u, cs[i].v);
             if (a->json)
                 fprintf(o.f, "%s{\"rank\": %lld, \"u\": \"%s\", \"v\": \"%s\", \"score\": %.6g, \"common_neighbours\": %lld}",
                         i ? ", " : "", (long long)(i + 1), lu, lv, cs[i].score, (long long)cs[i].cn);
