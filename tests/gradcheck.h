@@ -87,4 +87,28 @@ static void gc_fill(gp_tensor *x, gp_rng *rng, float lo, float hi)
     for (int64_t i = 0; i < gp_tensor_size(x); i++) x->data[i] = lo + (hi - lo) * gp_rng_uniform(rng);
 }
 
+/* A parameter (rows x cols) filled uniformly in [lo, hi); the test exits if it cannot be made. */
+static inline gp_tensor *gc_param(gp_rng *rng, const char *name, int64_t rows, int64_t cols, float lo,
+                                  float hi)
+{
+    gp_tensor *x = NULL;
+    if (gp_param_new(&x, name, rows, cols) != GP_OK) {
+        fprintf(stderr, "gc_param: %s\n", gp_last_error());
+        exit(1);
+    }
+    gc_fill(x, rng, lo, hi);
+    return x;
+}
+
+/* A new tape; the test exits if it cannot be made. */
+static inline gp_tape *gc_tape(void)
+{
+    gp_tape *t = NULL;
+    if (gp_tape_new(&t) != GP_OK) {
+        fprintf(stderr, "gc_tape: %s\n", gp_last_error());
+        exit(1);
+    }
+    return t;
+}
+
 #endif

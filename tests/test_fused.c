@@ -16,22 +16,6 @@
 
 #include "gradcheck.h"
 
-static gp_tensor *new_param(gp_rng *rng, const char *name, int64_t rows, int64_t cols, float lo,
-                            float hi)
-{
-    gp_tensor *x = NULL;
-    assert_int_equal(gp_param_new(&x, name, rows, cols), GP_OK);
-    gc_fill(x, rng, lo, hi);
-    return x;
-}
-
-static gp_tape *new_tape(void)
-{
-    gp_tape *t = NULL;
-    assert_int_equal(gp_tape_new(&t), GP_OK);
-    return t;
-}
-
 static void assert_close(const char *what, const float *got, const double *want, int64_t n,
                          double tol)
 {
@@ -74,11 +58,11 @@ static void test_addmm_values_and_gradients(void **state)
     const int64_t ks[3] = {3, 128, 300};
     for (int ki = 0; ki < 3; ki++) {
         int64_t m = 7, k = ks[ki], n = 5;
-        gp_tensor *a = new_param(&rng, "a", m, k, -1, 1), *b = new_param(&rng, "b", k, n, -1, 1);
-        gp_tensor *c = new_param(&rng, "c", m, n, -1, 1), *bias = new_param(&rng, "bias", 1, n, -1, 1);
+        gp_tensor *a = gc_param(&rng, "a", m, k, -1, 1), *b = gc_param(&rng, "b", k, n, -1, 1);
+        gp_tensor *c = gc_param(&rng, "c", m, n, -1, 1), *bias = gc_param(&rng, "bias", 1, n, -1, 1);
         for (int combo = 0; combo < 4; combo++) {
             bool with_c = combo & 1, with_bias = combo & 2;
-            gp_tape *t = new_tape();
+            gp_tape *t = gc_tape();
             gp_tensor *y = gp_addmm(t, with_c ? c : NULL, a, b, with_bias ? bias : NULL);
             assert_non_null(y);
             assert_true(y->rows == m && y->cols == n);
@@ -108,8 +92,8 @@ static void test_addmm_values_and_gradients(void **state)
         gp_tensor_free(&c);
         gp_tensor_free(&bias);
     }
-    gp_tensor *x = new_param(&rng, "x", 6, 6, -1, 1), *w = new_param(&rng, "w", 6, 6, -1, 1);
-    gp_tensor *bias = new_param(&rng, "bias", 1, 6, -1, 1);
+    gp_tensor *x = gc_param(&rng, "x", 6, 6, -1, 1), *w = gc_param(&rng, "w", 6, 6, -1, 1);
+    gp_tensor *bias = gc_param(&rng, "bias", 1, 6, -1, 1);
     gp_tensor *in[3] = {x, w, bias};
     assert_true(gc_check(residual_forward, NULL, in, 3) < 1e-2);
     gp_tensor_free(&x);
@@ -120,7 +104,7 @@ static void test_addmm_values_and_gradients(void **state)
 static void test_addmm_errors(void **state)
 {
     (void)state;
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_tensor *a = gp_tape_tensor(t, 4, 3), *b = gp_tape_tensor(t, 3, 2);
     gp_tensor *bad_b = gp_tape_tensor(t, 4, 2), *c = gp_tape_tensor(t, 4, 2);
     gp_tensor *bad_c = gp_tape_tensor(t, 2, 4), *bias = gp_tape_tensor(t, 1, 2);
@@ -159,11 +143,11 @@ static void test_relu_dropout_matches_unfused(void **state)
     gp_rng rng;
     gp_rng_seed(&rng, 8);
     enum { R = 37, C = 29, N = R * C }; /* not a multiple of 8: a partial mask step */
-    gp_tensor *x = new_param(&rng, "x", R, C, -1, 1);
+    gp_tensor *x = gc_param(&rng, "x", R, C, -1, 1);
     x->data[0] = 0.0f, x->data[1] = -0.0f, x->data[2] = NAN;
     float *r = malloc(N * sizeof(float)), *g_fused = malloc(N * sizeof(float));
     for (int i = 0; i < N; i++) r[i] = gp_rng_uniform(&rng) * 2.0f - 1.0f;
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_rng d1, d2;
     gp_rng_seed(&d1, 77);
     gp_rng_seed(&d2, 77);
@@ -201,7 +185,7 @@ static void test_relu_dropout_matches_unfused(void **state)
 static void test_relu_dropout_eval_and_errors(void **state)
 {
     (void)state;
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_tensor *x = gp_tape_constant(t, (float[]){-1, 2, -3, 4}, 2, 2);
     gp_rng rng;
     gp_rng_seed(&rng, 1);
@@ -232,7 +216,7 @@ static void test_dropout_mask_threads(void **state)
 {
     (void)state;
     enum { R = 2500, C = 128, N = R * C };
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_tensor *x = gp_tape_tensor(t, R, C);
     for (int i = 0; i < N; i++) x->data[i] = 1.0f;
     gp_rng r1, r3;
@@ -272,14 +256,14 @@ static void test_gather_mul(void **state)
     gp_rng rng;
     gp_rng_seed(&rng, 21);
     enum { C = 11 };
-    gp_tensor *a = new_param(&rng, "a", 5, C, -1, 1), *b = new_param(&rng, "b", 5, C, -1, 1);
+    gp_tensor *a = gc_param(&rng, "a", 5, C, -1, 1), *b = gc_param(&rng, "b", 5, C, -1, 1);
     gp_tensor *in[2] = {a, b};
     assert_true(gc_check(gather_mul_forward, NULL, in, 2) < 1e-2);
     assert_true(gc_check(gather_mul_forward, (void *)1, in, 1) < 1e-2); /* a with itself */
     /* values against a naive loop, and bits against the unfused ops (one tensor, as in GPN) */
     float r[9 * C];
     for (int i = 0; i < 9 * C; i++) r[i] = gp_rng_uniform(&rng) - 0.5f;
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_tensor_zero_grad(a);
     gp_tensor *y = gp_gather_mul(t, a, gm_ia, a, gm_ib, 9);
     assert_non_null(y);
@@ -337,7 +321,7 @@ static void test_passthrough_gradients(void **state)
     (void)state;
     gp_rng rng;
     gp_rng_seed(&rng, 5);
-    gp_tensor *x = new_param(&rng, "x", 4, 6, -1, 1), *b = new_param(&rng, "b", 1, 6, -1, 1);
+    gp_tensor *x = gc_param(&rng, "x", 4, 6, -1, 1), *b = gc_param(&rng, "b", 1, 6, -1, 1);
     gp_tensor *in[2] = {x, b};
     assert_true(gc_check(passthrough_forward, NULL, in, 2) < 1e-2);
     gp_tensor_free(&x);
@@ -355,12 +339,12 @@ static void test_segment_extremum(void **state)
     const int64_t ptr[6] = {0, 4, 4, 5, 16, 23}; /* an empty and a one-row segment */
     for (int wi = 0; wi < 3; wi++) {
         int64_t cols = widths[wi], rows = 23;
-        gp_tensor *a = new_param(&rng, "a", rows, cols, -1, 1);
+        gp_tensor *a = gc_param(&rng, "a", rows, cols, -1, 1);
         /* ties (a later equal row must not win) and NaN (never larger or smaller) */
         for (int64_t c = 0; c < cols; c++) a->data[10 * cols + c] = a->data[8 * cols + c] = 2.0f;
         a->data[17 * cols] = NAN;
         for (int is_max = 0; is_max < 2; is_max++) {
-            gp_tape *t = new_tape();
+            gp_tape *t = gc_tape();
             gp_tensor *y = is_max ? gp_segment_max(t, a, ptr, 5) : gp_segment_min(t, a, ptr, 5);
             assert_non_null(y);
             float *g = malloc((size_t)(5 * cols) * sizeof(float));
@@ -425,7 +409,7 @@ static void test_segment_max_mean(void **state)
     gp_rng_seed(&rng, 31);
     for (int wi = 0; wi < 2; wi++) {
         int64_t cols = wi ? 21 : 4;
-        gp_tensor *a = new_param(&rng, "a", 10, cols, -2, 2);
+        gp_tensor *a = gc_param(&rng, "a", 10, cols, -2, 2);
         for (int64_t c = 0; c < cols; c++) { /* distinct values 0.3 apart: no near-ties */
             int64_t perm[10];
             for (int i = 0; i < 10; i++) perm[i] = i;
@@ -436,7 +420,7 @@ static void test_segment_max_mean(void **state)
             max_mean_ctx fused = {combo & 1, true, combo & 2}, plain = {combo & 1, false, combo & 2};
             assert_true(gc_check(max_mean_forward, &fused, &a, 1) < 1e-2);
             /* bits: forward and backward equal the unfused readout */
-            gp_tape *t = new_tape();
+            gp_tape *t = gc_tape();
             gp_tensor *y = max_mean_forward(t, &a, &fused);
             assert_non_null(y);
             int64_t n = gp_tensor_size(y);
@@ -460,7 +444,7 @@ static void test_segment_max_mean(void **state)
         }
         gp_tensor_free(&a);
     }
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_tensor *x = gp_tape_tensor(t, 10, 3);
     const int64_t bad[5] = {0, 3, 2, 4, 10};
     assert_null(gp_segment_max_mean(t, x, bad, 4, false));
@@ -474,7 +458,7 @@ static void test_segment_max_mean(void **state)
 static void run_parallel_new_ops(float *out, gp_tensor *a, gp_tensor *w, gp_tensor *bias,
                                  const int64_t *ptr, const int64_t *ia, const int64_t *ib, bool mm)
 {
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_tensor_zero_grad(a);
     gp_tensor_zero_grad(w);
     gp_tensor_zero_grad(bias);
@@ -500,8 +484,8 @@ static void test_parallel_new_ops(void **state)
     enum { R = 3000, C = 96, SEGS = 30 };
     gp_rng rng;
     gp_rng_seed(&rng, 19);
-    gp_tensor *a = new_param(&rng, "a", R, C, -1, 1), *w = new_param(&rng, "w", C, C, -0.2f, 0.2f);
-    gp_tensor *bias = new_param(&rng, "bias", 1, C, -0.5f, 0.5f);
+    gp_tensor *a = gc_param(&rng, "a", R, C, -1, 1), *w = gc_param(&rng, "w", C, C, -0.2f, 0.2f);
+    gp_tensor *bias = gc_param(&rng, "bias", 1, C, -0.5f, 0.5f);
     int64_t *ptr = malloc((SEGS + 1) * sizeof *ptr), *ia = malloc(R * sizeof *ia), *ib = malloc(R * sizeof *ib);
     for (int s = 0; s <= SEGS; s++) ptr[s] = (int64_t)s * R / SEGS;
     for (int i = 0; i < R; i++) ia[i] = (int64_t)gp_rng_below(&rng, R), ib[i] = (int64_t)gp_rng_below(&rng, R);
@@ -533,12 +517,12 @@ static void test_relu_backward(void **state)
     enum { N = 4103 }; /* chunks of 4096 and a short tail */
     gp_rng rng;
     gp_rng_seed(&rng, 17);
-    gp_tensor *x = new_param(&rng, "x", 1, N, -1, 1);
+    gp_tensor *x = gc_param(&rng, "x", 1, N, -1, 1);
     x->data[0] = 0.0f, x->data[1] = -0.0f, x->data[2] = NAN, x->data[3] = INFINITY;
     float *g = malloc(N * sizeof(float));
     for (int i = 0; i < N; i++) g[i] = gp_rng_uniform(&rng) - 0.5f;
     for (int acc = 0; acc < 2; acc++) { /* fresh buffer (a temporary), then accumulating (a param) */
-        gp_tape *t = new_tape();
+        gp_tape *t = gc_tape();
         gp_tensor_zero_grad(x);
         gp_tensor *in = acc ? x : gp_scale(t, x, 1.0f);
         gp_tensor *y = gp_relu(t, in);
@@ -557,7 +541,7 @@ static void test_relu_backward(void **state)
 
 static void run_layer_norm(float *out, gp_tensor *a, gp_tensor *gamma, gp_tensor *beta, const float *r)
 {
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_tensor_zero_grad(a);
     gp_tensor_zero_grad(gamma);
     gp_tensor_zero_grad(beta);
@@ -578,9 +562,9 @@ static void test_layer_norm_threads(void **state)
     enum { R = 2100, C = 131, N = R * C }; /* above the parallel threshold; odd width */
     gp_rng rng;
     gp_rng_seed(&rng, 23);
-    gp_tensor *a = new_param(&rng, "a", R, C, -3, 3);
-    gp_tensor *gamma = new_param(&rng, "gamma", 1, C, 0.5f, 1.5f);
-    gp_tensor *beta = new_param(&rng, "beta", 1, C, -1, 1);
+    gp_tensor *a = gc_param(&rng, "a", R, C, -3, 3);
+    gp_tensor *gamma = gc_param(&rng, "gamma", 1, C, 0.5f, 1.5f);
+    gp_tensor *beta = gc_param(&rng, "beta", 1, C, -1, 1);
     float *r = malloc(N * sizeof(float));
     for (int i = 0; i < N; i++) r[i] = gp_rng_uniform(&rng) - 0.5f;
     size_t len = (size_t)(2 * N + 2 * C);

@@ -9,22 +9,6 @@
 
 #include "gradcheck.h"
 
-static gp_tensor *new_param(gp_rng *rng, const char *name, int64_t rows, int64_t cols, float lo,
-                            float hi)
-{
-    gp_tensor *x = NULL;
-    assert_int_equal(gp_param_new(&x, name, rows, cols), GP_OK);
-    gc_fill(x, rng, lo, hi);
-    return x;
-}
-
-static gp_tape *new_tape(void)
-{
-    gp_tape *t = NULL;
-    assert_int_equal(gp_tape_new(&t), GP_OK);
-    return t;
-}
-
 /* ================= dropout ================= */
 
 typedef struct {
@@ -43,11 +27,11 @@ static void test_dropout_gradient(void **state)
     (void)state;
     gp_rng rng;
     gp_rng_seed(&rng, 1);
-    gp_tensor *a = new_param(&rng, "a", 6, 7, -1, 1);
+    gp_tensor *a = gc_param(&rng, "a", 6, 7, -1, 1);
     dropout_ctx c = {0.4f};
     assert_true(gc_check(dropout_forward, &c, &a, 1) < 1e-2);
     /* exact backward: dA = mask / (1 - p) for an all-ones output gradient */
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_tensor *y = dropout_forward(t, &a, &c);
     assert_non_null(y);
     float ones[42];
@@ -108,7 +92,7 @@ static void test_dropout_statistics(void **state)
     (void)state;
     const int64_t rows = 200, cols = 500, n = rows * cols;
     const float p = 0.3f;
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_tensor *x = gp_tape_tensor(t, rows, cols);
     assert_non_null(x);
     for (int64_t i = 0; i < n; i++) x->data[i] = 1.0f + (float)(i % 7);
@@ -157,9 +141,9 @@ static void test_dropout_identity_and_errors(void **state)
     (void)state;
     gp_rng rng, before;
     gp_rng_seed(&rng, 3);
-    gp_tensor *w = new_param(&rng, "w", 3, 4, -1, 1);
+    gp_tensor *w = gc_param(&rng, "w", 3, 4, -1, 1);
     before = rng;
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     /* eval mode: the input itself, no rng draw, no node */
     gp_tape_set_training(t, false);
     assert_ptr_equal(gp_dropout(t, w, 0.5f, &rng), w);
@@ -226,14 +210,14 @@ static void test_layer_norm(void **state)
     (void)state;
     gp_rng rng;
     gp_rng_seed(&rng, 11);
-    gp_tensor *a = new_param(&rng, "a", 5, 6, -2, 2);
-    gp_tensor *g = new_param(&rng, "gamma", 1, 6, 0.5f, 1.5f);
-    gp_tensor *b = new_param(&rng, "beta", 1, 6, -1, 1);
+    gp_tensor *a = gc_param(&rng, "a", 5, 6, -2, 2);
+    gp_tensor *g = gc_param(&rng, "gamma", 1, 6, 0.5f, 1.5f);
+    gp_tensor *b = gc_param(&rng, "beta", 1, 6, -1, 1);
     gp_tensor *in[3] = {a, g, b};
     for (int affine = 0; affine < 2; affine++) {
         norm_ctx c = {affine, 1e-5f};
         assert_true(gc_check(layer_norm_forward, &c, in, affine ? 3 : 1) < 1e-2);
-        gp_tape *t = new_tape();
+        gp_tape *t = gc_tape();
         gp_tensor *y = layer_norm_forward(t, in, &c);
         assert_non_null(y);
         double ref[30];
@@ -242,7 +226,7 @@ static void test_layer_norm(void **state)
         gp_tape_free(&t);
     }
     /* a constant row normalises to beta (0 / sqrt(eps)) */
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     float constant[3] = {2, 2, 2};
     gp_tensor *y = gp_layer_norm(t, gp_tape_constant(t, constant, 1, 3), NULL, NULL, 1e-5f);
     assert_non_null(y);
@@ -284,9 +268,9 @@ static void test_batch_norm_gradients(void **state)
     (void)state;
     gp_rng rng;
     gp_rng_seed(&rng, 21);
-    gp_tensor *a = new_param(&rng, "a", 6, 4, -2, 2);
-    gp_tensor *g = new_param(&rng, "gamma", 1, 4, 0.5f, 1.5f);
-    gp_tensor *b = new_param(&rng, "beta", 1, 4, -1, 1);
+    gp_tensor *a = gc_param(&rng, "a", 6, 4, -2, 2);
+    gp_tensor *g = gc_param(&rng, "gamma", 1, 4, 0.5f, 1.5f);
+    gp_tensor *b = gc_param(&rng, "beta", 1, 4, -1, 1);
     gp_tensor *rm = NULL, *rv = NULL;
     gp_tensor_new(&rm, 1, 4);
     gp_tensor_new(&rv, 1, 4);
@@ -306,7 +290,7 @@ static void test_batch_norm_gradients(void **state)
             memcpy(rm->data, saved_rm, sizeof saved_rm); /* undo the gradcheck's updates */
             memcpy(rv->data, saved_rv, sizeof saved_rv);
             /* values against a naive per-column formula */
-            gp_tape *t = new_tape();
+            gp_tape *t = gc_tape();
             gp_tensor *y = batch_norm_forward(t, in, &c);
             assert_non_null(y);
             for (int64_t j = 0; j < 4; j++) {
@@ -345,7 +329,7 @@ static void test_batch_norm_running_stats_and_errors(void **state)
     gp_tensor_new(&rm, 1, 2);
     gp_tensor_new(&rv, 1, 2);
     gp_tensor_fill(rv, 1.0f);
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     float data[8] = {1, 2, 2, 4, 3, 6, 4, 8}; /* columns {1,2,3,4} and {2,4,6,8} */
     gp_tensor *x = gp_tape_constant(t, data, 4, 2);
     gp_tensor *y = gp_batch_norm(t, x, NULL, NULL, rm, rv, 0.1f, 0.0f);
@@ -427,19 +411,19 @@ static void test_shape_gradients_and_values(void **state)
     char name[8];
     for (int k = 0; k < 6; k++) {
         snprintf(name, sizeof name, "c%d", k);
-        cparts[k] = new_param(&rng, name, 3, k + 1, -1, 1);
+        cparts[k] = gc_param(&rng, name, 3, k + 1, -1, 1);
         snprintf(name, sizeof name, "r%d", k);
-        rparts[k] = new_param(&rng, name, k + 1, 2, -1, 1);
+        rparts[k] = gc_param(&rng, name, k + 1, 2, -1, 1);
     }
     shape_ctx cc = {0, 6}, cr = {1, 6};
     assert_true(gc_check(shape_forward, &cc, cparts, 6) < 1e-2);
     assert_true(gc_check(shape_forward, &cr, rparts, 6) < 1e-2);
-    gp_tensor *a = new_param(&rng, "a", 5, 4, -1, 1);
+    gp_tensor *a = gc_param(&rng, "a", 5, 4, -1, 1);
     for (int which = 2; which <= 4; which++) {
         shape_ctx c = {which, 1};
         assert_true(gc_check(shape_forward, &c, &a, 1) < 1e-2);
     }
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_tensor *y = gp_concat_cols(t, 6, cparts);
     assert_int_equal(y->rows, 3);
     assert_int_equal(y->cols, 21);
@@ -493,7 +477,7 @@ static void test_concat_grad_reaches_late_part(void **state)
 {
     (void)state;
     /* only the 6th part needs a gradient: the node must still be recorded */
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_tensor *w = NULL;
     gp_param_new(&w, "w", 2, 1);
     gp_tensor *parts[6];
@@ -519,7 +503,7 @@ static void test_concat_grad_reaches_late_part(void **state)
 static void test_shape_errors(void **state)
 {
     (void)state;
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_tensor *a = gp_tape_tensor(t, 3, 4), *b = gp_tape_tensor(t, 2, 4);
     gp_tensor *ab[2] = {a, b};
     assert_null(gp_concat_cols(t, 2, ab));
@@ -615,7 +599,7 @@ static void test_loss_gradients_and_values(void **state)
     (void)state;
     gp_rng rng;
     gp_rng_seed(&rng, 41);
-    gp_tensor *x = new_param(&rng, "x", 5, 4, -3, 3);
+    gp_tensor *x = gc_param(&rng, "x", 5, 4, -3, 3);
     gp_tensor *target = NULL;
     gp_tensor_new(&target, 5, 4);
     gc_fill(target, &rng, 0, 1);
@@ -624,7 +608,7 @@ static void test_loss_gradients_and_values(void **state)
         for (int r = 0; r < 2; r++) {
             loss_ctx c = {which, (gp_reduction)r, target, labels};
             assert_true(gc_check(loss_forward, &c, &x, 1) < 1e-2);
-            gp_tape *t = new_tape();
+            gp_tape *t = gc_tape();
             gp_tensor *l = loss_forward(t, &x, &c);
             assert_non_null(l);
             assert_true(l->rows == 1 && l->cols == 1);
@@ -650,7 +634,7 @@ static float loss_value(gp_tape *t, int which, gp_reduction r, const float *x, i
 static void test_loss_hand_values(void **state)
 {
     (void)state;
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     const float pred[4] = {1, 2, 3, 4}, tgt[4] = {0, 2, 5, 1}; /* squares 1, 0, 4, 9 */
     assert_float_equal(loss_value(t, 0, GP_REDUCE_SUM, pred, 2, 2, tgt, NULL), 14.0f, 1e-6);
     assert_float_equal(loss_value(t, 0, GP_REDUCE_MEAN, pred, 2, 2, tgt, NULL), 3.5f, 1e-6);
@@ -696,9 +680,9 @@ static void test_loss_targets_take_no_gradient(void **state)
     (void)state;
     gp_rng rng;
     gp_rng_seed(&rng, 51);
-    gp_tensor *pred = new_param(&rng, "pred", 3, 2, -1, 1);
-    gp_tensor *target = new_param(&rng, "target", 3, 2, 0, 1);
-    gp_tape *t = new_tape();
+    gp_tensor *pred = gc_param(&rng, "pred", 3, 2, -1, 1);
+    gp_tensor *target = gc_param(&rng, "target", 3, 2, 0, 1);
+    gp_tape *t = gc_tape();
     for (int which = 0; which < 2; which++) {
         gp_tape_reset(t);
         gp_tensor_zero_grad(pred);
@@ -727,7 +711,7 @@ static void test_loss_targets_take_no_gradient(void **state)
 static void test_loss_errors(void **state)
 {
     (void)state;
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_tensor *x = gp_tape_tensor(t, 3, 4);
     const int64_t labels[3] = {0, 4, 1};
     assert_null(gp_nll_loss(t, x, labels, GP_REDUCE_MEAN));
@@ -777,7 +761,7 @@ static void test_loss_errors(void **state)
 /* Forward and backward of the row-parallel ops on a tensor above GP_PAR_MIN_WORK. */
 static void run_parallel_ops(float *values, float *grads, gp_tensor *a, const int64_t *labels)
 {
-    gp_tape *t = new_tape();
+    gp_tape *t = gc_tape();
     gp_tensor_zero_grad(a);
     gp_tensor *ln = gp_layer_norm(t, a, NULL, NULL, 1e-5f);
     gp_tensor *bn = gp_batch_norm(t, ln, NULL, NULL, NULL, NULL, 0.1f, 1e-5f);
@@ -797,7 +781,7 @@ static void test_parallel_bit_identical(void **state)
     enum { ROWS = 300, COLS = 128, N = ROWS * COLS };
     gp_rng rng;
     gp_rng_seed(&rng, 61);
-    gp_tensor *a = new_param(&rng, "a", ROWS, COLS, -2, 2);
+    gp_tensor *a = gc_param(&rng, "a", ROWS, COLS, -2, 2);
     int64_t *labels = malloc(ROWS * sizeof *labels);
     for (int i = 0; i < ROWS; i++) labels[i] = (int64_t)gp_rng_below(&rng, COLS);
     float *v1 = malloc((N + 1) * sizeof(float)), *g1 = malloc(N * sizeof(float));
