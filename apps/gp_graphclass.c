@@ -956,7 +956,7 @@ static options grid_options(const options *o, int i)
 {
     options oc = *o;
     for (int k = 0; k < o->grid.num_keys; k++)
-        apply_setting(&oc, o->grid.key[k], grid_value(&o->grid, i, k));
+        apply_setting(&oc, grid_key(&o->grid, k), grid_value(&o->grid, i, k));
     return oc;
 }
 
@@ -966,7 +966,7 @@ static int check_grid(const options *o)
     for (int i = 0; i < grid_size(&o->grid); i++) {
         options oc = *o;
         for (int k = 0; k < o->grid.num_keys; k++) {
-            const char *key = o->grid.key[k], *val = grid_value(&o->grid, i, k);
+            const char *key = grid_key(&o->grid, k), *val = grid_value(&o->grid, i, k);
             if (!apply_setting(&oc, key, val)) {
                 fprintf(stderr, "gp-graphclass: --grid: bad setting %s=%s\n", key, val);
                 return 2;

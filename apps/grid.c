@@ -26,9 +26,9 @@ int grid_parse(grid *g, const char *spec, char *err, size_t errlen)
         }
         *eq = '\0';
         int k = g->num_keys++;
-        g->key[k] = item;
+        g->key[k] = (short)(item - g->text);
         for (int j = 0; j < k; j++)
-            if (!strcmp(g->key[j], item)) {
+            if (!strcmp(grid_key(g, j), item)) {
                 snprintf(err, errlen, "key '%s' given twice", item);
                 return -1;
             }
@@ -38,7 +38,7 @@ int grid_parse(grid *g, const char *spec, char *err, size_t errlen)
                 snprintf(err, errlen, "more than %d values for '%s'", GRID_MAX_VALUES, item);
                 return -1;
             }
-            g->value[k][g->num_values[k]++] = v;
+            g->value[k][g->num_values[k]++] = (short)(v - g->text);
         }
         if (g->num_values[k] == 0) {
             snprintf(err, errlen, "no value for '%s'", item);
@@ -57,6 +57,8 @@ int grid_parse(grid *g, const char *spec, char *err, size_t errlen)
     return 0;
 }
 
+const char *grid_key(const grid *g, int k) { return g->text + g->key[k]; }
+
 int grid_size(const grid *g)
 {
     int n = 1;
@@ -68,7 +70,7 @@ const char *grid_value(const grid *g, int i, int k)
 {
     int stride = 1;
     for (int j = k + 1; j < g->num_keys; j++) stride *= g->num_values[j];
-    return g->value[k][(i / stride) % g->num_values[k]];
+    return g->text + g->value[k][(i / stride) % g->num_values[k]];
 }
 
 void grid_describe(const grid *g, int i, char *buf, size_t size)
@@ -76,7 +78,7 @@ void grid_describe(const grid *g, int i, char *buf, size_t size)
     size_t used = 0;
     buf[0] = '\0';
     for (int k = 0; k < g->num_keys && used < size; k++) {
-        int w = snprintf(buf + used, size - used, "%s%s=%s", k ? "," : "", g->key[k], grid_value(g, i, k));
+        int w = snprintf(buf + used, size - used, "%s%s=%s", k ? "," : "", grid_key(g, k), grid_value(g, i, k));
         if (w < 0) break;
         used += (size_t)w;
     }

@@ -13,10 +13,11 @@
 
 enum { GRID_MAX_KEYS = 8, GRID_MAX_VALUES = 8, GRID_MAX_CONFIGS = 64 };
 
+/* Keys and values are offsets into text (the parsed copy), so a grid may be copied by value. */
 typedef struct grid {
-    char text[512];                                /* the parsed copy; keys / values point here */
-    const char *key[GRID_MAX_KEYS];
-    const char *value[GRID_MAX_KEYS][GRID_MAX_VALUES];
+    char text[512];
+    short key[GRID_MAX_KEYS];
+    short value[GRID_MAX_KEYS][GRID_MAX_VALUES];
     int num_keys, num_values[GRID_MAX_KEYS];
 } grid;
 
@@ -25,6 +26,9 @@ int grid_parse(grid *g, const char *spec, char *err, size_t errlen);
 
 /* Number of configurations (1 for an empty grid). */
 int grid_size(const grid *g);
+
+/* Key k. */
+const char *grid_key(const grid *g, int k);
 
 /* The value of key k in configuration i. */
 const char *grid_value(const grid *g, int i, int k);

@@ -48,6 +48,39 @@ static bool parallel_worth(int nt, const gp_tensor *a)
     return nt > 1 && gp_tensor_size(a) > GP_PAR_MIN_WORK;
 }
 
+/* Rows [r0, r1) of g (cols wide) set to (assign) or increased by w * d. */
+static inline void spread_rows(float *g, int64_t r0, int64_t r1, int64_t cols, float w,
+                               const float *d, bool assign)
+{
+    for (int64_t r = r0; r < r1; r++) {
+        float *gr = g + r * cols;
+        if (assign)
+            for (int64_t c = 0; c < cols; c++) gr[c] = w * d[c];
+        else
+            for (int64_t c = 0; c < cols; c++) gr[c] += w * d[c];
+    }
+}
+
+/* Arg-extremum offsets are stored as int32: every segment must have at most 2^31 - 1 rows. */
+static bool check_int32_segments(gp_tape *t, const char *op, const int64_t *seg_ptr, int64_t segs)
+{
+    for (int64_t s = 0; s < segs; s++)
+        if (!GP_TAPE_CHECK(t, seg_ptr[s + 1] - seg_ptr[s] <= INT32_MAX,
+                           "%s: segment %lld has more than 2^31 - 1 rows", op, (long long)s))
+            return false;
+    return true;
+}
+
+/* The arg-extremum buffer (count offsets, tape memory) when a gradient will be asked of a;
+ * *arg NULL otherwise. false when out of memory (the tape's status is set). */
+static bool alloc_args(gp_tape *t, const gp_tensor *a, size_t count, int32_t **arg)
+{
+    *arg = NULL;
+    if (!gp_tape_recording(t) || !gp_i_needs_grad(a)) return true;
+    *arg = gp_tape_alloc(t, gp_i_mul_size(count > 0 ? count : 1, sizeof(int32_t)));
+    return *arg != NULL;
+}
+
 /* ---- sum and mean ---- */
 
 static gp_status segment_sum_backward(gp_tape *t, gp_node *n)
@@ -67,15 +100,8 @@ static gp_status segment_sum_backward(gp_tape *t, gp_node *n)
     for (int64_t s = 0; s < segs; s++) {
         int64_t len = ptr[s + 1] - ptr[s];
         if (len == 0) continue;
-        float w = mean ? 1.0f / (float)len : 1.0f;
-        const float *d = dy + s * cols;
-        for (int64_t r = ptr[s]; r < ptr[s + 1]; r++) {
-            float *g = ga + r * cols;
-            if (assign)
-                for (int64_t c = 0; c < cols; c++) g[c] = w * d[c];
-            else
-                for (int64_t c = 0; c < cols; c++) g[c] += w * d[c];
-        }
+        spread_rows(ga, ptr[s], ptr[s + 1], cols, mean ? 1.0f / (float)len : 1.0f, dy + s * cols,
+                    assign);
     });
     return GP_OK;
 }
@@ -251,21 +277,15 @@ static gp_tensor *segment_extremum(gp_tape *t, gp_tensor *a, const int64_t *seg_
 {
     bool is_max = kind == SEG_MAX;
     if (!gp_i_begin(t, 1, &a)) return NULL;
-    if (!check_segments(t, is_max ? "segment_max" : "segment_min", a, seg_ptr, segs)) return NULL;
+    const char *name = is_max ? "segment_max" : "segment_min";
+    if (!check_segments(t, name, a, seg_ptr, segs) || !check_int32_segments(t, name, seg_ptr, segs))
+        return NULL;
     int64_t cols = a->cols;
-    for (int64_t s = 0; s < segs; s++)
-        if (!GP_TAPE_CHECK(t, seg_ptr[s + 1] - seg_ptr[s] <= INT32_MAX,
-                           "segment_%s: segment %lld has more than 2^31 - 1 rows",
-                           is_max ? "max" : "min", (long long)s))
-            return NULL;
     gp_tensor *out = gp_i_out(t, segs, cols);
     if (!out) return NULL;
     /* the arg-extremum (row offset within its segment) only when a gradient will be asked */
-    bool keep_arg = gp_tape_recording(t) && gp_i_needs_grad(a);
-    size_t count = (size_t)gp_tensor_size(out);
-    int32_t *arg = NULL;
-    if (keep_arg && !(arg = gp_tape_alloc(t, gp_i_mul_size(count > 0 ? count : 1, sizeof(int32_t)))))
-        return NULL;
+    int32_t *arg;
+    if (!alloc_args(t, a, (size_t)gp_tensor_size(out), &arg)) return NULL;
     arg_extremum_fn with_arg = pick_arg_extremum();
     int nt = gp_i_threads();
     (void)nt;
@@ -324,13 +344,7 @@ static gp_status segment_max_mean_backward(gp_tape *t, gp_node *n)
         bool max_first = mean_first && !assign; /* into a fresh buffer the order is moot */
         if (max_first)
             for (int64_t c = 0; c < cols; c++) ga[(ptr[s] + as[c]) * cols + c] += dmax[c];
-        for (int64_t r = ptr[s]; r < ptr[s + 1]; r++) {
-            float *g = ga + r * cols;
-            if (assign)
-                for (int64_t c = 0; c < cols; c++) g[c] = w * dmean[c];
-            else
-                for (int64_t c = 0; c < cols; c++) g[c] += w * dmean[c];
-        }
+        spread_rows(ga, ptr[s], ptr[s + 1], cols, w, dmean, assign);
         if (!max_first)
             for (int64_t c = 0; c < cols; c++) ga[(ptr[s] + as[c]) * cols + c] += dmax[c];
     });
@@ -343,19 +357,14 @@ gp_tensor *gp_segment_max_mean(gp_tape *t, gp_tensor *a, const int64_t *seg_ptr,
                                int64_t num_segments, bool mean_first)
 {
     if (!gp_i_begin(t, 1, &a)) return NULL;
-    if (!check_segments(t, "segment_max_mean", a, seg_ptr, num_segments)) return NULL;
+    if (!check_segments(t, "segment_max_mean", a, seg_ptr, num_segments) ||
+        !check_int32_segments(t, "segment_max_mean", seg_ptr, num_segments))
+        return NULL;
     int64_t segs = num_segments, cols = a->cols;
-    for (int64_t s = 0; s < segs; s++)
-        if (!GP_TAPE_CHECK(t, seg_ptr[s + 1] - seg_ptr[s] <= INT32_MAX,
-                           "segment_max_mean: segment %lld has more than 2^31 - 1 rows", (long long)s))
-            return NULL;
     gp_tensor *out = gp_i_out(t, segs, 2 * cols);
     if (!out) return NULL;
-    bool keep_arg = gp_tape_recording(t) && gp_i_needs_grad(a);
-    size_t count = (size_t)(segs * cols);
-    int32_t *arg = NULL;
-    if (keep_arg && !(arg = gp_tape_alloc(t, gp_i_mul_size(count > 0 ? count : 1, sizeof(int32_t)))))
-        return NULL;
+    int32_t *arg;
+    if (!alloc_args(t, a, (size_t)(segs * cols), &arg)) return NULL;
     arg_extremum_fn with_arg = pick_arg_extremum();
     int nt = gp_i_threads();
     (void)nt;

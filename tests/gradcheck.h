@@ -100,6 +100,14 @@ static inline gp_tensor *gc_param(gp_rng *rng, const char *name, int64_t rows, i
     return x;
 }
 
+/* A parameter (rows x cols) filled uniformly in [-1, 1) from a generator seeded with seed. */
+static inline gp_tensor *gc_param_seeded(const char *name, int64_t rows, int64_t cols, uint64_t seed)
+{
+    gp_rng rng;
+    gp_rng_seed(&rng, seed);
+    return gc_param(&rng, name, rows, cols, -1.0f, 1.0f);
+}
+
 /* A new tape; the test exits if it cannot be made. */
 static inline gp_tape *gc_tape(void)
 {

@@ -156,16 +156,6 @@ static void assert_bits(const char *what, const float *a, const float *b, int64_
                 fail_msg("%s: entry %lld differs: %.9g vs %.9g", what, (long long)i, (double)a[i], (double)b[i]);
 }
 
-static gp_tensor *param(const char *name, int64_t rows, int64_t cols, uint64_t seed)
-{
-    gp_tensor *p = NULL;
-    assert_int_equal(gp_param_new(&p, name, rows, cols), GP_OK);
-    gp_rng rng;
-    gp_rng_seed(&rng, seed);
-    gc_fill(p, &rng, -1.0f, 1.0f);
-    return p;
-}
-
 static float *random_floats(int64_t n, uint64_t seed)
 {
     gp_rng rng;
@@ -293,8 +283,8 @@ static void test_copies_spmm(void **state)
         int64_t n = ex->adj.rows, m = gp_graph_edges(ex);
         for (int w = 0; w < 4; w++) {
             int64_t d = widths[w];
-            gp_tensor *x = param("x", n, d, 100 + (uint64_t)w);
-            gp_tensor *ev1 = param("ev1", m, 1, 200 + (uint64_t)w), *ev2 = param("ev2", m, 2, 300);
+            gp_tensor *x = gc_param_seeded("x", n, d, 100 + (uint64_t)w);
+            gp_tensor *ev1 = gc_param_seeded("ev1", m, 1, 200 + (uint64_t)w), *ev2 = gc_param_seeded("ev2", m, 2, 300);
             float *r = random_floats(n * d, 7);
             for (int mode = 0; mode < 3; mode++) { /* no edge values, one head, two heads */
                 gp_tensor *ev = mode == 0 ? NULL : mode == 1 ? ev1 : ev2;
@@ -338,11 +328,11 @@ static void test_copies_spmm_gradcheck(void **state)
         gp_graph *g = random_batch(&cases[c], 30 + (uint64_t)c), *sh = NULL;
         assert_int_equal(gp_graph_copies(&sh, g, few, true), GP_OK);
         int64_t n = gp_graph_nodes(sh), m = gp_graph_edges(sh);
-        gp_tensor *x = param("x", n, 3, 1);
+        gp_tensor *x = gc_param_seeded("x", n, 3, 1);
         spmm_ctx ctx = {sh, false};
         assert_true(gc_check(spmm_forward, &ctx, &x, 1) < 1e-2);
         for (int heads = 1; heads <= 3; heads += 2) {
-            gp_tensor *ev = param("ev", m, heads, 2);
+            gp_tensor *ev = gc_param_seeded("ev", m, heads, 2);
             ctx.with_values = true;
             gp_tensor *in[2] = {x, ev};
             assert_true(gc_check(spmm_forward, &ctx, in, 2) < 1e-2);
@@ -379,7 +369,7 @@ static void test_copies_gcn_norm(void **state)
             if (a[i * n + i] == 0.0) a[i * n + i] = 1.0;
             for (int64_t j = 0; j < n; j++) deg[i] += a[i * n + j];
         }
-        gp_tensor *x = param("x", n, 5, 3);
+        gp_tensor *x = gc_param_seeded("x", n, 5, 3);
         double *ref = calloc((size_t)(n * 5 > 0 ? n * 5 : 1), sizeof(double));
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = 0; j < n; j++)
@@ -473,7 +463,7 @@ static void test_copies_layers(void **state)
         gp_graph *g = random_batch(&cases[c], 50 + (uint64_t)c), *ex = NULL, *sh = NULL;
         make_copies(g, copy_counts, &ex, &sh);
         int64_t n = gp_graph_nodes(ex);
-        gp_tensor *x = param("x", n, in, 5);
+        gp_tensor *x = gc_param_seeded("x", n, in, 5);
         float *r = random_floats(n * out, 6);
         for (int kind = 0; kind < NUM_LAYERS; kind++) {
             gp_module *m = make_layer(kind, in, out);
@@ -551,7 +541,7 @@ static void test_copies_public_readers(void **state)
     /* pooling operators that read edges (top-k coarsening, GPN readout) on an implicit batch */
     gp_tape *t = NULL;
     assert_int_equal(gp_tape_new(&t), GP_OK);
-    gp_tensor *x = param("x", n, 6, 9);
+    gp_tensor *x = gc_param_seeded("x", n, 6, 9);
     const char *specs[] = {"topk:ratio=0.5", "sagpool:ratio=0.5", "gpn"};
     for (int k = 0; k < 3; k++) {
         gp_module *pm = NULL;
@@ -592,7 +582,7 @@ static void test_copies_explicit_readers(void **state)
     gp_graph *g = random_batch(&cases[2], 60), *ex = NULL, *sh = NULL;
     make_copies(g, copy_counts, &ex, &sh);
     int64_t n = gp_graph_nodes(ex);
-    gp_tensor *a = param("a", n, 4, 1), *b = param("b", n, 4, 2);
+    gp_tensor *a = gc_param_seeded("a", n, 4, 1), *b = gc_param_seeded("b", n, 4, 2);
     gp_tape *t = NULL;
     assert_int_equal(gp_tape_new(&t), GP_OK);
     /* sddmm reads entries one by one: through the explicit form, same values */
@@ -600,7 +590,7 @@ static void test_copies_explicit_readers(void **state)
     assert_non_null(za);
     assert_bits("sddmm", za->data, zb->data, gp_tensor_size(zb));
     /* an op that reads adj's arrays itself goes through the explicit form too */
-    gp_tensor *params = param("gnp", 4, 4, 3);
+    gp_tensor *params = gc_param_seeded("gnp", 4, 4, 3);
     gp_gnp_init_params(params, 1.0f, 0.0f);
     gp_tensor *ga = gp_gnp_aggregate(t, sh, a, params), *gb = gp_gnp_aggregate(t, ex, a, params);
     assert_non_null(ga);

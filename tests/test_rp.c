@@ -80,16 +80,6 @@ static gp_graph *csl_graph(int64_t n, int64_t skip)
     return g;
 }
 
-static gp_tensor *param(const char *name, int64_t r, int64_t c, uint64_t seed)
-{
-    gp_tensor *x = NULL;
-    assert_int_equal(gp_param_new(&x, name, r, c), GP_OK);
-    gp_rng rng;
-    gp_rng_seed(&rng, seed);
-    gc_fill(x, &rng, -1.0f, 1.0f);
-    return x;
-}
-
 /* A GIN of `layers` layers (MLP in -> hid -> hid, no norm), ReLU after each. */
 typedef struct gin_net {
     gp_module *layer[4];
@@ -369,7 +359,7 @@ static void test_rp_gradcheck(void **state)
     const int64_t d = 2;
     gp_graph *gs[2] = {undirected(4, 3, (int64_t[]){0, 1, 1, 2, 2, 3}), undirected(3, 3, (int64_t[]){0, 1, 1, 2, 2, 0})};
     gp_graph *g = batch_of(2, gs);
-    gp_tensor *x = param("x", 7, d, 21);
+    gp_tensor *x = gc_param_seeded("x", 7, d, 21);
     gin_net net;
     gin_net_init(&net, 2, d + 3, 6, 8);
     gp_module *rp = pool_new("rp:width=3,exact=4", d, 1), *mean = pool_new("mean", 6, 1);
@@ -596,7 +586,7 @@ static void test_klgnn_gradcheck(void **state)
     const int64_t d = 2;
     gp_graph *gs[2] = {undirected(4, 3, (int64_t[]){0, 1, 1, 2, 2, 3}), undirected(3, 2, (int64_t[]){0, 1, 1, 2})};
     gp_graph *g = batch_of(2, gs);
-    gp_tensor *x = param("x", 7, d, 5);
+    gp_tensor *x = gc_param_seeded("x", 7, d, 5);
     const char *specs[] = {"klgnn:l=1,emb=2", "klgnn:l=2,dist=1,emb=2,across=max"};
     for (int k = 0; k < 2; k++) {
         gp_module *m = pool_new(specs[k], d, 2), *ro = pool_new(specs[k], 5, 2);
@@ -737,7 +727,7 @@ static void test_shared_vs_replicated(void **state)
     assert_int_equal(gp_graph_from_edges(&gs[2], 4, 3, (int64_t[]){0, 1, 2}, (int64_t[]){1, 2, 0},
                                          (float[]){0.5f, 2.0f, 1.5f}, GP_EDGES_SYMMETRISE), GP_OK);
     gp_graph *g = batch_of(4, gs);
-    gp_tensor *x = param("x", 12, 2, 8);
+    gp_tensor *x = gc_param_seeded("x", 12, 2, 8);
     const struct {
         const char *spec;
         bool training;
