@@ -97,6 +97,8 @@ static inline uint64_t gp_i_xoshiro_next(uint64_t s[4])
 
 /* ---- threads ---- */
 int gp_i_threads(void);
+/* True inside an OpenMP parallel region (nested regions would run on one thread anyway). */
+bool gp_i_in_parallel(void);
 /* Run a loop in parallel only from this much work up (elements, or multiply-adds): below it,
  * waking a passive OpenMP worker (futex, tens of us in a VM) costs more than the loop. */
 #define GP_PAR_MIN_WORK 262144

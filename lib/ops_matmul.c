@@ -18,6 +18,30 @@
 
 #include "internal.h"
 
+/* One sgemm call, single-threaded inside OpenBLAS (gp_set_threads keeps it at 1). */
+static void sgemm1(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                   int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)(lda > 0 ? lda : 1), b,
+                (blasint)(ldb > 0 ? ldb : 1), beta, c, (blasint)(ldc > 0 ? ldc : 1));
+}
+
+/* Products of at least this many multiply-adds are split over the threads. */
+#define GEMM_PAR_MIN_MACS (1 << 20)
+/* Part boundaries are multiples of this many rows: with OpenBLAS 0.3.21's Haswell kernels a
+ * product cut into row blocks at multiples of 12 gives the same bits as the whole product
+ * (measured; SKYLAKEX: any cut). Cutting columns never did, so products are cut by rows only. */
+#define GEMM_PART_ROWS 12
+
+/*
+ * Multi-threaded products are split here, not inside OpenBLAS: each thread runs a one-thread
+ * sgemm on a block of whole rows of C. Every element of C is then summed by the same kernel
+ * code in the same order as with one thread, so results do not depend on the thread count
+ * (tests/test_determinism.c), and OpenMP is the only thread pool: OpenBLAS's own workers spin
+ * after each call and compete with OpenMP's for the cores (docs/benchmarks.md, "One thread
+ * pool"). Products with fewer than 2 x 12 rows run on one thread.
+ */
 void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
@@ -27,9 +51,20 @@ void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
             for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
         return;
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)(lda > 0 ? lda : 1), b,
-                (blasint)(ldb > 0 ? ldb : 1), beta, c, (blasint)(ldc > 0 ? ldc : 1));
+    int64_t tiles = m / GEMM_PART_ROWS, nt = gp_i_threads(); /* whole tiles; the last part takes the rest */
+    int64_t parts = tiles < nt ? tiles : nt;
+    if (parts < 2 || (double)m * n * k < GEMM_PAR_MIN_MACS || gp_i_in_parallel()) {
+        sgemm1(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+#pragma omp parallel for schedule(static) num_threads((int)parts)
+    for (int64_t p = 0; p < parts; p++) {
+        int64_t lo = tiles * p / parts * GEMM_PART_ROWS;
+        int64_t hi = p == parts - 1 ? m : tiles * (p + 1) / parts * GEMM_PART_ROWS;
+        /* rows lo..hi of op(A) and of C */
+        sgemm1(ta, tb, hi - lo, n, k, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
+               c + lo * ldc, ldc);
+    }
 }
 
 /* Shapes of one block: A block is ar x ac, B block br x bc. */

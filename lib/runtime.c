@@ -19,11 +19,20 @@ static bool grb_finalized;
 int gp_i_threads(void) { return atomic_load(&threads); }
 int gp_get_threads(void) { return atomic_load(&threads); }
 
+bool gp_i_in_parallel(void)
+{
+#ifdef _OPENMP
+    return omp_in_parallel();
+#else
+    return false;
+#endif
+}
+
 void gp_set_threads(int n)
 {
     if (n < 1) n = 1;
     atomic_store(&threads, n);
-    openblas_set_num_threads(n);
+    openblas_set_num_threads(1); /* products are split over OpenMP threads (gp_i_gemm) */
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif

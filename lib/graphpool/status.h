@@ -59,9 +59,11 @@ GP_API gp_status gp_init(void);
 GP_API void gp_finalize(void);
 
 /*
- * One setting for all parallelism: the library's OpenMP loops, OpenBLAS and GraphBLAS each
- * use at most n threads. They never run at the same time, so there is no oversubscription.
+ * One setting for all parallelism: the library's OpenMP loops (dense products included: they
+ * are split over the OpenMP threads, OpenBLAS runs one thread per call) and GraphBLAS each use
+ * at most n threads. They never run at the same time, so there is no oversubscription.
  * n < 1 is treated as 1. Results are bit-identical for the same seed and thread count.
+ * Note that gp_set_threads sets OpenBLAS to one thread for the whole process.
  */
 GP_API void gp_set_threads(int n);
 GP_API int gp_get_threads(void);

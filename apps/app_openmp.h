@@ -1,9 +1,0 @@
-/* OpenMP wait policy for the apps (see app_openmp.c). */
-#ifndef GP_APP_OPENMP_H
-#define GP_APP_OPENMP_H
-
-/* When threads > 1 and the user set neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT, re-execute
- * the program with OMP_WAIT_POLICY=passive (argv as given to main). Returns if it cannot. */
-void app_prefer_passive_openmp(char **argv, int threads);
-
-#endif
