@@ -11,6 +11,7 @@
 
 #include <graphpool/graphpool.h>
 
+#include "app_openmp.h"
 
 enum { BLOCKS = 4, PER_BLOCK = 60, N = BLOCKS * PER_BLOCK, F = 8, HIDDEN = 16 };
 
@@ -45,6 +46,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "gp-demo: --epochs and --threads must be positive\n");
         return 2;
     }
+    app_prefer_short_openmp_spin(argv, threads);
     if (gp_init() != GP_OK) {
         fprintf(stderr, "gp-demo: %s\n", gp_last_error());
         return 1;

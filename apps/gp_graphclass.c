@@ -58,6 +58,7 @@
 #include <graphpool/pool.h>
 #include <graphpool/splits.h>
 
+#include "app_openmp.h"
 #include "grid.h"
 
 enum { MAX_POOLS = 16, MAX_BLOCKS = 8, MAX_MLP = 8, MAX_DEGREE_ONEHOT = 256 };
@@ -1275,6 +1276,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    app_prefer_short_openmp_spin(argv, o.threads);
     if (gp_init() != GP_OK) return 1;
     gp_set_threads(o.threads);
     int rc = 1;

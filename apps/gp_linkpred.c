@@ -50,6 +50,7 @@
 #include <graphpool/metrics.h>
 #include <graphpool/splits.h>
 
+#include "app_openmp.h"
 
 typedef struct app {
     const char *edges, *dataset, *data_dir, *split_file, *method, *compare, *save_model, *load_model;
@@ -975,6 +976,7 @@ int main(int argc, char **argv)
         return 2;
     }
     a.tty = isatty(fileno(stderr));
+    app_prefer_short_openmp_spin(argv, threads);
     if (gp_init() != GP_OK) return fail("init");
     gp_set_threads(threads);
     int rc = 1;

@@ -32,6 +32,7 @@
 #include <graphpool/layers.h>
 #include <graphpool/metrics.h>
 
+#include "app_openmp.h"
 
 typedef struct options {
     const char *layer, *dataset, *data_dir, *save, *aggr;
@@ -244,6 +245,7 @@ int main(int argc, char **argv)
                  .layers = 2, .threads = 1, .attn_dropout = 0.6f, .weight_decay = 5e-4f, .seed = 1};
     int rc = parse_args(&o, argc, argv);
     if (rc) return rc;
+    app_prefer_short_openmp_spin(argv, o.threads);
     if (gp_init() != GP_OK) {
         fprintf(stderr, "gp-nodeclass: %s\n", gp_last_error());
         return 1;
