@@ -61,10 +61,15 @@ static int thread_id(void)
 #endif
 }
 
-/* Checks the arguments; *gp becomes the graph's explicit form (for implicit graphs). */
-static gp_status check_args(double *scores, const gp_graph **gp, int64_t count, const int64_t *pairs,
-                            const char *who)
+/* Checks the arguments; *gp becomes the graph's explicit form (for implicit graphs) and *o (when
+ * not NULL) the options, the defaults where opts is NULL. */
+static gp_status check_args(gp_heuristic_opts *o, double *scores, const gp_graph **gp, int64_t count,
+                            const int64_t *pairs, const gp_heuristic_opts *opts, const char *who)
 {
+    if (o) {
+        gp_heuristic_opts_default(o);
+        if (opts) *o = *opts;
+    }
     if (!scores || !*gp || count < 0 || (count > 0 && !pairs))
         return GP_ERR(GP_E_INVALID, "%s: NULL or bad argument", who);
     GP_I_EXPLICIT(*gp);
@@ -111,7 +116,7 @@ static double local_score(const gp_csr *a, int64_t u, int64_t v, local_kind kind
 static gp_status local_heuristic(double *scores, const gp_graph *g, int64_t count,
                                  const int64_t *pairs, local_kind kind, const char *who)
 {
-    gp_status st = check_args(scores, &g, count, pairs, who);
+    gp_status st = check_args(NULL, scores, &g, count, pairs, NULL, who);
     if (st != GP_OK) return st;
     const gp_csr *a = &g->adj;
     int nt = gp_i_threads();
@@ -147,7 +152,7 @@ gp_status gp_heuristic_pa(double *scores, const gp_graph *g, int64_t count, cons
                           const gp_heuristic_opts *opts)
 {
     (void)opts;
-    gp_status st = check_args(scores, &g, count, pairs, "gp_heuristic_pa");
+    gp_status st = check_args(NULL, scores, &g, count, pairs, NULL, "gp_heuristic_pa");
     if (st != GP_OK) return st;
     for (int64_t p = 0; p < count; p++)
         scores[p] = (double)degree(&g->adj, pairs[2 * p]) * (double)degree(&g->adj, pairs[2 * p + 1]);
@@ -160,7 +165,7 @@ gp_status gp_heuristic_jaccard(double *scores, const gp_graph *g, int64_t count,
                                const gp_heuristic_opts *opts)
 {
     (void)opts;
-    gp_status st = check_args(scores, &g, count, pairs, "gp_heuristic_jaccard");
+    gp_status st = check_args(NULL, scores, &g, count, pairs, NULL, "gp_heuristic_jaccard");
     if (st != GP_OK) return st;
     if (count == 0) return GP_OK;
     const gp_csr *a = &g->adj;
@@ -218,25 +223,36 @@ static int by_key(const void *a, const void *b)
     return (x->pair > y->pair) - (x->pair < y->pair);
 }
 
-/* order[count] = pairs sorted by their first node; start[0..groups] = group offsets
- * (start has room for count + 1). */
-static gp_status group_by_source(keyed **order, int64_t **start, int64_t *groups, int64_t count,
-                                 const int64_t *pairs)
+/* The pairs grouped by their first node: group gi is order[start[gi] .. start[gi + 1]). */
+typedef struct source_groups {
+    keyed *order;   /* the count pairs sorted by their first node */
+    int64_t *start; /* groups + 1 offsets (room for count + 1) */
+    int64_t groups;
+} source_groups;
+
+static void source_groups_free(source_groups *sg)
 {
-    *order = gp_i_malloc(gp_i_mul_size((size_t)count, sizeof(keyed)));
-    *start = gp_i_malloc(gp_i_mul_size((size_t)count + 1, sizeof(int64_t)));
-    if (!*order || !*start) {
-        gp_i_free(*order), gp_i_free(*start);
-        *order = NULL, *start = NULL;
+    gp_i_free(sg->order);
+    gp_i_free(sg->start);
+    sg->order = NULL, sg->start = NULL;
+}
+
+static gp_status group_by_source(source_groups *sg, int64_t count, const int64_t *pairs)
+{
+    sg->order = gp_i_malloc(gp_i_mul_size((size_t)count, sizeof(keyed)));
+    sg->start = gp_i_malloc(gp_i_mul_size((size_t)count + 1, sizeof(int64_t)));
+    if (!sg->order || !sg->start) {
+        source_groups_free(sg);
         return GP_ERR(GP_E_NOMEM, "heuristics: out of memory for %lld pairs", (long long)count);
     }
-    for (int64_t p = 0; p < count; p++) (*order)[p] = (keyed){pairs[2 * p], p};
-    qsort(*order, (size_t)count, sizeof(keyed), by_key);
+    keyed *order = sg->order;
+    for (int64_t p = 0; p < count; p++) order[p] = (keyed){pairs[2 * p], p};
+    qsort(order, (size_t)count, sizeof(keyed), by_key);
     int64_t ng = 0;
     for (int64_t p = 0; p < count; p++)
-        if (p == 0 || (*order)[p].key != (*order)[p - 1].key) (*start)[ng++] = p;
-    (*start)[ng] = count;
-    *groups = ng;
+        if (p == 0 || order[p].key != order[p - 1].key) sg->start[ng++] = p;
+    sg->start[ng] = count;
+    sg->groups = ng;
     return GP_OK;
 }
 
@@ -272,23 +288,20 @@ gp_status gp_heuristic_katz(double *scores, const gp_graph *g, int64_t count, co
                             const gp_heuristic_opts *opts)
 {
     gp_heuristic_opts o;
-    gp_heuristic_opts_default(&o);
-    if (opts) o = *opts;
-    gp_status st = check_args(scores, &g, count, pairs, "gp_heuristic_katz");
+    gp_status st = check_args(&o, scores, &g, count, pairs, opts, "gp_heuristic_katz");
     if (st != GP_OK) return st;
     if (o.katz_hops < 1 || !(o.katz_beta > 0.0) || !isfinite(o.katz_beta))
         return GP_ERR(GP_E_INVALID, "gp_heuristic_katz: need hops >= 1 and finite beta > 0 (hops %d, beta %g)",
                       o.katz_hops, o.katz_beta);
     if (count == 0) return GP_OK;
     const gp_csr *a = &g->adj;
-    int64_t n = a->rows, groups = 0;
-    keyed *order = NULL;
-    int64_t *start = NULL;
+    int64_t n = a->rows;
+    source_groups sg = {0};
     int nt = gp_i_threads();
     /* per thread: x, y (sparse, value + list) and acc (sparse values with x's... own list) */
     double *vals = NULL;
     int64_t *lists = NULL;
-    GP_TRY(group_by_source(&order, &start, &groups, count, pairs));
+    GP_TRY(group_by_source(&sg, count, pairs));
     vals = gp_i_calloc(gp_i_mul_size((size_t)nt * 3, (size_t)n), sizeof(double));
     lists = gp_i_malloc(gp_i_mul_size((size_t)nt * 3 * (size_t)n, sizeof(int64_t)));
     if (!vals || !lists) {
@@ -303,13 +316,13 @@ gp_status gp_heuristic_katz(double *scores, const gp_graph *g, int64_t count, co
         goto fail;
     }
     (void)nt;
-    GP_I_PARALLEL_FOR(groups * (n + a->nnz) > GP_PAR_MIN_WORK,
-    for (int64_t gi = 0; gi < groups; gi++) {
+    GP_I_PARALLEL_FOR(sg.groups * (n + a->nnz) > GP_PAR_MIN_WORK,
+    for (int64_t gi = 0; gi < sg.groups; gi++) {
         size_t base = (size_t)thread_id() * 3 * (size_t)n;
         sparse_vec x = {vals + base, lists + base, 0};
         sparse_vec y = {vals + base + n, lists + base + n, 0};
         sparse_vec acc = {vals + base + 2 * n, lists + base + 2 * n, 0};
-        int64_t s = order[start[gi]].key;
+        int64_t s = sg.order[sg.start[gi]].key;
         x.val[s] = 1.0;
         x.list[x.len++] = s;
         double bl = 1.0;
@@ -325,8 +338,8 @@ gp_status gp_heuristic_katz(double *scores, const gp_graph *g, int64_t count, co
             sparse_vec tmp = x;
             x = y, y = tmp;
         }
-        for (int64_t q = start[gi]; q < start[gi + 1]; q++) {
-            int64_t p = order[q].pair, v = pairs[2 * p + 1];
+        for (int64_t q = sg.start[gi]; q < sg.start[gi + 1]; q++) {
+            int64_t p = sg.order[q].pair, v = pairs[2 * p + 1];
             double last = 0.0; /* (A^L)_{sv} = sum_{w in N(v)} x_{L-1}[w] */
             for (int64_t k = a->ptr[v]; k < a->ptr[v + 1]; k++) last += x.val[a->idx[k]];
             scores[p] = acc.val[v] + beta_last * last;
@@ -336,8 +349,7 @@ gp_status gp_heuristic_katz(double *scores, const gp_graph *g, int64_t count, co
     });
     st = GP_OK;
 fail:
-    gp_i_free(order);
-    gp_i_free(start);
+    source_groups_free(&sg);
     gp_i_free(vals);
     gp_i_free(lists);
     return st;
@@ -349,21 +361,18 @@ gp_status gp_heuristic_ppr(double *scores, const gp_graph *g, int64_t count, con
                            const gp_heuristic_opts *opts)
 {
     gp_heuristic_opts o;
-    gp_heuristic_opts_default(&o);
-    if (opts) o = *opts;
-    gp_status st = check_args(scores, &g, count, pairs, "gp_heuristic_ppr");
+    gp_status st = check_args(&o, scores, &g, count, pairs, opts, "gp_heuristic_ppr");
     if (st != GP_OK) return st;
     if (!(o.ppr_alpha > 0.0 && o.ppr_alpha <= 1.0) || o.ppr_max_iters < 1 || !(o.ppr_tol >= 0.0))
         return GP_ERR(GP_E_INVALID, "gp_heuristic_ppr: need alpha in (0, 1], iterations >= 1, tol >= 0 "
                       "(alpha %g, iterations %d, tol %g)", o.ppr_alpha, o.ppr_max_iters, o.ppr_tol);
     if (count == 0) return GP_OK;
     const gp_csr *a = &g->adj;
-    int64_t n = a->rows, groups = 0;
-    keyed *order = NULL;
-    int64_t *start = NULL;
+    int64_t n = a->rows;
+    source_groups sg = {0};
     int nt = gp_i_threads();
     double *work = NULL, *inv_deg = gp_i_malloc(gp_i_mul_size((size_t)n, sizeof(double)));
-    GP_TRY(group_by_source(&order, &start, &groups, count, pairs));
+    GP_TRY(group_by_source(&sg, count, pairs));
     work = gp_i_malloc(gp_i_mul_size((size_t)nt * 3, (size_t)n * sizeof(double)));
     if (!work || !inv_deg) {
         st = GP_ERR(GP_E_NOMEM, "gp_heuristic_ppr: out of memory for %d workspaces of %lld nodes", nt,
@@ -374,10 +383,10 @@ gp_status gp_heuristic_ppr(double *scores, const gp_graph *g, int64_t count, con
     double alpha = o.ppr_alpha, tol = o.ppr_tol;
     int iters = o.ppr_max_iters;
     (void)nt;
-    GP_I_PARALLEL_FOR(groups * (n + a->nnz) > GP_PAR_MIN_WORK,
-    for (int64_t gi = 0; gi < groups; gi++) {
+    GP_I_PARALLEL_FOR(sg.groups * (n + a->nnz) > GP_PAR_MIN_WORK,
+    for (int64_t gi = 0; gi < sg.groups; gi++) {
         double *x = work + (size_t)thread_id() * 3 * (size_t)n, *y = x + n, *xd = y + n;
-        int64_t s = order[start[gi]].key;
+        int64_t s = sg.order[sg.start[gi]].key;
         memset(x, 0, (size_t)n * sizeof(double));
         x[s] = 1.0;
         if (degree(a, s) > 0) {
@@ -395,8 +404,8 @@ gp_status gp_heuristic_ppr(double *scores, const gp_graph *g, int64_t count, con
                 if (change < tol) break;
             }
         }
-        for (int64_t q = start[gi]; q < start[gi + 1]; q++) {
-            int64_t p = order[q].pair, v = pairs[2 * p + 1];
+        for (int64_t q = sg.start[gi]; q < sg.start[gi + 1]; q++) {
+            int64_t p = sg.order[q].pair, v = pairs[2 * p + 1];
             if (v == s)
                 scores[p] = 2.0 * x[s];
             else if (degree(a, v) == 0)
@@ -407,8 +416,7 @@ gp_status gp_heuristic_ppr(double *scores, const gp_graph *g, int64_t count, con
     });
     st = GP_OK;
 fail:
-    gp_i_free(order);
-    gp_i_free(start);
+    source_groups_free(&sg);
     gp_i_free(work);
     gp_i_free(inv_deg);
     return st;
@@ -501,9 +509,7 @@ gp_status gp_heuristic_svd(double *scores, const gp_graph *g, int64_t count, con
                            const gp_heuristic_opts *opts)
 {
     gp_heuristic_opts o;
-    gp_heuristic_opts_default(&o);
-    if (opts) o = *opts;
-    gp_status st = check_args(scores, &g, count, pairs, "gp_heuristic_svd");
+    gp_status st = check_args(&o, scores, &g, count, pairs, opts, "gp_heuristic_svd");
     if (st != GP_OK) return st;
     if (o.svd_rank < 1 || o.svd_iters < 0)
         return GP_ERR(GP_E_INVALID, "gp_heuristic_svd: need rank >= 1 and iterations >= 0 (rank %d, iterations %d)",

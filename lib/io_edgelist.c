@@ -355,20 +355,8 @@ gp_status gp_index_read(int64_t **idx, int64_t *count, const char *path, int64_t
         char *l;
         GP_TRY(gp_i_text_data(t, &l));
         if (!l) break;
-        gp_i_cursor c = {l, false};
-        const char *f = gp_i_field(&c);
         int64_t x;
-        if (!f || !gp_i_parse_int(f, &x)) {
-            st = GP_TEXT_FAIL(t, GP_E_PARSE, "bad number '%s' (one integer per line is expected)",
-                              f ? gp_i_quote(f) : "");
-            goto fail;
-        }
-        const char *extra = gp_i_field(&c);
-        if (extra) {
-            st = GP_TEXT_FAIL(t, GP_E_PARSE, "unexpected column 2 ('%s'): one integer per line is expected",
-                              gp_i_quote(extra));
-            goto fail;
-        }
+        GP_TRY(GP_TEXT_LINE_INT(&x, t, l));
         if (x < 0 || (limit > 0 && x >= limit)) {
             st = limit > 0 ? GP_TEXT_FAIL(t, GP_E_RANGE, "index %lld is outside [0, %lld)", (long long)x, (long long)limit)
                            : GP_TEXT_FAIL(t, GP_E_RANGE, "negative index %lld", (long long)x);

@@ -80,10 +80,8 @@ static gp_status read_labels(gp_i_vec *v, const char *path, int64_t num_nodes)
         char *l;
         GP_TRY(gp_i_text_data(t, &l));
         if (!l) break;
-        gp_i_cursor c = {l, false};
-        const char *f = gp_i_field(&c);
         int64_t x;
-        if (!f || !gp_i_parse_int(f, &x) || gp_i_field(&c)) {
+        if (!gp_i_lone_int(l, &x)) {
             st = GP_TEXT_FAIL(t, GP_E_PARSE, "bad label '%s' (one integer per line is expected)", gp_i_quote(l));
             goto fail;
         }
@@ -124,32 +122,17 @@ static gp_status read_features(gp_csr **out, int64_t *num_features, const char *
         int64_t id[2];
         float x;
         for (int j = 0; j < 2; j++) {
-            const char *f = gp_i_field(&c);
-            if (!f || !*f) {
-                st = GP_TEXT_FAIL(t, GP_E_PARSE, "missing column %d (expected 'node feature value')", j + 1);
-                goto fail;
-            }
-            if (!gp_i_parse_int(f, &id[j])) {
-                st = GP_TEXT_FAIL(t, GP_E_PARSE, "bad number '%s' in column %d", gp_i_quote(f), j + 1);
-                goto fail;
-            }
+            GP_TRY(GP_TEXT_INT_COLUMN(&id[j], t, &c, j + 1, "node feature value"));
             if (id[j] < 0 || (j == 0 && id[j] >= n) || (j == 1 && *num_features >= 0 && id[j] >= *num_features)) {
                 st = GP_TEXT_FAIL(t, GP_E_RANGE, "%s %lld is out of range (%lld %s)", j ? "feature" : "node",
                                   (long long)id[j], (long long)(j ? *num_features : n), j ? "features" : "nodes");
                 goto fail;
             }
         }
-        const char *f = gp_i_field(&c);
-        if (!f || !*f) {
-            st = GP_TEXT_FAIL(t, GP_E_PARSE, "missing column 3 (expected 'node feature value')");
-            goto fail;
-        }
-        if (!gp_i_parse_float(f, &x)) {
-            st = GP_TEXT_FAIL(t, GP_E_PARSE, "bad number '%s' in column 3", gp_i_quote(f));
-            goto fail;
-        }
-        if ((f = gp_i_field(&c))) {
-            st = GP_TEXT_FAIL(t, GP_E_PARSE, "unexpected column 4 ('%s')", gp_i_quote(f));
+        GP_TRY(GP_TEXT_FLOAT_COLUMN(&x, t, &c, 3, "node feature value"));
+        const char *extra = gp_i_field(&c);
+        if (extra) {
+            st = GP_TEXT_FAIL(t, GP_E_PARSE, "unexpected column 4 ('%s')", gp_i_quote(extra));
             goto fail;
         }
         GP_TRY(gp_i_vec_push(&row, id[0]));

@@ -207,6 +207,45 @@ bool gp_i_parse_float(const char *s, float *v)
     return true;
 }
 
+gp_status gp_i_text_line_int(int64_t *x, gp_i_text *t, char *line, const char *cfile, int cline)
+{
+    gp_i_cursor c = {line, false};
+    const char *f = gp_i_field(&c);
+    if (!f || !gp_i_parse_int(f, x))
+        return gp_i_text_fail(t, GP_E_PARSE, cfile, cline, "bad number '%s' (one integer per line is expected)",
+                              f ? gp_i_quote(f) : "");
+    const char *extra = gp_i_field(&c);
+    if (extra)
+        return gp_i_text_fail(t, GP_E_PARSE, cfile, cline,
+                              "unexpected column 2 ('%s'): one integer per line is expected", gp_i_quote(extra));
+    return GP_OK;
+}
+
+/* The next field, column col of a line of the given form, as an integer (into *i) or, when i
+ * is NULL, as a float (into *x). */
+static gp_status number_column(int64_t *i, float *x, gp_i_text *t, gp_i_cursor *c, int col,
+                               const char *form, const char *cfile, int cline)
+{
+    const char *f = gp_i_field(c);
+    if (!f || !*f)
+        return gp_i_text_fail(t, GP_E_PARSE, cfile, cline, "missing column %d (expected '%s')", col, form);
+    if (i ? !gp_i_parse_int(f, i) : !gp_i_parse_float(f, x))
+        return gp_i_text_fail(t, GP_E_PARSE, cfile, cline, "bad number '%s' in column %d", gp_i_quote(f), col);
+    return GP_OK;
+}
+
+gp_status gp_i_text_int_column(int64_t *x, gp_i_text *t, gp_i_cursor *c, int col, const char *form,
+                               const char *cfile, int cline)
+{
+    return number_column(x, NULL, t, c, col, form, cfile, cline);
+}
+
+gp_status gp_i_text_float_column(float *x, gp_i_text *t, gp_i_cursor *c, int col, const char *form,
+                                 const char *cfile, int cline)
+{
+    return number_column(NULL, x, t, c, col, form, cfile, cline);
+}
+
 const char *gp_i_quote(const char *s)
 {
     static _Thread_local char q[48];

@@ -103,6 +103,34 @@ static inline bool gp_i_parse_int(const char *s, int64_t *v)
 /* A finite number that fits a float, the whole string. */
 bool gp_i_parse_float(const char *s, float *v);
 
+/* Does the line hold one integer and nothing else? (Splits the line in place, as gp_i_field.) */
+static inline bool gp_i_lone_int(char *line, int64_t *v)
+{
+    gp_i_cursor c = {line, false};
+    const char *f = gp_i_field(&c);
+    return f && gp_i_parse_int(f, v) && !gp_i_field(&c);
+}
+
+/*
+ * Field parsers that report through GP_TEXT_FAIL (GP_E_PARSE, naming file and line; the C
+ * location is the caller's, as with GP_TEXT_FAIL):
+ *   GP_TEXT_LINE_INT(x, t, line): a data line of one integer ("bad number '...' (one integer
+ *     per line is expected)", "unexpected column 2 ('...'): one integer per line is expected");
+ *   GP_TEXT_INT_COLUMN(x, t, c, col, form) / GP_TEXT_FLOAT_COLUMN: the next field, column col
+ *     (1-based) of a line of the given form ("missing column <col> (expected '<form>')" when it
+ *     is absent or empty, "bad number '...' in column <col>").
+ */
+gp_status gp_i_text_line_int(int64_t *x, gp_i_text *t, char *line, const char *cfile, int cline);
+gp_status gp_i_text_int_column(int64_t *x, gp_i_text *t, gp_i_cursor *c, int col, const char *form,
+                               const char *cfile, int cline);
+gp_status gp_i_text_float_column(float *x, gp_i_text *t, gp_i_cursor *c, int col, const char *form,
+                                 const char *cfile, int cline);
+#define GP_TEXT_LINE_INT(x, t, line) gp_i_text_line_int((x), (t), (line), __FILE__, __LINE__)
+#define GP_TEXT_INT_COLUMN(x, t, c, col, form)                                                 \
+    gp_i_text_int_column((x), (t), (c), (col), (form), __FILE__, __LINE__)
+#define GP_TEXT_FLOAT_COLUMN(x, t, c, col, form)                                               \
+    gp_i_text_float_column((x), (t), (c), (col), (form), __FILE__, __LINE__)
+
 /* "s" shortened for messages (at most 40 characters, then "..."), in a thread-local buffer. */
 const char *gp_i_quote(const char *s);
 

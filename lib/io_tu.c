@@ -125,20 +125,8 @@ static gp_status read_ints(gp_i_vec *v, const char *path, int64_t expected, cons
         char *l;
         GP_TRY(gp_i_text_data(t, &l));
         if (!l) break;
-        gp_i_cursor c = {l, false};
-        const char *f = gp_i_field(&c);
         int64_t x;
-        if (!f || !gp_i_parse_int(f, &x)) {
-            st = GP_TEXT_FAIL(t, GP_E_PARSE, "bad number '%s' (one integer per line is expected)",
-                              f ? gp_i_quote(f) : "");
-            goto fail;
-        }
-        const char *extra = gp_i_field(&c);
-        if (extra) {
-            st = GP_TEXT_FAIL(t, GP_E_PARSE, "unexpected column 2 ('%s'): one integer per line is expected",
-                              gp_i_quote(extra));
-            goto fail;
-        }
+        GP_TRY(GP_TEXT_LINE_INT(&x, t, l));
         if (expected >= 0 && v->n == expected) {
             st = GP_TEXT_FAIL(t, GP_E_PARSE, "more lines than the %lld %s", (long long)expected, what);
             goto fail;
@@ -278,15 +266,7 @@ static gp_status read_a(tu_edges *e, const char *path, const int64_t *graph_of, 
         gp_i_cursor c = {l, false};
         int64_t id[2];
         for (int j = 0; j < 2; j++) {
-            const char *f = gp_i_field(&c);
-            if (!f || !*f) {
-                st = GP_TEXT_FAIL(t, GP_E_PARSE, "missing column %d (expected 'row, col')", j + 1);
-                goto fail;
-            }
-            if (!gp_i_parse_int(f, &id[j])) {
-                st = GP_TEXT_FAIL(t, GP_E_PARSE, "bad number '%s' in column %d", gp_i_quote(f), j + 1);
-                goto fail;
-            }
+            GP_TRY(GP_TEXT_INT_COLUMN(&id[j], t, &c, j + 1, "row, col"));
             if (id[j] < 1 || id[j] > n) {
                 st = GP_TEXT_FAIL(t, GP_E_RANGE, "node id %lld in column %d is outside 1..%lld "
                                   "(the nodes of graph_indicator)", (long long)id[j], j + 1, (long long)n);
@@ -576,10 +556,8 @@ gp_status gp_graph_dataset_read_tu(gp_graph_dataset **out, const char *dir, cons
             char *l;
             st = gp_i_text_data(t, &l);
             if (st != GP_OK || !l) break;
-            gp_i_cursor c = {l, false};
-            const char *f = gp_i_field(&c);
             int64_t x;
-            if (!f || !gp_i_parse_int(f, &x) || gp_i_field(&c)) {
+            if (!gp_i_lone_int(l, &x)) {
                 st = GP_TEXT_FAIL(t, GP_E_PARSE, "bad line '%s' (one graph id per line is expected)", gp_i_quote(l));
                 break;
             }

@@ -9,16 +9,12 @@
  * touches only their stored values.
  * Gradients: dW = X^T Â^T dY, db = column sums of dY, dX = Â^T dY W^T (from the ops used).
  */
-#include "layer_common.h"
-
-typedef struct gcn_impl {
-    gp_tensor *weight, *bias;
-} gcn_impl;
+#include "layer_affine.h"
 
 static gp_tensor *gcn_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, const gp_csr *xs,
                           float dropout)
 {
-    gcn_impl *l = m->impl;
+    gp_i_affine *l = m->impl;
     if (!gp_i_check_layer_graph(t, "gcn", g, x ? x->rows : xs->rows)) return NULL;
     const gp_graph *norm = NULL;
     gp_status st = gp_graph_gcn_norm(&norm, g);
@@ -45,13 +41,5 @@ static const gp_module_ops gcn_ops = {"gcn", gcn_forward, gcn_forward_csr, NULL}
 
 gp_status gp_gcn_new(gp_module **out, int64_t in_dim, int64_t out_dim, bool bias, gp_rng *rng)
 {
-    gp_status st = gp_module_alloc(out, &gcn_ops, in_dim, out_dim, sizeof(gcn_impl), rng);
-    if (st != GP_OK) return st;
-    gcn_impl *l = (*out)->impl;
-    GP_TRY(gp_i_add_weight(*out, &l->weight, "weight", in_dim, out_dim, rng));
-    if (bias) GP_TRY(gp_module_add_param(*out, &l->bias, "bias", 1, out_dim));
-    return GP_OK;
-fail:
-    gp_module_free(out);
-    return st;
+    return gp_i_affine_new(out, &gcn_ops, in_dim, out_dim, bias, rng);
 }

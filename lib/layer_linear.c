@@ -7,15 +7,11 @@
  *   MLP:     a stack (module.c) of linear layers with norm + activation between them and dropout
  *            before every layer but the first, as in the GIN paper's MLPs (Linear-BN-ReLU-Linear).
  */
-#include "layer_common.h"
-
-typedef struct linear_impl {
-    gp_tensor *weight, *bias;
-} linear_impl;
+#include "layer_affine.h"
 
 static gp_tensor *linear_run(gp_module *m, gp_tape *t, gp_tensor *x, const gp_csr *xs, float dropout)
 {
-    linear_impl *l = m->impl;
+    gp_i_affine *l = m->impl;
     if (!xs) return gp_addmm(t, NULL, x, l->weight, l->bias);
     gp_tensor *y = gp_i_input_matmul(t, m, x, xs, dropout, l->weight);
     return l->bias ? gp_add(t, y, l->bias) : y;
@@ -30,7 +26,7 @@ gp_tensor *gp_i_linear_residual(gp_module *m, gp_tape *t, gp_tensor *c, gp_tenso
         GP_TAPE_FAIL(t, GP_E_INVALID, "linear residual: not a linear module");
         return NULL;
     }
-    linear_impl *l = m->impl;
+    gp_i_affine *l = m->impl;
     return gp_addmm(t, c, x, l->weight, l->bias);
 }
 
@@ -49,17 +45,23 @@ static gp_tensor *linear_forward_csr(gp_module *m, gp_tape *t, gp_graph *g, cons
 
 static const gp_module_ops linear_ops = {"linear", linear_forward, linear_forward_csr, NULL};
 
-gp_status gp_linear_new(gp_module **out, int64_t in_dim, int64_t out_dim, bool bias, gp_rng *rng)
+gp_status gp_i_affine_new(gp_module **out, const gp_module_ops *ops, int64_t in_dim, int64_t out_dim,
+                          bool bias, gp_rng *rng)
 {
-    gp_status st = gp_module_alloc(out, &linear_ops, in_dim, out_dim, sizeof(linear_impl), rng);
+    gp_status st = gp_module_alloc(out, ops, in_dim, out_dim, sizeof(gp_i_affine), rng);
     if (st != GP_OK) return st;
-    linear_impl *l = (*out)->impl;
+    gp_i_affine *l = (*out)->impl;
     GP_TRY(gp_i_add_weight(*out, &l->weight, "weight", in_dim, out_dim, rng));
     if (bias) GP_TRY(gp_module_add_param(*out, &l->bias, "bias", 1, out_dim));
     return GP_OK;
 fail:
     gp_module_free(out);
     return st;
+}
+
+gp_status gp_linear_new(gp_module **out, int64_t in_dim, int64_t out_dim, bool bias, gp_rng *rng)
+{
+    return gp_i_affine_new(out, &linear_ops, in_dim, out_dim, bias, rng);
 }
 
 gp_status gp_mlp_new(gp_module **out, int64_t in_dim, int num_hidden, const int64_t *hidden,

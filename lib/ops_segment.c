@@ -81,6 +81,23 @@ static bool alloc_args(gp_tape *t, const gp_tensor *a, size_t count, int32_t **a
     return *arg != NULL;
 }
 
+/* Record the node (when a gradient is asked) with what every backward here reads: p[0] seg_ptr,
+ * p[1] arg-extremum offsets (or NULL), i[0] the number of segments, i[1] an op flag; then
+ * finish the op. */
+static gp_tensor *record_segment_op(gp_tape *t, const gp_op_info *op, gp_tensor *out, gp_tensor *a,
+                                    const int64_t *seg_ptr, const int32_t *arg, int64_t segs,
+                                    int64_t flag)
+{
+    gp_node *n = gp_i_record(t, op, out, 1, &a);
+    if (n) {
+        n->p[0] = seg_ptr;
+        n->p[1] = arg;
+        n->i[0] = segs;
+        n->i[1] = flag;
+    }
+    return gp_i_done(t, out);
+}
+
 /* ---- sum and mean ---- */
 
 static gp_status segment_sum_backward(gp_tape *t, gp_node *n)
@@ -129,13 +146,8 @@ static gp_tensor *segment_sum_mean(gp_tape *t, gp_tensor *a, const int64_t *seg_
         if (kind == SEG_MEAN && len > 0)
             for (int64_t c = 0; c < cols; c++) y[c] /= (float)len;
     });
-    gp_node *n = gp_i_record(t, kind == SEG_MEAN ? &segment_mean_op : &segment_sum_op, out, 1, &a);
-    if (n) {
-        n->p[0] = seg_ptr;
-        n->i[0] = segs;
-        n->i[1] = kind;
-    }
-    return gp_i_done(t, out);
+    return record_segment_op(t, kind == SEG_MEAN ? &segment_mean_op : &segment_sum_op, out, a, seg_ptr,
+                             NULL, segs, kind);
 }
 
 gp_tensor *gp_segment_sum(gp_tape *t, gp_tensor *a, const int64_t *seg_ptr, int64_t num_segments)
@@ -294,13 +306,7 @@ static gp_tensor *segment_extremum(gp_tape *t, gp_tensor *a, const int64_t *seg_
         extremum_segment(out->data + s * cols, arg ? arg + s * cols : NULL,
                          a->data + seg_ptr[s] * cols, seg_ptr[s + 1] - seg_ptr[s], cols, is_max,
                          with_arg););
-    gp_node *n = gp_i_record(t, is_max ? &segment_max_op : &segment_min_op, out, 1, &a);
-    if (n) {
-        n->p[0] = seg_ptr;
-        n->p[1] = arg;
-        n->i[0] = segs;
-    }
-    return gp_i_done(t, out);
+    return record_segment_op(t, is_max ? &segment_max_op : &segment_min_op, out, a, seg_ptr, arg, segs, 0);
 }
 
 gp_tensor *gp_segment_max(gp_tape *t, gp_tensor *a, const int64_t *seg_ptr, int64_t num_segments)
@@ -390,14 +396,7 @@ gp_tensor *gp_segment_max_mean(gp_tape *t, gp_tensor *a, const int64_t *seg_ptr,
         }
         for (int64_t c = 0; c < cols; c++) ymean[c] /= (float)len;
     });
-    gp_node *n = gp_i_record(t, &segment_max_mean_op, out, 1, &a);
-    if (n) {
-        n->p[0] = seg_ptr;
-        n->p[1] = arg;
-        n->i[0] = segs;
-        n->i[1] = mean_first;
-    }
-    return gp_i_done(t, out);
+    return record_segment_op(t, &segment_max_mean_op, out, a, seg_ptr, arg, segs, mean_first);
 }
 
 /* ---- softmax ---- */
@@ -454,10 +453,5 @@ gp_tensor *gp_segment_softmax(gp_tape *t, gp_tensor *a, const int64_t *seg_ptr, 
             float inv = 1.0f / sum; /* sum >= 1: the maximum contributes exp(0) */
             for (int64_t r = r0; r < r1; r++) y[r * cols + c] *= inv;
         });
-    gp_node *n = gp_i_record(t, &segment_softmax_op, out, 1, &a);
-    if (n) {
-        n->p[0] = seg_ptr;
-        n->i[0] = num_segments;
-    }
-    return gp_i_done(t, out);
+    return record_segment_op(t, &segment_softmax_op, out, a, seg_ptr, NULL, num_segments, 0);
 }

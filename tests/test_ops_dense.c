@@ -29,6 +29,22 @@ static gp_tensor *new_param(int64_t rows, int64_t cols, gp_rng *rng, float lo, f
     return x;
 }
 
+/* A parameter holding values (rows x cols of them; zeros when values is NULL). */
+static gp_tensor *param_with(const char *name, int64_t rows, int64_t cols, const float *values)
+{
+    gp_tensor *x = NULL;
+    assert_int_equal(gp_param_new(&x, name, rows, cols), GP_OK);
+    if (values) memcpy(x->data, values, (size_t)(rows * cols) * sizeof(float));
+    return x;
+}
+
+static gp_tape *new_tape(void)
+{
+    gp_tape *t = NULL;
+    assert_int_equal(gp_tape_new(&t), GP_OK);
+    return t;
+}
+
 /* |x| >= min_abs keeps finite differences off kinks (relu, abs) and poles. */
 static void keep_away_from_zero(gp_tensor *x, float min_abs)
 {
@@ -104,8 +120,7 @@ static void test_binary_broadcast_all_shapes(void **state)
                     fail_msg("%s %lldx%lld by %lldx%lld: gradient error %g", binary_cases[k].name,
                              (long long)a->rows, (long long)a->cols, (long long)b->rows,
                              (long long)b->cols, err);
-                gp_tape *t = NULL;
-                assert_int_equal(gp_tape_new(&t), GP_OK);
+                gp_tape *t = new_tape();
                 gp_tensor *y = binary_cases[k].op(t, a, b);
                 assert_non_null(y);
                 int64_t rows = a->rows > b->rows ? a->rows : b->rows;
@@ -133,8 +148,7 @@ typedef struct binary_run {
 
 static binary_run run_binary(int k, gp_tensor *a, gp_tensor *b, const float *g)
 {
-    gp_tape *t = NULL;
-    assert_int_equal(gp_tape_new(&t), GP_OK);
+    gp_tape *t = new_tape();
     gp_tensor_zero_grad(a);
     gp_tensor_zero_grad(b);
     gp_tensor *y = binary_cases[k].op(t, a, b);
@@ -228,8 +242,7 @@ static void test_binary_shape_errors(void **state)
     const int64_t bad[][4] = {{3, 4, 2, 4}, {3, 4, 3, 2}, {2, 3, 3, 2}, {3, 1, 4, 1}, {1, 3, 1, 4}};
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++)
         for (int k = 0; k < 4; k++) {
-            gp_tape *t = NULL;
-            assert_int_equal(gp_tape_new(&t), GP_OK);
+            gp_tape *t = new_tape();
             gp_tensor *a = gp_tape_tensor(t, bad[c][0], bad[c][1]);
             gp_tensor *b = gp_tape_tensor(t, bad[c][2], bad[c][3]);
             assert_null(binary_cases[k].op(t, a, b));
@@ -242,8 +255,7 @@ static void test_binary_shape_errors(void **state)
             assert_int_equal(gp_tape_status(t), GP_E_SHAPE);
             gp_tape_free(&t);
         }
-    gp_tape *t = NULL;
-    assert_int_equal(gp_tape_new(&t), GP_OK);
+    gp_tape *t = new_tape();
     gp_tensor *a = gp_tape_tensor(t, 2, 2);
     assert_null(gp_add(NULL, a, a));
     assert_null(gp_mul(t, a, NULL));
@@ -325,8 +337,7 @@ static void test_unary_gradients_and_values(void **state)
         keep_away_from_zero(a, u->min_abs);
         double err = gc_check(unary_forward, (void *)u, &a, 1);
         if (err > 1e-2) fail_msg("%s (case %zu): gradient error %g", u->name, c, err);
-        gp_tape *t = NULL;
-        assert_int_equal(gp_tape_new(&t), GP_OK);
+        gp_tape *t = new_tape();
         gp_tensor *y = u->op(t, a);
         assert_non_null(y);
         assert_int_equal(y->rows, 5);
@@ -352,8 +363,7 @@ static void test_unary_large_and_threads(void **state)
         const unary_case *u = &unary_cases[c];
         for (int threads = 1; threads <= 4; threads += 3) {
             gp_set_threads(threads);
-            gp_tape *t = NULL;
-            assert_int_equal(gp_tape_new(&t), GP_OK);
+            gp_tape *t = new_tape();
             gp_tensor_zero_grad(a);
             gp_tensor *y = u->op(t, a);
             backward_with(t, y, g);
@@ -378,12 +388,9 @@ static void test_unary_large_and_threads(void **state)
 static void test_activation_edge_cases(void **state)
 {
     (void)state;
-    gp_tape *t = NULL;
-    assert_int_equal(gp_tape_new(&t), GP_OK);
-    gp_tensor *x = NULL;
-    assert_int_equal(gp_param_new(&x, "x", 1, 5), GP_OK);
+    gp_tape *t = new_tape();
     const float big[5] = {-100, -20, 0, 20, 100};
-    memcpy(x->data, big, sizeof big);
+    gp_tensor *x = param_with("x", 1, 5, big);
     const float ones[5] = {1, 1, 1, 1, 1};
     /* softplus and sigmoid stay finite and accurate for large |x| */
     gp_tensor *sp = gp_softplus(t, x), *sg = gp_sigmoid(t, x);
@@ -482,8 +489,7 @@ static void test_reductions(void **state)
         const int64_t sizes[2][2] = {{4, 5}, {300, 250}};
         for (int s = 0; s < 2; s++) {
             a = new_param(sizes[s][0], sizes[s][1], &rng, -2, 2);
-            gp_tape *t = NULL;
-            assert_int_equal(gp_tape_new(&t), GP_OK);
+            gp_tape *t = new_tape();
             gp_tensor *y = rc->op(t, a);
             assert_non_null(y);
             assert_int_equal(y->rows, rc->axis == 2 ? 1 : rc->axis == 1 ? a->rows : 1);
@@ -492,8 +498,7 @@ static void test_reductions(void **state)
             reduce_ref(rc, a, ref);
             for (int64_t i = 0; i < gp_tensor_size(y); i++) assert_close(y->data[i], ref[i], 1e-6);
             gp_set_threads(4);
-            gp_tape *t4 = NULL;
-            assert_int_equal(gp_tape_new(&t4), GP_OK);
+            gp_tape *t4 = new_tape();
             gp_tensor *y4 = rc->op(t4, a);
             gp_set_threads(1);
             assert_memory_equal(y->data, y4->data, (size_t)gp_tensor_size(y) * sizeof(float));
@@ -513,8 +518,7 @@ static void test_reductions_accumulate_in_double(void **state)
     v[0] = 1e8f;
     for (int i = 1; i < N - 1; i++) v[i] = 1.0f;
     v[N - 1] = -1e8f;
-    gp_tape *t = NULL;
-    assert_int_equal(gp_tape_new(&t), GP_OK);
+    gp_tape *t = new_tape();
     gp_tensor *row = gp_tape_constant(t, v, 1, N), *col = gp_tape_constant(t, v, N, 1);
     assert_true(gp_sum_all(t, row)->data[0] == 1000.0f);
     assert_true(gp_sum_rows(t, row)->data[0] == 1000.0f);
@@ -557,8 +561,7 @@ static void test_pow_gradients_and_values(void **state)
         gp_tensor *in[2] = {a, p};
         double err = gc_check(pow_forward, NULL, in, 2);
         if (err > 1e-2) fail_msg("pow (per_col %d): gradient error %g", per_col, err);
-        gp_tape *t = NULL;
-        assert_int_equal(gp_tape_new(&t), GP_OK);
+        gp_tape *t = new_tape();
         gp_tensor *y = gp_pow(t, a, p);
         assert_non_null(y);
         for (int64_t i = 0; i < 4; i++)
@@ -575,13 +578,10 @@ static void test_pow_gradients_and_values(void **state)
 static void test_pow_safe_at_zero(void **state)
 {
     (void)state;
-    gp_tape *t = NULL;
-    assert_int_equal(gp_tape_new(&t), GP_OK);
-    gp_tensor *a = NULL, *p = NULL;
-    assert_int_equal(gp_param_new(&a, "a", 2, 5), GP_OK); /* all zero */
-    assert_int_equal(gp_param_new(&p, "p", 1, 5), GP_OK);
+    gp_tape *t = new_tape();
     const float exps[5] = {0.25f, 0.5f, 1.0f, 2.0f, 3.0f};
-    memcpy(p->data, exps, sizeof exps);
+    gp_tensor *a = param_with("a", 2, 5, NULL); /* all zero */
+    gp_tensor *p = param_with("p", 1, 5, exps);
     const float ones[10] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     gp_tensor *y = gp_pow(t, a, p);
     backward_with(t, y, ones);
@@ -591,12 +591,8 @@ static void test_pow_safe_at_zero(void **state)
     }
     for (int j = 0; j < 5; j++) assert_true(p->grad[j] == 0.0f); /* a^p log a = 0 at a = 0 */
     /* mixed zeros and positives with a 1 x 1 exponent 0.5 */
-    gp_tensor *b = NULL, *h = NULL;
-    assert_int_equal(gp_param_new(&b, "b", 1, 4), GP_OK);
-    assert_int_equal(gp_param_new(&h, "h", 1, 1), GP_OK);
     const float bv[4] = {0.0f, 0.25f, 0.0f, 4.0f};
-    memcpy(b->data, bv, sizeof bv);
-    h->data[0] = 0.5f;
+    gp_tensor *b = param_with("b", 1, 4, bv), *h = param_with("h", 1, 1, (const float[]){0.5f});
     gp_tape_reset(t);
     y = gp_pow(t, b, h);
     backward_with(t, y, ones);
@@ -628,8 +624,7 @@ static void test_pow_safe_at_zero(void **state)
 static void test_pow_errors_and_negative_bases(void **state)
 {
     (void)state;
-    gp_tape *t = NULL;
-    assert_int_equal(gp_tape_new(&t), GP_OK);
+    gp_tape *t = new_tape();
     const float av[4] = {1.0f, -2.0f, 0.5f, 3.0f};
     gp_tensor *a = gp_tape_constant(t, av, 2, 2);
     gp_tensor *p = gp_tape_tensor(t, 1, 1);
@@ -642,9 +637,7 @@ static void test_pow_errors_and_negative_bases(void **state)
     assert_int_equal(gp_tape_status(t), GP_E_NUMERIC);
     /* integer exponents accept negative bases, value and gradient */
     gp_tape_reset(t);
-    gp_tensor *x = NULL;
-    assert_int_equal(gp_param_new(&x, "x", 2, 2), GP_OK);
-    memcpy(x->data, av, sizeof av);
+    gp_tensor *x = param_with("x", 2, 2, av);
     const float ones[4] = {1, 1, 1, 1};
     const float exps[3] = {3.0f, -1.0f, 2.0f};
     for (int e = 0; e < 3; e++) {
@@ -693,8 +686,7 @@ static void test_softmax_gradients_and_values(void **state)
         bool ls = log_space;
         gp_tensor *a = new_param(4, 6, &rng, -3, 3);
         assert_true(gc_check(softmax_forward, &ls, &a, 1) < 1e-2);
-        gp_tape *t = NULL;
-        assert_int_equal(gp_tape_new(&t), GP_OK);
+        gp_tape *t = new_tape();
         gp_tensor *y = softmax_forward(t, &a, &ls);
         assert_non_null(y);
         for (int64_t i = 0; i < 4; i++) {
@@ -719,13 +711,10 @@ static void test_softmax_large_inputs(void **state)
     /* rows far beyond exp's range; each equals the softmax of the row minus its maximum */
     const float x[3][4] = {
         {1000, 999, 998, 1000}, {-1000, 0, 1000, 500}, {-1000, -1001, -1003, -1000}};
-    gp_tensor *a = NULL;
-    assert_int_equal(gp_param_new(&a, "a", 3, 4), GP_OK);
-    memcpy(a->data, x, sizeof x);
+    gp_tensor *a = param_with("a", 3, 4, &x[0][0]);
     float g[12];
     for (int i = 0; i < 12; i++) g[i] = (float)(i % 5) - 2.0f;
-    gp_tape *t = NULL;
-    assert_int_equal(gp_tape_new(&t), GP_OK);
+    gp_tape *t = new_tape();
     for (int log_space = 0; log_space < 2; log_space++) {
         gp_tape_reset(t);
         gp_tensor_zero_grad(a);

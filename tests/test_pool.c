@@ -25,27 +25,9 @@
 #include <graphpool/pool.h>
 
 #include "gradcheck.h"
+#include "pool_fixtures.h"
 
 /* ---- helpers ---- */
-
-/* One undirected graph of n nodes with the given edges (pairs). */
-static gp_graph *undirected(int64_t n, int m, const int64_t *pairs)
-{
-    int64_t src[64], dst[64];
-    assert_true(m <= 64);
-    for (int k = 0; k < m; k++) src[k] = pairs[2 * k], dst[k] = pairs[2 * k + 1];
-    gp_graph *g = NULL;
-    assert_int_equal(gp_graph_from_edges(&g, n, m, src, dst, NULL, GP_EDGES_SYMMETRISE), GP_OK);
-    return g;
-}
-
-static gp_graph *batch_of(int count, gp_graph **gs)
-{
-    gp_graph *b = NULL;
-    assert_int_equal(gp_graph_batch(&b, count, (const gp_graph *const *)gs), GP_OK);
-    for (int i = 0; i < count; i++) gp_graph_free(&gs[i]);
-    return b;
-}
 
 /* Batch of three graphs: a path on 4 nodes, a single node, 3 nodes without edges. */
 static gp_graph *small_batch(void)
@@ -91,19 +73,33 @@ static gp_tensor *param_from(int64_t rows, int64_t cols, const float *v)
     return p;
 }
 
+/* A random relabelling within each graph of a batch (graph i has sizes[i] nodes): node v becomes
+ * perm[v], a node of the same graph. */
+static void permute_within_graphs(int64_t *perm, int count, const int64_t *sizes, uint64_t seed)
+{
+    gp_rng rng;
+    gp_rng_seed(&rng, seed);
+    int64_t off = 0;
+    for (int i = 0; i < count; i++) {
+        for (int64_t v = 0; v < sizes[i]; v++) perm[off + v] = off + v;
+        gp_rng_shuffle(&rng, perm + off, sizes[i]);
+        off += sizes[i];
+    }
+}
+
+/* The features of the relabelled batch: row perm[v] is row v of x (a new parameter). */
+static gp_tensor *permuted_rows(const gp_tensor *x, const int64_t *perm)
+{
+    gp_tensor *xp = param_from(x->rows, x->cols, NULL);
+    for (int64_t v = 0; v < x->rows; v++)
+        memcpy(xp->data + perm[v] * x->cols, x->data + v * x->cols, (size_t)x->cols * sizeof(float));
+    return xp;
+}
+
 static void assert_near(const char *what, double got, double want, double tol)
 {
     if (fabs(got - want) > tol * fmax(1.0, fabs(want)))
         fail_msg("%s: got %.9g, want %.9g", what, got, want);
-}
-
-static gp_module *make_pool(const char *spec, int64_t in_dim, uint64_t seed)
-{
-    gp_rng rng;
-    gp_rng_seed(&rng, seed);
-    gp_module *m = NULL;
-    if (gp_pool_new(&m, spec, in_dim, &rng) != GP_OK) fail_msg("%s: %s", spec, gp_last_error());
-    return m;
 }
 
 /* ---- readouts ---- */
@@ -128,7 +124,7 @@ static void test_readout_values(void **state)
     gp_tape *t = NULL;
     assert_int_equal(gp_tape_new(&t), GP_OK);
     for (int k = 0; k < 6; k++) {
-        gp_module *m = make_pool(names[k], 2, 1);
+        gp_module *m = pool_new(names[k], 2, 1);
         assert_true(gp_pool_caps(m) & GP_POOL_READOUT);
         gp_tape_reset(t);
         gp_pool_batch b = gp_pool_batch_of(g, x);
@@ -193,25 +189,18 @@ static void test_readout_gradcheck_and_invariance(void **state)
     (void)state;
     const int64_t sizes[3] = {6, 1, 5};
     int64_t perm[12];
-    gp_rng rng;
-    gp_rng_seed(&rng, 9);
-    int64_t off = 0;
-    for (int i = 0; i < 3; i++) {
-        for (int64_t v = 0; v < sizes[i]; v++) perm[off + v] = off + v;
-        gp_rng_shuffle(&rng, perm + off, sizes[i]);
-        off += sizes[i];
-    }
+    permute_within_graphs(perm, 3, sizes, 9);
     gp_graph *g = random_batch(3, sizes, 5, NULL);
     gp_graph *gp = random_batch(3, sizes, 5, perm);
     const char *names[] = {"sum", "mean", "max", "min", "meanmax", "maxmean", "gnp",
                            "gnp:per_channel=true,p=2.5,q=0.5"};
-    gp_tensor *x = param_from(12, 3, NULL), *xp = param_from(12, 3, NULL);
+    gp_tensor *x = param_from(12, 3, NULL);
     fill_separated(x, 3);
-    for (int64_t v = 0; v < 12; v++) memcpy(xp->data + perm[v] * 3, x->data + v * 3, 3 * sizeof(float));
+    gp_tensor *xp = permuted_rows(x, perm);
     gp_tape *t = NULL;
     assert_int_equal(gp_tape_new(&t), GP_OK);
     for (int k = 0; k < 8; k++) {
-        gp_module *m = make_pool(names[k], 3, 2);
+        gp_module *m = pool_new(names[k], 3, 2);
         pool_ctx c = {m, g, 0};
         double err = gc_check(pool_forward, &c, &x, 1);
         if (err > 1e-2) fail_msg("%s: gradient error %g", names[k], err);
@@ -456,7 +445,7 @@ static void test_topk_hand_computed(void **state)
     /* graph 0 scores (p = (3, 4), |p| = 5): 0.6, 0.8, 1.4, -0.6; graph 1: 1.2; graph 2: 0, 0, 0.6 */
     const float xv[16] = {1, 0, 0, 1, 1, 1, -1, 0, 2, 0, 0, 0, 0, 0, 1, 0};
     gp_tensor *x = param_from(8, 2, xv);
-    gp_module *m = make_pool("topk:ratio=0.5", 2, 1);
+    gp_module *m = pool_new("topk:ratio=0.5", 2, 1);
     assert_int_equal(gp_pool_node_dim(m), 2);
     m->params[0]->data[0] = 3.0f;
     m->params[0]->data[1] = 4.0f;
@@ -481,7 +470,7 @@ static void test_topk_hand_computed(void **state)
     assert_true(out.graph->symmetric);
     gp_pool_batch_release(&out);
     /* min_score mode: softmax within graphs, the best node always survives */
-    gp_module *ms = make_pool("topk:min_score=0.3", 2, 1);
+    gp_module *ms = pool_new("topk:min_score=0.3", 2, 1);
     ms->params[0]->data[0] = 3.0f;
     ms->params[0]->data[1] = 4.0f;
     gp_tape_reset(t);
@@ -513,19 +502,12 @@ static void check_equivariant(const char *spec)
 {
     const int64_t sizes[3] = {7, 1, 6};
     int64_t perm[14];
-    gp_rng rng;
-    gp_rng_seed(&rng, 77);
-    int64_t off = 0;
-    for (int i = 0; i < 3; i++) {
-        for (int64_t v = 0; v < sizes[i]; v++) perm[off + v] = off + v;
-        gp_rng_shuffle(&rng, perm + off, sizes[i]);
-        off += sizes[i];
-    }
+    permute_within_graphs(perm, 3, sizes, 77);
     gp_graph *g = random_batch(3, sizes, 8, NULL), *gp = random_batch(3, sizes, 8, perm);
-    gp_tensor *x = param_from(14, 3, NULL), *xp = param_from(14, 3, NULL);
+    gp_tensor *x = param_from(14, 3, NULL);
     fill_separated(x, 6);
-    for (int64_t v = 0; v < 14; v++) memcpy(xp->data + perm[v] * 3, x->data + v * 3, 3 * sizeof(float));
-    gp_module *m = make_pool(spec, 3, 3);
+    gp_tensor *xp = permuted_rows(x, perm);
+    gp_module *m = pool_new(spec, 3, 3);
     gp_tape *t = NULL;
     assert_int_equal(gp_tape_new(&t), GP_OK);
     gp_pool_batch in = gp_pool_batch_of(g, x), inp = gp_pool_batch_of(gp, xp), out, outp;
@@ -586,7 +568,7 @@ static void gradcheck_nodedrop(const char *spec)
     gp_graph *g = random_batch(3, sizes, 12, NULL);
     gp_tensor *x = param_from(10, 3, NULL);
     fill_separated(x, 13);
-    gp_module *m = make_pool(spec, 3, 4);
+    gp_module *m = pool_new(spec, 3, 4);
     gp_param_list pl;
     assert_int_equal(gp_module_params(&pl, m, false), GP_OK);
     assert_true(pl.count >= 1);
@@ -621,7 +603,7 @@ static void test_sagpool_scores_from_gcn(void **state)
     gp_graph *g = random_batch(2, sizes, 31, NULL);
     gp_tensor *x = param_from(11, 2, NULL);
     fill_separated(x, 32);
-    gp_module *m = make_pool("sagpool:ratio=0.5", 2, 5);
+    gp_module *m = pool_new("sagpool:ratio=0.5", 2, 5);
     assert_int_equal(m->num_children, 1);
     gp_tape *t = NULL;
     assert_int_equal(gp_tape_new(&t), GP_OK);
@@ -786,7 +768,7 @@ static void test_interface(void **state)
     assert_string_equal(gp_pool_class_of(m)->name, "topk");
     gp_module_free(&m);
     /* SAGPool's parameters include its child GCN; a coarsen-only op refuses readout */
-    m = make_pool("sagpool", 4, 2);
+    m = pool_new("sagpool", 4, 2);
     gp_param_list pl;
     assert_int_equal(gp_module_params(&pl, m, false), GP_OK);
     assert_int_equal(pl.count, 2);
@@ -808,8 +790,8 @@ static void test_interface(void **state)
     /* run-time registration, expand, and readouts over groups */
     assert_int_equal(gp_pool_register(&dup_class), GP_OK);
     assert_int_equal(gp_pool_register(&dup_class), GP_E_INVALID);
-    m = make_pool("testdup", 4, 1);
-    gp_module *sum = make_pool("sum", 4, 1), *mx = make_pool("max", 4, 1);
+    m = pool_new("testdup", 4, 1);
+    gp_module *sum = pool_new("sum", 4, 1), *mx = pool_new("max", 4, 1);
     gp_rng_seed(&rng, 3);
     gc_fill(x, &rng, -1.0f, 1.0f);
     gp_tape_reset(t);

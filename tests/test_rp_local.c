@@ -30,115 +30,15 @@
 
 #include "app_run.h"
 #include "gradcheck.h"
+#include "pool_fixtures.h"
 
 /* ---- helpers ---- */
-
-static gp_graph *undirected(int64_t n, int m, const int64_t *pairs)
-{
-    int64_t src[128], dst[128];
-    assert_true(m <= 128);
-    for (int k = 0; k < m; k++) src[k] = pairs[2 * k], dst[k] = pairs[2 * k + 1];
-    gp_graph *g = NULL;
-    assert_int_equal(gp_graph_from_edges(&g, n, m, src, dst, NULL, GP_EDGES_SYMMETRISE), GP_OK);
-    return g;
-}
-
-static gp_graph *batch_of(int count, gp_graph **gs)
-{
-    gp_graph *b = NULL;
-    assert_int_equal(gp_graph_batch(&b, count, (const gp_graph *const *)gs), GP_OK);
-    for (int i = 0; i < count; i++) gp_graph_free(&gs[i]);
-    return b;
-}
 
 static bool has_edge(const gp_graph *g, int64_t u, int64_t v)
 {
     for (int64_t e = g->adj.ptr[u]; e < g->adj.ptr[u + 1]; e++)
         if (g->adj.idx[e] == v) return true;
     return false;
-}
-
-static gp_module *pool_new(const char *spec, int64_t in_dim, uint64_t seed)
-{
-    gp_rng rng;
-    gp_rng_seed(&rng, seed);
-    gp_module *m = NULL;
-    gp_status st = gp_pool_new(&m, spec, in_dim, &rng);
-    if (st != GP_OK) fprintf(stderr, "%s: %s\n", spec, gp_last_error());
-    assert_int_equal(st, GP_OK);
-    return m;
-}
-
-static float *random_features(int64_t n, int64_t d, uint64_t seed)
-{
-    float *x = malloc((size_t)(n * d) * sizeof(float));
-    gp_rng rng;
-    gp_rng_seed(&rng, seed);
-    for (int64_t i = 0; i < n * d; i++) x[i] = gp_rng_uniform(&rng);
-    return x;
-}
-
-/* A GIN of `layers` layers (MLP in -> hid -> hid), ReLU after each. */
-typedef struct gin_net {
-    gp_module *layer[4];
-    int layers;
-} gin_net;
-
-static void gin_net_init(gin_net *net, int layers, int64_t in, int64_t hid, uint64_t seed)
-{
-    gp_rng rng;
-    gp_rng_seed(&rng, seed);
-    net->layers = layers;
-    for (int l = 0; l < layers; l++) {
-        gp_module *mlp = NULL;
-        gp_mlp_options mo = {GP_ACT_RELU, 0.0f, GP_NORM_NONE};
-        assert_int_equal(gp_mlp_new(&mlp, l ? hid : in, 1, (int64_t[]){hid}, hid, &mo, &rng), GP_OK);
-        assert_int_equal(gp_gin_new(&net->layer[l], &mlp, &(gp_gin_options){0.1f, false}, &rng), GP_OK);
-    }
-}
-
-static void gin_net_free(gin_net *net)
-{
-    for (int l = 0; l < net->layers; l++) gp_module_free(&net->layer[l]);
-}
-
-static gp_tensor *gin_net_forward(gin_net *net, gp_tape *t, gp_graph *g, gp_tensor *x)
-{
-    for (int l = 0; l < net->layers; l++) x = gp_relu(t, gp_module_forward(net->layer[l], t, g, x));
-    return x;
-}
-
-/* expand -> GIN -> the operator's readout (a second instance of the spec, hid wide); a fresh
- * copy of the output (caller frees). */
-static float *run_model(gp_module *expand, gin_net *net, gp_module *readout, gp_graph *g,
-                        const float *x, int64_t d, bool training, int64_t *rows_out)
-{
-    gp_tape *t = NULL;
-    assert_int_equal(gp_tape_new(&t), GP_OK);
-    gp_tape_set_training(t, training);
-    gp_tensor *xt = gp_tape_constant(t, x, gp_graph_nodes(g), d);
-    gp_pool_batch in = gp_pool_batch_of(g, xt), ex;
-    assert_int_equal(gp_pool_expand(expand, t, &in, &ex), GP_OK);
-    gp_pool_batch h = ex;
-    h.x = gin_net_forward(net, t, ex.graph, ex.x);
-    gp_tensor *r = gp_pool_readout(readout, t, &h);
-    assert_non_null(r);
-    float *out = malloc((size_t)gp_tensor_size(r) * sizeof(float));
-    memcpy(out, r->data, (size_t)gp_tensor_size(r) * sizeof(float));
-    *rows_out = r->rows;
-    gp_pool_batch_release(&ex);
-    gp_tape_free(&t);
-    return out;
-}
-
-static double rel_diff(const float *a, const float *b, int64_t n)
-{
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        den += (double)a[i] * a[i];
-    }
-    return sqrt(num / fmax(den, 1e-30));
 }
 
 /* 6 nodes: a triangle 0-1-2 with a tail 2-3-4 and a pendant 1-5. */
@@ -478,43 +378,6 @@ static void test_sampled_convergence(void **state)
 
 /* ---- gradients and determinism ---- */
 
-typedef struct fwd_ctx {
-    gp_graph *g;
-    gp_module *readout;
-    gin_net *net;
-    const char *spec;
-    bool training;
-} fwd_ctx;
-
-/* Expanded batches of the last two forwards: the tape uses a copies' graph until backward. */
-static gp_pool_batch pending[2];
-static int pending_next;
-
-static void pending_flush(void)
-{
-    gp_pool_batch_release(&pending[0]);
-    gp_pool_batch_release(&pending[1]);
-}
-
-static gp_tensor *expand_gin_readout(gp_tape *t, gp_tensor **in, void *vctx)
-{
-    fwd_ctx *c = vctx;
-    gp_tape_set_training(t, c->training);
-    gp_module *pool = pool_new(c->spec, in[0]->cols, 99); /* the same draws every call */
-    gp_pool_batch b = gp_pool_batch_of(c->g, in[0]), ex;
-    gp_tensor *r = NULL;
-    if (gp_pool_expand(pool, t, &b, &ex) == GP_OK) {
-        gp_pool_batch h = ex;
-        if (c->net) h.x = gin_net_forward(c->net, t, ex.graph, ex.x); /* else: operator alone */
-        r = gp_pool_readout(c->readout, t, &h);
-    }
-    gp_pool_batch_release(&pending[pending_next]);
-    pending[pending_next] = ex;
-    pending_next ^= 1;
-    gp_module_free(&pool);
-    return r;
-}
-
 static void test_gradcheck(void **state)
 {
     (void)state;
@@ -536,10 +399,10 @@ static void test_gradcheck(void **state)
         for (int training = 0; training < 2; training++) {
             /* the operator alone (expand -> readout, linear in x), then through a GIN (h = 1e-3:
              * the ReLUs have kinks within 1e-2 of some inputs) */
-            fwd_ctx alone = {g, ro_alone, NULL, specs[sp], training};
+            fwd_ctx alone = {g, NULL, ro_alone, NULL, specs[sp], training};
             assert_true(gc_check(expand_gin_readout, &alone, &x, 1) < 1e-3);
             pending_flush();
-            fwd_ctx c = {g, ro, &net, specs[sp], training};
+            fwd_ctx c = {g, NULL, ro, &net, specs[sp], training};
             double err = gc_check_eps(expand_gin_readout, &c, &x, 1, 1e-3, 1e-2);
             if (err >= 1e-2) print_error("%s training=%d: gradcheck error %g\n", specs[sp], training, err);
             assert_true(err < 1e-2);
