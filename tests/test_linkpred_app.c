@@ -2,6 +2,7 @@
  * the no-argument demo), predict and recommend outputs are well-formed and exclude existing
  * edges, save -> load reproduces the scores exactly, labelled split files and node feature
  * files work, bad input fails cleanly without leaving an output file. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -197,6 +198,25 @@ static void test_labels_and_heuristics(void **state)
     assert_non_null(strstr(out, "walkpool"));
     assert_non_null(strstr(out, "\naa "));
     assert_non_null(strstr(out, "\ncn "));
+    free(out);
+}
+
+/* A heuristic's validation AUC is measured with the validation edges hidden, like its test
+ * AUC: katz on the observed graph (which holds them) would score ~1. */
+static void test_heuristic_validation_hidden(void **state)
+{
+    (void)state;
+    assert_int_equal(run("--quiet --json --method katz"), 0);
+    char *out = slurp("out.txt");
+    assert_non_null(out);
+    char *p = strstr(out, "\"val_auc\": ");
+    assert_non_null(p);
+    double val = atof(p + strlen("\"val_auc\": "));
+    p = strstr(out, "\"test_auc\": ");
+    assert_non_null(p);
+    double test = atof(p + strlen("\"test_auc\": "));
+    assert_true(val > 0.5 && val < 0.99);
+    assert_true(fabs(val - test) < 0.2); /* the same kind of measurement */
     free(out);
 }
 
@@ -423,6 +443,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_recommend),
         cmocka_unit_test(test_labels_and_heuristics),
         cmocka_unit_test(test_demo_default),
+        cmocka_unit_test(test_heuristic_validation_hidden),
         cmocka_unit_test(test_labelled_split),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_pair_files),
