@@ -18,6 +18,8 @@
  * dataset's fixed 10fold_idx files (--fold-files). Each fold trains with early stopping on the
  * validation loss (--patience; the test accuracy is that of the epoch with the best validation loss,
  * earliest on ties) and reports its test accuracy; then mean and standard deviation over folds.
+ * --select acc uses the validation accuracy instead (ties: lower validation loss, then earliest),
+ * for both the kept epoch and the patience.
  * --pool a,b,c runs every operator on the same folds with the same seeds and prints one table.
  * (Errica et al. also select hyper-parameters per fold from a grid; here they are fixed options.)
  *
@@ -75,6 +77,7 @@ typedef struct options {
     double ratio, dropout, lr, weight_decay, val_ratio, clip_norm;
     unsigned long seed;
     bool fold_files, json, quiet, encoder, cosine;
+    bool select_acc; /* --select acc: keep the epoch of best validation accuracy (not loss) */
 } options;
 
 static void usage(FILE *f)
@@ -99,6 +102,8 @@ static void usage(FILE *f)
             "  --batch-size N        (default 60)\n"
             "  --epochs N            maximum epochs (default 100)\n"
             "  --patience N          early stopping on validation loss (default 20, 0 = off)\n"
+            "  --select loss|acc     what the kept epoch and --patience go by: validation loss\n"
+            "                        (default) or accuracy (ties: lower loss, then earliest)\n"
             "  --clip-norm X         clip the gradients' global L2 norm to X (default 0 = off)\n"
             "  --cosine              cosine learning-rate schedule per step, to 0 at --epochs\n"
             "  --warmup-epochs N     linear warm-up of --cosine (default 0)\n"
@@ -553,7 +558,7 @@ static gp_status train_fold(fold_result *res, model *md, run_ctx *c, const gp_cv
     int64_t ntr = folds->count[f][GP_CV_TRAIN], nva = folds->count[f][GP_CV_VAL];
     if ((st = gp_minibatch_new(&mb, c->ds, ntr, folds->idx[f][GP_CV_TRAIN], o->batch, true, seed)) != GP_OK)
         goto done;
-    double best_loss = INFINITY;
+    double best_loss = INFINITY, best_acc = -1.0;
     int since = 0;
     snapshot(best, &all, false);
     gp_tape *t = c->tape;
@@ -593,8 +598,10 @@ static gp_status train_fold(fold_result *res, model *md, run_ctx *c, const gp_cv
         double vl = 0, va = 0;
         if (nva > 0 && (st = evaluate(&vl, &va, NULL, md, c, nva, folds->idx[f][GP_CV_VAL])) != GP_OK)
             goto done;
-        if (nva == 0 || vl < best_loss) {
+        bool better = o->select_acc ? va > best_acc || (va == best_acc && vl < best_loss) : vl < best_loss;
+        if (nva == 0 || better) {
             best_loss = vl;
+            best_acc = va;
             res->val_loss = vl;
             res->val_acc = va;
             res->best_epoch = ep;
@@ -1160,7 +1167,7 @@ int main(int argc, char **argv)
     o.clip_norm = 0.0;
     enum { O_ENC = 256, O_RATIO, O_READOUT, O_JK, O_MLP, O_DROP, O_LR, O_WD, O_BATCH, O_EPOCHS,
            O_PAT, O_FOLDS, O_FFILES, O_VAL, O_MAXF, O_FEAT, O_JSON, O_SAVE, O_LOAD, O_PRED, O_OUT,
-           O_QUIET, O_DATADIR, O_HELP, O_CLIP, O_COSINE, O_WARMUP, O_PRESET, O_WPARSE, O_GRID };
+           O_QUIET, O_DATADIR, O_HELP, O_CLIP, O_COSINE, O_WARMUP, O_PRESET, O_WPARSE, O_GRID, O_SELECT };
     static const struct option longs[] = {
         {"dataset", required_argument, 0, 'd'}, {"data-dir", required_argument, 0, O_DATADIR},
         {"layer", required_argument, 0, 'l'},   {"hidden", required_argument, 0, 'h'},
@@ -1170,7 +1177,7 @@ int main(int argc, char **argv)
         {"mlp", required_argument, 0, O_MLP},   {"dropout", required_argument, 0, O_DROP},
         {"lr", required_argument, 0, O_LR},     {"weight-decay", required_argument, 0, O_WD},
         {"batch-size", required_argument, 0, O_BATCH}, {"epochs", required_argument, 0, O_EPOCHS},
-        {"patience", required_argument, 0, O_PAT}, {"folds", required_argument, 0, O_FOLDS},
+        {"patience", required_argument, 0, O_PAT}, {"select", required_argument, 0, O_SELECT}, {"folds", required_argument, 0, O_FOLDS},
         {"fold-files", no_argument, 0, O_FFILES}, {"val-ratio", required_argument, 0, O_VAL},
         {"max-folds", required_argument, 0, O_MAXF}, {"features", required_argument, 0, O_FEAT},
         {"seed", required_argument, 0, 's'},    {"threads", required_argument, 0, 't'},
@@ -1218,6 +1225,13 @@ int main(int argc, char **argv)
         case O_BATCH: o.batch = atoi(optarg); break;
         case O_EPOCHS: o.epochs = atoi(optarg); break;
         case O_PAT: o.patience = atoi(optarg); break;
+        case O_SELECT:
+            if (strcmp(optarg, "loss") && strcmp(optarg, "acc")) {
+                fprintf(stderr, "gp-graphclass: --select must be loss or acc, not '%s'\n", optarg);
+                return 2;
+            }
+            o.select_acc = !strcmp(optarg, "acc");
+            break;
         case O_FOLDS: o.folds = atoi(optarg); break;
         case O_FFILES: o.fold_files = true; break;
         case O_VAL: o.val_ratio = atof(optarg); break;

@@ -4,8 +4,11 @@
  * then the saved model must predict probabilities that sum to 1 for every MUTAG graph.
  * --grid: every fold reports one of the grid's configurations, and its test accuracy equals that
  * of a run with that configuration alone (same folds and seeds); bad grids are usage errors.
+ * --select acc: the kept epoch has the best validation accuracy of the epochs run (ties: the
+ * lowest validation loss); --select loss (default): the lowest validation loss.
  * The app path is argv[1]; it is run with fork/exec (no shell) and its JSON output parsed here.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +71,46 @@ static int check_grid(char *app)
     return 0;
 }
 
+/* Runs 2 folds of 12 epochs with --select sel (progress on stderr captured) and checks the
+ * reported best epoch of each fold against the per-epoch validation figures printed. */
+static int check_select(char *app, char *sel)
+{
+    static char out[1 << 16];
+    char *argv[] = {app, "--dataset", "MUTAG", "--folds", "2", "--epochs", "12", "--patience", "0",
+                    "--hidden", "16", "--lr", "0.005", "--val-ratio", "0.2", "--seed", "2", "--pool", "topk",
+                    "--select", sel, NULL};
+    int rc = app_run(argv, true, out, sizeof out);
+    if (rc != 0) return fprintf(stderr, "--select %s exited with %d\n%s\n", sel, rc, out), 1;
+    bool by_acc = !strcmp(sel, "acc");
+    for (int f = 1; f <= 2; f++) {
+        double loss[13], acc[13];
+        int seen = 0, best = -1;
+        for (const char *p = out; (p = strstr(p, " fold ")); p++) {
+            int ff, ep, b, n;
+            double tl, vl, va;
+            if (sscanf(p, " fold %d epoch %d train_loss %lf val_loss %lf val_acc %lf", &ff, &ep, &tl, &vl, &va) == 5) {
+                if (ff == f && ep >= 1 && ep <= 12) loss[ep] = vl, acc[ep] = va, seen++;
+            } else if (sscanf(p, " fold %d: test_acc %*f (best epoch %d of %d", &ff, &b, &n) == 3 && ff == f) {
+                best = b;
+            }
+        }
+        if (seen != 12 || best < 1 || best > 12)
+            return fprintf(stderr, "fold %d: %d epochs parsed, best epoch %d\n%s\n", f, seen, best, out), 1;
+        for (int ep = 1; ep <= 12; ep++) { /* printed to 4 decimals: compare with that slack */
+            bool beats = by_acc ? acc[ep] > acc[best] + 1e-4 ||
+                                      (fabs(acc[ep] - acc[best]) < 1e-4 && loss[ep] < loss[best] - 1e-4)
+                                : loss[ep] < loss[best] - 1e-4;
+            if (beats)
+                return fprintf(stderr, "--select %s, fold %d: epoch %d (loss %.4f acc %.4f) beats the kept "
+                                       "epoch %d (loss %.4f acc %.4f)\n", sel, f, ep, loss[ep], acc[ep], best,
+                               loss[best], acc[best]), 1;
+        }
+        printf("--select %s, fold %d: kept epoch %d (val loss %.4f, val acc %.4f)\n", sel, f, best, loss[best],
+               acc[best]);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -118,5 +161,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "expected 188 predictions, got %d\n", lines - 1);
         return 1;
     }
+    if (check_select(argv[1], "acc") || check_select(argv[1], "loss")) return 1;
+    char *bad_select[] = {argv[1], "--dataset", "MUTAG", "--select", "best", "--quiet", NULL};
+    if ((rc = app_run(bad_select, false, out, sizeof out)) != 2)
+        return fprintf(stderr, "--select best: exit %d, expected 2\n", rc), 1;
     return check_grid(argv[1]);
 }
