@@ -1,10 +1,11 @@
 /*
  * libgomp's default wait policy lets an idle worker spin for ~300 000 iterations after every
  * parallel region before it sleeps. On a 2-vCPU machine that also runs another job, spinning
- * workers hold the cores the other threads need: a 2-thread GPN epoch took 2.9-7.3 s instead of
- * 1.3-1.6 s (docs/benchmarks.md, "One thread pool"). Never spinning (OMP_WAIT_POLICY=passive)
- * costs a futex wake-up per region instead: 15-20 % slower on an idle machine. A short spin
- * (GOMP_SPINCOUNT=30000) was the best of both in those measurements. libgomp reads the setting
+ * workers hold the cores the other threads need: with two other jobs running, a 2-thread GPN
+ * epoch took 2.9-8.3 s, against 1.5-1.6 s with OMP_WAIT_POLICY=passive and 1.3 s with
+ * GOMP_SPINCOUNT=30000 (docs/benchmarks.md, "One thread pool"). On an idle machine never spinning
+ * (passive) costs a futex wake-up per region: 5-20 % slower than spinning. The short spin was
+ * the best of both in those measurements. libgomp reads the setting
  * once, when it is loaded, so no library call can change it later: the apps re-execute
  * themselves with it, unless the user chose a policy (OMP_WAIT_POLICY or GOMP_SPINCOUNT set)
  * or runs one thread (no workers to spin).
