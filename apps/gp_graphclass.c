@@ -71,7 +71,7 @@ typedef struct options {
     grid grid; /* --grid: per-fold model selection over these settings (num_keys 0: none) */
     char *pools[MAX_POOLS];
     int num_pools;
-    int hidden, blocks, epochs, patience, batch, eval_batch, threads, folds, max_folds, warmup_epochs;
+    int hidden, blocks, epochs, patience, batch, eval_batch, threads, folds, max_folds, first_fold, last_fold, warmup_epochs;
     int64_t mlp[MAX_MLP];
     int num_mlp;
     double ratio, dropout, lr, weight_decay, val_ratio, clip_norm;
@@ -126,6 +126,8 @@ static void usage(FILE *f)
             "  --fold-files          use the dataset's 10fold_idx files\n"
             "  --val-ratio R         validation share of each training part (default 0.1)\n"
             "  --max-folds N         run only the first N folds\n"
+            "  --fold-range A-B      run only folds A..B (1-based; each fold's split and seed are\n"
+            "                        those of the full run, so ranges run apart give its numbers)\n"
             "  --features auto|labels|attr|labels+attr|degree|degree-norm|ones\n"
             "  --seed S              (default 1)\n"
             "  --threads T           (default 1)\n"
@@ -1166,7 +1168,7 @@ int main(int argc, char **argv)
                  .lr = 5e-4, .val_ratio = 0.1, .seed = 1, .num_mlp = 2, .mlp = {128, 64}};
     o.clip_norm = 0.0;
     enum { O_ENC = 256, O_RATIO, O_READOUT, O_JK, O_MLP, O_DROP, O_LR, O_WD, O_BATCH, O_EPOCHS,
-           O_PAT, O_FOLDS, O_FFILES, O_VAL, O_MAXF, O_FEAT, O_JSON, O_SAVE, O_LOAD, O_PRED, O_OUT,
+           O_PAT, O_FOLDS, O_FFILES, O_VAL, O_MAXF, O_FRANGE, O_FEAT, O_JSON, O_SAVE, O_LOAD, O_PRED, O_OUT,
            O_QUIET, O_DATADIR, O_HELP, O_CLIP, O_COSINE, O_WARMUP, O_PRESET, O_WPARSE, O_GRID, O_SELECT };
     static const struct option longs[] = {
         {"dataset", required_argument, 0, 'd'}, {"data-dir", required_argument, 0, O_DATADIR},
@@ -1180,7 +1182,8 @@ int main(int argc, char **argv)
         {"patience", required_argument, 0, O_PAT}, {"select", required_argument, 0, O_SELECT},
         {"folds", required_argument, 0, O_FOLDS},
         {"fold-files", no_argument, 0, O_FFILES}, {"val-ratio", required_argument, 0, O_VAL},
-        {"max-folds", required_argument, 0, O_MAXF}, {"features", required_argument, 0, O_FEAT},
+        {"max-folds", required_argument, 0, O_MAXF}, {"fold-range", required_argument, 0, O_FRANGE},
+        {"features", required_argument, 0, O_FEAT},
         {"seed", required_argument, 0, 's'},    {"threads", required_argument, 0, 't'},
         {"json", no_argument, 0, O_JSON},       {"save", required_argument, 0, O_SAVE},
         {"load", required_argument, 0, O_LOAD}, {"predict", required_argument, 0, O_PRED},
@@ -1237,6 +1240,19 @@ int main(int argc, char **argv)
         case O_FFILES: o.fold_files = true; break;
         case O_VAL: o.val_ratio = atof(optarg); break;
         case O_MAXF: o.max_folds = atoi(optarg); break;
+        case O_FRANGE: {
+            char *end = NULL;
+            long a = strtol(optarg, &end, 10), b = a;
+            if (end != optarg && *end == '-') b = strtol(end + 1, &end, 10);
+            if (end == optarg || *end != '\0' || a < 1 || b < a || b > 64) {
+                fprintf(stderr, "gp-graphclass: --fold-range: expected A-B with 1 <= A <= B, got '%s'\n", optarg);
+                for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+                return 2;
+            }
+            o.first_fold = (int)a;
+            o.last_fold = (int)b;
+            break;
+        }
         case O_FEAT: o.features = optarg; break;
         case 's': o.seed = strtoul(optarg, NULL, 10); break;
         case 't': o.threads = atoi(optarg); break;
@@ -1343,8 +1359,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
         goto done;
     }
-    int nf = (int)folds->k;
+    /* folds f0 .. f0+nf-1 (0-based) of the k-fold split */
+    int f0 = 0, nf = (int)folds->k;
     if (o.max_folds > 0 && o.max_folds < nf) nf = o.max_folds;
+    if (o.first_fold > 0) {
+        if (o.last_fold > (int)folds->k) {
+            fprintf(stderr, "gp-graphclass: --fold-range %d-%d: the split has %d folds\n", o.first_fold,
+                    o.last_fold, (int)folds->k);
+            goto done;
+        }
+        f0 = o.first_fold - 1;
+        nf = o.last_fold - o.first_fold + 1;
+    }
     if (nf > 64) nf = 64;
     int64_t *count = calloc((size_t)ds->num_classes, sizeof(int64_t));
     if (!count) goto done;
@@ -1363,16 +1389,17 @@ int main(int argc, char **argv)
     if (!acc || !fr) goto done;
     run_ctx ctx = {&o, ds, x, fs.dim, tape};
     for (int pi = 0; pi < o.num_pools; pi++) {
-        for (int f = 0; f < nf; f++) {
+        for (int j = 0; j < nf; j++) {
             model md;
+            int f = f0 + j;
             uint64_t seed = (uint64_t)o.seed * 1000003u + (uint64_t)f;
-            fold_result *r = &fr[pi * nf + f];
+            fold_result *r = &fr[pi * nf + j];
             options best_o = o;
             st = select_and_train(r, &md, &best_o, &ctx, folds, f, seed, o.pools[pi]);
-            if (st == GP_OK && o.write_parse && pi == o.num_pools - 1 && f == nf - 1 &&
-                write_parses(&md, &ctx, o.write_parse) != 0)
+            bool last = pi == o.num_pools - 1 && j == nf - 1;
+            if (st == GP_OK && o.write_parse && last && write_parses(&md, &ctx, o.write_parse) != 0)
                 st = GP_E_IO;
-            if (st == GP_OK && o.save && pi == o.num_pools - 1 && f == nf - 1) {
+            if (st == GP_OK && o.save && last) {
                 if (gp_module_save(md.root, o.save) != GP_OK || save_meta(o.save, &best_o, o.pools[pi], &fs, ds)) {
                     fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
                     st = GP_E_IO;
@@ -1383,7 +1410,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "gp-graphclass: %s fold %d: %s\n", o.pools[pi], f + 1, gp_last_error());
                 goto done;
             }
-            acc[pi][f] = r->test_acc;
+            acc[pi][j] = r->test_acc;
             if (!o.quiet) {
                 char desc[512] = "";
                 if (o.grid.num_keys > 0) grid_describe(&o.grid, r->config, desc, sizeof desc);
@@ -1405,7 +1432,9 @@ int main(int argc, char **argv)
         for (int pi = 0; pi < o.num_pools; pi++) {
             double m, s, ms = 0, cms = 0;
             stats(&m, &s, acc[pi], nf);
-            printf("%s{\"pool\": \"%s\", \"fold_acc\": [", pi ? ", " : "", o.pools[pi]);
+            printf("%s{\"pool\": \"%s\", \"fold_ids\": [", pi ? ", " : "", o.pools[pi]);
+            for (int f = 0; f < nf; f++) printf("%s%d", f ? ", " : "", f0 + f + 1);
+            printf("], \"fold_acc\": [");
             for (int f = 0; f < nf; f++) {
                 printf("%s%.6f", f ? ", " : "", acc[pi][f]);
                 ms += fr[pi * nf + f].epoch_ms / nf;
@@ -1430,7 +1459,7 @@ int main(int argc, char **argv)
                (long long)fs.dim, o.fold_files ? "10fold_idx" : "stratified", nf);
         printf("majority_rate %.4f\n", majority);
         printf("%-28s", "pool");
-        for (int f = 0; f < nf; f++) printf(" fold%-3d", f + 1);
+        for (int f = 0; f < nf; f++) printf(" fold%-3d", f0 + f + 1);
         printf("   mean     std  epoch_ms  cpu_ms\n");
         for (int pi = 0; pi < o.num_pools; pi++) {
             double m, s, ms = 0, cms = 0;
@@ -1448,7 +1477,7 @@ int main(int argc, char **argv)
             for (int f = 0; f < nf; f++) {
                 char desc[512];
                 grid_describe(&o.grid, fr[pi * nf + f].config, desc, sizeof desc);
-                printf(" fold%d %s%s", f + 1, desc, f + 1 < nf ? ";" : "\n");
+                printf(" fold%d %s%s", f0 + f + 1, desc, f + 1 < nf ? ";" : "\n");
             }
         }
         printf("peak_rss_mb %.1f\n", ru.ru_maxrss / 1024.0);

@@ -6,6 +6,7 @@
  * of a run with that configuration alone (same folds and seeds); bad grids are usage errors.
  * --select acc: the kept epoch has the best validation accuracy of the epochs run (ties: the
  * lowest validation loss); --select loss (default): the lowest validation loss.
+ * --fold-range A-B: the folds run alone report the accuracies they have in the full run.
  * The app path is argv[1]; it is run with fork/exec (no shell) and its JSON output parsed here.
  */
 #include <math.h>
@@ -111,6 +112,42 @@ static int check_select(char *app, char *sel)
     return 0;
 }
 
+/* 3 folds run whole, then folds 2-3 and fold 3 alone: the same accuracy per fold */
+static int check_fold_range(char *app)
+{
+    static char whole[1 << 16], part[1 << 16];
+    char *argv_whole[] = {app, "--dataset", "MUTAG", "--folds", "3", "--epochs", "4", "--hidden", "16",
+                          "--seed", "5", "--pool", "topk", "--quiet", "--json", NULL};
+    int rc = app_run(argv_whole, false, whole, sizeof whole);
+    if (rc != 0) return fprintf(stderr, "3-fold run exited with %d\n%s\n", rc, whole), 1;
+    const char *ranges[] = {"2-3", "3"};
+    for (int i = 0; i < 2; i++) {
+        char *argv_part[] = {app, "--dataset", "MUTAG", "--folds", "3", "--epochs", "4", "--hidden", "16",
+                             "--seed", "5", "--pool", "topk", "--quiet", "--json", "--fold-range",
+                             (char *)ranges[i], NULL};
+        if ((rc = app_run(argv_part, false, part, sizeof part)) != 0)
+            return fprintf(stderr, "--fold-range %s exited with %d\n%s\n", ranges[i], rc, part), 1;
+        int first = ranges[i][0] - '0';
+        for (int f = first; f <= 3; f++) {
+            double a = json_array_item(whole, "\"fold_acc\"", f - 1);
+            double b = json_array_item(part, "\"fold_acc\"", f - first);
+            double id = json_array_item(part, "\"fold_ids\"", f - first);
+            printf("--fold-range %s: fold %d accuracy %.6f (whole run: %.6f)\n", ranges[i], (int)id, b, a);
+            if (a < 0 || a != b || id != f)
+                return fprintf(stderr, "--fold-range %s: fold %d differs from the whole run\n%s\n", ranges[i], f,
+                               part), 1;
+        }
+    }
+    const char *bad[] = {"0-1", "3-2", "x", "2-", "2-4"};
+    for (int i = 0; i < 5; i++) {
+        char *argv_bad[] = {app, "--dataset", "MUTAG", "--folds", "3", "--fold-range", (char *)bad[i], "--quiet", NULL};
+        rc = app_run(argv_bad, true, part, sizeof part);
+        if (rc == 0 || !strstr(part, "--fold-range"))
+            return fprintf(stderr, "--fold-range %s: exit %d, expected an error\n%s\n", bad[i], rc, part), 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -165,5 +202,5 @@ int main(int argc, char **argv)
     char *bad_select[] = {argv[1], "--dataset", "MUTAG", "--select", "best", "--quiet", NULL};
     if ((rc = app_run(bad_select, false, out, sizeof out)) != 2)
         return fprintf(stderr, "--select best: exit %d, expected 2\n", rc), 1;
-    return check_grid(argv[1]);
+    return check_grid(argv[1]) || check_fold_range(argv[1]);
 }
