@@ -54,7 +54,8 @@
 
 typedef struct app {
     const char *edges, *dataset, *data_dir, *split_file, *method, *compare, *save_model, *load_model;
-    const char *predict, *for_node, *output, *features;
+    const char *predict, *for_node, *output, *features, *curve;
+    FILE *curve_f; /* --curve: open while training */
     int split_k, test_percent, recommend;
     double test_ratio, val_ratio;
     int64_t max_candidates;
@@ -106,6 +107,9 @@ static void usage(FILE *f)
             "  --layers N (2 GCN) --dropout P (0.5) --drnl (DRNL label embedding) --bce (BCE loss)\n"
             "  --threads N (1)\n"
             "  --save-model FILE      save the trained model (best validation epoch)\n"
+            "  --curve FILE           learning curve: per epoch loss, validation and test AUC/AP\n"
+            "                         (the test part scored at every epoch; the reported result is\n"
+            "                         still the one at the best validation epoch, and unchanged)\n"
             "  --load-model FILE      use a saved model instead of training\n"
             "output:\n"
             "  --predict PAIRS        score the node pairs of the file (two labels per line)\n"
@@ -499,67 +503,6 @@ static gp_status heuristic_part_auc(double *auc, double *ap, const gp_heuristic_
     return st;
 }
 
-static void progress_line(const gp_linkpred_epoch *e, void *user)
-{
-    const app *a = user;
-    if (a->quiet) return;
-    char test[32] = "     -"; /* the test part is scored at new best epochs only */
-    if (!isnan(e->test_auc)) snprintf(test, sizeof test, "%.4f", e->test_auc);
-    fprintf(stderr, "%sepoch %3d/%d  loss %.4f  val auc %.4f  test auc %s  %.2fs%s%s", a->tty ? "\r" : "",
-            e->epoch, e->epochs, e->loss, e->val_auc, test, e->seconds, e->best ? " *" : "  ",
-            a->tty ? "" : "\n");
-    if (a->tty && e->epoch == e->epochs) fputc('\n', stderr);
-    fflush(stderr);
-}
-
-static gp_status run_walkpool(method_result *r, app *a, gp_linkpred_model **model, const gp_graph *obs,
-                              const gp_link_split *s)
-{
-    gp_status st;
-    snprintf(r->name, sizeof r->name, "walkpool");
-    r->is_walkpool = true;
-    double t0 = now_s();
-    if (*model) { /* loaded: evaluate only */
-        int64_t np = s->count[GP_LINK_TEST_POS], nn = s->count[GP_LINK_TEST_NEG];
-        r->test_auc = r->test_ap = r->val_auc = r->val_ap = NAN;
-        if (np > 0 && nn > 0) {
-            int64_t *pairs = malloc((size_t)(2 * (np + nn)) * sizeof(int64_t));
-            double *sc = malloc((size_t)(np + nn) * sizeof(double));
-            if (!pairs || !sc) {
-                free(pairs);
-                free(sc);
-                return app_error(GP_E_NOMEM, "out of memory");
-            }
-            memcpy(pairs, s->pairs[GP_LINK_TEST_POS], (size_t)(2 * np) * sizeof(int64_t));
-            memcpy(pairs + 2 * np, s->pairs[GP_LINK_TEST_NEG], (size_t)(2 * nn) * sizeof(int64_t));
-            st = gp_linkpred_predict(sc, *model, obs, np + nn, pairs, a->attr);
-            if (st == GP_OK) st = gp_roc_auc_pn(&r->test_auc, np, sc, nn, sc + np);
-            if (st == GP_OK) st = gp_average_precision_pn(&r->test_ap, np, sc, nn, sc + np);
-            free(pairs);
-            free(sc);
-            if (st != GP_OK) return st;
-        }
-        r->seconds = now_s() - t0;
-        return GP_OK;
-    }
-    if ((st = gp_linkpred_model_new(model, &a->lp, a->attr_dim)) != GP_OK) return st;
-    if ((st = gp_linkpred_fit(&r->lr, *model, obs, s, a->attr, progress_line, a)) != GP_OK) return st;
-    r->test_auc = r->lr.test_auc;
-    r->test_ap = r->lr.test_ap;
-    r->val_auc = r->lr.val_auc;
-    r->val_ap = r->lr.val_ap;
-    r->best_epoch = r->lr.best_epoch;
-    r->seconds = now_s() - t0;
-    if (!a->quiet)
-        fprintf(stderr,
-                "walkpool: %lld subgraphs (mean %.1f nodes, %.1f edges), extraction %.2fs; per epoch %.2fs "
-                "(encoder %.2fs, walk profile %.2fs, classifier %.2fs, batching %.2fs over all epochs)\n",
-                (long long)r->lr.subgraphs, r->lr.mean_nodes, r->lr.mean_edges, r->lr.extract_seconds,
-                r->lr.epoch_seconds, r->lr.encoder_seconds, r->lr.walk_seconds, r->lr.classifier_seconds,
-                r->lr.batch_seconds);
-    return GP_OK;
-}
-
 /* ---- output files: written to FILE.tmp-XXXXXX, renamed over FILE on success ---- */
 typedef struct outfile {
     FILE *f;
@@ -597,6 +540,81 @@ static gp_status out_close(outfile *o, bool ok)
         remove(o->tmp);
         return app_error(GP_E_IO, "%s: cannot rename (%s)", o->path, strerror(errno));
     }
+    return GP_OK;
+}
+
+static void progress_line(const gp_linkpred_epoch *e, void *user)
+{
+    const app *a = user;
+    char test[32] = "     -"; /* the test part is scored at new best epochs only (without --curve) */
+    if (!isnan(e->test_auc)) snprintf(test, sizeof test, "%.4f", e->test_auc);
+    if (a->curve_f)
+        fprintf(a->curve_f, "%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%d\t%.3f\n", e->epoch, e->loss, e->val_auc,
+                e->val_ap, e->test_auc, e->test_ap, e->best ? 1 : 0, e->seconds);
+    if (a->quiet) return;
+    fprintf(stderr, "%sepoch %3d/%d  loss %.4f  val auc %.4f  test auc %s  %.2fs%s%s", a->tty ? "\r" : "",
+            e->epoch, e->epochs, e->loss, e->val_auc, test, e->seconds, e->best ? " *" : "  ",
+            a->tty ? "" : "\n");
+    if (a->tty && e->epoch == e->epochs) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static gp_status run_walkpool(method_result *r, app *a, gp_linkpred_model **model, const gp_graph *obs,
+                              const gp_link_split *s)
+{
+    gp_status st;
+    snprintf(r->name, sizeof r->name, "walkpool");
+    r->is_walkpool = true;
+    double t0 = now_s();
+    if (*model) { /* loaded: evaluate only */
+        int64_t np = s->count[GP_LINK_TEST_POS], nn = s->count[GP_LINK_TEST_NEG];
+        r->test_auc = r->test_ap = r->val_auc = r->val_ap = NAN;
+        if (np > 0 && nn > 0) {
+            int64_t *pairs = malloc((size_t)(2 * (np + nn)) * sizeof(int64_t));
+            double *sc = malloc((size_t)(np + nn) * sizeof(double));
+            if (!pairs || !sc) {
+                free(pairs);
+                free(sc);
+                return app_error(GP_E_NOMEM, "out of memory");
+            }
+            memcpy(pairs, s->pairs[GP_LINK_TEST_POS], (size_t)(2 * np) * sizeof(int64_t));
+            memcpy(pairs + 2 * np, s->pairs[GP_LINK_TEST_NEG], (size_t)(2 * nn) * sizeof(int64_t));
+            st = gp_linkpred_predict(sc, *model, obs, np + nn, pairs, a->attr);
+            if (st == GP_OK) st = gp_roc_auc_pn(&r->test_auc, np, sc, nn, sc + np);
+            if (st == GP_OK) st = gp_average_precision_pn(&r->test_ap, np, sc, nn, sc + np);
+            free(pairs);
+            free(sc);
+            if (st != GP_OK) return st;
+        }
+        r->seconds = now_s() - t0;
+        return GP_OK;
+    }
+    a->lp.test_every_epoch = a->curve != NULL;
+    if ((st = gp_linkpred_model_new(model, &a->lp, a->attr_dim)) != GP_OK) return st;
+    outfile curve = {0};
+    if (a->curve) {
+        if ((st = out_open(&curve, a->curve)) != GP_OK) return st;
+        fprintf(curve.f, "epoch\tloss\tval_auc\tval_ap\ttest_auc\ttest_ap\tbest\tseconds\n");
+        a->curve_f = curve.f;
+    }
+    st = gp_linkpred_fit(&r->lr, *model, obs, s, a->attr, progress_line, a);
+    a->curve_f = NULL;
+    gp_status cst = out_close(&curve, st == GP_OK);
+    if (st == GP_OK) st = cst;
+    if (st != GP_OK) return st;
+    r->test_auc = r->lr.test_auc;
+    r->test_ap = r->lr.test_ap;
+    r->val_auc = r->lr.val_auc;
+    r->val_ap = r->lr.val_ap;
+    r->best_epoch = r->lr.best_epoch;
+    r->seconds = now_s() - t0;
+    if (!a->quiet)
+        fprintf(stderr,
+                "walkpool: %lld subgraphs (mean %.1f nodes, %.1f edges), extraction %.2fs; per epoch %.2fs "
+                "(encoder %.2fs, walk profile %.2fs, classifier %.2fs, batching %.2fs over all epochs)\n",
+                (long long)r->lr.subgraphs, r->lr.mean_nodes, r->lr.mean_edges, r->lr.extract_seconds,
+                r->lr.epoch_seconds, r->lr.encoder_seconds, r->lr.walk_seconds, r->lr.classifier_seconds,
+                r->lr.batch_seconds);
     return GP_OK;
 }
 
@@ -851,7 +869,7 @@ enum {
     OPT_DATASET = 256, OPT_DATA_DIR, OPT_SPLIT, OPT_TEST_PERCENT, OPT_SPLIT_FILE, OPT_TEST_RATIO, OPT_VAL_RATIO,
     OPT_SEED, OPT_METHOD, OPT_COMPARE, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_HOPS, OPT_CAP, OPT_HIDDEN, OPT_HEADS,
     OPT_WALK, OPT_LAYERS, OPT_DROPOUT, OPT_DRNL, OPT_BCE, OPT_THREADS, OPT_SAVE, OPT_LOAD, OPT_PREDICT,
-    OPT_RECOMMEND, OPT_FOR, OPT_MAXCAND, OPT_OUTPUT, OPT_JSON, OPT_QUIET, OPT_ONE_BASED, OPT_FEATURES, OPT_HELP
+    OPT_RECOMMEND, OPT_FOR, OPT_MAXCAND, OPT_OUTPUT, OPT_CURVE, OPT_JSON, OPT_QUIET, OPT_ONE_BASED, OPT_FEATURES, OPT_HELP
 };
 
 static bool parse_num(double *out, const char *s, double lo, double hi)
@@ -892,6 +910,7 @@ int main(int argc, char **argv)
         {"load-model", required_argument, 0, OPT_LOAD}, {"predict", required_argument, 0, OPT_PREDICT},
         {"recommend", required_argument, 0, OPT_RECOMMEND}, {"for", required_argument, 0, OPT_FOR},
         {"max-candidates", required_argument, 0, OPT_MAXCAND}, {"output", required_argument, 0, OPT_OUTPUT},
+        {"curve", required_argument, 0, OPT_CURVE},
         {"json", no_argument, 0, OPT_JSON}, {"quiet", no_argument, 0, OPT_QUIET},
         {"one-based", no_argument, 0, OPT_ONE_BASED}, {"features", required_argument, 0, OPT_FEATURES},
         {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
@@ -929,6 +948,7 @@ int main(int argc, char **argv)
         case OPT_FOR: a.for_node = optarg; break;
         case OPT_MAXCAND: ok = parse_num(&v, optarg, 1, 1e12); a.max_candidates = (int64_t)v; break;
         case OPT_OUTPUT: a.output = optarg; break;
+        case OPT_CURVE: a.curve = optarg; break;
         case OPT_JSON: a.json = true; break;
         case OPT_QUIET: a.quiet = true; break;
         case OPT_ONE_BASED: a.one_based = true; break;
@@ -971,6 +991,10 @@ int main(int argc, char **argv)
     const gp_heuristic_info *heur = NULL;
     if (strcmp(a.method, "walkpool") != 0 && !(heur = gp_heuristic_find(a.method))) {
         fprintf(stderr, "gp-linkpred: unknown method '%s' (walkpool, cn, jaccard, aa, ra, pa, katz, ppr, svd)\n", a.method);
+        return 2;
+    }
+    if (a.curve && (a.load_model || heur)) {
+        fprintf(stderr, "gp-linkpred: --curve needs WalkPool training (not --load-model or a heuristic)\n");
         return 2;
     }
     if ((a.save_model || a.load_model) && heur) {

@@ -1194,11 +1194,13 @@ gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const g
                          split->count[GP_LINK_VAL_NEG], attr, scores, &tm, &res->batch_seconds));
         ep.test_auc = ep.test_ap = NAN;
         double v = isnan(ep.val_auc) ? (double)epoch : ep.val_auc; /* no validation: the last epoch */
-        if (v > best_val) {
-            /* the test part is only scored where it can be reported: at a new best epoch */
+        /* the test part is scored where it can be reported (a new best epoch), or everywhere for
+         * learning curves; evaluation draws no random numbers, so training is the same */
+        if (v > best_val || o->test_every_epoch)
             GP_TRY(eval_part(&ep.test_auc, &ep.test_ap, m, &tp, s, start[GP_LINK_TEST_POS],
                              split->count[GP_LINK_TEST_POS], split->count[GP_LINK_TEST_NEG], attr, scores, &tm,
                              &res->batch_seconds));
+        if (v > best_val) {
             best_val = v;
             ep.best = true;
             res->best_epoch = epoch;

@@ -50,6 +50,9 @@ typedef struct gp_linkpred_options {
     int64_t batch_size;        /* 32 */
     int epochs;                /* 50 */
     uint64_t seed;             /* 1: weights, shuffling, dropout, per-hop sampling */
+    bool test_every_epoch;     /* false: the test part is scored at new best validation epochs
+                                  only; true: at every epoch (learning curves). The selected
+                                  epoch, its result and the weights are the same either way */
     int threads;               /* 0: keep the library setting (gp_set_threads). With 2 or more,
                                   each batch's encoder and walk profile run as two halves on two
                                   threads (the library is set to 1 thread meanwhile, so do not
@@ -111,7 +114,8 @@ typedef struct gp_linkpred_epoch {
     double loss;        /* mean training loss */
     double val_auc, val_ap, test_auc, test_ap; /* NaN when the part is empty; the test part is
                                                   only scored at epochs with a new best
-                                                  validation AUC (NaN at the others) */
+                                                  validation AUC (NaN at the others) unless
+                                                  test_every_epoch is set */
     double seconds;     /* this epoch: training and evaluation */
     bool best;          /* best validation AUC so far */
 } gp_linkpred_epoch;

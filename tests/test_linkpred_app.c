@@ -1,7 +1,8 @@
 /* gp-linkpred end to end (the app's path is argv[1]): learns on the generated network (also as
  * the no-argument demo), predict and recommend outputs are well-formed and exclude existing
  * edges, save -> load reproduces the scores exactly, labelled split files and node feature
- * files work, bad input fails cleanly without leaving an output file. */
+ * files work, bad input fails cleanly without leaving an output file; --curve writes one line
+ * per epoch and leaves the reported result unchanged. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -112,6 +113,56 @@ static void test_learns_and_saves(void **state)
     assert_int_equal(lines, 4);
     free(p1);
     free(p2);
+}
+
+/* The reported test AUC of the JSON output */
+static double reported_test_auc(void)
+{
+    char *out = slurp("out.txt");
+    assert_non_null(out);
+    char *p = strstr(out, "\"test_auc\": ");
+    assert_non_null(p);
+    double auc = atof(p + strlen("\"test_auc\": "));
+    free(out);
+    return auc;
+}
+
+/* --curve: the same result as without it; one line per epoch with a test AUC; the line marked
+ * best is the first with the highest validation AUC and carries the reported test AUC. */
+static void test_curve(void **state)
+{
+    (void)state;
+    const char *common = "--epochs 5 --lr 1e-3 --hidden 16 --walk-len 4 --quiet --json";
+    char args[1024];
+    assert_int_equal(run(common), 0);
+    double plain = reported_test_auc();
+    snprintf(args, sizeof args, "%s --curve '%s/curve.tsv'", common, dir);
+    assert_int_equal(run(args), 0);
+    double with_curve = reported_test_auc();
+    assert_true(plain == with_curve);
+    char *c = slurp("curve.tsv");
+    assert_non_null(c);
+    const char *header = "epoch\tloss\tval_auc\tval_ap\ttest_auc\ttest_ap\tbest\tseconds\n";
+    assert_true(strncmp(c, header, strlen(header)) == 0);
+    int lines = 0, best_epoch = 0;
+    double best_val = -1, best_test = -1, last_marked_test = -1;
+    for (char *line = strtok(strchr(c, '\n') + 1, "\n"); line; line = strtok(NULL, "\n")) {
+        int ep, best;
+        double loss, va, vp, ta, tp, sec;
+        assert_int_equal(sscanf(line, "%d %lf %lf %lf %lf %lf %d %lf", &ep, &loss, &va, &vp, &ta, &tp, &best, &sec), 8);
+        assert_int_equal(ep, ++lines);
+        assert_true(ta >= 0 && ta <= 1 && tp >= 0 && tp <= 1 && va >= 0 && va <= 1);
+        assert_int_equal(best, va > best_val);
+        if (va > best_val) best_val = va, best_test = ta, best_epoch = ep, last_marked_test = ta;
+    }
+    assert_int_equal(lines, 5);
+    assert_true(best_epoch >= 1);
+    assert_true(fabs(best_test - with_curve) < 1e-6 && last_marked_test == best_test);
+    free(c);
+    /* --curve without training is a usage error, and writes nothing */
+    snprintf(args, sizeof args, "--method cn --curve '%s/curve_bad.tsv'", dir);
+    assert_int_equal(run(args), 2);
+    assert_false(exists("curve_bad.tsv"));
 }
 
 /* The model trained in one run scores exactly as the saved model in the next. */
@@ -440,6 +491,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learns_and_saves),
         cmocka_unit_test(test_save_load_exact),
+        cmocka_unit_test(test_curve),
         cmocka_unit_test(test_recommend),
         cmocka_unit_test(test_labels_and_heuristics),
         cmocka_unit_test(test_demo_default),
