@@ -548,9 +548,11 @@ static void progress_line(const gp_linkpred_epoch *e, void *user)
     const app *a = user;
     char test[32] = "     -"; /* the test part is scored at new best epochs only (without --curve) */
     if (!isnan(e->test_auc)) snprintf(test, sizeof test, "%.4f", e->test_auc);
-    if (a->curve_f)
+    if (a->curve_f) {
         fprintf(a->curve_f, "%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%d\t%.3f\n", e->epoch, e->loss, e->val_auc,
                 e->val_ap, e->test_auc, e->test_ap, e->best ? 1 : 0, e->seconds);
+        fflush(a->curve_f); /* FILE.tmp-* can be followed while training */
+    }
     if (a->quiet) return;
     fprintf(stderr, "%sepoch %3d/%d  loss %.4f  val auc %.4f  test auc %s  %.2fs%s%s", a->tty ? "\r" : "",
             e->epoch, e->epochs, e->loss, e->val_auc, test, e->seconds, e->best ? " *" : "  ",
