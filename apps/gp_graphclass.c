@@ -2,9 +2,12 @@
  * gp-graphclass: graph classification on TU datasets with any pooling operator (graphpool/pool.h),
  * under one protocol so operators compare on equal terms.
  *
- * Model: [optional linear encoder] -> B blocks of (message passing layer + ReLU -> pooling) ->
+ * Model: [optional encoder] -> B blocks of (message passing layer + ReLU -> pooling) ->
  * readouts (after each block's pooling, summed over blocks as in Cangea et al. 2018, or only the
- * last: --jk last) -> MLP (ReLU, dropout) -> log-softmax; NLL loss, Adam (L2 weight decay).
+ * last: --jk last) -> MLP (ReLU, dropout, optional LayerNorm) -> log-softmax; NLL loss, Adam (L2
+ * weight decay). Encoder: linear + ReLU (--encoder) or the official GPN input MLP (--encoder=mlp:
+ * linear, LayerNorm, ReLU, dropout, linear). --blocks 0 with a readout operator (gpn, gnp, ...)
+ * reads out the encoded input directly (the official GPN layout: encoder -> GPN -> MLP).
  * --pool names a coarsening operator (topk, sagpool, ...: applied after every block; the readout is
  * --readout) or a readout operator (sum, mean, max, meanmax, gnp, ...: no coarsening, that operator
  * is the readout), or "none" (no coarsening, --readout).
@@ -76,9 +79,13 @@ typedef struct options {
     int num_mlp;
     double ratio, dropout, lr, weight_decay, val_ratio, clip_norm;
     unsigned long seed;
-    bool fold_files, json, quiet, encoder, cosine;
+    bool fold_files, json, quiet, cosine;
+    int encoder;  /* ENC_NONE, ENC_LINEAR (linear + ReLU), ENC_MLP (linear, LayerNorm, ReLU, dropout, linear) */
+    int mlp_norm; /* GP_NORM_NONE or GP_NORM_LAYER between the output MLP's layers */
     bool select_acc; /* --select acc: keep the epoch of best validation accuracy (not loss) */
 } options;
+
+enum { ENC_NONE = 0, ENC_LINEAR = 1, ENC_MLP = 2 };
 
 static void usage(FILE *f)
 {
@@ -88,14 +95,17 @@ static void usage(FILE *f)
             "  --data-dir DIR        data directory (default $GP_DATA_DIR, ...)\n"
             "  --layer graphconv|gcn|gin|sage|gat|gnpconv   message passing (default graphconv)\n"
             "  --hidden N            width (default 128)\n"
-            "  --blocks N            blocks of (layer -> pooling) (default 3)\n"
-            "  --encoder             linear + ReLU input encoder before the blocks\n"
+            "  --blocks N            blocks of (layer -> pooling) (default 3); 0 with a readout\n"
+            "                        operator (e.g. gpn, gnp): readout of the encoded input\n"
+            "  --encoder[=linear|mlp]  input encoder before the blocks: linear + ReLU, or the\n"
+            "                        official GPN input MLP (linear, LayerNorm, ReLU, dropout, linear)\n"
             "  --pool SPEC[,SPEC]    pooling operator(s), e.g. topk, sagpool:ratio=0.5, gnp, none\n"
             "                        (default topk); several are compared on the same folds\n"
             "  --ratio R             keep ratio for node-drop operators without ratio= (default 0.8)\n"
             "  --readout SPEC        readout after coarsening operators (default maxmean)\n"
             "  --jk sum|last         sum the readouts of all blocks (default) or the last only\n"
             "  --mlp N,N,...         MLP hidden widths (default 128,64)\n"
+            "  --mlp-norm none|layer LayerNorm between the MLP's layers (default none)\n"
             "  --dropout P           MLP dropout (default 0.5)\n"
             "  --lr X                Adam learning rate (default 5e-4)\n"
             "  --weight-decay X      L2 penalty (default 0)\n"
@@ -278,7 +288,8 @@ typedef struct model {
     gp_module *expand; /* expanding operator (rp, klgnn): runs on the input batch */
     gp_module *encoder, *conv[MAX_BLOCKS], *pool[MAX_BLOCKS], *readout[MAX_BLOCKS], *mlp;
     gp_pool_batch expanded; /* the expanded batch of the last forward */
-    int blocks;
+    int blocks;       /* 0: readout[0] reads the encoded input */
+    int encoder_kind; /* ENC_* */
     bool jk_sum;
     gp_pool_batch batches[MAX_BLOCKS]; /* coarsened batches of the last forward */
 } model;
@@ -374,14 +385,32 @@ static gp_status model_new(model *md, const options *o, const char *pool_spec, i
         if ((st = add_child(md, &md->expand, tmp)) != GP_OK) goto fail;
         width = gp_pool_node_dim(md->expand);
     }
-    if (o->encoder) {
-        if ((st = gp_linear_new(&tmp, in_dim, o->hidden, true, &rng)) != GP_OK) goto fail;
+    md->encoder_kind = o->encoder;
+    if (o->encoder == ENC_LINEAR) {
+        if ((st = gp_linear_new(&tmp, width, o->hidden, true, &rng)) != GP_OK) goto fail;
+        if ((st = add_child(md, &md->encoder, tmp)) != GP_OK) goto fail;
+        width = o->hidden;
+    } else if (o->encoder == ENC_MLP) {
+        int64_t hid[1] = {o->hidden};
+        gp_mlp_options eo = {GP_ACT_RELU, (float)o->dropout, GP_NORM_LAYER};
+        if ((st = gp_mlp_new(&tmp, width, 1, hid, o->hidden, &eo, &rng)) != GP_OK) goto fail;
         if ((st = add_child(md, &md->encoder, tmp)) != GP_OK) goto fail;
         width = o->hidden;
     }
     const char *readout =
         coarsen || !strcmp(pool_spec, "none") || (expand && !has_readout) ? o->readout : spec;
     int64_t rdim = 0;
+    if (o->blocks == 0) { /* the readout operator on the encoded input */
+        if ((st = gp_pool_new(&tmp, readout, width, &rng)) != GP_OK) goto fail;
+        if (coarsen || !(gp_pool_caps(tmp) & GP_POOL_READOUT)) {
+            gp_module_free(&tmp);
+            fprintf(stderr, "gp-graphclass: --blocks 0 needs a readout operator (%s is not one)\n", spec);
+            st = GP_E_INVALID;
+            goto fail;
+        }
+        if ((st = add_child(md, &md->readout[0], tmp)) != GP_OK) goto fail;
+        rdim = gp_pool_readout_dim(md->readout[0]);
+    }
     for (int b = 0; b < o->blocks; b++) {
         if ((st = make_conv(&tmp, o->layer, width, o->hidden, &rng)) != GP_OK) goto fail;
         if ((st = add_child(md, &md->conv[b], tmp)) != GP_OK) goto fail;
@@ -402,13 +431,21 @@ static gp_status model_new(model *md, const options *o, const char *pool_spec, i
             rdim = gp_pool_readout_dim(md->readout[b]);
         }
     }
-    gp_mlp_options mo = {GP_ACT_RELU, (float)o->dropout, GP_NORM_NONE};
+    gp_mlp_options mo = {GP_ACT_RELU, (float)o->dropout, (gp_norm_kind)o->mlp_norm};
     if ((st = gp_mlp_new(&tmp, rdim, o->num_mlp, o->mlp, classes, &mo, &rng)) != GP_OK) goto fail;
     if ((st = add_child(md, &md->mlp, tmp)) != GP_OK) goto fail;
     return GP_OK;
 fail:
     model_free(md);
     return st;
+}
+
+/* The encoder's output for input features x (x itself without an encoder). */
+static gp_tensor *encode(model *md, gp_tape *t, gp_graph *g, gp_tensor *x)
+{
+    if (!md->encoder) return x;
+    gp_tensor *h = gp_module_forward(md->encoder, t, g, x);
+    return md->encoder_kind == ENC_LINEAR ? gp_relu(t, h) : h;
 }
 
 /* Log-probabilities for a batch (graph, x). Coarsened batches are kept in md->batches until
@@ -420,8 +457,12 @@ static gp_tensor *model_forward(model *md, gp_tape *t, gp_graph *g, gp_tensor *x
         if (gp_pool_expand(md->expand, t, &cur, &md->expanded) != GP_OK) return NULL;
         cur = md->expanded;
     }
-    gp_tensor *h = cur.x, *acc = NULL;
-    if (md->encoder) h = gp_relu(t, gp_module_forward(md->encoder, t, cur.graph, h));
+    gp_tensor *h = encode(md, t, cur.graph, cur.x), *acc = NULL;
+    if (md->blocks == 0) {
+        cur.x = h;
+        return h ? gp_log_softmax(t, gp_module_forward(md->mlp, t, NULL, gp_pool_readout(md->readout[0], t, &cur)))
+                 : NULL;
+    }
     for (int b = 0; b < md->blocks; b++) {
         h = gp_relu(t, gp_module_forward(md->conv[b], t, cur.graph, h));
         if (!h) return NULL;
@@ -644,8 +685,9 @@ static int save_meta(const char *path, const options *o, const char *pool, const
     if (!f) return fprintf(stderr, "gp-graphclass: cannot write %s\n", mp), 1;
     fprintf(f, "gp-graphclass-model 1\nlayer %s\nhidden %d\nblocks %d\nencoder %d\npool %s\nratio %.17g\n"
                "readout %s\njk %s\ndropout %.17g\nmlp",
-            o->layer, o->hidden, o->blocks, o->encoder ? 1 : 0, pool, o->ratio, o->readout, o->jk, o->dropout);
+            o->layer, o->hidden, o->blocks, o->encoder, pool, o->ratio, o->readout, o->jk, o->dropout);
     for (int i = 0; i < o->num_mlp; i++) fprintf(f, " %lld", (long long)o->mlp[i]);
+    fprintf(f, "\nmlp_norm %d", o->mlp_norm);
     fprintf(f, "\nfeatures %s\nin_dim %lld\nnum_attr %lld\nmax_degree %lld\ndeg_mean %.17g\ndeg_std %.17g\nlabel_values",
             feat_names[fs->kind], (long long)fs->dim, (long long)fs->num_attr, (long long)fs->max_degree,
             fs->deg_mean, fs->deg_std);
@@ -702,7 +744,8 @@ static int load_meta(meta *m, options *o, feat_spec *fs, const char *path)
         else if (!strcmp(key, "layer")) snprintf(m->layer, sizeof m->layer, "%s", v);
         else if (!strcmp(key, "hidden")) o->hidden = atoi(v);
         else if (!strcmp(key, "blocks")) o->blocks = atoi(v);
-        else if (!strcmp(key, "encoder")) o->encoder = atoi(v) != 0;
+        else if (!strcmp(key, "encoder")) o->encoder = atoi(v);
+        else if (!strcmp(key, "mlp_norm")) o->mlp_norm = atoi(v);
         else if (!strcmp(key, "pool")) snprintf(m->pool, sizeof m->pool, "%s", v);
         else if (!strcmp(key, "ratio")) o->ratio = atof(v);
         else if (!strcmp(key, "readout")) snprintf(m->readout, sizeof m->readout, "%s", v);
@@ -824,7 +867,7 @@ static int apply_preset(options *o, const char **pool_arg, const char *preset, c
     *pool_arg = spec;
     o->layer = "gcn";
     o->blocks = 1;
-    o->encoder = true;
+    o->encoder = ENC_LINEAR;
     o->hidden = p->hidden;
     o->num_mlp = 1;
     o->mlp[0] = p->hidden;
@@ -851,7 +894,7 @@ static bool is_gpn(const gp_module *m)
  * dir/graph_<i>.json through a temporary file and rename. 0 ok, 1 failure (message printed). */
 static int write_parses(model *md, run_ctx *c, const char *dir)
 {
-    int b = md->blocks - 1;
+    int b = (md->blocks > 0 ? md->blocks : 1) - 1; /* --blocks 0: readout[0] */
     while (b >= 0 && !is_gpn(md->readout[b])) b--;
     bool coarsened = md->expand != NULL;
     for (int k = 0; k <= b; k++) coarsened |= md->pool[k] != NULL;
@@ -882,8 +925,8 @@ static int write_parses(model *md, run_ctx *c, const char *dir)
         if (!g) break;
         gp_tape_reset(t);
         gp_tensor *h = batch_features(t, c, &info);
-        if (md->encoder) h = gp_relu(t, gp_module_forward(md->encoder, t, g, h));
-        for (int k = 0; k <= b; k++) h = gp_relu(t, gp_module_forward(md->conv[k], t, g, h));
+        h = encode(md, t, g, h);
+        for (int k = 0; k <= b && k < md->blocks; k++) h = gp_relu(t, gp_module_forward(md->conv[k], t, g, h));
         gp_gpn_hierarchy hier;
         memset(&hier, 0, sizeof hier);
         gp_status st = h ? gp_gpn_parse(&hier, md->readout[b], g, h) : gp_tape_status(t);
@@ -920,7 +963,7 @@ done:
 
 static bool options_valid(const options *o)
 {
-    return o->hidden >= 1 && o->blocks >= 1 && o->blocks <= MAX_BLOCKS && o->epochs >= 1 &&
+    return o->hidden >= 1 && o->blocks >= 0 && o->blocks <= MAX_BLOCKS && o->epochs >= 1 &&
            o->batch >= 1 && o->threads >= 1 && o->folds >= 2 && o->patience >= 0 &&
            o->ratio > 0 && o->ratio <= 1 && o->dropout >= 0 && o->dropout < 1 && o->val_ratio >= 0 &&
            o->val_ratio < 1 && o->lr > 0 && o->clip_norm >= 0 && o->warmup_epochs >= 0 &&
@@ -1167,16 +1210,16 @@ int main(int argc, char **argv)
                  .eval_batch = 256, .threads = 1, .folds = 10, .ratio = 0.8, .dropout = 0.5,
                  .lr = 5e-4, .val_ratio = 0.1, .seed = 1, .num_mlp = 2, .mlp = {128, 64}};
     o.clip_norm = 0.0;
-    enum { O_ENC = 256, O_RATIO, O_READOUT, O_JK, O_MLP, O_DROP, O_LR, O_WD, O_BATCH, O_EPOCHS,
+    enum { O_ENC = 256, O_MLPNORM, O_RATIO, O_READOUT, O_JK, O_MLP, O_DROP, O_LR, O_WD, O_BATCH, O_EPOCHS,
            O_PAT, O_FOLDS, O_FFILES, O_VAL, O_MAXF, O_FRANGE, O_FEAT, O_JSON, O_SAVE, O_LOAD, O_PRED, O_OUT,
            O_QUIET, O_DATADIR, O_HELP, O_CLIP, O_COSINE, O_WARMUP, O_PRESET, O_WPARSE, O_GRID, O_SELECT };
     static const struct option longs[] = {
         {"dataset", required_argument, 0, 'd'}, {"data-dir", required_argument, 0, O_DATADIR},
         {"layer", required_argument, 0, 'l'},   {"hidden", required_argument, 0, 'h'},
-        {"blocks", required_argument, 0, 'b'},  {"encoder", no_argument, 0, O_ENC},
+        {"blocks", required_argument, 0, 'b'},  {"encoder", optional_argument, 0, O_ENC},
         {"pool", required_argument, 0, 'p'},    {"ratio", required_argument, 0, O_RATIO},
         {"readout", required_argument, 0, O_READOUT}, {"jk", required_argument, 0, O_JK},
-        {"mlp", required_argument, 0, O_MLP},   {"dropout", required_argument, 0, O_DROP},
+        {"mlp", required_argument, 0, O_MLP},   {"mlp-norm", required_argument, 0, O_MLPNORM},   {"dropout", required_argument, 0, O_DROP},
         {"lr", required_argument, 0, O_LR},     {"weight-decay", required_argument, 0, O_WD},
         {"batch-size", required_argument, 0, O_BATCH}, {"epochs", required_argument, 0, O_EPOCHS},
         {"patience", required_argument, 0, O_PAT}, {"select", required_argument, 0, O_SELECT},
@@ -1212,7 +1255,24 @@ int main(int argc, char **argv)
         case 'l': o.layer = optarg; break;
         case 'h': o.hidden = atoi(optarg); break;
         case 'b': o.blocks = atoi(optarg); break;
-        case O_ENC: o.encoder = true; break;
+        case O_ENC:
+            if (!optarg || !strcmp(optarg, "linear")) o.encoder = ENC_LINEAR;
+            else if (!strcmp(optarg, "mlp")) o.encoder = ENC_MLP;
+            else {
+                fprintf(stderr, "gp-graphclass: --encoder=%s: expected linear or mlp\n", optarg);
+                for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+                return 2;
+            }
+            break;
+        case O_MLPNORM:
+            if (!strcmp(optarg, "none")) o.mlp_norm = GP_NORM_NONE;
+            else if (!strcmp(optarg, "layer")) o.mlp_norm = GP_NORM_LAYER;
+            else {
+                fprintf(stderr, "gp-graphclass: --mlp-norm %s: expected none or layer\n", optarg);
+                for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+                return 2;
+            }
+            break;
         case 'p': pool_arg = optarg; break;
         case O_RATIO: o.ratio = atof(optarg); break;
         case O_READOUT: o.readout = optarg; break;
@@ -1317,13 +1377,19 @@ int main(int argc, char **argv)
         gp_rng rng;
         gp_rng_seed(&rng, 1);
         pool_spec_with_ratio(spec, sizeof spec, o.pools[i], o.ratio);
-        if (strcmp(spec, "none") != 0 && gp_pool_new(&probe, spec, 8, &rng) != GP_OK) {
-            fprintf(stderr, "gp-graphclass: --pool: %s\n", gp_last_error());
+        bool bad = strcmp(spec, "none") != 0 && gp_pool_new(&probe, spec, 8, &rng) != GP_OK;
+        if (bad) fprintf(stderr, "gp-graphclass: --pool: %s\n", gp_last_error());
+        if (!bad && o.blocks == 0 && (!probe || !(gp_pool_caps(probe) & GP_POOL_READOUT) ||
+                                      (gp_pool_caps(probe) & (GP_POOL_COARSEN | GP_POOL_EXPAND)))) {
+            fprintf(stderr, "gp-graphclass: --blocks 0 needs a readout operator (gpn, gnp, sum, ...), not %s\n", spec);
+            bad = true;
+        }
+        gp_module_free(&probe);
+        if (bad) {
             for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
             gp_finalize();
             return 2;
         }
-        gp_module_free(&probe);
     }
     if (o.predict) {
         rc = predict(&o);

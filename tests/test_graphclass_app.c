@@ -7,6 +7,9 @@
  * --select acc: the kept epoch has the best validation accuracy of the epochs run (ties: the
  * lowest validation loss); --select loss (default): the lowest validation loss.
  * --fold-range A-B: the folds run alone report the accuracies they have in the full run.
+ * --blocks 0 --encoder=mlp --mlp-norm layer (the official GPN layout): trains, saves, and the
+ * loaded model rebuilds the same architecture and predicts; --blocks 0 with a coarsening
+ * operator and bad --encoder / --mlp-norm values are usage errors.
  * The app path is argv[1]; it is run with fork/exec (no shell) and its JSON output parsed here.
  */
 #include <math.h>
@@ -148,6 +151,46 @@ static int check_fold_range(char *app)
     return 0;
 }
 
+static int check_blocks0(char *app)
+{
+    static char out[1 << 20];
+    char model[] = "/tmp/gp_graphclass_b0_XXXXXX";
+    int mfd = mkstemp(model);
+    if (mfd < 0) return 1;
+    close(mfd);
+    char *train[] = {app, "--dataset", "MUTAG", "--preset", "gpn-PROTEINS", "--blocks", "0", "--encoder=mlp",
+                     "--mlp-norm", "layer", "--hidden", "16", "--mlp", "16", "--folds", "2", "--max-folds", "1",
+                     "--epochs", "3", "--patience", "0", "--quiet", "--json", "--save", model, NULL};
+    int rc = app_run(train, false, out, sizeof out);
+    char meta[512];
+    snprintf(meta, sizeof meta, "%s.meta", model);
+    if (rc != 0) {
+        remove(model), remove(meta);
+        return fprintf(stderr, "--blocks 0 run exited with %d\n%s\n", rc, out), 1;
+    }
+    char *pred[] = {app, "--load", model, "--predict", "MUTAG", NULL};
+    rc = app_run(pred, false, out, sizeof out);
+    remove(model);
+    remove(meta);
+    if (rc != 0) return fprintf(stderr, "--blocks 0 model: --predict exited with %d\n%s\n", rc, out), 1;
+    int lines = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        double p0, p1;
+        if (lines++ == 0) continue;
+        if (sscanf(line, "%*d %*d %lf %lf", &p0, &p1) != 2 || fabs(p0 + p1 - 1) > 1e-3)
+            return fprintf(stderr, "--blocks 0 model: bad prediction line %s\n", line), 1;
+    }
+    if (lines != 189) return fprintf(stderr, "--blocks 0 model: %d predictions\n", lines - 1), 1;
+    printf("--blocks 0 --encoder=mlp --mlp-norm layer: saved, loaded, 188 predictions\n");
+    char *bad[][8] = {{app, "--dataset", "MUTAG", "--blocks", "0", "--pool", "topk", NULL},
+                      {app, "--dataset", "MUTAG", "--encoder=deep", NULL},
+                      {app, "--dataset", "MUTAG", "--mlp-norm", "batchy", NULL}};
+    for (int i = 0; i < 3; i++)
+        if ((rc = app_run(bad[i], false, out, sizeof out)) != 2)
+            return fprintf(stderr, "bad option set %d: exit %d, expected 2\n", i, rc), 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -202,5 +245,5 @@ int main(int argc, char **argv)
     char *bad_select[] = {argv[1], "--dataset", "MUTAG", "--select", "best", "--quiet", NULL};
     if ((rc = app_run(bad_select, false, out, sizeof out)) != 2)
         return fprintf(stderr, "--select best: exit %d, expected 2\n", rc), 1;
-    return check_grid(argv[1]) || check_fold_range(argv[1]);
+    return check_grid(argv[1]) || check_fold_range(argv[1]) || check_blocks0(argv[1]);
 }
