@@ -74,7 +74,8 @@ typedef struct options {
     grid grid; /* --grid: per-fold model selection over these settings (num_keys 0: none) */
     char *pools[MAX_POOLS];
     int num_pools;
-    int hidden, blocks, epochs, patience, batch, eval_batch, threads, folds, max_folds, first_fold, last_fold, warmup_epochs;
+    int hidden, blocks, epochs, patience, batch, eval_batch, threads, warmup_epochs;
+    int folds, max_folds, first_fold, last_fold; /* --fold-range A-B: first_fold A, last_fold B (0: all) */
     int64_t mlp[MAX_MLP];
     int num_mlp;
     double ratio, dropout, lr, weight_decay, val_ratio, clip_norm;
@@ -1219,7 +1220,8 @@ int main(int argc, char **argv)
         {"blocks", required_argument, 0, 'b'},  {"encoder", optional_argument, 0, O_ENC},
         {"pool", required_argument, 0, 'p'},    {"ratio", required_argument, 0, O_RATIO},
         {"readout", required_argument, 0, O_READOUT}, {"jk", required_argument, 0, O_JK},
-        {"mlp", required_argument, 0, O_MLP},   {"mlp-norm", required_argument, 0, O_MLPNORM},   {"dropout", required_argument, 0, O_DROP},
+        {"mlp", required_argument, 0, O_MLP},   {"mlp-norm", required_argument, 0, O_MLPNORM},
+        {"dropout", required_argument, 0, O_DROP},
         {"lr", required_argument, 0, O_LR},     {"weight-decay", required_argument, 0, O_WD},
         {"batch-size", required_argument, 0, O_BATCH}, {"epochs", required_argument, 0, O_EPOCHS},
         {"patience", required_argument, 0, O_PAT}, {"select", required_argument, 0, O_SELECT},
