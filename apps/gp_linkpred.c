@@ -32,6 +32,7 @@
  * Exit status: 0 ok, 1 failure, 2 usage error.
  */
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -231,6 +233,8 @@ static gp_status load_graph(app *a)
     }
     if (st != GP_OK) return st;
     if (!a->g->symmetric) return app_error(GP_E_INVALID, "the graph must be undirected");
+    if (gp_graph_edges(a->g) == 0)
+        return app_error(GP_E_PARSE, "no edges between two different nodes (self-loops are dropped)");
     graph_sha(a->sha, a->g);
     return GP_OK;
 }
@@ -327,8 +331,8 @@ static gp_status read_pair_file(int64_t **rows, int64_t *count, const app *a, co
     return GP_OK;
 }
 
-/* A split file whose pairs name nodes by the labels of the edge list (a->ids); each pair is
- * stored as (min, max). */
+/* A split file whose pairs name nodes as the edge list does (its labels, a->ids, or with
+ * --one-based its 1-based ids); each pair is stored as (min, max). */
 static gp_status read_labelled_split(gp_link_split **out, const app *a)
 {
     *out = NULL;
@@ -432,7 +436,7 @@ static gp_status load_features(app *a)
             char *end;
             errno = 0;
             double v = strtod(fl[j], &end);
-            if (errno || end == fl[j] || *end || !isfinite(v)) {
+            if (errno || end == fl[j] || *end || !isfinite(v) || fabs(v) > FLT_MAX) { /* finite as a float */
                 st = app_error(GP_E_PARSE, "%s:%ld: bad number '%s' in column %d", path, lineno, fl[j], j + 1);
                 break;
             }
@@ -459,7 +463,7 @@ static gp_status make_split(gp_link_split **out, app *a)
 {
     gp_status st;
     if (a->split_file || a->split_k > 0) {
-        if (a->split_file && a->ids) {
+        if (a->split_file && (a->ids || a->one_based)) { /* labels, or 1-based ids as in EDGES */
             st = read_labelled_split(out, a);
         } else if (a->split_file) {
             st = gp_link_split_read(out, a->split_file, gp_graph_nodes(a->g));
@@ -503,18 +507,28 @@ static gp_status heuristic_part_auc(double *auc, double *ap, const gp_heuristic_
     return st;
 }
 
-/* ---- output files: written to FILE.tmp-XXXXXX, renamed over FILE on success ---- */
+/* ---- output files: written to FILE.tmp-XXXXXX, renamed over FILE on success; an existing
+ * FILE that is not a regular file (a symbolic link such as /dev/stdout, a device, a pipe) is
+ * written directly, never replaced ---- */
 typedef struct outfile {
     FILE *f;
-    char tmp[4096];
+    char tmp[4096]; /* "" when writing FILE directly */
     const char *path;
 } outfile;
 
 static gp_status out_open(outfile *o, const char *path)
 {
     o->path = path;
+    o->tmp[0] = '\0';
     if (!path) {
         o->f = stdout;
+        return GP_OK;
+    }
+    struct stat sb; /* lstat: a rename would replace a symbolic link such as /dev/stdout itself */
+    if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        if (S_ISDIR(sb.st_mode) || (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)))
+            return app_error(GP_E_IO, "%s: is a directory", path);
+        if (!(o->f = fopen(path, "w"))) return app_error(GP_E_IO, "%s: cannot open (%s)", path, strerror(errno));
         return GP_OK;
     }
     snprintf(o->tmp, sizeof o->tmp, "%s.tmp-XXXXXX", path);
@@ -533,10 +547,10 @@ static gp_status out_close(outfile *o, bool ok)
     if (fclose(o->f) != 0) werr = true;
     o->f = NULL;
     if (!ok || werr) {
-        remove(o->tmp);
+        if (o->tmp[0]) remove(o->tmp);
         return ok ? app_error(GP_E_IO, "%s: write failed", o->path) : GP_OK;
     }
-    if (rename(o->tmp, o->path) != 0) {
+    if (o->tmp[0] && rename(o->tmp, o->path) != 0) {
         remove(o->tmp);
         return app_error(GP_E_IO, "%s: cannot rename (%s)", o->path, strerror(errno));
     }

@@ -395,6 +395,12 @@ static void test_features(void **state)
     err = slurp("err.txt");
     assert_non_null(strstr(err, "feat_bad.txt:2"));
     free(err);
+    write_file("feat_huge.txt", "city0 1 2\ncity1 1e39 2\n"); /* finite as a double, not as a float */
+    snprintf(args, sizeof args, "--quiet --epochs 1 --features '%s/feat_huge.txt' '%s/fring.txt'", dir, dir);
+    assert_int_equal(run(args), 1);
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "feat_huge.txt:2: bad number '1e39'"));
+    free(err);
     write_file("feat_ragged.txt", "city0 1 2\ncity1 1\n");
     snprintf(args, sizeof args, "--quiet --epochs 1 --features '%s/feat_ragged.txt' '%s/fring.txt'", dir, dir);
     assert_int_equal(run(args), 1);
@@ -427,6 +433,7 @@ static void test_pair_files(void **state)
         {"ps_part.txt", "train_pos city1 city2\ntrain city1 city2\n", "--split-file", ":2:", "unknown part 'train'", true},
         {"ps_two.txt", "train_pos city1 city2\ntest_pos city1\n", "--split-file", ":2:", "expected '<part> u v'", true},
         {"ps_self.txt", "# part u v\ntest_pos city3 city3\n", "--split-file", ":2:", "self-loop", true},
+        {"ps_zero.txt", "train_pos 1 2\ntest_pos 0 5\n", "--one-based --split-file", ":2:", "'0'", false},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file(bad[i].file, bad[i].text);
@@ -442,6 +449,16 @@ static void test_pair_files(void **state)
         free(err);
         assert_false(exists("never.txt"));
     }
+    /* --one-based: the split file's ids are 1-based too (n is a node, 0 is not: above) */
+    write_file("ring1.txt", "1 2\n2 3\n3 4\n4 5\n5 6\n6 1\n1 3\n4 6\n");
+    write_file("ring1_split.txt", "train_pos 1 2\ntrain_pos 2 3\ntrain_pos 4 5\ntest_pos 5 6\ntest_pos 6 1\n"
+                                  "train_neg 1 4\ntrain_neg 2 5\ntrain_neg 2 6\ntest_neg 3 6\ntest_neg 1 5\n");
+    snprintf(args, sizeof args, "--quiet --json --method cn --val-ratio 0 --one-based --split-file '%s/ring1_split.txt' '%s/ring1.txt'",
+             dir, dir);
+    assert_int_equal(run(args), 0);
+    char *out = slurp("out.txt");
+    if (!strstr(out, "\"split\": {\"train\": 3, \"val\": 0, \"test\": 2}")) fail_msg("%s", out);
+    free(out);
 }
 
 static void test_bad_input(void **state)
@@ -467,6 +484,34 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(err, "badpairs.txt:2"));
     free(err);
     assert_false(exists("never.txt"));
+    /* no edge left once self-loops are dropped */
+    write_file("loops.txt", "a a\nb b\n");
+    snprintf(args, sizeof args, "--quiet --method cn '%s/loops.txt'", dir);
+    assert_int_equal(run(args), 1);
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "loops.txt: no edges"));
+    free(err);
+    /* --output: a directory fails; a symbolic link (like /dev/stdout) is written through, not
+     * replaced by a regular file */
+    write_cities("oring.txt", 20);
+    snprintf(args, sizeof args, "--quiet --method cn --recommend 3 --output '%s' '%s/oring.txt'", dir, dir);
+    assert_int_equal(run(args), 1);
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "is a directory"));
+    free(err);
+    char target[512], link[512];
+    snprintf(target, sizeof target, "%s/target.txt", dir);
+    snprintf(link, sizeof link, "%s/link.txt", dir);
+    assert_int_equal(symlink(target, link), 0);
+    snprintf(args, sizeof args, "--quiet --method cn --recommend 3 --output '%s' '%s/oring.txt'", link, dir);
+    assert_int_equal(run(args), 0);
+    struct stat sb;
+    assert_int_equal(lstat(link, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+    char *rec = slurp("target.txt");
+    assert_non_null(rec);
+    assert_non_null(strstr(rec, "1\tcity"));
+    free(rec);
     /* a corrupt model */
     write_file("junk.ckpt", "not a model");
     snprintf(args, sizeof args, "--quiet --load-model '%s/junk.ckpt'", dir);
