@@ -39,6 +39,7 @@
  * into place.
  * Exit status: 0 ok, 1 failure, 2 usage error.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -166,6 +167,18 @@ static int64_t node_degree(const gp_graph_dataset *ds, int64_t gi, int64_t j)
     return g->adj.ptr[j + 1] - g->adj.ptr[j];
 }
 
+/* The feature width that fs's kind and counts give. */
+static int64_t feat_dim(const feat_spec *fs)
+{
+    switch (fs->kind) {
+    case F_LABELS: return fs->num_label_values;
+    case F_ATTR: return fs->num_attr;
+    case F_LABELS_ATTR: return fs->num_label_values + fs->num_attr;
+    case F_DEGREE: return fs->max_degree + 1;
+    default: return 1;
+    }
+}
+
 /* Choose the features of a training dataset (fs filled, label values copied). */
 static int feat_choose(feat_spec *fs, const gp_graph_dataset *ds, const char *mode)
 {
@@ -223,13 +236,7 @@ static int feat_choose(feat_spec *fs, const gp_graph_dataset *ds, const char *mo
             if (fs->attr_std[a] < 1e-12) fs->attr_std[a] = 1.0;
         }
     }
-    switch (fs->kind) {
-    case F_LABELS: fs->dim = fs->num_label_values; break;
-    case F_ATTR: fs->dim = fs->num_attr; break;
-    case F_LABELS_ATTR: fs->dim = fs->num_label_values + fs->num_attr; break;
-    case F_DEGREE: fs->dim = fs->max_degree + 1; break;
-    default: fs->dim = 1; break;
-    }
+    fs->dim = feat_dim(fs);
     return 0;
 }
 
@@ -683,6 +690,8 @@ static int64_t read_doubles(char *line, double *out, int64_t cap)
     return n;
 }
 
+static bool options_valid(const options *o);
+
 static int load_meta(meta *m, options *o, feat_spec *fs, const char *path)
 {
     char mp[4096], line[65536];
@@ -734,6 +743,12 @@ static int load_meta(meta *m, options *o, feat_spec *fs, const char *path)
     o->layer = m->layer;
     o->readout = m->readout;
     o->jk = m->jk;
+    /* values the model is built from (blocks index fixed arrays, in_dim sizes feature rows) */
+    bool valid = options_valid(o) && fs->max_degree >= 0 && fs->dim == feat_dim(fs);
+    for (int i = 0; i < o->num_mlp; i++) valid = valid && o->mlp[i] >= 1;
+    if (!valid)
+        return fprintf(stderr, "gp-graphclass: %s: bad model settings (blocks 1..%d, hidden, dropout, ratio, "
+                               "jk, mlp or in_dim out of range)\n", mp, MAX_BLOCKS), 1;
     return 0;
 }
 
@@ -1095,6 +1110,45 @@ static void stats(double *mean, double *std, const double *v, int n)
     *std = n ? sqrt(s2 / n) : 0; /* population std over folds, as usually reported */
 }
 
+/* --output FILE: written to tmp (FILE.tmp-XXXXXX, PATH_MAX bytes) and renamed over FILE by
+ * out_close, so that a failure leaves no partial file; an existing FILE that is not a regular
+ * file (a symbolic link such as /dev/stdout, a device, a pipe) is written directly (tmp ""). NULL
+ * on failure (message printed). */
+static FILE *out_open(char *tmp, const char *path)
+{
+    struct stat sb;
+    FILE *f = NULL;
+    tmp[0] = '\0';
+    if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        if (S_ISDIR(sb.st_mode) || (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)))
+            errno = EISDIR;
+        else
+            f = fopen(path, "w");
+    } else {
+        snprintf(tmp, PATH_MAX, "%s.tmp-XXXXXX", path);
+        int fd = mkstemp(tmp);
+        mode_t mask = umask(0); /* mkstemp creates 0600: the mode fopen would give */
+        umask(mask);
+        if (fd >= 0 && (fchmod(fd, 0666 & ~mask) != 0 || !(f = fdopen(fd, "w")))) close(fd);
+        if (!f && fd >= 0) remove(tmp);
+    }
+    if (!f) fprintf(stderr, "gp-graphclass: cannot write %s (%s)\n", path, strerror(errno));
+    return f;
+}
+
+/* Close f from out_open; with ok, check for write errors and rename tmp over path; otherwise (or
+ * on an error) remove tmp. 0 or 1 (message printed). */
+static int out_close(FILE *f, const char *tmp, const char *path, bool ok)
+{
+    bool werr = ferror(f) != 0;
+    if (fclose(f) != 0) werr = true;
+    if (ok && werr) fprintf(stderr, "gp-graphclass: cannot write %s (%s)\n", path, strerror(errno));
+    else if (ok && tmp[0] && rename(tmp, path) != 0)
+        fprintf(stderr, "gp-graphclass: cannot rename %s to %s (%s)\n", tmp, path, strerror(errno)), werr = true;
+    if (tmp[0] && (!ok || werr)) remove(tmp);
+    return ok && !werr ? 0 : 1;
+}
+
 static int predict(const options *o_in)
 {
     options o = *o_in;
@@ -1109,6 +1163,7 @@ static int predict(const options *o_in)
     float *x = NULL, *probs = NULL;
     gp_tape *t = NULL;
     FILE *out = stdout;
+    char tmp[PATH_MAX]; /* --output is written here, then renamed */
     int64_t *idx = NULL;
     if (read_dataset(&ds, &where, o.predict, o.data_dir) != GP_OK) {
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
@@ -1130,8 +1185,7 @@ static int predict(const options *o_in)
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
         goto done;
     }
-    if (o.output && !(out = fopen(o.output, "w"))) {
-        fprintf(stderr, "gp-graphclass: cannot write %s\n", o.output);
+    if (o.output && !(out = out_open(tmp, o.output))) {
         out = stdout;
         goto done;
     }
@@ -1149,7 +1203,7 @@ static int predict(const options *o_in)
     }
     rc = 0;
 done:
-    if (out != stdout) fclose(out);
+    if (out != stdout && out_close(out, tmp, o.output, rc == 0) != 0) rc = 1;
     free(idx);
     free(probs);
     free(x);

@@ -7,6 +7,7 @@
  * --select acc: the kept epoch has the best validation accuracy of the epochs run (ties: the
  * lowest validation loss); --select loss (default): the lowest validation loss.
  * --fold-range A-B: the folds run alone report the accuracies they have in the full run.
+ * Bad --predict input (a corrupt model description, unwritable --output) fails with exit 1.
  * The app path is argv[1]; it is run with fork/exec (no shell) and its JSON output parsed here.
  */
 #include <math.h>
@@ -148,6 +149,41 @@ static int check_fold_range(char *app)
     return 0;
 }
 
+/* --predict with bad input: a model description with out-of-range settings (blocks beyond the
+ * model's fixed arrays) is refused, --output in a missing directory or on a full device fails
+ * with exit 1 and leaves no file. The saved model of main is at model. */
+static int check_bad_predict(char *app, const char *model)
+{
+    static char out[1 << 16];
+    char meta[512], bad[512], bad_meta[512], missing[512];
+    snprintf(meta, sizeof meta, "%s.meta", model);
+    snprintf(bad, sizeof bad, "%s.bad", model);
+    snprintf(bad_meta, sizeof bad_meta, "%s.bad.meta", model);
+    FILE *in = fopen(meta, "r"), *o = fopen(bad_meta, "w");
+    if (!in || !o) return fprintf(stderr, "cannot copy %s\n", meta), 1;
+    char line[1 << 16];
+    while (fgets(line, sizeof line, in)) fputs(strncmp(line, "blocks ", 7) ? line : "blocks 20\n", o);
+    fclose(in);
+    fclose(o);
+    char *argv_meta[] = {app, "--load", bad, "--predict", "MUTAG", NULL};
+    int rc = app_run(argv_meta, true, out, sizeof out);
+    remove(bad_meta);
+    if (rc != 1 || !strstr(out, "bad model settings"))
+        return fprintf(stderr, "blocks 20 in the model description: exit %d\n%s\n", rc, out), 1;
+    snprintf(missing, sizeof missing, "%s.nodir/pred.txt", model);
+    char *argv_dir[] = {app, "--load", (char *)model, "--predict", "MUTAG", "--output", missing, NULL};
+    rc = app_run(argv_dir, true, out, sizeof out);
+    if (rc != 1 || !strstr(out, "cannot write") || access(missing, F_OK) == 0)
+        return fprintf(stderr, "--output %s: exit %d\n%s\n", missing, rc, out), 1;
+    if (access("/dev/full", W_OK) == 0) { /* writes fail with ENOSPC */
+        char *argv_full[] = {app, "--load", (char *)model, "--predict", "MUTAG", "--output", "/dev/full", NULL};
+        rc = app_run(argv_full, true, out, sizeof out);
+        if (rc != 1 || !strstr(out, "cannot write /dev/full"))
+            return fprintf(stderr, "--output /dev/full: exit %d\n%s\n", rc, out), 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -175,6 +211,7 @@ int main(int argc, char **argv)
     }
     char *pred[] = {argv[1], "--load", model, "--predict", "MUTAG", NULL};
     rc = app_run(pred, false, out, sizeof out);
+    if (rc == 0 && check_bad_predict(argv[1], model)) rc = 1;
     char meta[512];
     snprintf(meta, sizeof meta, "%s.meta", model);
     remove(model);
