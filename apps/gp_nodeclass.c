@@ -278,6 +278,10 @@ int main(int argc, char **argv)
         goto done;
     }
     const gp_node_split *split = &ds->splits[o.split];
+    if (split->count[GP_NODES_TRAIN] == 0) {
+        fprintf(stderr, "gp-nodeclass: %s: split %d has no training nodes (empty train_idx)\n", o.dataset, o.split);
+        goto done;
+    }
     CHECK(normalised_features(&feat, ds->features, !o.no_feature_norm));
     gp_rng rng;
     gp_rng_seed(&rng, o.seed);
