@@ -278,6 +278,10 @@ static gp_status read_pair_file(int64_t **rows, int64_t *count, const app *a, co
     long lineno = 0;
     while (st == GP_OK && fgets(line, sizeof line, f)) {
         lineno++;
+        if (!strchr(line, '\n') && !feof(f)) { /* the rest would be read as another line */
+            st = app_error(GP_E_PARSE, "%s:%ld: line longer than %zu bytes", path, lineno, sizeof line - 2);
+            break;
+        }
         char *fl[3];
         int nf = split_fields(line, fl, width);
         if (nf == 0) continue;
@@ -459,6 +463,29 @@ static gp_status load_features(app *a)
     return st;
 }
 
+static bool has_edge(const gp_graph *g, int64_t u, int64_t v);
+
+/* A --split-file must agree with the graph: training and validation positives are edges of it
+ * (the observed graph is built from them), negatives are not. (Test positives are not checked:
+ * EDGES may be the training graph alone.) */
+static gp_status check_split_edges(const app *a, const gp_link_split *s)
+{
+    for (int p = 0; p < GP_LINK_PARTS; p++) {
+        bool pos = p == GP_LINK_TRAIN_POS || p == GP_LINK_VAL_POS;
+        if (p == GP_LINK_TEST_POS) continue;
+        for (int64_t k = 0; k < s->count[p]; k++) {
+            int64_t u = s->pairs[p][2 * k], v = s->pairs[p][2 * k + 1];
+            if (has_edge(a->g, u, v) == pos) continue;
+            char lu[256], lv[256];
+            node_label(lu, sizeof lu, a, u);
+            node_label(lv, sizeof lv, a, v);
+            return app_error(GP_E_INVALID, "%s: %s pair %s %s is %s edge of the graph", a->split_file, link_parts[p],
+                             lu, lv, pos ? "not an" : "an");
+        }
+    }
+    return GP_OK;
+}
+
 static gp_status make_split(gp_link_split **out, app *a)
 {
     gp_status st;
@@ -475,7 +502,7 @@ static gp_status make_split(gp_link_split **out, app *a)
             gp_free(dir);
         }
         if (st != GP_OK) return st;
-        /* every training / validation positive must be an edge of the graph */
+        if (a->split_file && (st = check_split_edges(a, *out)) != GP_OK) return st;
         if ((*out)->count[GP_LINK_VAL_POS] == 0 && a->val_ratio > 0.0)
             st = gp_link_split_move_to_val(*out, a->val_ratio, a->lp.seed);
         return st;

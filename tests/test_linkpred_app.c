@@ -434,9 +434,17 @@ static void test_pair_files(void **state)
         {"ps_two.txt", "train_pos city1 city2\ntest_pos city1\n", "--split-file", ":2:", "expected '<part> u v'", true},
         {"ps_self.txt", "# part u v\ntest_pos city3 city3\n", "--split-file", ":2:", "self-loop", true},
         {"ps_zero.txt", "train_pos 1 2\ntest_pos 0 5\n", "--one-based --split-file", ":2:", "'0'", false},
+        {"pp_long.txt", "# a comment of 9000 bytes\n", "--predict", ":1:", "line longer than", true},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file(bad[i].file, bad[i].text);
+        if (strstr(bad[i].file, "long")) { /* the line grows to 9000 bytes (read in pieces, the rest was a new line) */
+            char long_line[9100];
+            memset(long_line, 'x', 9000);
+            snprintf(long_line + 9000, sizeof long_line - 9000, " city1 city2\n");
+            long_line[0] = '#';
+            write_file(bad[i].file, long_line);
+        }
         size_t len = (size_t)snprintf(args, sizeof args, "--quiet --method cn %s '%s/%s'", bad[i].opts, dir, bad[i].file);
         if (strstr(bad[i].opts, "--predict"))
             len += (size_t)snprintf(args + len, sizeof args - len, " --output '%s/never.txt'", dir);
@@ -459,6 +467,19 @@ static void test_pair_files(void **state)
     char *out = slurp("out.txt");
     if (!strstr(out, "\"split\": {\"train\": 3, \"val\": 0, \"test\": 2}")) fail_msg("%s", out);
     free(out);
+    /* a split that contradicts the graph: a training positive that is no edge, a negative that is one */
+    static const struct {
+        const char *text, *what;
+    } contra[] = {{"train_pos 1 2\ntrain_pos 1 4\ntest_pos 5 6\ntrain_neg 2 5\ntest_neg 3 6\n", "train_pos pair 1 4 is not an edge"},
+                  {"train_pos 1 2\ntest_pos 5 6\ntrain_neg 2 5\ntest_neg 6 1\n", "test_neg pair 1 6 is an edge"}};
+    for (int i = 0; i < 2; i++) {
+        write_file("ring1_contra.txt", contra[i].text);
+        snprintf(args, sizeof args, "--quiet --method cn --one-based --split-file '%s/ring1_contra.txt' '%s/ring1.txt'", dir, dir);
+        assert_int_equal(run(args), 1);
+        char *err = slurp("err.txt");
+        if (!strstr(err, "ring1_contra.txt: ") || !strstr(err, contra[i].what)) fail_msg("%s", err);
+        free(err);
+    }
 }
 
 static void test_bad_input(void **state)
