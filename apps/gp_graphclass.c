@@ -64,7 +64,9 @@
 #include "app_openmp.h"
 #include "grid.h"
 
-enum { MAX_POOLS = 16, MAX_BLOCKS = 8, MAX_MLP = 8, MAX_DEGREE_ONEHOT = 256 };
+/* MAX_WIDTH bounds --hidden and --mlp (as gp-linkpred's --hidden): a typo such as 2000000000 would
+ * otherwise allocate and touch tens of GB before any error. */
+enum { MAX_POOLS = 16, MAX_BLOCKS = 8, MAX_MLP = 8, MAX_DEGREE_ONEHOT = 256, MAX_WIDTH = 4096 };
 
 typedef struct options {
     const char *dataset, *data_dir, *layer, *readout, *jk, *features, *save, *load, *predict, *output;
@@ -935,8 +937,8 @@ done:
 
 static bool options_valid(const options *o)
 {
-    return o->hidden >= 1 && o->blocks >= 1 && o->blocks <= MAX_BLOCKS && o->epochs >= 1 &&
-           o->batch >= 1 && o->threads >= 1 && o->folds >= 2 && o->patience >= 0 &&
+    return o->hidden >= 1 && o->hidden <= MAX_WIDTH && o->blocks >= 1 && o->blocks <= MAX_BLOCKS && o->epochs >= 1 &&
+           o->batch >= 1 && o->threads >= 1 && o->folds >= 2 && o->max_folds >= 0 && o->patience >= 0 &&
            o->ratio > 0 && o->ratio <= 1 && o->dropout >= 0 && o->dropout < 1 && o->val_ratio >= 0 &&
            o->val_ratio < 1 && o->lr > 0 && o->clip_norm >= 0 && o->warmup_epochs >= 0 &&
            (!strcmp(o->jk, "sum") || !strcmp(o->jk, "last"));
@@ -1062,7 +1064,7 @@ static int parse_list(int64_t *out, int cap, const char *s)
     char *copy = strdup(s), *save = NULL;
     if (!copy) return -1;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n == cap || atoll(tok) < 1) {
+        if (n == cap || atoll(tok) < 1 || atoll(tok) > MAX_WIDTH) {
             free(copy);
             return -1;
         }
@@ -1259,16 +1261,17 @@ int main(int argc, char **argv)
     if (o.preset && apply_preset(&o, &pool_arg, o.preset, o.dataset) != 0) return 2;
     opterr = 1;
     optind = 0; /* restart getopt (GNU) */
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+    for (int li = -1; (c = getopt_long(argc, argv, "", longs, &li)) != -1; li = -1) {
+        bool ok = true; /* a number option parsed (ranges: options_valid) */
         switch (c) {
         case 'd': o.dataset = optarg; break;
         case O_DATADIR: o.data_dir = optarg; break;
         case 'l': o.layer = optarg; break;
-        case 'h': o.hidden = atoi(optarg); break;
-        case 'b': o.blocks = atoi(optarg); break;
+        case 'h': ok = parse_int(&o.hidden, optarg); break;
+        case 'b': ok = parse_int(&o.blocks, optarg); break;
         case O_ENC: o.encoder = true; break;
         case 'p': pool_arg = optarg; break;
-        case O_RATIO: o.ratio = atof(optarg); break;
+        case O_RATIO: ok = parse_double(&o.ratio, optarg); break;
         case O_READOUT: o.readout = optarg; break;
         case O_JK: o.jk = optarg; break;
         case O_MLP:
@@ -1277,12 +1280,12 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case O_DROP: o.dropout = atof(optarg); break;
-        case O_LR: o.lr = atof(optarg); break;
-        case O_WD: o.weight_decay = atof(optarg); break;
-        case O_BATCH: o.batch = atoi(optarg); break;
-        case O_EPOCHS: o.epochs = atoi(optarg); break;
-        case O_PAT: o.patience = atoi(optarg); break;
+        case O_DROP: ok = parse_double(&o.dropout, optarg); break;
+        case O_LR: ok = parse_double(&o.lr, optarg); break;
+        case O_WD: ok = parse_double(&o.weight_decay, optarg); break;
+        case O_BATCH: ok = parse_int(&o.batch, optarg); break;
+        case O_EPOCHS: ok = parse_int(&o.epochs, optarg); break;
+        case O_PAT: ok = parse_int(&o.patience, optarg); break;
         case O_SELECT:
             if (strcmp(optarg, "loss") && strcmp(optarg, "acc")) {
                 fprintf(stderr, "gp-graphclass: --select must be loss or acc, not '%s'\n", optarg);
@@ -1290,10 +1293,10 @@ int main(int argc, char **argv)
             }
             o.select_acc = !strcmp(optarg, "acc");
             break;
-        case O_FOLDS: o.folds = atoi(optarg); break;
+        case O_FOLDS: ok = parse_int(&o.folds, optarg); break;
         case O_FFILES: o.fold_files = true; break;
-        case O_VAL: o.val_ratio = atof(optarg); break;
-        case O_MAXF: o.max_folds = atoi(optarg); break;
+        case O_VAL: ok = parse_double(&o.val_ratio, optarg); break;
+        case O_MAXF: ok = parse_int(&o.max_folds, optarg); break;
         case O_FRANGE: {
             char *end = NULL;
             long a = strtol(optarg, &end, 10), b = a;
@@ -1309,16 +1312,16 @@ int main(int argc, char **argv)
         }
         case O_FEAT: o.features = optarg; break;
         case 's': o.seed = strtoul(optarg, NULL, 10); break;
-        case 't': o.threads = atoi(optarg); break;
+        case 't': ok = parse_int(&o.threads, optarg); break;
         case O_JSON: o.json = true; break;
         case O_SAVE: o.save = optarg; break;
         case O_LOAD: o.load = optarg; break;
         case O_PRED: o.predict = optarg; break;
         case O_OUT: o.output = optarg; break;
         case O_QUIET: o.quiet = true; break;
-        case O_CLIP: o.clip_norm = atof(optarg); break;
+        case O_CLIP: ok = parse_double(&o.clip_norm, optarg); break;
         case O_COSINE: o.cosine = true; break;
-        case O_WARMUP: o.warmup_epochs = atoi(optarg); break;
+        case O_WARMUP: ok = parse_int(&o.warmup_epochs, optarg); break;
         case O_PRESET: break; /* applied above */
         case O_WPARSE: o.write_parse = optarg; break;
         case O_GRID: {
@@ -1331,6 +1334,11 @@ int main(int argc, char **argv)
         }
         case O_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
+        }
+        if (!ok) {
+            fprintf(stderr, "gp-graphclass: bad value '%s' for --%s\n", optarg, li >= 0 ? longs[li].name : "?");
+            for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+            return 2;
         }
     }
     if (optind < argc || (!o.dataset && !o.predict) || (o.predict && !o.load) || !options_valid(&o)) {

@@ -7,7 +7,8 @@
  * --select acc: the kept epoch has the best validation accuracy of the epochs run (ties: the
  * lowest validation loss); --select loss (default): the lowest validation loss.
  * --fold-range A-B: the folds run alone report the accuracies they have in the full run.
- * Bad --predict input (a corrupt model description, unwritable --output) fails with exit 1.
+ * Bad --predict input (a corrupt model description, unwritable --output) fails with exit 1; bad
+ * or huge numbers in options are usage errors.
  * The app path is argv[1]; it is run with fork/exec (no shell) and its JSON output parsed here.
  */
 #include <math.h>
@@ -239,5 +240,17 @@ int main(int argc, char **argv)
     char *bad_select[] = {argv[1], "--dataset", "MUTAG", "--select", "best", "--quiet", NULL};
     if ((rc = app_run(bad_select, false, out, sizeof out)) != 2)
         return fprintf(stderr, "--select best: exit %d, expected 2\n", rc), 1;
+    /* numbers that do not parse or are too wide are usage errors (atoi wrapped 4294967304 to 8 and
+     * 99999999999 to a width of 1215752191, which allocated tens of GB before failing). The
+     * options before the bad one keep a run short should it be accepted. */
+    const char *bad_num[][2] = {{"--hidden", "4294967304"}, {"--hidden", "4097"}, {"--epochs", "1x"},
+                                {"--weight-decay", "abc"}, {"--mlp", "4097"}};
+    for (int i = 0; i < 5; i++) {
+        char *argv_num[] = {argv[1], "--dataset", "MUTAG", "--folds", "2", "--max-folds", "1", "--epochs", "1",
+                            "--blocks", "1", "--hidden", "8", "--mlp", "8", (char *)bad_num[i][0],
+                            (char *)bad_num[i][1], "--quiet", NULL};
+        if ((rc = app_run(argv_num, false, out, sizeof out)) != 2)
+            return fprintf(stderr, "%s %s: exit %d, expected 2\n", bad_num[i][0], bad_num[i][1], rc), 1;
+    }
     return check_grid(argv[1]) || check_fold_range(argv[1]);
 }
