@@ -2,7 +2,8 @@
  * gp-nodeclass with bad input (suite "apps"): a tiny planetoid-layout dataset written to a
  * temporary data directory trains (exit 0); with a training node that has no label, an empty
  * training split or a split number that does not exist it fails with exit 1 and a message that
- * names the file or the split (not an error from inside the loss). The app path is argv[1].
+ * names the file or the split (not an error from inside the loss). Numbers that do not parse
+ * (atoi wrapped 4294967304 to 8) or widths beyond 4096 are usage errors. The app path is argv[1].
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,9 @@ int main(int argc, char **argv)
     int bad = check(argv[1], "good", NULL, NULL, 0, "final_test_acc") ||
               check(argv[1], "unlabelled", NULL, NULL, 1, "train_idx: entry 2: node 1 has no label") ||
               check(argv[1], "notrain", NULL, NULL, 1, "split 0 has no training nodes") ||
-              check(argv[1], "good", "--split", "3", 1, "has no split of that number");
+              check(argv[1], "good", "--split", "3", 1, "has no split of that number") ||
+              check(argv[1], "good", "--hidden", "4294967304", 2, "bad value '4294967304' for --hidden") ||
+              check(argv[1], "good", "--hidden", "5000", 2, "invalid option value");
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
