@@ -61,6 +61,7 @@
 #include <graphpool/pool.h>
 #include <graphpool/splits.h>
 
+#include "app_json.h"
 #include "app_openmp.h"
 #include "grid.h"
 
@@ -1485,10 +1486,12 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     if (o.json) {
+        char name[8192]; /* the folder given may hold quotes or non-UTF-8 bytes */
+        app_json_escape(name, sizeof name, o.dataset);
         printf("{\"dataset\": \"%s\", \"graphs\": %lld, \"classes\": %lld, \"features\": \"%s\", "
                "\"feature_dim\": %lld, \"protocol\": \"%s\", \"folds\": %d, \"majority_rate\": %.6f, "
                "\"peak_rss_mb\": %.1f, \"results\": [",
-               o.dataset, (long long)ds->num_graphs, (long long)ds->num_classes, feat_names[fs.kind],
+               name, (long long)ds->num_graphs, (long long)ds->num_classes, feat_names[fs.kind],
                (long long)fs.dim, o.fold_files ? "10fold_idx" : "stratified", nf, majority,
                ru.ru_maxrss / 1024.0);
         for (int pi = 0; pi < o.num_pools; pi++) {

@@ -52,6 +52,7 @@
 #include <graphpool/metrics.h>
 #include <graphpool/splits.h>
 
+#include "app_json.h"
 #include "app_openmp.h"
 
 typedef struct app {
@@ -166,24 +167,6 @@ static int64_t node_lookup(const app *a, const char *label)
     if (errno || *end || end == label) return -1;
     v -= a->one_based ? 1 : 0;
     return v >= 0 && v < gp_graph_nodes(a->g) ? v : -1;
-}
-
-/* s as the inside of a JSON string (quotes, backslashes and control characters escaped). */
-static void json_escape(char *out, size_t size, const char *s)
-{
-    size_t o = 0;
-    for (; *s && o + 7 < size; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)ch;
-        } else if (ch < 0x20) {
-            o += (size_t)snprintf(out + o, size - o, "\\u%04x", ch);
-        } else {
-            out[o++] = (char)ch;
-        }
-    }
-    out[o] = '\0';
 }
 
 /* SHA-256 of the graph structure (CSR), identifying the data a model was trained on. */
@@ -686,9 +669,9 @@ static void pair_labels(char *lu, char *lv, size_t size, const app *a, int64_t u
     node_label(lv, size, a, v);
     if (!a->json) return;
     char tmp[256];
-    json_escape(tmp, sizeof tmp, lu);
+    app_json_escape(tmp, sizeof tmp, lu);
     snprintf(lu, size, "%s", tmp);
-    json_escape(tmp, sizeof tmp, lv);
+    app_json_escape(tmp, sizeof tmp, lv);
     snprintf(lv, size, "%s", tmp);
 }
 
@@ -858,7 +841,7 @@ static void print_results(FILE *f, const app *a, const gp_link_split *s, const m
     double rss_mb = (double)ru.ru_maxrss / 1024.0;
     if (a->json) {
         char name[600];
-        json_escape(name, sizeof name, a->name);
+        app_json_escape(name, sizeof name, a->name);
         fprintf(f, "{\"data\": \"%s\", \"nodes\": %lld, \"edges\": %lld, \"data_sha256\": \"%s\", ", name,
                (long long)gp_graph_nodes(a->g), (long long)(gp_graph_edges(a->g) / 2), a->sha);
         fprintf(f, "\"features\": %lld, ", (long long)a->attr_dim);

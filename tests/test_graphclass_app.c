@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app_run.h"
@@ -185,6 +186,40 @@ static int check_bad_predict(char *app, const char *model)
     return 0;
 }
 
+/* --json with a TU folder whose name holds a quote: the output stays valid JSON (the name
+ * escaped). A tiny dataset (6 graphs of 3 nodes) is written to a temporary folder. */
+static int check_json_name(char *app)
+{
+    static char out[1 << 16];
+    char top[] = "/tmp/gp_graphclass_json_XXXXXX", dir[256], path[320];
+    if (!mkdtemp(top)) return 1;
+    snprintf(dir, sizeof dir, "%s/a\"b", top);
+    mkdir(dir, 0777);
+    snprintf(dir, sizeof dir, "%s/a\"b/T", top); /* the folder's name is the dataset's: T */
+    mkdir(dir, 0777);
+    static const char *const files[][2] = {
+        {"T_A.txt", "1, 2\n2, 1\n4, 5\n5, 4\n5, 6\n6, 5\n7, 8\n8, 7\n10, 11\n11, 10\n11, 12\n12, 11\n"
+                    "13, 14\n14, 13\n16, 17\n17, 16\n17, 18\n18, 17\n"},
+        {"T_graph_indicator.txt", "1\n1\n1\n2\n2\n2\n3\n3\n3\n4\n4\n4\n5\n5\n5\n6\n6\n6\n"},
+        {"T_graph_labels.txt", "0\n1\n0\n1\n0\n1\n"}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i][0]);
+        FILE *f = fopen(path, "w");
+        if (!f) return 1;
+        fputs(files[i][1], f);
+        fclose(f);
+    }
+    char *argv_json[] = {app, "--dataset", dir, "--folds", "2", "--epochs", "1", "--hidden", "4", "--blocks", "1",
+                         "--mlp", "4", "--batch-size", "2", "--quiet", "--json", NULL};
+    int rc = app_run(argv_json, false, out, sizeof out);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", top);
+    if (rc != 0 || !strstr(out, "a\\\"b/T\", \"graphs\": 6"))
+        return fprintf(stderr, "--json with a quote in the folder name: exit %d\n%s\n", rc, out), 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -252,5 +287,5 @@ int main(int argc, char **argv)
         if ((rc = app_run(argv_num, false, out, sizeof out)) != 2)
             return fprintf(stderr, "%s %s: exit %d, expected 2\n", bad_num[i][0], bad_num[i][1], rc), 1;
     }
-    return check_grid(argv[1]) || check_fold_range(argv[1]);
+    return check_grid(argv[1]) || check_fold_range(argv[1]) || check_json_name(argv[1]);
 }

@@ -250,6 +250,16 @@ static void test_labels_and_heuristics(void **state)
     assert_non_null(strstr(out, "\naa "));
     assert_non_null(strstr(out, "\ncn "));
     free(out);
+    /* labels that are not UTF-8 (Latin-1 \xe9) or hold a quote stay valid JSON: \ufffd, \" */
+    write_file("latin1.txt", "caf\xe9 city1\nsay\"hi city2\ncity1 city2\ncity2 city3\ncity3 city1\n");
+    write_file("lpairs.txt", "caf\xe9 city2\nsay\"hi city1\n");
+    snprintf(args, sizeof args, "--quiet --json --method cn --test-ratio 0.2 --val-ratio 0 '%s/latin1.txt' --predict '%s/lpairs.txt'",
+             dir, dir);
+    assert_int_equal(run(args), 0);
+    out = slurp("out.txt");
+    if (!strstr(out, "\"u\": \"caf\\ufffd\"") || !strstr(out, "\"u\": \"say\\\"hi\"") || strchr(out, '\xe9'))
+        fail_msg("%s", out);
+    free(out);
 }
 
 /* A heuristic's validation AUC is measured with the validation edges hidden, like its test
