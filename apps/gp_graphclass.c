@@ -1059,6 +1059,24 @@ static gp_status select_and_train(fold_result *res, model *md, options *o, run_c
 
 /* ---- main ---- */
 
+/* Can --save PATH (and PATH.meta) be written: is PATH not a directory, and its directory an
+ * existing, writable one? false with a message. */
+static bool save_path_ok(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "gp-graphclass: --save %s: is a directory\n", path);
+        return false;
+    }
+    char *copy = strdup(path);
+    if (!copy) return false;
+    const char *dir = dirname(copy);
+    bool ok = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && access(dir, W_OK) == 0;
+    if (!ok) fprintf(stderr, "gp-graphclass: --save %s: %s is not a writable directory\n", path, dir);
+    free(copy);
+    return ok;
+}
+
 static int parse_list(int64_t *out, int cap, const char *s)
 {
     int n = 0;
@@ -1369,6 +1387,10 @@ int main(int argc, char **argv)
             for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
             return 2;
         }
+    }
+    if (o.save && !o.predict && !save_path_ok(o.save)) { /* before training, not after the last fold */
+        for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+        return 2;
     }
     app_prefer_short_openmp_spin(argv, o.threads);
     if (gp_init() != GP_OK) return 1;

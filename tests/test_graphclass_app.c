@@ -287,5 +287,10 @@ int main(int argc, char **argv)
         if ((rc = app_run(argv_num, false, out, sizeof out)) != 2)
             return fprintf(stderr, "%s %s: exit %d, expected 2\n", bad_num[i][0], bad_num[i][1], rc), 1;
     }
+    /* --save in a missing directory: refused before training (it failed after the last fold) */
+    char *argv_save[] = {argv[1], "--dataset", "MUTAG", "--folds", "2", "--max-folds", "1", "--epochs", "1",
+                         "--save", "/nonexistent-gp-dir/model", "--quiet", NULL};
+    if ((rc = app_run(argv_save, true, out, sizeof out)) != 2 || !strstr(out, "is not a writable directory"))
+        return fprintf(stderr, "--save in a missing directory: exit %d, expected 2\n%s\n", rc, out), 1;
     return check_grid(argv[1]) || check_fold_range(argv[1]) || check_json_name(argv[1]);
 }

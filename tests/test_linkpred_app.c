@@ -522,13 +522,19 @@ static void test_bad_input(void **state)
     err = slurp("err.txt");
     assert_non_null(strstr(err, "loops.txt: no edges"));
     free(err);
-    /* --output: a directory fails; a symbolic link (like /dev/stdout) is written through, not
-     * replaced by a regular file */
+    /* --output: a directory fails, and so does --save-model in a missing directory, before any
+     * training; a symbolic link (like /dev/stdout) is written through, not replaced by a regular
+     * file */
     write_cities("oring.txt", 20);
     snprintf(args, sizeof args, "--quiet --method cn --recommend 3 --output '%s' '%s/oring.txt'", dir, dir);
-    assert_int_equal(run(args), 1);
+    assert_int_equal(run(args), 2);
     err = slurp("err.txt");
     assert_non_null(strstr(err, "is a directory"));
+    free(err);
+    snprintf(args, sizeof args, "--quiet --save-model '%s/nodir/m.ckpt' '%s/oring.txt'", dir, dir);
+    assert_int_equal(run(args), 2);
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "nodir is not a writable directory"));
     free(err);
     char target[512], link[512];
     snprintf(target, sizeof target, "%s/target.txt", dir);
