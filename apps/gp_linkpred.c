@@ -308,7 +308,7 @@ static gp_status read_pair_file(int64_t **rows, int64_t *count, const app *a, co
         row[0] = u;
         row[1] = v;
     }
-    if (st == GP_OK && ferror(f)) st = app_error(GP_E_IO, "%s: read error", path);
+    if (st == GP_OK && ferror(f)) st = app_error(GP_E_IO, "%s: read error (%s)", path, strerror(errno));
     fclose(f);
     if (st != GP_OK) {
         free(r);
@@ -431,7 +431,7 @@ static gp_status load_features(app *a)
             a->attr[id * a->attr_dim + j - 1] = (float)v;
         }
     }
-    if (st == GP_OK && ferror(f)) st = app_error(GP_E_IO, "%s: read error", path);
+    if (st == GP_OK && ferror(f)) st = app_error(GP_E_IO, "%s: read error (%s)", path, strerror(errno));
     if (st == GP_OK && rows < n) {
         int64_t miss = 0;
         while (seen[miss]) miss++;

@@ -531,6 +531,11 @@ static void test_bad_input(void **state)
     err = slurp("err.txt");
     assert_non_null(strstr(err, "is a directory"));
     free(err);
+    snprintf(args, sizeof args, "--quiet --method cn --predict '%s' '%s/oring.txt'", dir, dir); /* a directory as input */
+    assert_int_equal(run(args), 1);
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "read error (Is a directory)"));
+    free(err);
     snprintf(args, sizeof args, "--quiet --save-model '%s/nodir/m.ckpt' '%s/oring.txt'", dir, dir);
     assert_int_equal(run(args), 2);
     err = slurp("err.txt");
