@@ -42,6 +42,7 @@
  * into place.
  * Exit status: 0 ok, 1 failure, 2 usage error.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -63,10 +64,13 @@
 #include <graphpool/pool.h>
 #include <graphpool/splits.h>
 
+#include "app_json.h"
 #include "app_openmp.h"
 #include "grid.h"
 
-enum { MAX_POOLS = 16, MAX_BLOCKS = 8, MAX_MLP = 8, MAX_DEGREE_ONEHOT = 256 };
+/* MAX_WIDTH bounds --hidden and --mlp (as gp-linkpred's --hidden): a typo such as 2000000000 would
+ * otherwise allocate and touch tens of GB before any error. */
+enum { MAX_POOLS = 16, MAX_BLOCKS = 8, MAX_MLP = 8, MAX_DEGREE_ONEHOT = 256, MAX_WIDTH = 4096 };
 
 typedef struct options {
     const char *dataset, *data_dir, *layer, *readout, *jk, *features, *save, *load, *predict, *output;
@@ -177,6 +181,18 @@ static int64_t node_degree(const gp_graph_dataset *ds, int64_t gi, int64_t j)
     return g->adj.ptr[j + 1] - g->adj.ptr[j];
 }
 
+/* The feature width that fs's kind and counts give. */
+static int64_t feat_dim(const feat_spec *fs)
+{
+    switch (fs->kind) {
+    case F_LABELS: return fs->num_label_values;
+    case F_ATTR: return fs->num_attr;
+    case F_LABELS_ATTR: return fs->num_label_values + fs->num_attr;
+    case F_DEGREE: return fs->max_degree + 1;
+    default: return 1;
+    }
+}
+
 /* Choose the features of a training dataset (fs filled, label values copied). */
 static int feat_choose(feat_spec *fs, const gp_graph_dataset *ds, const char *mode)
 {
@@ -234,13 +250,7 @@ static int feat_choose(feat_spec *fs, const gp_graph_dataset *ds, const char *mo
             if (fs->attr_std[a] < 1e-12) fs->attr_std[a] = 1.0;
         }
     }
-    switch (fs->kind) {
-    case F_LABELS: fs->dim = fs->num_label_values; break;
-    case F_ATTR: fs->dim = fs->num_attr; break;
-    case F_LABELS_ATTR: fs->dim = fs->num_label_values + fs->num_attr; break;
-    case F_DEGREE: fs->dim = fs->max_degree + 1; break;
-    default: fs->dim = 1; break;
-    }
+    fs->dim = feat_dim(fs);
     return 0;
 }
 
@@ -726,6 +736,8 @@ static int64_t read_doubles(char *line, double *out, int64_t cap)
     return n;
 }
 
+static bool options_valid(const options *o);
+
 static int load_meta(meta *m, options *o, feat_spec *fs, const char *path)
 {
     char mp[4096], line[65536];
@@ -778,6 +790,13 @@ static int load_meta(meta *m, options *o, feat_spec *fs, const char *path)
     o->layer = m->layer;
     o->readout = m->readout;
     o->jk = m->jk;
+    /* values the model is built from (blocks index fixed arrays, in_dim sizes feature rows) */
+    bool valid = options_valid(o) && fs->max_degree >= 0 && fs->dim == feat_dim(fs) && o->encoder >= ENC_NONE &&
+                 o->encoder <= ENC_MLP && (o->mlp_norm == GP_NORM_NONE || o->mlp_norm == GP_NORM_LAYER);
+    for (int i = 0; i < o->num_mlp; i++) valid = valid && o->mlp[i] >= 1;
+    if (!valid)
+        return fprintf(stderr, "gp-graphclass: %s: bad model settings (blocks 0..%d, hidden, dropout, ratio, "
+                               "jk, mlp, encoder, mlp_norm or in_dim out of range)\n", mp, MAX_BLOCKS), 1;
     return 0;
 }
 
@@ -964,8 +983,9 @@ done:
 
 static bool options_valid(const options *o)
 {
-    return o->hidden >= 1 && o->blocks >= 0 && o->blocks <= MAX_BLOCKS && o->epochs >= 1 &&
-           o->batch >= 1 && o->threads >= 1 && o->folds >= 2 && o->patience >= 0 &&
+    return o->hidden >= 1 && o->hidden <= MAX_WIDTH && o->blocks >= 0 && o->blocks <= MAX_BLOCKS &&
+           o->epochs >= 1 && o->batch >= 1 && o->threads >= 1 && o->folds >= 2 && o->max_folds >= 0 &&
+           o->patience >= 0 &&
            o->ratio > 0 && o->ratio <= 1 && o->dropout >= 0 && o->dropout < 1 && o->val_ratio >= 0 &&
            o->val_ratio < 1 && o->lr > 0 && o->clip_norm >= 0 && o->warmup_epochs >= 0 &&
            (!strcmp(o->jk, "sum") || !strcmp(o->jk, "last"));
@@ -1085,13 +1105,31 @@ static gp_status select_and_train(fold_result *res, model *md, options *o, run_c
 
 /* ---- main ---- */
 
+/* Can --save PATH (and PATH.meta) be written: is PATH not a directory, and its directory an
+ * existing, writable one? false with a message. */
+static bool save_path_ok(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "gp-graphclass: --save %s: is a directory\n", path);
+        return false;
+    }
+    char *copy = strdup(path);
+    if (!copy) return false;
+    const char *dir = dirname(copy);
+    bool ok = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && access(dir, W_OK) == 0;
+    if (!ok) fprintf(stderr, "gp-graphclass: --save %s: %s is not a writable directory\n", path, dir);
+    free(copy);
+    return ok;
+}
+
 static int parse_list(int64_t *out, int cap, const char *s)
 {
     int n = 0;
     char *copy = strdup(s), *save = NULL;
     if (!copy) return -1;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n == cap || atoll(tok) < 1) {
+        if (n == cap || atoll(tok) < 1 || atoll(tok) > MAX_WIDTH) {
             free(copy);
             return -1;
         }
@@ -1139,6 +1177,45 @@ static void stats(double *mean, double *std, const double *v, int n)
     *std = n ? sqrt(s2 / n) : 0; /* population std over folds, as usually reported */
 }
 
+/* --output FILE: written to tmp (FILE.tmp-XXXXXX, PATH_MAX bytes) and renamed over FILE by
+ * out_close, so that a failure leaves no partial file; an existing FILE that is not a regular
+ * file (a symbolic link such as /dev/stdout, a device, a pipe) is written directly (tmp ""). NULL
+ * on failure (message printed). */
+static FILE *out_open(char *tmp, const char *path)
+{
+    struct stat sb;
+    FILE *f = NULL;
+    tmp[0] = '\0';
+    if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        if (S_ISDIR(sb.st_mode) || (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)))
+            errno = EISDIR;
+        else
+            f = fopen(path, "w");
+    } else {
+        snprintf(tmp, PATH_MAX, "%s.tmp-XXXXXX", path);
+        int fd = mkstemp(tmp);
+        mode_t mask = umask(0); /* mkstemp creates 0600: the mode fopen would give */
+        umask(mask);
+        if (fd >= 0 && (fchmod(fd, 0666 & ~mask) != 0 || !(f = fdopen(fd, "w")))) close(fd);
+        if (!f && fd >= 0) remove(tmp);
+    }
+    if (!f) fprintf(stderr, "gp-graphclass: cannot write %s (%s)\n", path, strerror(errno));
+    return f;
+}
+
+/* Close f from out_open; with ok, check for write errors and rename tmp over path; otherwise (or
+ * on an error) remove tmp. 0 or 1 (message printed). */
+static int out_close(FILE *f, const char *tmp, const char *path, bool ok)
+{
+    bool werr = ferror(f) != 0;
+    if (fclose(f) != 0) werr = true;
+    if (ok && werr) fprintf(stderr, "gp-graphclass: cannot write %s (%s)\n", path, strerror(errno));
+    else if (ok && tmp[0] && rename(tmp, path) != 0)
+        fprintf(stderr, "gp-graphclass: cannot rename %s to %s (%s)\n", tmp, path, strerror(errno)), werr = true;
+    if (tmp[0] && (!ok || werr)) remove(tmp);
+    return ok && !werr ? 0 : 1;
+}
+
 static int predict(const options *o_in)
 {
     options o = *o_in;
@@ -1153,6 +1230,7 @@ static int predict(const options *o_in)
     float *x = NULL, *probs = NULL;
     gp_tape *t = NULL;
     FILE *out = stdout;
+    char tmp[PATH_MAX]; /* --output is written here, then renamed */
     int64_t *idx = NULL;
     if (read_dataset(&ds, &where, o.predict, o.data_dir) != GP_OK) {
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
@@ -1174,8 +1252,7 @@ static int predict(const options *o_in)
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
         goto done;
     }
-    if (o.output && !(out = fopen(o.output, "w"))) {
-        fprintf(stderr, "gp-graphclass: cannot write %s\n", o.output);
+    if (o.output && !(out = out_open(tmp, o.output))) {
         out = stdout;
         goto done;
     }
@@ -1193,7 +1270,7 @@ static int predict(const options *o_in)
     }
     rc = 0;
 done:
-    if (out != stdout) fclose(out);
+    if (out != stdout && out_close(out, tmp, o.output, rc == 0) != 0) rc = 1;
     free(idx);
     free(probs);
     free(x);
@@ -1250,13 +1327,14 @@ int main(int argc, char **argv)
     if (o.preset && apply_preset(&o, &pool_arg, o.preset, o.dataset) != 0) return 2;
     opterr = 1;
     optind = 0; /* restart getopt (GNU) */
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+    for (int li = -1; (c = getopt_long(argc, argv, "", longs, &li)) != -1; li = -1) {
+        bool ok = true; /* a number option parsed (ranges: options_valid) */
         switch (c) {
         case 'd': o.dataset = optarg; break;
         case O_DATADIR: o.data_dir = optarg; break;
         case 'l': o.layer = optarg; break;
-        case 'h': o.hidden = atoi(optarg); break;
-        case 'b': o.blocks = atoi(optarg); break;
+        case 'h': ok = parse_int(&o.hidden, optarg); break;
+        case 'b': ok = parse_int(&o.blocks, optarg); break;
         case O_ENC:
             if (!optarg || !strcmp(optarg, "linear")) o.encoder = ENC_LINEAR;
             else if (!strcmp(optarg, "mlp")) o.encoder = ENC_MLP;
@@ -1276,7 +1354,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'p': pool_arg = optarg; break;
-        case O_RATIO: o.ratio = atof(optarg); break;
+        case O_RATIO: ok = parse_double(&o.ratio, optarg); break;
         case O_READOUT: o.readout = optarg; break;
         case O_JK: o.jk = optarg; break;
         case O_MLP:
@@ -1285,12 +1363,12 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case O_DROP: o.dropout = atof(optarg); break;
-        case O_LR: o.lr = atof(optarg); break;
-        case O_WD: o.weight_decay = atof(optarg); break;
-        case O_BATCH: o.batch = atoi(optarg); break;
-        case O_EPOCHS: o.epochs = atoi(optarg); break;
-        case O_PAT: o.patience = atoi(optarg); break;
+        case O_DROP: ok = parse_double(&o.dropout, optarg); break;
+        case O_LR: ok = parse_double(&o.lr, optarg); break;
+        case O_WD: ok = parse_double(&o.weight_decay, optarg); break;
+        case O_BATCH: ok = parse_int(&o.batch, optarg); break;
+        case O_EPOCHS: ok = parse_int(&o.epochs, optarg); break;
+        case O_PAT: ok = parse_int(&o.patience, optarg); break;
         case O_SELECT:
             if (strcmp(optarg, "loss") && strcmp(optarg, "acc")) {
                 fprintf(stderr, "gp-graphclass: --select must be loss or acc, not '%s'\n", optarg);
@@ -1298,10 +1376,10 @@ int main(int argc, char **argv)
             }
             o.select_acc = !strcmp(optarg, "acc");
             break;
-        case O_FOLDS: o.folds = atoi(optarg); break;
+        case O_FOLDS: ok = parse_int(&o.folds, optarg); break;
         case O_FFILES: o.fold_files = true; break;
-        case O_VAL: o.val_ratio = atof(optarg); break;
-        case O_MAXF: o.max_folds = atoi(optarg); break;
+        case O_VAL: ok = parse_double(&o.val_ratio, optarg); break;
+        case O_MAXF: ok = parse_int(&o.max_folds, optarg); break;
         case O_FRANGE: {
             char *end = NULL;
             long a = strtol(optarg, &end, 10), b = a;
@@ -1317,16 +1395,16 @@ int main(int argc, char **argv)
         }
         case O_FEAT: o.features = optarg; break;
         case 's': o.seed = strtoul(optarg, NULL, 10); break;
-        case 't': o.threads = atoi(optarg); break;
+        case 't': ok = parse_int(&o.threads, optarg); break;
         case O_JSON: o.json = true; break;
         case O_SAVE: o.save = optarg; break;
         case O_LOAD: o.load = optarg; break;
         case O_PRED: o.predict = optarg; break;
         case O_OUT: o.output = optarg; break;
         case O_QUIET: o.quiet = true; break;
-        case O_CLIP: o.clip_norm = atof(optarg); break;
+        case O_CLIP: ok = parse_double(&o.clip_norm, optarg); break;
         case O_COSINE: o.cosine = true; break;
-        case O_WARMUP: o.warmup_epochs = atoi(optarg); break;
+        case O_WARMUP: ok = parse_int(&o.warmup_epochs, optarg); break;
         case O_PRESET: break; /* applied above */
         case O_WPARSE: o.write_parse = optarg; break;
         case O_GRID: {
@@ -1339,6 +1417,11 @@ int main(int argc, char **argv)
         }
         case O_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
+        }
+        if (!ok) {
+            fprintf(stderr, "gp-graphclass: bad value '%s' for --%s\n", optarg, li >= 0 ? longs[li].name : "?");
+            for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+            return 2;
         }
     }
     if (optind < argc || (!o.dataset && !o.predict) || (o.predict && !o.load) || !options_valid(&o)) {
@@ -1368,6 +1451,10 @@ int main(int argc, char **argv)
             for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
             return 2;
         }
+    }
+    if (o.save && !o.predict && !save_path_ok(o.save)) { /* before training, not after the last fold */
+        for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+        return 2;
     }
     app_prefer_short_openmp_spin(argv, o.threads);
     if (gp_init() != GP_OK) return 1;
@@ -1491,10 +1578,12 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     if (o.json) {
+        char name[8192]; /* the folder given may hold quotes or non-UTF-8 bytes */
+        app_json_escape(name, sizeof name, o.dataset);
         printf("{\"dataset\": \"%s\", \"graphs\": %lld, \"classes\": %lld, \"features\": \"%s\", "
                "\"feature_dim\": %lld, \"protocol\": \"%s\", \"folds\": %d, \"majority_rate\": %.6f, "
                "\"peak_rss_mb\": %.1f, \"results\": [",
-               o.dataset, (long long)ds->num_graphs, (long long)ds->num_classes, feat_names[fs.kind],
+               name, (long long)ds->num_graphs, (long long)ds->num_classes, feat_names[fs.kind],
                (long long)fs.dim, o.fold_files ? "10fold_idx" : "stratified", nf, majority,
                ru.ru_maxrss / 1024.0);
         for (int pi = 0; pi < o.num_pools; pi++) {

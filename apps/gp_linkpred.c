@@ -32,13 +32,16 @@
  * Exit status: 0 ok, 1 failure, 2 usage error.
  */
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +53,7 @@
 #include <graphpool/metrics.h>
 #include <graphpool/splits.h>
 
+#include "app_json.h"
 #include "app_openmp.h"
 
 typedef struct app {
@@ -166,24 +170,6 @@ static int64_t node_lookup(const app *a, const char *label)
     return v >= 0 && v < gp_graph_nodes(a->g) ? v : -1;
 }
 
-/* s as the inside of a JSON string (quotes, backslashes and control characters escaped). */
-static void json_escape(char *out, size_t size, const char *s)
-{
-    size_t o = 0;
-    for (; *s && o + 7 < size; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)ch;
-        } else if (ch < 0x20) {
-            o += (size_t)snprintf(out + o, size - o, "\\u%04x", ch);
-        } else {
-            out[o++] = (char)ch;
-        }
-    }
-    out[o] = '\0';
-}
-
 /* SHA-256 of the graph structure (CSR), identifying the data a model was trained on. */
 static void graph_sha(char hex[65], const gp_graph *g)
 {
@@ -231,6 +217,8 @@ static gp_status load_graph(app *a)
     }
     if (st != GP_OK) return st;
     if (!a->g->symmetric) return app_error(GP_E_INVALID, "the graph must be undirected");
+    if (gp_graph_edges(a->g) == 0)
+        return app_error(GP_E_PARSE, "no edges between two different nodes (self-loops are dropped)");
     graph_sha(a->sha, a->g);
     return GP_OK;
 }
@@ -274,6 +262,10 @@ static gp_status read_pair_file(int64_t **rows, int64_t *count, const app *a, co
     long lineno = 0;
     while (st == GP_OK && fgets(line, sizeof line, f)) {
         lineno++;
+        if (!strchr(line, '\n') && !feof(f)) { /* the rest would be read as another line */
+            st = app_error(GP_E_PARSE, "%s:%ld: line longer than %zu bytes", path, lineno, sizeof line - 2);
+            break;
+        }
         char *fl[3];
         int nf = split_fields(line, fl, width);
         if (nf == 0) continue;
@@ -316,7 +308,7 @@ static gp_status read_pair_file(int64_t **rows, int64_t *count, const app *a, co
         row[0] = u;
         row[1] = v;
     }
-    if (st == GP_OK && ferror(f)) st = app_error(GP_E_IO, "%s: read error", path);
+    if (st == GP_OK && ferror(f)) st = app_error(GP_E_IO, "%s: read error (%s)", path, strerror(errno));
     fclose(f);
     if (st != GP_OK) {
         free(r);
@@ -327,8 +319,8 @@ static gp_status read_pair_file(int64_t **rows, int64_t *count, const app *a, co
     return GP_OK;
 }
 
-/* A split file whose pairs name nodes by the labels of the edge list (a->ids); each pair is
- * stored as (min, max). */
+/* A split file whose pairs name nodes as the edge list does (its labels, a->ids, or with
+ * --one-based its 1-based ids); each pair is stored as (min, max). */
 static gp_status read_labelled_split(gp_link_split **out, const app *a)
 {
     *out = NULL;
@@ -432,14 +424,14 @@ static gp_status load_features(app *a)
             char *end;
             errno = 0;
             double v = strtod(fl[j], &end);
-            if (errno || end == fl[j] || *end || !isfinite(v)) {
+            if (errno || end == fl[j] || *end || !isfinite(v) || fabs(v) > FLT_MAX) { /* finite as a float */
                 st = app_error(GP_E_PARSE, "%s:%ld: bad number '%s' in column %d", path, lineno, fl[j], j + 1);
                 break;
             }
             a->attr[id * a->attr_dim + j - 1] = (float)v;
         }
     }
-    if (st == GP_OK && ferror(f)) st = app_error(GP_E_IO, "%s: read error", path);
+    if (st == GP_OK && ferror(f)) st = app_error(GP_E_IO, "%s: read error (%s)", path, strerror(errno));
     if (st == GP_OK && rows < n) {
         int64_t miss = 0;
         while (seen[miss]) miss++;
@@ -455,11 +447,34 @@ static gp_status load_features(app *a)
     return st;
 }
 
+static bool has_edge(const gp_graph *g, int64_t u, int64_t v);
+
+/* A --split-file must agree with the graph: training and validation positives are edges of it
+ * (the observed graph is built from them), negatives are not. (Test positives are not checked:
+ * EDGES may be the training graph alone.) */
+static gp_status check_split_edges(const app *a, const gp_link_split *s)
+{
+    for (int p = 0; p < GP_LINK_PARTS; p++) {
+        bool pos = p == GP_LINK_TRAIN_POS || p == GP_LINK_VAL_POS;
+        if (p == GP_LINK_TEST_POS) continue;
+        for (int64_t k = 0; k < s->count[p]; k++) {
+            int64_t u = s->pairs[p][2 * k], v = s->pairs[p][2 * k + 1];
+            if (has_edge(a->g, u, v) == pos) continue;
+            char lu[256], lv[256];
+            node_label(lu, sizeof lu, a, u);
+            node_label(lv, sizeof lv, a, v);
+            return app_error(GP_E_INVALID, "%s: %s pair %s %s is %s edge of the graph", a->split_file, link_parts[p],
+                             lu, lv, pos ? "not an" : "an");
+        }
+    }
+    return GP_OK;
+}
+
 static gp_status make_split(gp_link_split **out, app *a)
 {
     gp_status st;
     if (a->split_file || a->split_k > 0) {
-        if (a->split_file && a->ids) {
+        if (a->split_file && (a->ids || a->one_based)) { /* labels, or 1-based ids as in EDGES */
             st = read_labelled_split(out, a);
         } else if (a->split_file) {
             st = gp_link_split_read(out, a->split_file, gp_graph_nodes(a->g));
@@ -471,7 +486,7 @@ static gp_status make_split(gp_link_split **out, app *a)
             gp_free(dir);
         }
         if (st != GP_OK) return st;
-        /* every training / validation positive must be an edge of the graph */
+        if (a->split_file && (st = check_split_edges(a, *out)) != GP_OK) return st;
         if ((*out)->count[GP_LINK_VAL_POS] == 0 && a->val_ratio > 0.0)
             st = gp_link_split_move_to_val(*out, a->val_ratio, a->lp.seed);
         return st;
@@ -503,18 +518,28 @@ static gp_status heuristic_part_auc(double *auc, double *ap, const gp_heuristic_
     return st;
 }
 
-/* ---- output files: written to FILE.tmp-XXXXXX, renamed over FILE on success ---- */
+/* ---- output files: written to FILE.tmp-XXXXXX, renamed over FILE on success; an existing
+ * FILE that is not a regular file (a symbolic link such as /dev/stdout, a device, a pipe) is
+ * written directly, never replaced ---- */
 typedef struct outfile {
     FILE *f;
-    char tmp[4096];
+    char tmp[4096]; /* "" when writing FILE directly */
     const char *path;
 } outfile;
 
 static gp_status out_open(outfile *o, const char *path)
 {
     o->path = path;
+    o->tmp[0] = '\0';
     if (!path) {
         o->f = stdout;
+        return GP_OK;
+    }
+    struct stat sb; /* lstat: a rename would replace a symbolic link such as /dev/stdout itself */
+    if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        if (S_ISDIR(sb.st_mode) || (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)))
+            return app_error(GP_E_IO, "%s: is a directory", path);
+        if (!(o->f = fopen(path, "w"))) return app_error(GP_E_IO, "%s: cannot open (%s)", path, strerror(errno));
         return GP_OK;
     }
     snprintf(o->tmp, sizeof o->tmp, "%s.tmp-XXXXXX", path);
@@ -533,10 +558,10 @@ static gp_status out_close(outfile *o, bool ok)
     if (fclose(o->f) != 0) werr = true;
     o->f = NULL;
     if (!ok || werr) {
-        remove(o->tmp);
+        if (o->tmp[0]) remove(o->tmp);
         return ok ? app_error(GP_E_IO, "%s: write failed", o->path) : GP_OK;
     }
-    if (rename(o->tmp, o->path) != 0) {
+    if (o->tmp[0] && rename(o->tmp, o->path) != 0) {
         remove(o->tmp);
         return app_error(GP_E_IO, "%s: cannot rename (%s)", o->path, strerror(errno));
     }
@@ -647,9 +672,9 @@ static void pair_labels(char *lu, char *lv, size_t size, const app *a, int64_t u
     node_label(lv, size, a, v);
     if (!a->json) return;
     char tmp[256];
-    json_escape(tmp, sizeof tmp, lu);
+    app_json_escape(tmp, sizeof tmp, lu);
     snprintf(lu, size, "%s", tmp);
-    json_escape(tmp, sizeof tmp, lv);
+    app_json_escape(tmp, sizeof tmp, lv);
     snprintf(lv, size, "%s", tmp);
 }
 
@@ -819,7 +844,7 @@ static void print_results(FILE *f, const app *a, const gp_link_split *s, const m
     double rss_mb = (double)ru.ru_maxrss / 1024.0;
     if (a->json) {
         char name[600];
-        json_escape(name, sizeof name, a->name);
+        app_json_escape(name, sizeof name, a->name);
         fprintf(f, "{\"data\": \"%s\", \"nodes\": %lld, \"edges\": %lld, \"data_sha256\": \"%s\", ", name,
                (long long)gp_graph_nodes(a->g), (long long)(gp_graph_edges(a->g) / 2), a->sha);
         fprintf(f, "\"features\": %lld, ", (long long)a->attr_dim);
@@ -873,6 +898,26 @@ enum {
     OPT_WALK, OPT_LAYERS, OPT_DROPOUT, OPT_DRNL, OPT_BCE, OPT_THREADS, OPT_SAVE, OPT_LOAD, OPT_PREDICT,
     OPT_RECOMMEND, OPT_FOR, OPT_MAXCAND, OPT_OUTPUT, OPT_CURVE, OPT_JSON, OPT_QUIET, OPT_ONE_BASED, OPT_FEATURES, OPT_HELP
 };
+
+/* Can the output FILE of option opt be written (checked before training, not after it): is it not
+ * a directory, and is its directory an existing, writable one? true for NULL; false with a
+ * message. */
+static bool output_path_ok(const char *opt, const char *path)
+{
+    if (!path) return true;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "gp-linkpred: %s %s: is a directory\n", opt, path);
+        return false;
+    }
+    char *copy = strdup(path);
+    if (!copy) return false;
+    const char *dir = dirname(copy);
+    bool ok = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && access(dir, W_OK) == 0;
+    if (!ok) fprintf(stderr, "gp-linkpred: %s %s: %s is not a writable directory\n", opt, path, dir);
+    free(copy);
+    return ok;
+}
 
 static bool parse_num(double *out, const char *s, double lo, double hi)
 {
@@ -990,6 +1035,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "gp-linkpred: give --predict or --recommend, not both\n");
         return 2;
     }
+    if (!output_path_ok("--save-model", a.save_model) || !output_path_ok("--output", a.output) ||
+        !output_path_ok("--curve", a.curve))
+        return 2;
     const gp_heuristic_info *heur = NULL;
     if (strcmp(a.method, "walkpool") != 0 && !(heur = gp_heuristic_find(a.method))) {
         fprintf(stderr, "gp-linkpred: unknown method '%s' (walkpool, cn, jaccard, aa, ra, pa, katz, ppr, svd)\n", a.method);

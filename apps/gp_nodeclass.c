@@ -20,7 +20,11 @@
  *   peak_rss_mb (maximum resident set size of the process).
  * Exit status: 0 ok, 1 failure, 2 usage error.
  */
+#include <errno.h>
+#include <float.h>
 #include <getopt.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +173,31 @@ static double accuracy_on(const gp_tensor *logits, const int64_t *labels, const 
     return n > 0 ? (double)correct / (double)n : 0.0;
 }
 
+/* Upper bounds (as gp-linkpred's): a typo such as --hidden 2000000000 would otherwise allocate and
+ * touch tens of GB before any error. */
+enum { MAX_WIDTH = 4096, MAX_HEADS = 64, MAX_LAYERS = 64 };
+
+/* The whole string s as an int / a finite float; false otherwise. */
+static bool int_arg(int *out, const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < INT_MIN || v > INT_MAX) return false;
+    *out = (int)v;
+    return true;
+}
+
+static bool float_arg(float *out, const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || fabs(v) > FLT_MAX) return false;
+    *out = (float)v;
+    return true;
+}
+
 static int parse_args(options *o, int argc, char **argv)
 {
     enum { O_OUTHEADS = 256, O_SPLIT, O_ATTN, O_WD, O_WDFIRST, O_WDALL, O_NONORM, O_SAVE, O_AGGR, O_LAYERS };
@@ -188,30 +217,37 @@ static int parse_args(options *o, int argc, char **argv)
     int hidden = -1, epochs = 200;
     float dropout = -1.0f, lr = -1.0f;
     for (int c; (c = getopt_long(argc, argv, "l:D:d:H:k:p:r:e:s:t:qh", longopts, NULL)) != -1;) {
+        bool ok = true; /* a number option parsed (ranges: below) */
         switch (c) {
         case 'l': o->layer = optarg; break;
         case 'D': o->dataset = optarg; break;
         case 'd': o->data_dir = optarg; break;
-        case 'H': hidden = atoi(optarg); break;
-        case 'k': o->heads = atoi(optarg); break;
-        case O_OUTHEADS: o->out_heads = atoi(optarg); break;
-        case O_SPLIT: o->split = atoi(optarg); break;
-        case O_LAYERS: o->layers = atoi(optarg); break;
-        case 'p': dropout = strtof(optarg, NULL); break;
-        case O_ATTN: o->attn_dropout = strtof(optarg, NULL); break;
+        case 'H': ok = int_arg(&hidden, optarg); break;
+        case 'k': ok = int_arg(&o->heads, optarg); break;
+        case O_OUTHEADS: ok = int_arg(&o->out_heads, optarg); break;
+        case O_SPLIT: ok = int_arg(&o->split, optarg); break;
+        case O_LAYERS: ok = int_arg(&o->layers, optarg); break;
+        case 'p': ok = float_arg(&dropout, optarg); break;
+        case O_ATTN: ok = float_arg(&o->attn_dropout, optarg); break;
         case O_AGGR: o->aggr = optarg; break;
-        case 'r': lr = strtof(optarg, NULL); break;
-        case O_WD: o->weight_decay = strtof(optarg, NULL); break;
+        case 'r': ok = float_arg(&lr, optarg); break;
+        case O_WD: ok = float_arg(&o->weight_decay, optarg); break;
         case O_WDFIRST: o->wd_mode = 1; break;
         case O_WDALL: o->wd_mode = 2; break;
-        case 'e': epochs = atoi(optarg); break;
+        case 'e': ok = int_arg(&epochs, optarg); break;
         case 's': o->seed = strtoul(optarg, NULL, 10); break;
-        case 't': o->threads = atoi(optarg); break;
+        case 't': ok = int_arg(&o->threads, optarg); break;
         case O_NONORM: o->no_feature_norm = true; break;
         case O_SAVE: o->save = optarg; break;
         case 'q': o->quiet = true; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return 2;
+        }
+        if (!ok) {
+            const struct option *l = longopts;
+            while (l->name && l->val != c) l++;
+            fprintf(stderr, "gp-nodeclass: bad value '%s' for --%s\n", optarg, l->name ? l->name : "?");
+            return 2;
         }
     }
     if (optind < argc) {
@@ -225,12 +261,19 @@ static int parse_args(options *o, int argc, char **argv)
         fprintf(stderr, "gp-nodeclass: unknown layer '%s' (see --help)\n", o->layer);
         return 2;
     }
+    /* -1: not given (the layer's default); a given value must be in range */
+    if ((hidden != -1 && (hidden < 1 || hidden > MAX_WIDTH)) || (dropout != -1.0f && !(dropout >= 0.0f)) ||
+        (lr != -1.0f && !(lr > 0.0f))) {
+        fprintf(stderr, "gp-nodeclass: invalid option value (see --help)\n");
+        return 2;
+    }
     bool gat = strcmp(o->layer, "gat") == 0;
     o->hidden = hidden > 0 ? hidden : gat ? 8 : 16;
     o->dropout = dropout >= 0.0f ? dropout : gat ? 0.6f : 0.5f;
     o->lr = lr > 0.0f ? lr : gat ? 0.005f : 0.01f;
     o->epochs = epochs;
-    if (o->epochs < 1 || o->threads < 1 || o->split < 0 || o->layers < 1 || o->heads < 1 || o->out_heads < 1 ||
+    if (o->epochs < 1 || o->threads < 1 || o->split < 0 || o->layers < 1 || o->layers > MAX_LAYERS ||
+        o->heads < 1 || o->heads > MAX_HEADS || o->out_heads < 1 || o->out_heads > MAX_HEADS ||
         !(o->dropout < 1.0f) || !(o->attn_dropout >= 0.0f && o->attn_dropout < 1.0f) ||
         !(o->weight_decay >= 0.0f)) {
         fprintf(stderr, "gp-nodeclass: invalid option value (see --help)\n");
@@ -278,6 +321,10 @@ int main(int argc, char **argv)
         goto done;
     }
     const gp_node_split *split = &ds->splits[o.split];
+    if (split->count[GP_NODES_TRAIN] == 0) {
+        fprintf(stderr, "gp-nodeclass: %s: split %d has no training nodes (empty train_idx)\n", o.dataset, o.split);
+        goto done;
+    }
     CHECK(normalised_features(&feat, ds->features, !o.no_feature_norm));
     gp_rng rng;
     gp_rng_seed(&rng, o.seed);

@@ -224,6 +224,12 @@ static gp_status read_splits(gp_node_dataset *d, const char *dir, const meta *m)
             path = join(dir, name);
             if (!path) return GP_E_NOMEM;
             GP_TRY(gp_index_read(&d->splits[k].idx[p], &d->splits[k].count[p], path, d->num_nodes));
+            for (int64_t r = 0; r < d->splits[k].count[p]; r++) /* a class is needed to train or score */
+                if (d->labels[d->splits[k].idx[p][r]] < 0) {
+                    st = GP_ERR(GP_E_PARSE, "%s: entry %lld: node %lld has no label (-1 in labels)", path,
+                                (long long)r + 1, (long long)d->splits[k].idx[p][r]);
+                    goto fail;
+                }
             gp_i_free(path);
             path = NULL;
         }

@@ -515,6 +515,7 @@ static gp_status read_index_file(int64_t **out, int64_t *count, const char *path
         long long x = strtoll(p, &end, 10);
         while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n') end++;
         if (end == p || *end != '\0' || errno == ERANGE) {
+            p[strcspn(p, "\r\n")] = '\0'; /* the line without its end, in the message */
             st = GP_ERR(GP_E_PARSE, "%s:%lld: expected one integer index, got \"%.40s\"", path,
                         (long long)line, p);
             goto fail;

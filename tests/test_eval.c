@@ -466,6 +466,7 @@ static void test_kfold_files(void **state)
     write_file(path, "2\nx1\n0\n");
     assert_int_equal(gp_cv_read_folds(&f, dir, 2, 6, labels, 0.0, 1), GP_E_PARSE);
     assert_non_null(strstr(gp_last_error(), "test_idx-2.txt:2:"));
+    assert_non_null(strstr(gp_last_error(), "got \"x1\"")); /* without the line end */
     /* an index out of range on line 3 */
     write_file(path, "2\n1\n6\n");
     assert_int_equal(gp_cv_read_folds(&f, dir, 2, 6, labels, 0.0, 1), GP_E_RANGE);

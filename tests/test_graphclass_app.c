@@ -10,12 +10,15 @@
  * --blocks 0 --encoder=mlp --mlp-norm layer (the official GPN layout): trains, saves, and the
  * loaded model rebuilds the same architecture and predicts; --blocks 0 with a coarsening
  * operator and bad --encoder / --mlp-norm values are usage errors.
+ * Bad --predict input (a corrupt model description, unwritable --output) fails with exit 1; bad
+ * or huge numbers in options are usage errors.
  * The app path is argv[1]; it is run with fork/exec (no shell) and its JSON output parsed here.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app_run.h"
@@ -191,6 +194,75 @@ static int check_blocks0(char *app)
     return 0;
 }
 
+/* --predict with bad input: a model description with out-of-range settings (blocks beyond the
+ * model's fixed arrays) is refused, --output in a missing directory or on a full device fails
+ * with exit 1 and leaves no file. The saved model of main is at model. */
+static int check_bad_predict(char *app, const char *model)
+{
+    static char out[1 << 16];
+    char meta[512], bad[512], bad_meta[512], missing[512];
+    snprintf(meta, sizeof meta, "%s.meta", model);
+    snprintf(bad, sizeof bad, "%s.bad", model);
+    snprintf(bad_meta, sizeof bad_meta, "%s.bad.meta", model);
+    FILE *in = fopen(meta, "r"), *o = fopen(bad_meta, "w");
+    if (!in || !o) return fprintf(stderr, "cannot copy %s\n", meta), 1;
+    char line[1 << 16];
+    while (fgets(line, sizeof line, in)) fputs(strncmp(line, "blocks ", 7) ? line : "blocks 20\n", o);
+    fclose(in);
+    fclose(o);
+    char *argv_meta[] = {app, "--load", bad, "--predict", "MUTAG", NULL};
+    int rc = app_run(argv_meta, true, out, sizeof out);
+    remove(bad_meta);
+    if (rc != 1 || !strstr(out, "bad model settings"))
+        return fprintf(stderr, "blocks 20 in the model description: exit %d\n%s\n", rc, out), 1;
+    snprintf(missing, sizeof missing, "%s.nodir/pred.txt", model);
+    char *argv_dir[] = {app, "--load", (char *)model, "--predict", "MUTAG", "--output", missing, NULL};
+    rc = app_run(argv_dir, true, out, sizeof out);
+    if (rc != 1 || !strstr(out, "cannot write") || access(missing, F_OK) == 0)
+        return fprintf(stderr, "--output %s: exit %d\n%s\n", missing, rc, out), 1;
+    if (access("/dev/full", W_OK) == 0) { /* writes fail with ENOSPC */
+        char *argv_full[] = {app, "--load", (char *)model, "--predict", "MUTAG", "--output", "/dev/full", NULL};
+        rc = app_run(argv_full, true, out, sizeof out);
+        if (rc != 1 || !strstr(out, "cannot write /dev/full"))
+            return fprintf(stderr, "--output /dev/full: exit %d\n%s\n", rc, out), 1;
+    }
+    return 0;
+}
+
+/* --json with a TU folder whose name holds a quote: the output stays valid JSON (the name
+ * escaped). A tiny dataset (6 graphs of 3 nodes) is written to a temporary folder. */
+static int check_json_name(char *app)
+{
+    static char out[1 << 16];
+    char top[] = "/tmp/gp_graphclass_json_XXXXXX", dir[256], path[320];
+    if (!mkdtemp(top)) return 1;
+    snprintf(dir, sizeof dir, "%s/a\"b", top);
+    mkdir(dir, 0777);
+    snprintf(dir, sizeof dir, "%s/a\"b/T", top); /* the folder's name is the dataset's: T */
+    mkdir(dir, 0777);
+    static const char *const files[][2] = {
+        {"T_A.txt", "1, 2\n2, 1\n4, 5\n5, 4\n5, 6\n6, 5\n7, 8\n8, 7\n10, 11\n11, 10\n11, 12\n12, 11\n"
+                    "13, 14\n14, 13\n16, 17\n17, 16\n17, 18\n18, 17\n"},
+        {"T_graph_indicator.txt", "1\n1\n1\n2\n2\n2\n3\n3\n3\n4\n4\n4\n5\n5\n5\n6\n6\n6\n"},
+        {"T_graph_labels.txt", "0\n1\n0\n1\n0\n1\n"}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i][0]);
+        FILE *f = fopen(path, "w");
+        if (!f) return 1;
+        fputs(files[i][1], f);
+        fclose(f);
+    }
+    char *argv_json[] = {app, "--dataset", dir, "--folds", "2", "--epochs", "1", "--hidden", "4", "--blocks", "1",
+                         "--mlp", "4", "--batch-size", "2", "--quiet", "--json", NULL};
+    int rc = app_run(argv_json, false, out, sizeof out);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", top);
+    if (rc != 0 || !strstr(out, "a\\\"b/T\", \"graphs\": 6"))
+        return fprintf(stderr, "--json with a quote in the folder name: exit %d\n%s\n", rc, out), 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -218,6 +290,7 @@ int main(int argc, char **argv)
     }
     char *pred[] = {argv[1], "--load", model, "--predict", "MUTAG", NULL};
     rc = app_run(pred, false, out, sizeof out);
+    if (rc == 0 && check_bad_predict(argv[1], model)) rc = 1;
     char meta[512];
     snprintf(meta, sizeof meta, "%s.meta", model);
     remove(model);
@@ -245,5 +318,22 @@ int main(int argc, char **argv)
     char *bad_select[] = {argv[1], "--dataset", "MUTAG", "--select", "best", "--quiet", NULL};
     if ((rc = app_run(bad_select, false, out, sizeof out)) != 2)
         return fprintf(stderr, "--select best: exit %d, expected 2\n", rc), 1;
-    return check_grid(argv[1]) || check_fold_range(argv[1]) || check_blocks0(argv[1]);
+    /* numbers that do not parse or are too wide are usage errors (atoi wrapped 4294967304 to 8 and
+     * 99999999999 to a width of 1215752191, which allocated tens of GB before failing). The
+     * options before the bad one keep a run short should it be accepted. */
+    const char *bad_num[][2] = {{"--hidden", "4294967304"}, {"--hidden", "4097"}, {"--epochs", "1x"},
+                                {"--weight-decay", "abc"}, {"--mlp", "4097"}};
+    for (int i = 0; i < 5; i++) {
+        char *argv_num[] = {argv[1], "--dataset", "MUTAG", "--folds", "2", "--max-folds", "1", "--epochs", "1",
+                            "--blocks", "1", "--hidden", "8", "--mlp", "8", (char *)bad_num[i][0],
+                            (char *)bad_num[i][1], "--quiet", NULL};
+        if ((rc = app_run(argv_num, false, out, sizeof out)) != 2)
+            return fprintf(stderr, "%s %s: exit %d, expected 2\n", bad_num[i][0], bad_num[i][1], rc), 1;
+    }
+    /* --save in a missing directory: refused before training (it failed after the last fold) */
+    char *argv_save[] = {argv[1], "--dataset", "MUTAG", "--folds", "2", "--max-folds", "1", "--epochs", "1",
+                         "--save", "/nonexistent-gp-dir/model", "--quiet", NULL};
+    if ((rc = app_run(argv_save, true, out, sizeof out)) != 2 || !strstr(out, "is not a writable directory"))
+        return fprintf(stderr, "--save in a missing directory: exit %d, expected 2\n%s\n", rc, out), 1;
+    return check_grid(argv[1]) || check_fold_range(argv[1]) || check_blocks0(argv[1]) || check_json_name(argv[1]);
 }

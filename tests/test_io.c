@@ -945,6 +945,7 @@ static void test_nodes_errors(void **state)
     ND_ERR("features", "0 0 1\n", GP_E_PARSE, "feature nonzeros: 1 in the files, but meta says 6");
     ND_ERR("train_idx", "0\n6\n", GP_E_RANGE, "train_idx:2:", "index 6 is outside [0, 6)");
     ND_ERR("train_idx", "0\n1\n", GP_E_PARSE, "train_idx entries: 2 in the files, but meta says 3");
+    ND_ERR("test_idx", "5\n4\n", GP_E_PARSE, "test_idx", "entry 2: node 4 has no label");
     ND_ERR("val_idx", NULL, GP_E_IO, "val_idx", "No such file");
     ND_ERR("meta", "num_nodes six\n", GP_E_PARSE, "meta:1:", "bad number 'six' for num_nodes");
     /* without meta everything comes from the files */

@@ -250,6 +250,16 @@ static void test_labels_and_heuristics(void **state)
     assert_non_null(strstr(out, "\naa "));
     assert_non_null(strstr(out, "\ncn "));
     free(out);
+    /* labels that are not UTF-8 (Latin-1 \xe9) or hold a quote stay valid JSON: \ufffd, \" */
+    write_file("latin1.txt", "caf\xe9 city1\nsay\"hi city2\ncity1 city2\ncity2 city3\ncity3 city1\n");
+    write_file("lpairs.txt", "caf\xe9 city2\nsay\"hi city1\n");
+    snprintf(args, sizeof args, "--quiet --json --method cn --test-ratio 0.2 --val-ratio 0 '%s/latin1.txt' --predict '%s/lpairs.txt'",
+             dir, dir);
+    assert_int_equal(run(args), 0);
+    out = slurp("out.txt");
+    if (!strstr(out, "\"u\": \"caf\\ufffd\"") || !strstr(out, "\"u\": \"say\\\"hi\"") || strchr(out, '\xe9'))
+        fail_msg("%s", out);
+    free(out);
 }
 
 /* A heuristic's validation AUC is measured with the validation edges hidden, like its test
@@ -395,6 +405,12 @@ static void test_features(void **state)
     err = slurp("err.txt");
     assert_non_null(strstr(err, "feat_bad.txt:2"));
     free(err);
+    write_file("feat_huge.txt", "city0 1 2\ncity1 1e39 2\n"); /* finite as a double, not as a float */
+    snprintf(args, sizeof args, "--quiet --epochs 1 --features '%s/feat_huge.txt' '%s/fring.txt'", dir, dir);
+    assert_int_equal(run(args), 1);
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "feat_huge.txt:2: bad number '1e39'"));
+    free(err);
     write_file("feat_ragged.txt", "city0 1 2\ncity1 1\n");
     snprintf(args, sizeof args, "--quiet --epochs 1 --features '%s/feat_ragged.txt' '%s/fring.txt'", dir, dir);
     assert_int_equal(run(args), 1);
@@ -427,9 +443,18 @@ static void test_pair_files(void **state)
         {"ps_part.txt", "train_pos city1 city2\ntrain city1 city2\n", "--split-file", ":2:", "unknown part 'train'", true},
         {"ps_two.txt", "train_pos city1 city2\ntest_pos city1\n", "--split-file", ":2:", "expected '<part> u v'", true},
         {"ps_self.txt", "# part u v\ntest_pos city3 city3\n", "--split-file", ":2:", "self-loop", true},
+        {"ps_zero.txt", "train_pos 1 2\ntest_pos 0 5\n", "--one-based --split-file", ":2:", "'0'", false},
+        {"pp_long.txt", "# a comment of 9000 bytes\n", "--predict", ":1:", "line longer than", true},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file(bad[i].file, bad[i].text);
+        if (strstr(bad[i].file, "long")) { /* the line grows to 9000 bytes (read in pieces, the rest was a new line) */
+            char long_line[9100];
+            memset(long_line, 'x', 9000);
+            snprintf(long_line + 9000, sizeof long_line - 9000, " city1 city2\n");
+            long_line[0] = '#';
+            write_file(bad[i].file, long_line);
+        }
         size_t len = (size_t)snprintf(args, sizeof args, "--quiet --method cn %s '%s/%s'", bad[i].opts, dir, bad[i].file);
         if (strstr(bad[i].opts, "--predict"))
             len += (size_t)snprintf(args + len, sizeof args - len, " --output '%s/never.txt'", dir);
@@ -441,6 +466,29 @@ static void test_pair_files(void **state)
         if (!strstr(err, where) || !strstr(err, bad[i].what)) fail_msg("%s: %s", bad[i].file, err);
         free(err);
         assert_false(exists("never.txt"));
+    }
+    /* --one-based: the split file's ids are 1-based too (n is a node, 0 is not: above) */
+    write_file("ring1.txt", "1 2\n2 3\n3 4\n4 5\n5 6\n6 1\n1 3\n4 6\n");
+    write_file("ring1_split.txt", "train_pos 1 2\ntrain_pos 2 3\ntrain_pos 4 5\ntest_pos 5 6\ntest_pos 6 1\n"
+                                  "train_neg 1 4\ntrain_neg 2 5\ntrain_neg 2 6\ntest_neg 3 6\ntest_neg 1 5\n");
+    snprintf(args, sizeof args, "--quiet --json --method cn --val-ratio 0 --one-based --split-file '%s/ring1_split.txt' '%s/ring1.txt'",
+             dir, dir);
+    assert_int_equal(run(args), 0);
+    char *out = slurp("out.txt");
+    if (!strstr(out, "\"split\": {\"train\": 3, \"val\": 0, \"test\": 2}")) fail_msg("%s", out);
+    free(out);
+    /* a split that contradicts the graph: a training positive that is no edge, a negative that is one */
+    static const struct {
+        const char *text, *what;
+    } contra[] = {{"train_pos 1 2\ntrain_pos 1 4\ntest_pos 5 6\ntrain_neg 2 5\ntest_neg 3 6\n", "train_pos pair 1 4 is not an edge"},
+                  {"train_pos 1 2\ntest_pos 5 6\ntrain_neg 2 5\ntest_neg 6 1\n", "test_neg pair 1 6 is an edge"}};
+    for (int i = 0; i < 2; i++) {
+        write_file("ring1_contra.txt", contra[i].text);
+        snprintf(args, sizeof args, "--quiet --method cn --one-based --split-file '%s/ring1_contra.txt' '%s/ring1.txt'", dir, dir);
+        assert_int_equal(run(args), 1);
+        char *err = slurp("err.txt");
+        if (!strstr(err, "ring1_contra.txt: ") || !strstr(err, contra[i].what)) fail_msg("%s", err);
+        free(err);
     }
 }
 
@@ -467,6 +515,45 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(err, "badpairs.txt:2"));
     free(err);
     assert_false(exists("never.txt"));
+    /* no edge left once self-loops are dropped */
+    write_file("loops.txt", "a a\nb b\n");
+    snprintf(args, sizeof args, "--quiet --method cn '%s/loops.txt'", dir);
+    assert_int_equal(run(args), 1);
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "loops.txt: no edges"));
+    free(err);
+    /* --output: a directory fails, and so does --save-model in a missing directory, before any
+     * training; a symbolic link (like /dev/stdout) is written through, not replaced by a regular
+     * file */
+    write_cities("oring.txt", 20);
+    snprintf(args, sizeof args, "--quiet --method cn --recommend 3 --output '%s' '%s/oring.txt'", dir, dir);
+    assert_int_equal(run(args), 2);
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "is a directory"));
+    free(err);
+    snprintf(args, sizeof args, "--quiet --method cn --predict '%s' '%s/oring.txt'", dir, dir); /* a directory as input */
+    assert_int_equal(run(args), 1);
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "read error (Is a directory)"));
+    free(err);
+    snprintf(args, sizeof args, "--quiet --save-model '%s/nodir/m.ckpt' '%s/oring.txt'", dir, dir);
+    assert_int_equal(run(args), 2);
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "nodir is not a writable directory"));
+    free(err);
+    char target[512], link[512];
+    snprintf(target, sizeof target, "%s/target.txt", dir);
+    snprintf(link, sizeof link, "%s/link.txt", dir);
+    assert_int_equal(symlink(target, link), 0);
+    snprintf(args, sizeof args, "--quiet --method cn --recommend 3 --output '%s' '%s/oring.txt'", link, dir);
+    assert_int_equal(run(args), 0);
+    struct stat sb;
+    assert_int_equal(lstat(link, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+    char *rec = slurp("target.txt");
+    assert_non_null(rec);
+    assert_non_null(strstr(rec, "1\tcity"));
+    free(rec);
     /* a corrupt model */
     write_file("junk.ckpt", "not a model");
     snprintf(args, sizeof args, "--quiet --load-model '%s/junk.ckpt'", dir);
