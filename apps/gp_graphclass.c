@@ -65,6 +65,7 @@
 #include <graphpool/splits.h>
 
 #include "app_json.h"
+#include "app_output.h"
 #include "app_openmp.h"
 #include "grid.h"
 
@@ -1177,45 +1178,6 @@ static void stats(double *mean, double *std, const double *v, int n)
     *std = n ? sqrt(s2 / n) : 0; /* population std over folds, as usually reported */
 }
 
-/* --output FILE: written to tmp (FILE.tmp-XXXXXX, PATH_MAX bytes) and renamed over FILE by
- * out_close, so that a failure leaves no partial file; an existing FILE that is not a regular
- * file (a symbolic link such as /dev/stdout, a device, a pipe) is written directly (tmp ""). NULL
- * on failure (message printed). */
-static FILE *out_open(char *tmp, const char *path)
-{
-    struct stat sb;
-    FILE *f = NULL;
-    tmp[0] = '\0';
-    if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        if (S_ISDIR(sb.st_mode) || (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)))
-            errno = EISDIR;
-        else
-            f = fopen(path, "w");
-    } else {
-        snprintf(tmp, PATH_MAX, "%s.tmp-XXXXXX", path);
-        int fd = mkstemp(tmp);
-        mode_t mask = umask(0); /* mkstemp creates 0600: the mode fopen would give */
-        umask(mask);
-        if (fd >= 0 && (fchmod(fd, 0666 & ~mask) != 0 || !(f = fdopen(fd, "w")))) close(fd);
-        if (!f && fd >= 0) remove(tmp);
-    }
-    if (!f) fprintf(stderr, "gp-graphclass: cannot write %s (%s)\n", path, strerror(errno));
-    return f;
-}
-
-/* Close f from out_open; with ok, check for write errors and rename tmp over path; otherwise (or
- * on an error) remove tmp. 0 or 1 (message printed). */
-static int out_close(FILE *f, const char *tmp, const char *path, bool ok)
-{
-    bool werr = ferror(f) != 0;
-    if (fclose(f) != 0) werr = true;
-    if (ok && werr) fprintf(stderr, "gp-graphclass: cannot write %s (%s)\n", path, strerror(errno));
-    else if (ok && tmp[0] && rename(tmp, path) != 0)
-        fprintf(stderr, "gp-graphclass: cannot rename %s to %s (%s)\n", tmp, path, strerror(errno)), werr = true;
-    if (tmp[0] && (!ok || werr)) remove(tmp);
-    return ok && !werr ? 0 : 1;
-}
-
 static int predict(const options *o_in)
 {
     options o = *o_in;
@@ -1230,7 +1192,7 @@ static int predict(const options *o_in)
     float *x = NULL, *probs = NULL;
     gp_tape *t = NULL;
     FILE *out = stdout;
-    char tmp[PATH_MAX]; /* --output is written here, then renamed */
+    app_output outf = {0}; /* --output (app_output.c: written whole or not at all) */
     int64_t *idx = NULL;
     if (read_dataset(&ds, &where, o.predict, o.data_dir) != GP_OK) {
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
@@ -1252,9 +1214,13 @@ static int predict(const options *o_in)
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
         goto done;
     }
-    if (o.output && !(out = out_open(tmp, o.output))) {
-        out = stdout;
-        goto done;
+    if (o.output) {
+        int e = app_output_open(&outf, o.output);
+        if (e) {
+            fprintf(stderr, "gp-graphclass: cannot write %s (%s)\n", o.output, strerror(e));
+            goto done;
+        }
+        out = outf.f;
     }
     fprintf(out, "graph\tpredicted");
     for (int64_t k = 0; k < mt.num_classes; k++) fprintf(out, "\tp_%lld", (long long)mt.class_values[k]);
@@ -1270,7 +1236,10 @@ static int predict(const options *o_in)
     }
     rc = 0;
 done:
-    if (out != stdout && out_close(out, tmp, o.output, rc == 0) != 0) rc = 1;
+    if (outf.f) {
+        int e = app_output_close(&outf, rc == 0);
+        if (e) fprintf(stderr, "gp-graphclass: cannot write %s (%s)\n", o.output, strerror(e)), rc = 1;
+    }
     free(idx);
     free(probs);
     free(x);

@@ -54,6 +54,7 @@
 #include <graphpool/splits.h>
 
 #include "app_json.h"
+#include "app_output.h"
 #include "app_openmp.h"
 
 typedef struct app {
@@ -518,54 +519,17 @@ static gp_status heuristic_part_auc(double *auc, double *ap, const gp_heuristic_
     return st;
 }
 
-/* ---- output files: written to FILE.tmp-XXXXXX, renamed over FILE on success; an existing
- * FILE that is not a regular file (a symbolic link such as /dev/stdout, a device, a pipe) is
- * written directly, never replaced ---- */
-typedef struct outfile {
-    FILE *f;
-    char tmp[4096]; /* "" when writing FILE directly */
-    const char *path;
-} outfile;
-
-static gp_status out_open(outfile *o, const char *path)
+/* ---- output files (app_output.c: written whole or not at all) ---- */
+static gp_status out_open(app_output *o, const char *path)
 {
-    o->path = path;
-    o->tmp[0] = '\0';
-    if (!path) {
-        o->f = stdout;
-        return GP_OK;
-    }
-    struct stat sb; /* lstat: a rename would replace a symbolic link such as /dev/stdout itself */
-    if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        if (S_ISDIR(sb.st_mode) || (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)))
-            return app_error(GP_E_IO, "%s: is a directory", path);
-        if (!(o->f = fopen(path, "w"))) return app_error(GP_E_IO, "%s: cannot open (%s)", path, strerror(errno));
-        return GP_OK;
-    }
-    snprintf(o->tmp, sizeof o->tmp, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(o->tmp);
-    if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
-        if (fd >= 0) close(fd);
-        return app_error(GP_E_IO, "%s: cannot create (%s)", path, strerror(errno));
-    }
-    return GP_OK;
+    int e = app_output_open(o, path);
+    return e ? app_error(GP_E_IO, "%s: cannot write (%s)", path, strerror(e)) : GP_OK;
 }
 
-static gp_status out_close(outfile *o, bool ok)
+static gp_status out_close(app_output *o, bool ok)
 {
-    if (!o->path || !o->f) return GP_OK;
-    bool werr = ferror(o->f) != 0;
-    if (fclose(o->f) != 0) werr = true;
-    o->f = NULL;
-    if (!ok || werr) {
-        if (o->tmp[0]) remove(o->tmp);
-        return ok ? app_error(GP_E_IO, "%s: write failed", o->path) : GP_OK;
-    }
-    if (o->tmp[0] && rename(o->tmp, o->path) != 0) {
-        remove(o->tmp);
-        return app_error(GP_E_IO, "%s: cannot rename (%s)", o->path, strerror(errno));
-    }
-    return GP_OK;
+    int e = app_output_close(o, ok);
+    return e ? app_error(GP_E_IO, "%s: write failed (%s)", o->path, strerror(e)) : GP_OK;
 }
 
 static void progress_line(const gp_linkpred_epoch *e, void *user)
@@ -618,7 +582,7 @@ static gp_status run_walkpool(method_result *r, app *a, gp_linkpred_model **mode
     }
     a->lp.test_every_epoch = a->curve != NULL;
     if ((st = gp_linkpred_model_new(model, &a->lp, a->attr_dim)) != GP_OK) return st;
-    outfile curve = {0};
+    app_output curve = {0};
     if (a->curve) {
         if ((st = out_open(&curve, a->curve)) != GP_OK) return st;
         fprintf(curve.f, "epoch\tloss\tval_auc\tval_ap\ttest_auc\ttest_ap\tbest\tseconds\n");
@@ -685,7 +649,7 @@ static gp_status do_predict(app *a, gp_linkpred_model *model, const gp_heuristic
     double *sc = st == GP_OK ? malloc((size_t)(count + 1) * sizeof(double)) : NULL;
     if (st == GP_OK && !sc) st = app_error(GP_E_NOMEM, "out of memory");
     if (st == GP_OK) st = score_pairs(sc, a, model, h, count, pairs);
-    outfile o = {0};
+    app_output o = {0};
     if (st == GP_OK) st = out_open(&o, a->output);
     if (st == GP_OK) {
         char lu[256], lv[256];
@@ -810,7 +774,7 @@ static gp_status do_recommend(app *a, gp_linkpred_model *model, const gp_heurist
     for (int64_t i = 0; st == GP_OK && i < c; i++) cs[i].score = sc[i];
     if (st == GP_OK) qsort(cs, (size_t)c, sizeof(cand), cmp_score_desc);
     int64_t k = a->recommend < c ? a->recommend : c;
-    outfile o = {0};
+    app_output o = {0};
     if (st == GP_OK) st = out_open(&o, a->output);
     if (st == GP_OK) {
         char lu[256], lv[256];
