@@ -35,7 +35,8 @@
  * --cosine uses lr_t = gp_lr_cosine(lr, t, warmup, total) per step (linear warm-up over
  * --warmup-epochs, then cosine to 0 at --epochs; the HF get_cosine_schedule_with_warmup).
  * --preset gpn-PROTEINS|gpn-NCI1|gpn-NCI109|gpn-DD (or gpn: chosen by dataset name) sets the
- * official GPN per-dataset hyper-parameters (research notes gpn_nodedrop.md A6) as defaults;
+ * official GPN model (input MLP -> GPN -> MLP with LayerNorm, --blocks 0) and per-dataset
+ * hyper-parameters (research notes gpn_nodedrop.md A4, A6) as defaults;
  * options given on the command line override them. --write-parse DIR writes, after training, the
  * GPN parse hierarchy of every graph of the dataset (last fold's model) as DIR/graph_<i>.json
  * (i = 1-based graph index; gp_gpn_hierarchy_write_json), each through a temporary file renamed
@@ -124,8 +125,9 @@ static void usage(FILE *f)
             "  --cosine              cosine learning-rate schedule per step, to 0 at --epochs\n"
             "  --warmup-epochs N     linear warm-up of --cosine (default 0)\n"
             "  --preset gpn|gpn-PROTEINS|gpn-NCI1|gpn-NCI109|gpn-DD\n"
-            "                        official GPN hyper-parameters (gpn: by dataset name): --layer gcn\n"
-            "                        --blocks 1 --encoder --pool gpn:..., hidden, --mlp HIDDEN, dropout,\n"
+            "                        official GPN model and hyper-parameters (gpn: by dataset name):\n"
+            "                        --encoder=mlp --blocks 0 --pool gpn:... --mlp HIDDEN --mlp-norm layer,\n"
+            "                        hidden, dropout,\n"
             "                        lr, weight decay 1e-4, batch size, --epochs 500 --patience 50,\n"
             "                        --clip-norm 1, --cosine --warmup-epochs 50 (not NCI109);\n"
             "                        options on the command line override the preset\n"
@@ -886,9 +888,10 @@ static int apply_preset(options *o, const char **pool_arg, const char *preset, c
              p->ds_layers, p->dropout, p->act_final ? ",act_final=true" : "",
              p->gnn2_identity ? ",gnn2=identity" : "");
     *pool_arg = spec;
-    o->layer = "gcn";
-    o->blocks = 1;
-    o->encoder = ENC_LINEAR;
+    o->layer = "gcn"; /* GPN's own GNN is GCN; no block runs before it */
+    o->blocks = 0;
+    o->encoder = ENC_MLP;
+    o->mlp_norm = GP_NORM_LAYER;
     o->hidden = p->hidden;
     o->num_mlp = 1;
     o->mlp[0] = p->hidden;
