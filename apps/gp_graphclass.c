@@ -1010,6 +1010,17 @@ static bool parse_int(int *out, const char *s)
     return end != s && *end == '\0' && v >= INT_MIN && v <= INT_MAX;
 }
 
+/* --seed: a decimal integer, digits only (strtoul alone would take "-1", " 7" or "7x"). */
+static bool parse_seed(unsigned long *out, const char *s)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *s < '0' || *s > '9' || *end) return false;
+    *out = v;
+    return true;
+}
+
 /* Set the option named key (a --grid key) from val; false if the key is unknown or val does
  * not parse. Range checks are left to options_valid. */
 static bool apply_setting(options *o, const char *key, const char *val)
@@ -1366,7 +1377,7 @@ int main(int argc, char **argv)
             break;
         }
         case O_FEAT: o.features = optarg; break;
-        case 's': o.seed = strtoul(optarg, NULL, 10); break;
+        case 's': ok = parse_seed(&o.seed, optarg); break;
         case 't': ok = parse_int(&o.threads, optarg); break;
         case O_JSON: o.json = true; break;
         case O_SAVE: o.save = optarg; break;

@@ -11,7 +11,7 @@
  * loaded model rebuilds the same architecture and predicts; --blocks 0 with a coarsening
  * operator and bad --encoder / --mlp-norm values are usage errors.
  * Bad --predict input (a corrupt model description, unwritable --output) fails with exit 1; bad
- * or huge numbers in options are usage errors.
+ * or huge numbers in options are usage errors (a --seed of 'abc' was seed 0).
  * The app path is argv[1]; it is run with fork/exec (no shell) and its JSON output parsed here.
  */
 #include <math.h>
@@ -322,8 +322,8 @@ int main(int argc, char **argv)
      * 99999999999 to a width of 1215752191, which allocated tens of GB before failing). The
      * options before the bad one keep a run short should it be accepted. */
     const char *bad_num[][2] = {{"--hidden", "4294967304"}, {"--hidden", "4097"}, {"--epochs", "1x"},
-                                {"--weight-decay", "abc"}, {"--mlp", "4097"}};
-    for (int i = 0; i < 5; i++) {
+                                {"--weight-decay", "abc"}, {"--mlp", "4097"}, {"--seed", "abc"}, {"--seed", "-1"}};
+    for (int i = 0; i < 7; i++) {
         char *argv_num[] = {argv[1], "--dataset", "MUTAG", "--folds", "2", "--max-folds", "1", "--epochs", "1",
                             "--blocks", "1", "--hidden", "8", "--mlp", "8", (char *)bad_num[i][0],
                             (char *)bad_num[i][1], "--quiet", NULL};

@@ -565,6 +565,43 @@ static void test_bad_input(void **state)
     assert_int_equal(run("--for 3"), 2);
 }
 
+/* Contradictory or impossible options are usage errors, reported before anything is loaded
+ * (--split 1 without --dataset used to fail only after loading; --test-ratio 0 gave exit 0 with
+ * NaN results); a split that leaves no test pairs is an error, not a NaN table. */
+static void test_option_conflicts(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args, *what;
+    } bad[] = {
+        {"--split 1", "--split K needs --dataset"},
+        {"--dataset USAir --split 1 --test-percent 20", "--test-percent must be 10 or 50"},
+        {"--test-percent 50", "--test-percent needs --split"},
+        {"--dataset USAir --split 1 --test-ratio 0.2", "--test-ratio is for random splits"},
+        {"--test-ratio 0", "--test-ratio must be above 0"},
+        {"--test-ratio 0.5 --val-ratio 0.5", "leave no training pairs"},
+        {"--seed abc", "bad value 'abc' for --seed"},
+        {"--seed -1", "bad value '-1' for --seed"},
+        {"--seed 1.5", "bad value '1.5' for --seed"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[512];
+        snprintf(args, sizeof args, "--quiet --data-dir '%s/no-such-dir' %s", dir, bad[i].args); /* never loaded */
+        assert_int_equal(run(args), 2);
+        char *err = slurp("err.txt");
+        if (!strstr(err, bad[i].what)) fail_msg("%s: %s", bad[i].args, err);
+        free(err);
+    }
+    /* 5 edges: a 10% test part rounds to no pair */
+    write_file("five.txt", "a b\nb c\nc d\nd e\ne a\n");
+    char args[512];
+    snprintf(args, sizeof args, "--quiet --method cn '%s/five.txt'", dir);
+    assert_int_equal(run(args), 1);
+    char *err = slurp("err.txt");
+    if (!strstr(err, "no test pairs")) fail_msg("%s", err);
+    free(err);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -587,6 +624,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_pair_files),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_option_conflicts),
     };
     int rc = cmocka_run_group_tests_name("linkpred_app", tests, NULL, NULL);
     gp_finalize();
