@@ -1482,6 +1482,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
         goto done;
     }
+    if (ds->num_classes < 2) { /* stratified folds would work, and report accuracy 1 for nothing learnt */
+        fprintf(stderr, "gp-graphclass: %s: all %lld graphs have the same label (%lld): classification needs at "
+                        "least 2 classes\n", o.dataset, (long long)ds->num_graphs,
+                (long long)(ds->class_values ? ds->class_values[0] : 0));
+        goto done;
+    }
     if ((rc = feat_choose(&fs, ds, o.features)) != 0) goto done;
     rc = 1;
     if (!(x = feat_build(&fs, ds))) goto done;

@@ -12,6 +12,7 @@
  * operator and bad --encoder / --mlp-norm values are usage errors.
  * Bad --predict input (a corrupt model description, unwritable --output) fails with exit 1; bad
  * or huge numbers in options are usage errors (a --seed of 'abc' was seed 0).
+ * A dataset whose graphs all have one label is an error (exit 1) naming it.
  * The app path is argv[1]; it is run with fork/exec (no shell) and its JSON output parsed here.
  */
 #include <math.h>
@@ -229,22 +230,15 @@ static int check_bad_predict(char *app, const char *model)
     return 0;
 }
 
-/* --json with a TU folder whose name holds a quote: the output stays valid JSON (the name
- * escaped). A tiny dataset (6 graphs of 3 nodes) is written to a temporary folder. */
-static int check_json_name(char *app)
+/* A tiny TU dataset T in dir (6 graphs of 3 nodes, graph labels as given); 0 or 1. */
+static int write_tiny_tu(const char *dir, const char *graph_labels)
 {
-    static char out[1 << 16];
-    char top[] = "/tmp/gp_graphclass_json_XXXXXX", dir[256], path[320];
-    if (!mkdtemp(top)) return 1;
-    snprintf(dir, sizeof dir, "%s/a\"b", top);
-    mkdir(dir, 0777);
-    snprintf(dir, sizeof dir, "%s/a\"b/T", top); /* the folder's name is the dataset's: T */
-    mkdir(dir, 0777);
-    static const char *const files[][2] = {
+    char path[320];
+    const char *const files[][2] = {
         {"T_A.txt", "1, 2\n2, 1\n4, 5\n5, 4\n5, 6\n6, 5\n7, 8\n8, 7\n10, 11\n11, 10\n11, 12\n12, 11\n"
                     "13, 14\n14, 13\n16, 17\n17, 16\n17, 18\n18, 17\n"},
         {"T_graph_indicator.txt", "1\n1\n1\n2\n2\n2\n3\n3\n3\n4\n4\n4\n5\n5\n5\n6\n6\n6\n"},
-        {"T_graph_labels.txt", "0\n1\n0\n1\n0\n1\n"}};
+        {"T_graph_labels.txt", graph_labels}};
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i][0]);
         FILE *f = fopen(path, "w");
@@ -252,6 +246,21 @@ static int check_json_name(char *app)
         fputs(files[i][1], f);
         fclose(f);
     }
+    return 0;
+}
+
+/* --json with a TU folder whose name holds a quote: the output stays valid JSON (the name
+ * escaped). A tiny dataset (6 graphs of 3 nodes) is written to a temporary folder. */
+static int check_json_name(char *app)
+{
+    static char out[1 << 16];
+    char top[] = "/tmp/gp_graphclass_json_XXXXXX", dir[256];
+    if (!mkdtemp(top)) return 1;
+    snprintf(dir, sizeof dir, "%s/a\"b", top);
+    mkdir(dir, 0777);
+    snprintf(dir, sizeof dir, "%s/a\"b/T", top); /* the folder's name is the dataset's: T */
+    mkdir(dir, 0777);
+    if (write_tiny_tu(dir, "0\n1\n0\n1\n0\n1\n")) return 1;
     char *argv_json[] = {app, "--dataset", dir, "--folds", "2", "--epochs", "1", "--hidden", "4", "--blocks", "1",
                          "--mlp", "4", "--batch-size", "2", "--quiet", "--json", NULL};
     int rc = app_run(argv_json, false, out, sizeof out);
@@ -260,6 +269,26 @@ static int check_json_name(char *app)
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", top);
     if (rc != 0 || !strstr(out, "a\\\"b/T\", \"graphs\": 6"))
         return fprintf(stderr, "--json with a quote in the folder name: exit %d\n%s\n", rc, out), 1;
+    return 0;
+}
+
+/* A dataset whose graphs all have one label: an error naming it (it ran and reported accuracy 1). */
+static int check_single_class(char *app)
+{
+    static char out[1 << 16];
+    char dir[] = "/tmp/gp_graphclass_one_XXXXXX", ds[256];
+    if (!mkdtemp(dir)) return 1;
+    snprintf(ds, sizeof ds, "%s/T", dir);
+    mkdir(ds, 0777);
+    int bad = write_tiny_tu(ds, "3\n3\n3\n3\n3\n3\n");
+    char *argv_one[] = {app, "--dataset", ds, "--folds", "2", "--epochs", "1", "--hidden", "4", "--blocks", "1",
+                        "--mlp", "4", "--batch-size", "2", "--quiet", NULL};
+    int rc = bad ? -1 : app_run(argv_one, true, out, sizeof out);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    if (rc != 1 || !strstr(out, "/T: all 6 graphs have the same label (3)"))
+        return fprintf(stderr, "single-class dataset: exit %d, expected 1\n%s\n", rc, out), 1;
     return 0;
 }
 
@@ -335,5 +364,5 @@ int main(int argc, char **argv)
                          "--save", "/nonexistent-gp-dir/model", "--quiet", NULL};
     if ((rc = app_run(argv_save, true, out, sizeof out)) != 2 || !strstr(out, "is not a writable directory"))
         return fprintf(stderr, "--save in a missing directory: exit %d, expected 2\n%s\n", rc, out), 1;
-    return check_grid(argv[1]) || check_fold_range(argv[1]) || check_blocks0(argv[1]) || check_json_name(argv[1]);
+    return check_single_class(argv[1]) || check_grid(argv[1]) || check_fold_range(argv[1]) || check_blocks0(argv[1]) || check_json_name(argv[1]);
 }
