@@ -148,9 +148,16 @@ static gp_status app_error(gp_status st, const char *fmt, ...)
     return st;
 }
 
+/* "gp-linkpred: WHAT: message", without WHAT when the message already starts with it (a path:
+ * "f.txt:5: ...", possibly after the library's C location "io_edgelist.c:151: "). */
 static int fail(const char *what)
 {
-    fprintf(stderr, "gp-linkpred: %s: %s\n", what, app_err[0] ? app_err : gp_last_error());
+    const char *msg = app_err[0] ? app_err : gp_last_error(), *m = msg, *sp = strchr(msg, ' ');
+    const char *c = strstr(msg, ".c:");
+    if (sp && c && c < sp && sp[-1] == ':') m = sp + 1;
+    size_t n = strlen(what);
+    if (strncmp(m, what, n) == 0 && m[n] == ':') fprintf(stderr, "gp-linkpred: %s\n", msg);
+    else fprintf(stderr, "gp-linkpred: %s: %s\n", what, msg);
     return 1;
 }
 

@@ -66,6 +66,14 @@ static void write_file(const char *name, const char *text)
     fclose(f);
 }
 
+/* Occurrences of needle in s. */
+static int count_str(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
 static bool has_edge(const gp_graph *g, int64_t u, int64_t v)
 {
     for (int64_t k = g->adj.ptr[v]; k < g->adj.ptr[v + 1]; k++)
@@ -410,6 +418,7 @@ static void test_features(void **state)
     assert_int_equal(run(args), 1);
     err = slurp("err.txt");
     assert_non_null(strstr(err, "feat_huge.txt:2: bad number '1e39'"));
+    assert_int_equal(count_str(err, "feat_huge.txt"), 1); /* was "feat_huge.txt: .../feat_huge.txt:2: ..." */
     free(err);
     write_file("feat_ragged.txt", "city0 1 2\ncity1 1\n");
     snprintf(args, sizeof args, "--quiet --epochs 1 --features '%s/feat_ragged.txt' '%s/fring.txt'", dir, dir);
@@ -502,10 +511,22 @@ static void test_bad_input(void **state)
     char *err = slurp("err.txt");
     assert_non_null(strstr(err, "nope.txt"));
     free(err);
-    /* malformed edge list */
+    /* malformed edge list: the path named once, the hint phrased for users (not a bare flag name) */
     write_file("bad.txt", "1 2\n2 x3\n");
     snprintf(args, sizeof args, "--quiet --one-based --split-file '%s/bad.txt' '%s/bad.txt'", dir, dir);
     assert_int_equal(run(args), 1);
+    err = slurp("err.txt");
+    if (count_str(err, "bad.txt") != 1 || !strstr(err, "bad.txt:2: bad number 'x3'") ||
+        !strstr(err, "names that are not numbers must be read as labels"))
+        fail_msg("%s", err);
+    free(err);
+    write_file("big.txt", "1 2\n2 99999999999\n");
+    snprintf(args, sizeof args, "--quiet --one-based '%s/big.txt'", dir);
+    assert_int_equal(run(args), 1);
+    err = slurp("err.txt");
+    if (count_str(err, "big.txt") != 1 || !strstr(err, "is above 2147483647, the largest id read without a node count"))
+        fail_msg("%s", err);
+    free(err);
     /* unknown node in the pairs file: error with file:line, no output file */
     write_file("badpairs.txt", "0 1\n2 nosuchnode\n");
     snprintf(args, sizeof args,
