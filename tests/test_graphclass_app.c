@@ -13,6 +13,7 @@
  * Bad --predict input (a corrupt model description, unwritable --output) fails with exit 1; bad
  * or huge numbers in options are usage errors (a --seed of 'abc' was seed 0).
  * A dataset whose graphs all have one label is an error (exit 1) naming it.
+ * --save writes the model and PATH.meta both or neither (check_save_pair).
  * The app path is argv[1]; it is run with fork/exec (no shell) and its JSON output parsed here.
  */
 #include <math.h>
@@ -292,6 +293,46 @@ static int check_single_class(char *app)
     return 0;
 }
 
+/* --save PATH writes PATH and PATH.meta both or neither: PATH.meta a dangling symbolic link (its
+ * write fails after training) leaves no PATH (the model used to stay behind without its
+ * description); PATH.meta a directory is refused before training; a good save loads. */
+static int check_save_pair(char *app)
+{
+    static char out[1 << 16];
+    char dir[] = "/tmp/gp_graphclass_save_XXXXXX", ds[256], model[256], meta[300], cmd[300];
+    if (!mkdtemp(dir)) return 1;
+    snprintf(ds, sizeof ds, "%s/T", dir);
+    mkdir(ds, 0777);
+    snprintf(model, sizeof model, "%s/m", dir);
+    snprintf(meta, sizeof meta, "%s/m.meta", dir);
+    char *argv_save[] = {app, "--dataset", ds, "--folds", "2", "--max-folds", "1", "--epochs", "1", "--hidden", "4",
+                         "--blocks", "1", "--mlp", "4", "--batch-size", "2", "--quiet", "--save", model, NULL};
+    int bad = write_tiny_tu(ds, "0\n1\n0\n1\n0\n1\n"), rc = -1;
+    char target[300];
+    snprintf(target, sizeof target, "%s/nodir/meta", dir);
+    if (!bad && (symlink(target, meta) != 0 || (rc = app_run(argv_save, true, out, sizeof out)) != 1 ||
+                 access(model, F_OK) == 0 || !strstr(out, "m.meta (No such file or directory)"))) {
+        fprintf(stderr, "--save with an unwritable PATH.meta: a model file left, or no error\n%s\n", out);
+        bad = 1;
+    }
+    remove(meta);
+    if (!bad && (mkdir(meta, 0777) != 0 || (rc = app_run(argv_save, true, out, sizeof out)) != 2 ||
+                 !strstr(out, "m.meta is a directory") || access(model, F_OK) == 0)) {
+        fprintf(stderr, "--save with a directory PATH.meta: exit %d, expected 2\n%s\n", rc, out);
+        bad = 1;
+    }
+    rmdir(meta);
+    char *argv_pred[] = {app, "--load", model, "--predict", ds, NULL};
+    if (!bad && ((rc = app_run(argv_save, true, out, sizeof out)) != 0 || access(meta, F_OK) != 0 ||
+                 (rc = app_run(argv_pred, false, out, sizeof out)) != 0 || !strstr(out, "p_1"))) {
+        fprintf(stderr, "--save, then --load --predict: exit %d\n%s\n", rc, out);
+        bad = 1;
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -364,5 +405,5 @@ int main(int argc, char **argv)
                          "--save", "/nonexistent-gp-dir/model", "--quiet", NULL};
     if ((rc = app_run(argv_save, true, out, sizeof out)) != 2 || !strstr(out, "is not a writable directory"))
         return fprintf(stderr, "--save in a missing directory: exit %d, expected 2\n%s\n", rc, out), 1;
-    return check_single_class(argv[1]) || check_grid(argv[1]) || check_fold_range(argv[1]) || check_blocks0(argv[1]) || check_json_name(argv[1]);
+    return check_single_class(argv[1]) || check_save_pair(argv[1]) || check_grid(argv[1]) || check_fold_range(argv[1]) || check_blocks0(argv[1]) || check_json_name(argv[1]);
 }
