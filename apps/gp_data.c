@@ -6,7 +6,8 @@
  *   gp-data [--data-dir DIR] [--registry FILE] fetch NAME
  *
  * list    every dataset with its task and how many of its files are present
- * verify  SHA-256 of every file (of NAME, or all) against the registry
+ * verify  SHA-256 of every file (of NAME, or all) against the registry (a directory or other
+ *         non-regular file where a file is expected is reported as such, "NOTFILE")
  * fetch   files that are missing or wrong: those with a byte-identical public copy are
  *         downloaded with curl to FILE.part, verified, and only then renamed into place;
  *         for the others (converted files), and when the download fails (no network), it
@@ -15,7 +16,8 @@
  * Data directory: --data-dir, else $GP_DATA_DIR, else $XDG_CACHE_HOME/graphpool, else
  * ~/.cache/graphpool. Registry: --registry, else $GP_REGISTRY, else DIR/registry.tsv if
  * present, else the source tree's data/registry.tsv (compiled in).
- * Exit status: 0 success, 1 failure (missing or mismatched files, I/O error), 2 usage error.
+ * Exit status: 0 success, 1 failure (missing, mismatched or non-regular files, I/O error), 2
+ * usage error.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -87,6 +89,26 @@ static int exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
+/* Why the existing path is no data file ("is a directory", ...); NULL for a regular file (or a
+ * link to one) and for a missing path. Checked before hashing: reading a directory gave a read
+ * error counted as a checksum mismatch, and a named pipe would block. */
+static const char *not_a_file(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || S_ISREG(sb.st_mode)) return NULL;
+    return S_ISDIR(sb.st_mode) ? "is a directory" : "is not a regular file";
+}
+
+/* not_a_file of dir/rel; *oom set when the path could not be built. */
+static const char *entry_not_a_file(const char *dir, const char *rel, int *oom)
+{
+    char *p = join(dir, rel);
+    *oom = !p;
+    const char *why = p ? not_a_file(p) : NULL;
+    free(p);
+    return why;
+}
+
 static int cmd_list(const gp_registry *r, const char *dir)
 {
     printf("%-12s %-10s %6s %8s %9s\n", "dataset", "task", "files", "present", "fetchable");
@@ -98,7 +120,7 @@ static int cmd_list(const gp_registry *r, const char *dir)
             char *p = join(dir, r->entries[j].path);
             if (!p) return 1;
             files++;
-            present += exists(p);
+            present += exists(p) && !not_a_file(p);
             fetchable += strcmp(r->entries[j].fetch_url, "-") != 0;
             free(p);
         }
@@ -110,10 +132,18 @@ static int cmd_list(const gp_registry *r, const char *dir)
 
 static int cmd_verify(const gp_registry *r, const char *dir, const char *only)
 {
-    int64_t ok = 0, missing = 0, bad = 0;
+    int64_t ok = 0, missing = 0, bad = 0, not_files = 0;
     for (int64_t i = 0; i < r->count; i++) {
         const gp_registry_entry *e = &r->entries[i];
         if ((only && strcmp(e->dataset, only)) || seen_path(r, i, only)) continue;
+        int oom;
+        const char *why = entry_not_a_file(dir, e->path, &oom);
+        if (oom) return fprintf(stderr, "gp-data: out of memory\n"), 1;
+        if (why) {
+            not_files++;
+            printf("NOTFILE  %s (%s)\n", e->path, why);
+            continue;
+        }
         gp_verify_result res;
         char hex[65];
         if (gp_registry_verify(&res, hex, dir, e) != GP_OK) {
@@ -132,9 +162,10 @@ static int cmd_verify(const gp_registry *r, const char *dir, const char *only)
             printf("MISMATCH %s (sha256 %s, expected %s)\n", e->path, hex, e->sha256);
         }
     }
-    printf("%lld ok, %lld missing, %lld mismatched in %s\n", (long long)ok, (long long)missing,
-           (long long)bad, dir);
-    return missing || bad ? 1 : 0;
+    printf("%lld ok, %lld missing, %lld mismatched", (long long)ok, (long long)missing, (long long)bad);
+    if (not_files) printf(", %lld not %s", (long long)not_files, not_files == 1 ? "a file" : "files");
+    printf(" in %s\n", dir);
+    return missing || bad || not_files ? 1 : 0;
 }
 
 /* mkdir -p of the directory part of path. */
@@ -185,6 +216,16 @@ static int cmd_fetch(const gp_registry *r, const char *dir, const char *name)
     for (int64_t i = 0; i < r->count; i++) {
         const gp_registry_entry *e = &r->entries[i];
         if (strcmp(e->dataset, name) || seen_path(r, i, name)) continue;
+        int oom;
+        const char *not_file = entry_not_a_file(dir, e->path, &oom);
+        if (oom) return fprintf(stderr, "gp-data: out of memory\n"), 1;
+        if (not_file) { /* never replaced: it may hold something else */
+            if (todo == 0) printf("%s: these files must be put in place by hand:\n", name);
+            todo++;
+            printf("- %s (%s: move it away first)\n", e->path, not_file);
+            print_manual(e, dir);
+            continue;
+        }
         gp_verify_result res;
         char hex[65];
         if (gp_registry_verify(&res, hex, dir, e) != GP_OK) {

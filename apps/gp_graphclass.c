@@ -690,13 +690,8 @@ done:
 
 /* ---- model files ---- */
 
-static int save_meta(const char *path, const options *o, const char *pool, const feat_spec *fs,
-                     const gp_graph_dataset *ds)
+static void write_meta(FILE *f, const options *o, const char *pool, const feat_spec *fs, const gp_graph_dataset *ds)
 {
-    char mp[4096];
-    snprintf(mp, sizeof mp, "%s.meta", path);
-    FILE *f = fopen(mp, "w");
-    if (!f) return fprintf(stderr, "gp-graphclass: cannot write %s\n", mp), 1;
     fprintf(f, "gp-graphclass-model 1\nlayer %s\nhidden %d\nblocks %d\nencoder %d\npool %s\nratio %.17g\n"
                "readout %s\njk %s\ndropout %.17g\nmlp",
             o->layer, o->hidden, o->blocks, o->encoder, pool, o->ratio, o->readout, o->jk, o->dropout);
@@ -714,7 +709,42 @@ static int save_meta(const char *path, const options *o, const char *pool, const
     for (int64_t i = 0; i < ds->num_classes; i++)
         fprintf(f, " %lld", (long long)(ds->class_values ? ds->class_values[i] : i));
     fprintf(f, "\n");
-    return fclose(f) == 0 ? 0 : 1;
+}
+
+/* --save: the model (path) and its description (path.meta), both or neither. Each is written to
+ * a temporary file next to its name first (the model: path.tmp-XXXXXX, which gp_module_save in
+ * turn replaces atomically; the meta: app_output); only when both are complete are they renamed,
+ * and if the second rename fails the first file is removed again. 0, or 1 with a message. */
+static int save_model(const char *path, const gp_module *m, const options *o, const char *pool,
+                      const feat_spec *fs, const gp_graph_dataset *ds)
+{
+    char mp[4096], tmp[4096];
+    snprintf(mp, sizeof mp, "%s.meta", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) return fprintf(stderr, "gp-graphclass: cannot write %s (%s)\n", path, strerror(errno)), 1;
+    close(fd);
+    if (gp_module_save(m, tmp) != GP_OK) {
+        fprintf(stderr, "gp-graphclass: cannot write %s: %s\n", path, gp_last_error());
+        remove(tmp);
+        return 1;
+    }
+    app_output meta;
+    int e = app_output_open(&meta, mp);
+    if (e == 0) {
+        write_meta(meta.f, o, pool, fs, ds);
+        if (rename(tmp, path) != 0) {
+            e = errno;
+            app_output_close(&meta, false);
+            remove(tmp);
+            return fprintf(stderr, "gp-graphclass: cannot write %s (%s)\n", path, strerror(e)), 1;
+        }
+        if ((e = app_output_close(&meta, true)) == 0) return 0;
+        remove(path); /* the model without its description could not be loaded */
+    } else {
+        remove(tmp);
+    }
+    return fprintf(stderr, "gp-graphclass: cannot write %s (%s); %s not saved either\n", mp, strerror(e), path), 1;
 }
 
 typedef struct meta {
@@ -1010,6 +1040,17 @@ static bool parse_int(int *out, const char *s)
     return end != s && *end == '\0' && v >= INT_MIN && v <= INT_MAX;
 }
 
+/* --seed: a decimal integer, digits only (strtoul alone would take "-1", " 7" or "7x"). */
+static bool parse_seed(unsigned long *out, const char *s)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *s < '0' || *s > '9' || *end) return false;
+    *out = v;
+    return true;
+}
+
 /* Set the option named key (a --grid key) from val; false if the key is unknown or val does
  * not parse. Range checks are left to options_valid. */
 static bool apply_setting(options *o, const char *key, const char *val)
@@ -1109,15 +1150,18 @@ static gp_status select_and_train(fold_result *res, model *md, options *o, run_c
 
 /* ---- main ---- */
 
-/* Can --save PATH (and PATH.meta) be written: is PATH not a directory, and its directory an
- * existing, writable one? false with a message. */
+/* Can --save PATH (and PATH.meta) be written: are PATH and PATH.meta not directories, and their
+ * directory an existing, writable one? false with a message. */
 static bool save_path_ok(const char *path)
 {
     struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "gp-graphclass: --save %s: is a directory\n", path);
-        return false;
-    }
+    char mp[4096];
+    snprintf(mp, sizeof mp, "%s.meta", path);
+    for (int i = 0; i < 2; i++)
+        if (stat(i ? mp : path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "gp-graphclass: --save %s: %s is a directory\n", path, i ? mp : path);
+            return false;
+        }
     char *copy = strdup(path);
     if (!copy) return false;
     const char *dir = dirname(copy);
@@ -1366,7 +1410,7 @@ int main(int argc, char **argv)
             break;
         }
         case O_FEAT: o.features = optarg; break;
-        case 's': o.seed = strtoul(optarg, NULL, 10); break;
+        case 's': ok = parse_seed(&o.seed, optarg); break;
         case 't': ok = parse_int(&o.threads, optarg); break;
         case O_JSON: o.json = true; break;
         case O_SAVE: o.save = optarg; break;
@@ -1471,6 +1515,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
         goto done;
     }
+    if (ds->num_classes < 2) { /* stratified folds would work, and report accuracy 1 for nothing learnt */
+        fprintf(stderr, "gp-graphclass: %s: all %lld graphs have the same label (%lld): classification needs at "
+                        "least 2 classes\n", o.dataset, (long long)ds->num_graphs,
+                (long long)(ds->class_values ? ds->class_values[0] : 0));
+        goto done;
+    }
     if ((rc = feat_choose(&fs, ds, o.features)) != 0) goto done;
     rc = 1;
     if (!(x = feat_build(&fs, ds))) goto done;
@@ -1526,11 +1576,9 @@ int main(int argc, char **argv)
             bool last = pi == o.num_pools - 1 && j == nf - 1;
             if (st == GP_OK && o.write_parse && last && write_parses(&md, &ctx, o.write_parse) != 0)
                 st = GP_E_IO;
-            if (st == GP_OK && o.save && last) {
-                if (gp_module_save(md.root, o.save) != GP_OK || save_meta(o.save, &best_o, o.pools[pi], &fs, ds)) {
-                    fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
-                    st = GP_E_IO;
-                }
+            if (st == GP_OK && o.save && last && save_model(o.save, md.root, &best_o, o.pools[pi], &fs, ds) != 0) {
+                model_free(&md); /* the message is out */
+                goto done;
             }
             model_free(&md);
             if (st != GP_OK) {

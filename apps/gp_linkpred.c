@@ -17,6 +17,8 @@
  * split K; --test-percent 50 for 50/50). A fixed split without validation pairs gets
  * --val-ratio (default 0.05) of its training pairs moved to validation (seeded), as WalkPool
  * does. The observed graph is training + validation positives; test positives never enter it.
+ * A split without test pairs is an error (its results would be NaN); so are --split without
+ * --dataset, --test-percent other than 10 or 50, and ratios that leave no training pairs.
  *
  * --method walkpool (default) or a heuristic (cn, jaccard, aa, ra, pa, katz, ppr, svd);
  * --compare runs WalkPool and all heuristics on the same split (or --compare LIST: WalkPool
@@ -146,9 +148,16 @@ static gp_status app_error(gp_status st, const char *fmt, ...)
     return st;
 }
 
+/* "gp-linkpred: WHAT: message", without WHAT when the message already starts with it (a path:
+ * "f.txt:5: ...", possibly after the library's C location "io_edgelist.c:151: "). */
 static int fail(const char *what)
 {
-    fprintf(stderr, "gp-linkpred: %s: %s\n", what, app_err[0] ? app_err : gp_last_error());
+    const char *msg = app_err[0] ? app_err : gp_last_error(), *m = msg, *sp = strchr(msg, ' ');
+    const char *c = strstr(msg, ".c:");
+    if (sp && c && c < sp && sp[-1] == ':') m = sp + 1;
+    size_t n = strlen(what);
+    if (strncmp(m, what, n) == 0 && m[n] == ':') fprintf(stderr, "gp-linkpred: %s\n", msg);
+    else fprintf(stderr, "gp-linkpred: %s: %s\n", what, msg);
     return 1;
 }
 
@@ -480,7 +489,6 @@ static gp_status make_split(gp_link_split **out, app *a)
         } else if (a->split_file) {
             st = gp_link_split_read(out, a->split_file, gp_graph_nodes(a->g));
         } else {
-            if (!a->dataset) return app_error(GP_E_INVALID, "--split needs --dataset (or use --split-file)");
             char *dir = NULL;
             if ((st = gp_data_dir(&dir, a->data_dir)) != GP_OK) return st;
             st = gp_data_read_linkpred_split(out, dir, a->dataset, a->test_percent, a->split_k);
@@ -490,9 +498,16 @@ static gp_status make_split(gp_link_split **out, app *a)
         if (a->split_file && (st = check_split_edges(a, *out)) != GP_OK) return st;
         if ((*out)->count[GP_LINK_VAL_POS] == 0 && a->val_ratio > 0.0)
             st = gp_link_split_move_to_val(*out, a->val_ratio, a->lp.seed);
-        return st;
+    } else {
+        st = gp_link_split_random(out, a->g, a->val_ratio, a->test_ratio, GP_NEG_AVOID_ALL_EDGES, a->lp.seed);
     }
-    return gp_link_split_random(out, a->g, a->val_ratio, a->test_ratio, GP_NEG_AVOID_ALL_EDGES, a->lp.seed);
+    /* no test pairs: every reported number would be NaN */
+    if (st == GP_OK && ((*out)->count[GP_LINK_TEST_POS] == 0 || (*out)->count[GP_LINK_TEST_NEG] == 0))
+        st = app_error(GP_E_INVALID, "%s%sno test pairs (%lld positives, %lld negatives)%s", a->split_file ? a->split_file : "",
+                       a->split_file ? ": " : "", (long long)(*out)->count[GP_LINK_TEST_POS],
+                       (long long)(*out)->count[GP_LINK_TEST_NEG],
+                       a->split_file || a->split_k > 0 ? "" : ": too few edges for --test-ratio");
+    return st;
 }
 
 typedef struct method_result {
@@ -893,6 +908,17 @@ static bool parse_num(double *out, const char *s, double lo, double hi)
     return true;
 }
 
+/* --seed: a decimal integer, digits only (strtoull alone would take "-1", " 7" or "7x"). */
+static bool parse_seed(uint64_t *out, const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *s < '0' || *s > '9' || *end) return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     app a;
@@ -904,7 +930,7 @@ int main(int argc, char **argv)
     a.max_candidates = 200000;
     a.method = "walkpool";
     int threads = 1;
-    bool epochs_set = false;
+    bool epochs_set = false, test_ratio_set = false, test_percent_set = false;
     static const struct option longopts[] = {
         {"dataset", required_argument, 0, OPT_DATASET}, {"data-dir", required_argument, 0, OPT_DATA_DIR},
         {"split", required_argument, 0, OPT_SPLIT}, {"test-percent", required_argument, 0, OPT_TEST_PERCENT},
@@ -932,11 +958,19 @@ int main(int argc, char **argv)
         case OPT_DATASET: a.dataset = optarg; break;
         case OPT_DATA_DIR: a.data_dir = optarg; break;
         case OPT_SPLIT: ok = parse_num(&v, optarg, 1, 1000); a.split_k = (int)v; break;
-        case OPT_TEST_PERCENT: ok = parse_num(&v, optarg, 1, 99); a.test_percent = (int)v; break;
+        case OPT_TEST_PERCENT:
+            ok = parse_num(&v, optarg, 1, 99);
+            if (ok && v != 10 && v != 50) {
+                fprintf(stderr, "gp-linkpred: --test-percent must be 10 or 50 (the shipped splits), not %s\n", optarg);
+                return 2;
+            }
+            a.test_percent = (int)v;
+            test_percent_set = true;
+            break;
         case OPT_SPLIT_FILE: a.split_file = optarg; break;
-        case OPT_TEST_RATIO: ok = parse_num(&a.test_ratio, optarg, 0, 0.9); break;
+        case OPT_TEST_RATIO: ok = parse_num(&a.test_ratio, optarg, 0, 0.9); test_ratio_set = true; break;
         case OPT_VAL_RATIO: ok = parse_num(&a.val_ratio, optarg, 0, 0.9); break;
-        case OPT_SEED: ok = parse_num(&v, optarg, 0, 9007199254740992.0); a.lp.seed = (uint64_t)v; break;
+        case OPT_SEED: ok = parse_seed(&a.lp.seed, optarg); break;
         case OPT_METHOD: a.method = optarg; break;
         case OPT_COMPARE: a.compare_on = true; a.compare = optarg; break;
         case OPT_EPOCHS: ok = parse_num(&v, optarg, 0, 100000); a.lp.epochs = (int)v; epochs_set = true; break;
@@ -985,6 +1019,27 @@ int main(int argc, char **argv)
     }
     if (a.split_file && a.split_k > 0) {
         fprintf(stderr, "gp-linkpred: give --split or --split-file, not both\n");
+        return 2;
+    }
+    if (a.split_k > 0 && !a.dataset) {
+        fprintf(stderr, "gp-linkpred: --split K needs --dataset (the shipped splits; or use --split-file)\n");
+        return 2;
+    }
+    if (test_percent_set && a.split_k == 0) {
+        fprintf(stderr, "gp-linkpred: --test-percent needs --split K\n");
+        return 2;
+    }
+    if (a.split_file || a.split_k > 0) {
+        if (test_ratio_set) {
+            fprintf(stderr, "gp-linkpred: --test-ratio is for random splits, not with --split or --split-file\n");
+            return 2;
+        }
+    } else if (a.test_ratio <= 0.0) {
+        fprintf(stderr, "gp-linkpred: --test-ratio must be above 0 (a split without test pairs has no result)\n");
+        return 2;
+    } else if (a.val_ratio + a.test_ratio >= 1.0) {
+        fprintf(stderr, "gp-linkpred: --val-ratio %g + --test-ratio %g leave no training pairs (the sum must be below 1)\n",
+                a.val_ratio, a.test_ratio);
         return 2;
     }
     if (a.for_node && !a.recommend) {

@@ -198,6 +198,17 @@ static bool float_arg(float *out, const char *s)
     return true;
 }
 
+/* --seed: a decimal integer, digits only (strtoul alone would take "-1", " 7" or "7x"). */
+static bool seed_arg(unsigned long *out, const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *s < '0' || *s > '9' || *end) return false;
+    *out = v;
+    return true;
+}
+
 static int parse_args(options *o, int argc, char **argv)
 {
     enum { O_OUTHEADS = 256, O_SPLIT, O_ATTN, O_WD, O_WDFIRST, O_WDALL, O_NONORM, O_SAVE, O_AGGR, O_LAYERS };
@@ -235,7 +246,7 @@ static int parse_args(options *o, int argc, char **argv)
         case O_WDFIRST: o->wd_mode = 1; break;
         case O_WDALL: o->wd_mode = 2; break;
         case 'e': ok = int_arg(&epochs, optarg); break;
-        case 's': o->seed = strtoul(optarg, NULL, 10); break;
+        case 's': ok = seed_arg(&o->seed, optarg); break;
         case 't': ok = int_arg(&o->threads, optarg); break;
         case O_NONORM: o->no_feature_norm = true; break;
         case O_SAVE: o->save = optarg; break;

@@ -142,14 +142,15 @@ static gp_status parse_id(int64_t *id, gp_i_text *t, const char *f, int col, uns
         if (st != GP_OK) return st;
         if (num_nodes > 0 && *id >= num_nodes)
             return GP_TEXT_FAIL(t, GP_E_RANGE, "label '%s' in column %d is the %lld-th distinct label, "
-                                "more than num_nodes = %lld", gp_i_quote(f), col,
+                                "more than the %lld nodes given (num_nodes)", gp_i_quote(f), col,
                                 (long long)(*id + 1), (long long)num_nodes);
         return GP_OK;
     }
     int64_t v;
     if (!gp_i_parse_int(f, &v))
         return GP_TEXT_FAIL(t, GP_E_PARSE, "bad number '%s' in column %d (an integer node id is "
-                            "expected; use GP_READ_LABELS for string labels)", gp_i_quote(f), col);
+                            "expected; node names that are not numbers must be read as labels, "
+                            "GP_READ_LABELS)", gp_i_quote(f), col);
     if (v < 0) return GP_TEXT_FAIL(t, GP_E_RANGE, "negative node id %lld in column %d", (long long)v, col);
     if (flags & GP_READ_ONE_BASED) {
         if (v == 0)
@@ -160,8 +161,9 @@ static gp_status parse_id(int64_t *id, gp_i_text *t, const char *f, int col, uns
         return GP_TEXT_FAIL(t, GP_E_RANGE, "node id %s in column %d is out of range (%lld nodes)",
                             f, col, (long long)num_nodes);
     if (num_nodes <= 0 && v > GP_READ_MAX_ID)
-        return GP_TEXT_FAIL(t, GP_E_RANGE, "node id %s in column %d is larger than GP_READ_MAX_ID "
-                            "(give num_nodes, or read ids as labels with GP_READ_LABELS)", f, col);
+        return GP_TEXT_FAIL(t, GP_E_RANGE, "node id %s in column %d is above %lld, the largest id read "
+                            "without a node count (GP_READ_MAX_ID): give the node count (num_nodes), or "
+                            "read the ids as labels (GP_READ_LABELS)", f, col, (long long)GP_READ_MAX_ID);
     *id = v;
     return GP_OK;
 }
@@ -216,8 +218,9 @@ gp_status gp_edgelist_read(gp_edgelist **out, const char *path, const gp_edgelis
         if (!(o.flags & GP_READ_EXTRA_COLUMNS)) {
             const char *fx = gp_i_field(&c);
             if (fx) {
-                st = GP_TEXT_FAIL(t, GP_E_PARSE, "unexpected column %d ('%s'): expected %s "
-                                  "(GP_READ_WEIGHTS reads a weight, GP_READ_EXTRA_COLUMNS ignores the rest)",
+                st = GP_TEXT_FAIL(t, GP_E_PARSE, "unexpected column %d ('%s'): expected %s (a weight "
+                                  "column is read with GP_READ_WEIGHTS, further columns are skipped with "
+                                  "GP_READ_EXTRA_COLUMNS)",
                                   used + 1, gp_i_quote(fx), weighted ? "'u v w'" : "'u v'");
                 goto fail;
             }

@@ -59,8 +59,9 @@ gp_status gp_link_split_read(gp_link_split **out, const char *path, int64_t num_
                 goto fail;
             }
             if (num_nodes == 0 && id[j] > GP_READ_MAX_ID) {
-                st = GP_TEXT_FAIL(t, GP_E_RANGE, "node id %lld in column %d is larger than GP_READ_MAX_ID",
-                                  (long long)id[j], j + 2);
+                st = GP_TEXT_FAIL(t, GP_E_RANGE, "node id %lld in column %d is above %lld, the largest id read "
+                                  "without a node count (GP_READ_MAX_ID)", (long long)id[j], j + 2,
+                                  (long long)GP_READ_MAX_ID);
                 goto fail;
             }
         }

@@ -4,6 +4,8 @@
  * a_ij the edge weight (1 for unweighted graphs). eps is a constant, or a learnable 1 x 1
  * parameter (GIN-eps): (1 + eps) x = x + eps x with a broadcast product, so d eps = sum(dH .* x).
  * The MLP is any module (usually gp_mlp_new); the sum runs before it, so input must be dense.
+ * An MLP with batch norm also trains on a minibatch of one node: gp_batch_norm then normalises
+ * with its running statistics (ops_norm.c).
  */
 #include "layer_common.h"
 

@@ -8,7 +8,11 @@
  *   dgamma_j = sum_i dy_ij xh_ij,  dbeta_j = sum_i dy_ij.
  * var is the biased variance (divide by n). Batch norm in training also updates the running
  * statistics, r = (1 - momentum) r + momentum * batch, with the unbiased variance (divide by
- * n - 1) for running_var, as PyTorch does. Means and variances are accumulated in double,
+ * n - 1) for running_var, as PyTorch does. A training batch of fewer than 2 rows has no
+ * variance to estimate (PyTorch raises an error): it is normalised with the running statistics,
+ * as in eval mode (dx = r dxh), and leaves them unchanged, so that a minibatch that happens to
+ * hold one node (GIN's MLP on a one-node graph) or one pair does not stop a training run. It
+ * needs running_mean and running_var. Means and variances are accumulated in double,
  * two-pass (mean first, then squared deviations), and kept in tape memory for backward; layer
  * norm's elementwise work (normalise, scale, its backward) runs in float, and its serial
  * backward adds dgamma / dbeta in the same pass as dx.
@@ -336,7 +340,8 @@ gp_tensor *gp_layer_norm(gp_tape *t, gp_tensor *a, gp_tensor *gamma, gp_tensor *
 
 /* ---- batch norm ---- */
 
-/* i[0]: 1 if the batch statistics were used (training), 0 for fixed running statistics. */
+/* i[0]: 1 if the batch statistics were used (training, >= 2 rows), 0 for fixed running
+ * statistics (eval mode, or a training batch of fewer than 2 rows). */
 static gp_status batch_norm_backward(gp_tape *t, gp_node *n)
 {
     gp_tensor *a = n->in[0], *gamma = n->in[1];
@@ -383,7 +388,7 @@ gp_tensor *gp_batch_norm(gp_tape *t, gp_tensor *a, gp_tensor *gamma, gp_tensor *
 {
     if (!gp_i_begin(t, 1, &a)) return NULL;
     int64_t rows = a->rows, cols = a->cols;
-    bool training = gp_i_training(t);
+    bool training = gp_i_training(t), batch_stats = training && rows >= 2;
     if (!check_affine(t, "batch norm", gamma, "gamma", cols) ||
         !check_affine(t, "batch norm", beta, "beta", cols) ||
         !check_affine(t, "batch norm", running_mean, "running_mean", cols) ||
@@ -394,21 +399,21 @@ gp_tensor *gp_batch_norm(gp_tape *t, gp_tensor *a, gp_tensor *gamma, gp_tensor *
                      (double)eps, (double)momentum);
         return NULL;
     }
-    if (!training && (!running_mean || !running_var)) {
-        GP_TAPE_FAIL(t, GP_E_INVALID, "batch norm: eval mode needs running_mean and running_var");
+    if (!batch_stats && (!running_mean || !running_var)) {
+        if (training)
+            GP_TAPE_FAIL(t, GP_E_INVALID, "batch norm: a training batch of %lld row(s) has no variance to "
+                         "estimate and is normalised with running_mean and running_var, which are NULL",
+                         (long long)rows);
+        else
+            GP_TAPE_FAIL(t, GP_E_INVALID, "batch norm: eval mode needs running_mean and running_var");
         return NULL;
     }
-    if (!GP_TAPE_CHECK(t, !training || rows >= 2,
-                       "batch norm: training needs at least 2 rows to estimate a variance "
-                       "(got %lld rows; use eval mode for single samples)",
-                       (long long)rows))
-        return NULL;
     gp_tensor *out = gp_i_out(t, rows, cols);
     if (!out) return NULL;
     /* stats[2j] = mean, stats[2j+1] = 1 / sqrt(var + eps) of column j */
     double *stats = gp_tape_alloc(t, gp_i_mul_size((size_t)(cols > 0 ? cols : 1), 2 * sizeof(double)));
     if (!stats) return NULL;
-    if (training) {
+    if (batch_stats) {
         for (int64_t j = 0; j < 2 * cols; j++) stats[j] = 0.0;
         for (int64_t i = 0; i < rows; i++) /* serial over rows: fixed summation order */
             for (int64_t j = 0; j < cols; j++) stats[2 * j] += a->data[i * cols + j];
@@ -455,7 +460,7 @@ gp_tensor *gp_batch_norm(gp_tape *t, gp_tensor *a, gp_tensor *gamma, gp_tensor *
     gp_node *n = gp_i_record(t, &batch_norm_op, out, 3, in);
     if (n) {
         n->p[0] = stats;
-        n->i[0] = training;
+        n->i[0] = batch_stats;
     }
     return gp_i_done(t, out);
 }

@@ -11,7 +11,9 @@
  * loaded model rebuilds the same architecture and predicts; --blocks 0 with a coarsening
  * operator and bad --encoder / --mlp-norm values are usage errors.
  * Bad --predict input (a corrupt model description, unwritable --output) fails with exit 1; bad
- * or huge numbers in options are usage errors.
+ * or huge numbers in options are usage errors (a --seed of 'abc' was seed 0).
+ * A dataset whose graphs all have one label is an error (exit 1) naming it.
+ * --save writes the model and PATH.meta both or neither (check_save_pair).
  * The app path is argv[1]; it is run with fork/exec (no shell) and its JSON output parsed here.
  */
 #include <math.h>
@@ -229,22 +231,15 @@ static int check_bad_predict(char *app, const char *model)
     return 0;
 }
 
-/* --json with a TU folder whose name holds a quote: the output stays valid JSON (the name
- * escaped). A tiny dataset (6 graphs of 3 nodes) is written to a temporary folder. */
-static int check_json_name(char *app)
+/* A tiny TU dataset T in dir (6 graphs of 3 nodes, graph labels as given); 0 or 1. */
+static int write_tiny_tu(const char *dir, const char *graph_labels)
 {
-    static char out[1 << 16];
-    char top[] = "/tmp/gp_graphclass_json_XXXXXX", dir[256], path[320];
-    if (!mkdtemp(top)) return 1;
-    snprintf(dir, sizeof dir, "%s/a\"b", top);
-    mkdir(dir, 0777);
-    snprintf(dir, sizeof dir, "%s/a\"b/T", top); /* the folder's name is the dataset's: T */
-    mkdir(dir, 0777);
-    static const char *const files[][2] = {
+    char path[320];
+    const char *const files[][2] = {
         {"T_A.txt", "1, 2\n2, 1\n4, 5\n5, 4\n5, 6\n6, 5\n7, 8\n8, 7\n10, 11\n11, 10\n11, 12\n12, 11\n"
                     "13, 14\n14, 13\n16, 17\n17, 16\n17, 18\n18, 17\n"},
         {"T_graph_indicator.txt", "1\n1\n1\n2\n2\n2\n3\n3\n3\n4\n4\n4\n5\n5\n5\n6\n6\n6\n"},
-        {"T_graph_labels.txt", "0\n1\n0\n1\n0\n1\n"}};
+        {"T_graph_labels.txt", graph_labels}};
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i][0]);
         FILE *f = fopen(path, "w");
@@ -252,6 +247,21 @@ static int check_json_name(char *app)
         fputs(files[i][1], f);
         fclose(f);
     }
+    return 0;
+}
+
+/* --json with a TU folder whose name holds a quote: the output stays valid JSON (the name
+ * escaped). A tiny dataset (6 graphs of 3 nodes) is written to a temporary folder. */
+static int check_json_name(char *app)
+{
+    static char out[1 << 16];
+    char top[] = "/tmp/gp_graphclass_json_XXXXXX", dir[256];
+    if (!mkdtemp(top)) return 1;
+    snprintf(dir, sizeof dir, "%s/a\"b", top);
+    mkdir(dir, 0777);
+    snprintf(dir, sizeof dir, "%s/a\"b/T", top); /* the folder's name is the dataset's: T */
+    mkdir(dir, 0777);
+    if (write_tiny_tu(dir, "0\n1\n0\n1\n0\n1\n")) return 1;
     char *argv_json[] = {app, "--dataset", dir, "--folds", "2", "--epochs", "1", "--hidden", "4", "--blocks", "1",
                          "--mlp", "4", "--batch-size", "2", "--quiet", "--json", NULL};
     int rc = app_run(argv_json, false, out, sizeof out);
@@ -261,6 +271,66 @@ static int check_json_name(char *app)
     if (rc != 0 || !strstr(out, "a\\\"b/T\", \"graphs\": 6"))
         return fprintf(stderr, "--json with a quote in the folder name: exit %d\n%s\n", rc, out), 1;
     return 0;
+}
+
+/* A dataset whose graphs all have one label: an error naming it (it ran and reported accuracy 1). */
+static int check_single_class(char *app)
+{
+    static char out[1 << 16];
+    char dir[] = "/tmp/gp_graphclass_one_XXXXXX", ds[256];
+    if (!mkdtemp(dir)) return 1;
+    snprintf(ds, sizeof ds, "%s/T", dir);
+    mkdir(ds, 0777);
+    int bad = write_tiny_tu(ds, "3\n3\n3\n3\n3\n3\n");
+    char *argv_one[] = {app, "--dataset", ds, "--folds", "2", "--epochs", "1", "--hidden", "4", "--blocks", "1",
+                        "--mlp", "4", "--batch-size", "2", "--quiet", NULL};
+    int rc = bad ? -1 : app_run(argv_one, true, out, sizeof out);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    if (rc != 1 || !strstr(out, "/T: all 6 graphs have the same label (3)"))
+        return fprintf(stderr, "single-class dataset: exit %d, expected 1\n%s\n", rc, out), 1;
+    return 0;
+}
+
+/* --save PATH writes PATH and PATH.meta both or neither: PATH.meta a dangling symbolic link (its
+ * write fails after training) leaves no PATH (the model used to stay behind without its
+ * description); PATH.meta a directory is refused before training; a good save loads. */
+static int check_save_pair(char *app)
+{
+    static char out[1 << 16];
+    char dir[] = "/tmp/gp_graphclass_save_XXXXXX", ds[256], model[256], meta[300], cmd[300];
+    if (!mkdtemp(dir)) return 1;
+    snprintf(ds, sizeof ds, "%s/T", dir);
+    mkdir(ds, 0777);
+    snprintf(model, sizeof model, "%s/m", dir);
+    snprintf(meta, sizeof meta, "%s/m.meta", dir);
+    char *argv_save[] = {app, "--dataset", ds, "--folds", "2", "--max-folds", "1", "--epochs", "1", "--hidden", "4",
+                         "--blocks", "1", "--mlp", "4", "--batch-size", "2", "--quiet", "--save", model, NULL};
+    int bad = write_tiny_tu(ds, "0\n1\n0\n1\n0\n1\n"), rc = -1;
+    char target[300];
+    snprintf(target, sizeof target, "%s/nodir/meta", dir);
+    if (!bad && (symlink(target, meta) != 0 || (rc = app_run(argv_save, true, out, sizeof out)) != 1 ||
+                 access(model, F_OK) == 0 || !strstr(out, "m.meta (No such file or directory)"))) {
+        fprintf(stderr, "--save with an unwritable PATH.meta: a model file left, or no error\n%s\n", out);
+        bad = 1;
+    }
+    remove(meta);
+    if (!bad && (mkdir(meta, 0777) != 0 || (rc = app_run(argv_save, true, out, sizeof out)) != 2 ||
+                 !strstr(out, "m.meta is a directory") || access(model, F_OK) == 0)) {
+        fprintf(stderr, "--save with a directory PATH.meta: exit %d, expected 2\n%s\n", rc, out);
+        bad = 1;
+    }
+    rmdir(meta);
+    char *argv_pred[] = {app, "--load", model, "--predict", ds, NULL};
+    if (!bad && ((rc = app_run(argv_save, true, out, sizeof out)) != 0 || access(meta, F_OK) != 0 ||
+                 (rc = app_run(argv_pred, false, out, sizeof out)) != 0 || !strstr(out, "p_1"))) {
+        fprintf(stderr, "--save, then --load --predict: exit %d\n%s\n", rc, out);
+        bad = 1;
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return bad;
 }
 
 int main(int argc, char **argv)
@@ -322,8 +392,8 @@ int main(int argc, char **argv)
      * 99999999999 to a width of 1215752191, which allocated tens of GB before failing). The
      * options before the bad one keep a run short should it be accepted. */
     const char *bad_num[][2] = {{"--hidden", "4294967304"}, {"--hidden", "4097"}, {"--epochs", "1x"},
-                                {"--weight-decay", "abc"}, {"--mlp", "4097"}};
-    for (int i = 0; i < 5; i++) {
+                                {"--weight-decay", "abc"}, {"--mlp", "4097"}, {"--seed", "abc"}, {"--seed", "-1"}};
+    for (int i = 0; i < 7; i++) {
         char *argv_num[] = {argv[1], "--dataset", "MUTAG", "--folds", "2", "--max-folds", "1", "--epochs", "1",
                             "--blocks", "1", "--hidden", "8", "--mlp", "8", (char *)bad_num[i][0],
                             (char *)bad_num[i][1], "--quiet", NULL};
@@ -335,5 +405,5 @@ int main(int argc, char **argv)
                          "--save", "/nonexistent-gp-dir/model", "--quiet", NULL};
     if ((rc = app_run(argv_save, true, out, sizeof out)) != 2 || !strstr(out, "is not a writable directory"))
         return fprintf(stderr, "--save in a missing directory: exit %d, expected 2\n%s\n", rc, out), 1;
-    return check_grid(argv[1]) || check_fold_range(argv[1]) || check_blocks0(argv[1]) || check_json_name(argv[1]);
+    return check_single_class(argv[1]) || check_save_pair(argv[1]) || check_grid(argv[1]) || check_fold_range(argv[1]) || check_blocks0(argv[1]) || check_json_name(argv[1]);
 }

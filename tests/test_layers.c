@@ -861,6 +861,70 @@ static long file_size(const char *path)
     return n;
 }
 
+/* GIN with a batch-norm MLP on a minibatch of one node (a one-node graph): the training steps
+ * run (batch norm falls back to the running statistics, which stay as they are) and move the
+ * parameters; it used to fail the run with "training needs at least 2 rows". */
+static void test_gin_batch_norm_one_node(void **state)
+{
+    (void)state;
+    gp_rng rng;
+    gp_rng_seed(&rng, 91);
+    gp_graph *g = NULL;
+    int64_t none[1] = {0};
+    assert_int_equal(gp_graph_from_edges(&g, 1, 0, none, none, NULL, 0), GP_OK);
+    gp_module *mlp = NULL, *m = NULL;
+    int64_t hidden = 4;
+    gp_mlp_options mo = {.act = GP_ACT_RELU, .norm = GP_NORM_BATCH};
+    assert_int_equal(gp_mlp_new(&mlp, 3, 1, &hidden, 2, &mo, &rng), GP_OK);
+    assert_int_equal(gp_gin_new(&m, &mlp, NULL, &rng), GP_OK);
+    gp_param_list pl, all;
+    assert_int_equal(gp_module_params(&pl, m, false), GP_OK);
+    assert_int_equal(gp_module_params(&all, m, true), GP_OK);
+    assert_int_equal(all.count, pl.count + 2); /* the buffers (after the parameters): running mean and var */
+    float before[256], buffers[2][4];
+    int64_t np = 0;
+    for (int i = 0; i < pl.count; i++) {
+        int64_t k = pl.tensors[i]->rows * pl.tensors[i]->cols;
+        assert_true(np + k <= 256);
+        memcpy(before + np, pl.tensors[i]->data, sizeof(float) * (size_t)k);
+        np += k;
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(all.tensors[pl.count + i]->cols, 4);
+        memcpy(buffers[i], all.tensors[pl.count + i]->data, sizeof buffers[i]);
+    }
+    gp_optim *opt = NULL;
+    assert_int_equal(gp_adam_new(&opt, pl.tensors, pl.count, 0.05f, 0.9f, 0.999f, 1e-8f, 0.0f), GP_OK);
+    gp_tape *t = NULL;
+    assert_int_equal(gp_tape_new(&t), GP_OK);
+    gp_tape_set_training(t, true);
+    float xv[3] = {0.5f, -1.0f, 2.0f};
+    int64_t label[1] = {1};
+    for (int step = 0; step < 3; step++) {
+        gp_tape_reset(t);
+        gp_tensor *out = gp_module_forward(m, t, g, gp_tape_constant(t, xv, 1, 3));
+        if (!out) fail_msg("GIN on one node: %s", gp_last_error());
+        assert_int_equal(gp_tape_backward(t, gp_cross_entropy_loss(t, out, label, GP_REDUCE_MEAN)), GP_OK);
+        assert_int_equal(gp_optim_step(opt), GP_OK);
+        gp_optim_zero_grad(opt);
+    }
+    bool moved = false; /* the parameters took optimiser steps */
+    np = 0;
+    for (int i = 0; i < pl.count; i++) {
+        int64_t k = pl.tensors[i]->rows * pl.tensors[i]->cols;
+        moved |= memcmp(before + np, pl.tensors[i]->data, sizeof(float) * (size_t)k) != 0;
+        np += k;
+    }
+    assert_true(moved);
+    for (int i = 0; i < 2; i++) assert_true(memcmp(buffers[i], all.tensors[pl.count + i]->data, sizeof buffers[i]) == 0);
+    gp_tape_free(&t);
+    gp_optim_free(&opt);
+    gp_param_list_free(&pl);
+    gp_param_list_free(&all);
+    gp_module_free(&m);
+    gp_graph_free(&g);
+}
+
 static void test_checkpoint_round_trip_and_damage(void **state)
 {
     (void)state;
@@ -1050,6 +1114,7 @@ int main(void)
         cmocka_unit_test(test_layer_errors),
         cmocka_unit_test(test_stack_jk_residual),
         cmocka_unit_test(test_mlp_norms_gradcheck),
+        cmocka_unit_test(test_gin_batch_norm_one_node),
         cmocka_unit_test(test_checkpoint_round_trip_and_damage),
         cmocka_unit_test(test_layers_out_of_memory),
     };

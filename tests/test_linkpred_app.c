@@ -66,6 +66,14 @@ static void write_file(const char *name, const char *text)
     fclose(f);
 }
 
+/* Occurrences of needle in s. */
+static int count_str(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
 static bool has_edge(const gp_graph *g, int64_t u, int64_t v)
 {
     for (int64_t k = g->adj.ptr[v]; k < g->adj.ptr[v + 1]; k++)
@@ -410,6 +418,7 @@ static void test_features(void **state)
     assert_int_equal(run(args), 1);
     err = slurp("err.txt");
     assert_non_null(strstr(err, "feat_huge.txt:2: bad number '1e39'"));
+    assert_int_equal(count_str(err, "feat_huge.txt"), 1); /* was "feat_huge.txt: .../feat_huge.txt:2: ..." */
     free(err);
     write_file("feat_ragged.txt", "city0 1 2\ncity1 1\n");
     snprintf(args, sizeof args, "--quiet --epochs 1 --features '%s/feat_ragged.txt' '%s/fring.txt'", dir, dir);
@@ -502,10 +511,22 @@ static void test_bad_input(void **state)
     char *err = slurp("err.txt");
     assert_non_null(strstr(err, "nope.txt"));
     free(err);
-    /* malformed edge list */
+    /* malformed edge list: the path named once, the hint phrased for users (not a bare flag name) */
     write_file("bad.txt", "1 2\n2 x3\n");
     snprintf(args, sizeof args, "--quiet --one-based --split-file '%s/bad.txt' '%s/bad.txt'", dir, dir);
     assert_int_equal(run(args), 1);
+    err = slurp("err.txt");
+    if (count_str(err, "bad.txt") != 1 || !strstr(err, "bad.txt:2: bad number 'x3'") ||
+        !strstr(err, "names that are not numbers must be read as labels"))
+        fail_msg("%s", err);
+    free(err);
+    write_file("big.txt", "1 2\n2 99999999999\n");
+    snprintf(args, sizeof args, "--quiet --one-based '%s/big.txt'", dir);
+    assert_int_equal(run(args), 1);
+    err = slurp("err.txt");
+    if (count_str(err, "big.txt") != 1 || !strstr(err, "is above 2147483647, the largest id read without a node count"))
+        fail_msg("%s", err);
+    free(err);
     /* unknown node in the pairs file: error with file:line, no output file */
     write_file("badpairs.txt", "0 1\n2 nosuchnode\n");
     snprintf(args, sizeof args,
@@ -565,6 +586,43 @@ static void test_bad_input(void **state)
     assert_int_equal(run("--for 3"), 2);
 }
 
+/* Contradictory or impossible options are usage errors, reported before anything is loaded
+ * (--split 1 without --dataset used to fail only after loading; --test-ratio 0 gave exit 0 with
+ * NaN results); a split that leaves no test pairs is an error, not a NaN table. */
+static void test_option_conflicts(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args, *what;
+    } bad[] = {
+        {"--split 1", "--split K needs --dataset"},
+        {"--dataset USAir --split 1 --test-percent 20", "--test-percent must be 10 or 50"},
+        {"--test-percent 50", "--test-percent needs --split"},
+        {"--dataset USAir --split 1 --test-ratio 0.2", "--test-ratio is for random splits"},
+        {"--test-ratio 0", "--test-ratio must be above 0"},
+        {"--test-ratio 0.5 --val-ratio 0.5", "leave no training pairs"},
+        {"--seed abc", "bad value 'abc' for --seed"},
+        {"--seed -1", "bad value '-1' for --seed"},
+        {"--seed 1.5", "bad value '1.5' for --seed"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[512];
+        snprintf(args, sizeof args, "--quiet --data-dir '%s/no-such-dir' %s", dir, bad[i].args); /* never loaded */
+        assert_int_equal(run(args), 2);
+        char *err = slurp("err.txt");
+        if (!strstr(err, bad[i].what)) fail_msg("%s: %s", bad[i].args, err);
+        free(err);
+    }
+    /* 5 edges: a 10% test part rounds to no pair */
+    write_file("five.txt", "a b\nb c\nc d\nd e\ne a\n");
+    char args[512];
+    snprintf(args, sizeof args, "--quiet --method cn '%s/five.txt'", dir);
+    assert_int_equal(run(args), 1);
+    char *err = slurp("err.txt");
+    if (!strstr(err, "no test pairs")) fail_msg("%s", err);
+    free(err);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -587,6 +645,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_pair_files),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_option_conflicts),
     };
     int rc = cmocka_run_group_tests_name("linkpred_app", tests, NULL, NULL);
     gp_finalize();

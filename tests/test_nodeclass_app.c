@@ -3,7 +3,7 @@
  * temporary data directory trains (exit 0); with a training node that has no label, an empty
  * training split or a split number that does not exist it fails with exit 1 and a message that
  * names the file or the split (not an error from inside the loss). Numbers that do not parse
- * (atoi wrapped 4294967304 to 8) or widths beyond 4096 are usage errors. The app path is argv[1].
+ * (atoi wrapped 4294967304 to 8; a --seed of 'abc' was 0) or widths beyond 4096 are usage errors. The app path is argv[1].
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +69,10 @@ int main(int argc, char **argv)
               check(argv[1], "notrain", NULL, NULL, 1, "split 0 has no training nodes") ||
               check(argv[1], "good", "--split", "3", 1, "has no split of that number") ||
               check(argv[1], "good", "--hidden", "4294967304", 2, "bad value '4294967304' for --hidden") ||
-              check(argv[1], "good", "--hidden", "5000", 2, "invalid option value");
+              check(argv[1], "good", "--hidden", "5000", 2, "invalid option value") ||
+              check(argv[1], "good", "--seed", "abc", 2, "bad value 'abc' for --seed") ||
+              check(argv[1], "good", "--seed", "-1", 2, "bad value '-1' for --seed") ||
+              check(argv[1], "good", "--seed", "7x", 2, "bad value '7x' for --seed");
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);

@@ -360,14 +360,13 @@ static void test_batch_norm_running_stats_and_errors(void **state)
     assert_null(gp_batch_norm(t, x, NULL, NULL, rm, rv, 0.1f, 1e-5f));
     assert_int_equal(gp_tape_status(t), GP_E_NUMERIC);
     assert_non_null(strstr(gp_last_error(), "column 1"));
-    /* one row in training: no variance to estimate */
+    /* one row in training: no variance to estimate; without running statistics to fall back
+     * on it is an error (test_batch_norm_one_row: with them) */
     gp_tape_reset(t);
     gp_tape_set_training(t, true);
-    float before[2] = {rm->data[0], rm->data[1]};
-    assert_null(gp_batch_norm(t, gp_tape_constant(t, data, 1, 2), NULL, NULL, rm, rv, 0.1f, 1e-5f));
-    assert_int_equal(gp_tape_status(t), GP_E_SHAPE);
-    assert_non_null(strstr(gp_last_error(), "at least 2 rows"));
-    assert_true(rm->data[0] == before[0] && rm->data[1] == before[1]);
+    assert_null(gp_batch_norm(t, gp_tape_constant(t, data, 1, 2), NULL, NULL, NULL, NULL, 0.1f, 1e-5f));
+    assert_int_equal(gp_tape_status(t), GP_E_INVALID);
+    assert_non_null(strstr(gp_last_error(), "training batch of 1 row(s) has no variance"));
     /* shape and argument errors */
     gp_tape_reset(t);
     x = gp_tape_constant(t, data, 4, 2);
@@ -378,6 +377,50 @@ static void test_batch_norm_running_stats_and_errors(void **state)
     assert_null(gp_batch_norm(t, x, NULL, NULL, rm, rv, 1.5f, 1e-5f));
     assert_int_equal(gp_tape_status(t), GP_E_INVALID);
     gp_tape_free(&t);
+    gp_tensor_free(&rm);
+    gp_tensor_free(&rv);
+}
+
+/* A training batch of one row (GIN's MLP on a one-node minibatch) is normalised with the
+ * running statistics, exactly as in eval mode, and leaves them unchanged; its gradients are
+ * those of the eval formula (gradcheck). (GIN training on one node: test_layers.c.) */
+static void test_batch_norm_one_row(void **state)
+{
+    (void)state;
+    gp_rng rng;
+    gp_rng_seed(&rng, 23);
+    gp_tensor *a = gc_param(&rng, "a", 1, 4, -2, 2);
+    gp_tensor *g = gc_param(&rng, "gamma", 1, 4, 0.5f, 1.5f);
+    gp_tensor *b = gc_param(&rng, "beta", 1, 4, -1, 1);
+    gp_tensor *rm = NULL, *rv = NULL;
+    gp_tensor_new(&rm, 1, 4);
+    gp_tensor_new(&rv, 1, 4);
+    gc_fill(rm, &rng, -0.5f, 0.5f);
+    gc_fill(rv, &rng, 0.5f, 2.0f);
+    float saved_rm[4], saved_rv[4];
+    memcpy(saved_rm, rm->data, sizeof saved_rm);
+    memcpy(saved_rv, rv->data, sizeof saved_rv);
+    gp_tensor *in[3] = {a, g, b};
+    bn_ctx train = {true, true, rm, rv}, eval = {true, false, rm, rv};
+    gp_tape *t = gc_tape();
+    gp_tensor *y = batch_norm_forward(t, in, &train);
+    assert_non_null(y);
+    gp_tensor *ye = batch_norm_forward(t, in, &eval);
+    assert_non_null(ye);
+    for (int64_t j = 0; j < 4; j++) {
+        double ref = (a->data[j] - saved_rm[j]) / sqrt(saved_rv[j] + 1e-5) * g->data[j] + b->data[j];
+        assert_true(fabs(y->data[j] - ref) < 1e-5);
+        assert_true(y->data[j] == ye->data[j]); /* the same bits as eval mode */
+    }
+    assert_true(memcmp(rm->data, saved_rm, sizeof saved_rm) == 0);
+    assert_true(memcmp(rv->data, saved_rv, sizeof saved_rv) == 0);
+    gp_tape_free(&t);
+    assert_true(gc_check(batch_norm_forward, &train, in, 3) < 1e-2);
+    assert_true(memcmp(rm->data, saved_rm, sizeof saved_rm) == 0);
+
+    gp_tensor_free(&a);
+    gp_tensor_free(&g);
+    gp_tensor_free(&b);
     gp_tensor_free(&rm);
     gp_tensor_free(&rv);
 }
@@ -813,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_layer_norm),
         cmocka_unit_test(test_batch_norm_gradients),
         cmocka_unit_test(test_batch_norm_running_stats_and_errors),
+        cmocka_unit_test(test_batch_norm_one_row),
         cmocka_unit_test(test_shape_gradients_and_values),
         cmocka_unit_test(test_concat_grad_reaches_late_part),
         cmocka_unit_test(test_shape_errors),

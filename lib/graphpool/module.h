@@ -112,7 +112,8 @@ GP_API gp_status gp_activation_parse(gp_activation *out, const char *name);
 
 typedef enum gp_norm_kind {
     GP_NORM_NONE = 0,
-    GP_NORM_BATCH, /* gp_batch_norm, momentum 0.1, eps 1e-5; running stats are buffers */
+    GP_NORM_BATCH, /* gp_batch_norm, momentum 0.1, eps 1e-5; running stats are buffers (and
+                    * normalise a training batch of one row, see gp_batch_norm) */
     GP_NORM_LAYER  /* gp_layer_norm, eps 1e-5 */
 } gp_norm_kind;
 

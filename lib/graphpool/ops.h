@@ -77,7 +77,9 @@ GP_API gp_tensor *gp_layer_norm(gp_tape *t, gp_tensor *a, gp_tensor *gamma, gp_t
  * Per column over the rows (Ioffe & Szegedy 2015). Training: batch mean and biased variance
  * normalise; running_mean/var (1 x cols, long-lived, not parameters) are updated as
  * r = (1 - momentum) r + momentum * batch (unbiased variance for running_var). Eval: running
- * statistics normalise. gamma, beta may be NULL.
+ * statistics normalise. A training batch of fewer than 2 rows (no variance to estimate) is
+ * normalised as in eval mode, with the running statistics, which it leaves unchanged; it needs
+ * running_mean and running_var (GP_E_INVALID without them). gamma, beta may be NULL.
  */
 GP_API gp_tensor *gp_batch_norm(gp_tape *t, gp_tensor *a, gp_tensor *gamma, gp_tensor *beta, gp_tensor *running_mean,
                           gp_tensor *running_var, float momentum, float eps);
