@@ -17,8 +17,9 @@
  * split K; --test-percent 50 for 50/50). A fixed split without validation pairs gets
  * --val-ratio (default 0.05) of its training pairs moved to validation (seeded), as WalkPool
  * does. The observed graph is training + validation positives; test positives never enter it.
- * A split without test pairs is an error (its results would be NaN); so are --split without
- * --dataset, --test-percent other than 10 or 50, and ratios that leave no training pairs.
+ * A split without test pairs is an error (its results would be NaN) unless the run is for
+ * --predict or --recommend (--test-ratio 0: train on every edge, no test scores); so are --split
+ * without --dataset, --test-percent other than 10 or 50, and ratios that leave no training pairs.
  *
  * --method walkpool (default) or a heuristic (cn, jaccard, aa, ra, pa, katz, ppr, svd);
  * --compare runs WalkPool and all heuristics on the same split (or --compare LIST: WalkPool
@@ -501,8 +502,11 @@ static gp_status make_split(gp_link_split **out, app *a)
     } else {
         st = gp_link_split_random(out, a->g, a->val_ratio, a->test_ratio, GP_NEG_AVOID_ALL_EDGES, a->lp.seed);
     }
-    /* no test pairs: every reported number would be NaN */
-    if (st == GP_OK && ((*out)->count[GP_LINK_TEST_POS] == 0 || (*out)->count[GP_LINK_TEST_NEG] == 0))
+    /* no test pairs: every reported number would be NaN (allowed when the run is for --predict or
+     * --recommend: training on every edge, no evaluation) */
+    bool for_output = a->predict || a->recommend > 0;
+    if (st == GP_OK && !for_output &&
+        ((*out)->count[GP_LINK_TEST_POS] == 0 || (*out)->count[GP_LINK_TEST_NEG] == 0))
         st = app_error(GP_E_INVALID, "%s%sno test pairs (%lld positives, %lld negatives)%s", a->split_file ? a->split_file : "",
                        a->split_file ? ": " : "", (long long)(*out)->count[GP_LINK_TEST_POS],
                        (long long)(*out)->count[GP_LINK_TEST_NEG],
@@ -1034,8 +1038,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "gp-linkpred: --test-ratio is for random splits, not with --split or --split-file\n");
             return 2;
         }
-    } else if (a.test_ratio <= 0.0) {
-        fprintf(stderr, "gp-linkpred: --test-ratio must be above 0 (a split without test pairs has no result)\n");
+    } else if (a.test_ratio <= 0.0 && !a.predict && !a.recommend) {
+        fprintf(stderr, "gp-linkpred: --test-ratio must be above 0 (a split without test pairs has no result; "
+                        "0 is for --predict or --recommend runs that train on every edge)\n");
         return 2;
     } else if (a.val_ratio + a.test_ratio >= 1.0) {
         fprintf(stderr, "gp-linkpred: --val-ratio %g + --test-ratio %g leave no training pairs (the sum must be below 1)\n",

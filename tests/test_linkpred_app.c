@@ -621,6 +621,15 @@ static void test_option_conflicts(void **state)
     char *err = slurp("err.txt");
     if (!strstr(err, "no test pairs")) fail_msg("%s", err);
     free(err);
+    /* --test-ratio 0 is fine for --recommend: trained on every edge, the links are listed */
+    write_cities("all.txt", 30);
+    snprintf(args, sizeof args, "--quiet --json --epochs 1 --hidden 8 --walk-len 2 --test-ratio 0 --recommend 3 '%s/all.txt'",
+             dir);
+    assert_int_equal(run(args), 0);
+    char *out = slurp("out.txt");
+    assert_non_null(strstr(out, "\"recommendations\""));
+    assert_non_null(strstr(out, "\"rank\": 3"));
+    free(out);
 }
 
 int main(int argc, char **argv)
