@@ -1351,23 +1351,13 @@ int main(int argc, char **argv)
         case 'l': o.layer = optarg; break;
         case 'h': ok = parse_int(&o.hidden, optarg); break;
         case 'b': ok = parse_int(&o.blocks, optarg); break;
-        case O_ENC:
-            if (!optarg || !strcmp(optarg, "linear")) o.encoder = ENC_LINEAR;
-            else if (!strcmp(optarg, "mlp")) o.encoder = ENC_MLP;
-            else {
-                fprintf(stderr, "gp-graphclass: --encoder=%s: expected linear or mlp\n", optarg);
-                for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
-                return 2;
-            }
+        case O_ENC: /* --encoder alone: linear */
+            o.encoder = !optarg || !strcmp(optarg, "linear") ? ENC_LINEAR : !strcmp(optarg, "mlp") ? ENC_MLP : -1;
+            ok = o.encoder >= 0;
             break;
         case O_MLPNORM:
-            if (!strcmp(optarg, "none")) o.mlp_norm = GP_NORM_NONE;
-            else if (!strcmp(optarg, "layer")) o.mlp_norm = GP_NORM_LAYER;
-            else {
-                fprintf(stderr, "gp-graphclass: --mlp-norm %s: expected none or layer\n", optarg);
-                for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
-                return 2;
-            }
+            o.mlp_norm = !strcmp(optarg, "none") ? GP_NORM_NONE : !strcmp(optarg, "layer") ? GP_NORM_LAYER : -1;
+            ok = o.mlp_norm >= 0;
             break;
         case 'p': pool_arg = optarg; break;
         case O_RATIO: ok = parse_double(&o.ratio, optarg); break;
@@ -1400,11 +1390,7 @@ int main(int argc, char **argv)
             char *end = NULL;
             long a = strtol(optarg, &end, 10), b = a;
             if (end != optarg && *end == '-') b = strtol(end + 1, &end, 10);
-            if (end == optarg || *end != '\0' || a < 1 || b < a || b > 64) {
-                fprintf(stderr, "gp-graphclass: --fold-range: expected A-B with 1 <= A <= B, got '%s'\n", optarg);
-                for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
-                return 2;
-            }
+            ok = end != optarg && *end == '\0' && a >= 1 && b >= a && b <= 64; /* A-B, 1 <= A <= B */
             o.first_fold = (int)a;
             o.last_fold = (int)b;
             break;
