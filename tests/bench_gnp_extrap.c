@@ -10,9 +10,11 @@
  *                     algorithmically aligned choice of Xu et al.)
  *   gnp:              GNP aggregation (gp_gnpconv_new) + GNP readout, p and q learned (shared by the
  *                     features, or per feature with per_channel=true)
+ *   sum+gnp:          GraphConv (sum aggregation) + the GNP readout: the readouts compared on
+ *                     the same message passing
  * Reported: test MAPE (mean |pred - y| / y) and training-range MAPE for each model, and the learned
  * (p, q) of GNP (first feature for per-channel). Usage: bench_gnp_extrap [epochs] [seed] [er|mixed]
- * [lr of GNP's p and q, default 0.005 as the other weights].
+ * [lr of GNP's p and q, default 0.005 as the other weights] [models, ';'-separated, default all].
  */
 #include <math.h>
 #include <stdio.h>
@@ -73,13 +75,15 @@ static int net_new(net *m, const char *kind, uint64_t seed)
     gp_rng rng;
     gp_rng_seed(&rng, seed);
     memset(m, 0, sizeof *m);
+    /* "sum+SPEC": sum aggregation and the readout SPEC; "gnp...": GNP aggregation and readout */
     bool gnp = !strncmp(kind, "gnp", 3), per = strstr(kind, "per_channel=true") != NULL;
+    const char *readout = !strncmp(kind, "sum+", 4) ? kind + 4 : kind;
     gp_status st = gnp ? gp_gnpconv_new(&m->l1, 4, HIDDEN, per, 1.0f, 0.0f, &rng)
                        : gp_graphconv_new(&m->l1, 4, HIDDEN, GP_AGGR_SUM, true, &rng);
     if (st == GP_OK)
         st = gnp ? gp_gnpconv_new(&m->l2, HIDDEN, HIDDEN, per, 1.0f, 0.0f, &rng)
                  : gp_graphconv_new(&m->l2, HIDDEN, HIDDEN, GP_AGGR_SUM, true, &rng);
-    if (st == GP_OK) st = gp_pool_new(&m->readout, kind, HIDDEN, &rng);
+    if (st == GP_OK) st = gp_pool_new(&m->readout, readout, HIDDEN, &rng);
     if (st == GP_OK) st = gp_linear_new(&m->head, HIDDEN, 1, true, &rng);
     return st != GP_OK;
 }
@@ -162,12 +166,24 @@ int main(int argc, char **argv)
            mixed ? "Erdos-Renyi / Barabasi-Albert" : "Erdos-Renyi", ty / train.count, sy / test.count,
            epochs, (unsigned long long)seed);
     printf("%-22s %12s %12s\n", "model", "train_mape", "test_mape");
-    const char *kinds[] = {"sum", "mean", "max", "gnp", "gnp:per_channel=true"};
+    /* models: the list below, or the ';'-separated ones of the fifth argument (any readout
+     * spec of gp_pool_new after "sum+", or "gnp..." for GNP aggregation and readout) */
+    const char *kinds[16] = {"sum", "mean", "max", "gnp", "gnp:per_channel=true", "sum+gnp",
+                             "sum+gnp:per_channel=true"};
+    int num_kinds = 7;
+    if (argc > 5) {
+        num_kinds = 0;
+        for (char *tok = strtok(argv[5], ";"); tok && num_kinds < 16; tok = strtok(NULL, ";"))
+            kinds[num_kinds++] = tok;
+    }
     gp_tape *t = NULL;
     if (gp_tape_new(&t) != GP_OK) return 1;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < num_kinds; k++) {
         net m;
-        if (net_new(&m, kinds[k], seed + 17)) return 1;
+        if (net_new(&m, kinds[k], seed + 17)) {
+            fprintf(stderr, "bench_gnp_extrap: model %s: %s\n", kinds[k], gp_last_error());
+            return 1;
+        }
         gp_param_list pl[4];
         gp_tensor *params[64], *pq[8];
         int np = 0, npq = 0;
@@ -212,11 +228,12 @@ int main(int argc, char **argv)
             }
         }
         printf("%-22s %12.4f %12.4f", kinds[k], mape(&m, t, &train), mape(&m, t, &test));
-        if (k >= 3) {
-            gp_tensor *ps[3] = {m.l1->params[0], m.l2->params[0], m.readout->params[0]};
-            const char *where[3] = {"layer1", "layer2", "readout"};
-            printf("   learned (p+, q+, p-, q-)%s:", k == 4 ? " of feature 0" : "");
-            for (int j = 0; j < 3; j++) {
+        if (strstr(kinds[k], "gnp")) {
+            bool agg = !strncmp(kinds[k], "gnp", 3); /* GNP aggregation: its layers' p, q too */
+            gp_tensor *ps[3] = {m.readout->params[0], m.l1->params[0], m.l2->params[0]};
+            const char *where[3] = {"readout", "layer1", "layer2"};
+            printf("   learned (p+, q+, p-, q-)%s:", strstr(kinds[k], "per_channel") ? " of feature 0" : "");
+            for (int j = 0; j < (agg ? 3 : 1); j++) {
                 int64_t c = ps[j]->cols;
                 printf(" %s %.2f %.2f %.2f %.2f", where[j], ps[j]->data[0], ps[j]->data[c],
                        ps[j]->data[2 * c], ps[j]->data[3 * c]);
