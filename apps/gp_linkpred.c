@@ -113,6 +113,8 @@ static void usage(FILE *f)
             "  --epochs N (50) --lr X (5e-5) --batch-size N (32) --hops N (2)\n"
             "  --max-nodes-per-hop N (0 = no cap) --hidden N (32) --heads N (2) --walk-len N (7)\n"
             "  --layers N (2 GCN) --dropout P (0.5) --drnl (DRNL label embedding) --bce (BCE loss)\n"
+            "  --torch-init           start the attention MLPs and the classifier as PyTorch's\n"
+            "                         nn.Linear does in the reference code (default: Glorot, zero bias)\n"
             "  --threads N (1)\n"
             "  --save-model FILE      save the trained model (best validation epoch)\n"
             "  --curve FILE           learning curve: per epoch loss, validation and test AUC/AP\n"
@@ -878,7 +880,7 @@ static void print_results(FILE *f, const app *a, const gp_link_split *s, const m
 enum {
     OPT_DATASET = 256, OPT_DATA_DIR, OPT_SPLIT, OPT_TEST_PERCENT, OPT_SPLIT_FILE, OPT_TEST_RATIO, OPT_VAL_RATIO,
     OPT_SEED, OPT_METHOD, OPT_COMPARE, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_HOPS, OPT_CAP, OPT_HIDDEN, OPT_HEADS,
-    OPT_WALK, OPT_LAYERS, OPT_DROPOUT, OPT_DRNL, OPT_BCE, OPT_THREADS, OPT_SAVE, OPT_LOAD, OPT_PREDICT,
+    OPT_WALK, OPT_LAYERS, OPT_DROPOUT, OPT_DRNL, OPT_BCE, OPT_TORCH_INIT, OPT_THREADS, OPT_SAVE, OPT_LOAD, OPT_PREDICT,
     OPT_RECOMMEND, OPT_FOR, OPT_MAXCAND, OPT_OUTPUT, OPT_CURVE, OPT_JSON, OPT_QUIET, OPT_ONE_BASED, OPT_FEATURES, OPT_HELP
 };
 
@@ -947,6 +949,7 @@ int main(int argc, char **argv)
         {"heads", required_argument, 0, OPT_HEADS}, {"walk-len", required_argument, 0, OPT_WALK},
         {"layers", required_argument, 0, OPT_LAYERS}, {"dropout", required_argument, 0, OPT_DROPOUT},
         {"drnl", no_argument, 0, OPT_DRNL}, {"bce", no_argument, 0, OPT_BCE},
+        {"torch-init", no_argument, 0, OPT_TORCH_INIT},
         {"threads", required_argument, 0, OPT_THREADS}, {"save-model", required_argument, 0, OPT_SAVE},
         {"load-model", required_argument, 0, OPT_LOAD}, {"predict", required_argument, 0, OPT_PREDICT},
         {"recommend", required_argument, 0, OPT_RECOMMEND}, {"for", required_argument, 0, OPT_FOR},
@@ -989,6 +992,7 @@ int main(int argc, char **argv)
         case OPT_DROPOUT: ok = parse_num(&v, optarg, 0, 0.99); a.lp.dropout = (float)v; break;
         case OPT_DRNL: a.lp.drnl = true; break;
         case OPT_BCE: a.lp.bce = true; break;
+        case OPT_TORCH_INIT: a.lp.torch_init = true; break;
         case OPT_THREADS: ok = parse_num(&v, optarg, 1, 1024); threads = (int)v; break;
         case OPT_SAVE: a.save_model = optarg; break;
         case OPT_LOAD: a.load_model = optarg; break;

@@ -48,6 +48,7 @@ void gp_linkpred_options_default(gp_linkpred_options *opt)
         .heads = 2,
         .walk_len = 7,
         .dropout = 0.5f,
+        .torch_init = false,
         .bce = false,
         .lr = 5e-5f,
         .batch_size = 32,
@@ -326,6 +327,24 @@ static gp_tensor *root_forward(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor 
 
 static const gp_module_ops root_ops = {"linkpred", root_forward, NULL, NULL};
 
+/* PyTorch's nn.Linear initialisation (kaiming_uniform with a = sqrt(5), and its bias rule):
+ * weight and bias uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)], fan_in = in_dim (the weight's
+ * rows here). Replaces the layer's Glorot / zero start. */
+static gp_status torch_linear_init(gp_module *lin, gp_rng *rng)
+{
+    gp_param_list pl = {0};
+    gp_status st = gp_module_params(&pl, lin, false);
+    if (st != GP_OK) return st;
+    if (pl.count < 1) {
+        gp_param_list_free(&pl);
+        return GP_ERR(GP_E_STATE, "linkpred: linear layer without weight");
+    }
+    float bound = 1.0f / sqrtf((float)(pl.tensors[0]->rows > 0 ? pl.tensors[0]->rows : 1));
+    for (int i = 0; i < pl.count; i++) gp_init_uniform(pl.tensors[i], rng, -bound, bound);
+    gp_param_list_free(&pl);
+    return GP_OK;
+}
+
 static gp_status add_child(gp_module *root, gp_module **keep, gp_module *child)
 {
     *keep = child;
@@ -433,6 +452,11 @@ gp_status gp_linkpred_model_new(gp_linkpred_model **out, const gp_linkpred_optio
     for (int l = 0; l < LP_CLS_LAYERS; l++) {
         GP_TRY(gp_linear_new(&tmp, widths[l], widths[l + 1], true, &rng));
         GP_TRY(add_child(m->root, &m->cls[l], tmp));
+    }
+    if (opt->torch_init) {
+        gp_module *lins[4 + LP_CLS_LAYERS] = {m->q1, m->q2, m->k1, m->k2};
+        for (int l = 0; l < LP_CLS_LAYERS; l++) lins[4 + l] = m->cls[l];
+        for (int i = 0; i < 4 + LP_CLS_LAYERS; i++) GP_TRY(torch_linear_init(lins[i], &rng));
     }
     *out = m;
     return GP_OK;

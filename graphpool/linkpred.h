@@ -44,6 +44,11 @@ typedef struct gp_linkpred_options {
     int heads;                 /* 2 */
     int walk_len;              /* 7: tau = 2 .. walk_len + 1 */
     float dropout;             /* 0.5 */
+    bool torch_init;           /* false: Glorot uniform weights and zero biases in the attention
+                                  MLPs and the classifier (graphpool's layer default); true: as
+                                  PyTorch's nn.Linear starts in the reference code, weights and
+                                  biases uniform in +-1/sqrt(fan_in). The GCN layers are Glorot
+                                  with zero bias either way (as PyG's GCNConv) */
     /* training */
     bool bce;                  /* false: MSE on the sigmoid (the paper); true: BCE with logits */
     float lr;                  /* 5e-5 */

@@ -321,6 +321,260 @@ static void test_attributes_used(void **state)
     free_fixture(&f);
 }
 
+/* ---- the whole model against a naive dense re-computation (eval mode) ---- */
+
+static const gp_tensor *param_named(const gp_param_list *pl, const char *name)
+{
+    for (int i = 0; i < pl->count; i++)
+        if (strcmp(pl->names[i], name) == 0) return pl->tensors[i];
+    fail_msg("no parameter %s", name);
+    return NULL;
+}
+
+/* y = x W (+ b), x n x W->rows, W row-major in x out; returns malloc'd n x out. */
+static double *dense_affine(const double *x, int64_t n, const gp_tensor *w, const gp_tensor *b)
+{
+    int64_t in = w->rows, out = w->cols;
+    double *y = calloc((size_t)(n * out), sizeof(double));
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t o = 0; o < out; o++) {
+            double acc = b ? b->data[o] : 0.0;
+            for (int64_t k = 0; k < in; k++) acc += x[i * in + k] * w->data[k * out + o];
+            y[i * out + o] = acc;
+        }
+    return y;
+}
+
+/* One subgraph (local 0 = a, 1 = b), the model as the paper / reference code define it:
+ * X = ones, H1 = Ahat X W0 + b0, H2 = Ahat relu(H1) W1 + b1 (Ahat = D^-1/2 (A + I) D^-1/2),
+ * Z = [X | H1 | H2], Q/K = W2 lrelu(W1 Z + c1, 0.2) + c2, s(u->v) = <Q_h[u], K_h[v]> / sqrt(d),
+ * P+ = softmax over v's incoming edges, P- without a->b and b->a, dense powers tau = 2..T+1,
+ * batch norm with running statistics, MLP with ReLU; returns sigmoid(output). */
+static double dense_model(const gp_graph *sg, const gp_param_list *pl, const gp_linkpred_options *o)
+{
+    int64_t n = gp_graph_nodes(sg), d = o->hidden, H = o->heads, T = o->walk_len, xd = o->ones_dim;
+    int64_t zd = xd + 2 * d, F = (5 * T + 1) * H;
+    double *A = calloc((size_t)(n * n), sizeof(double)), *dg = calloc((size_t)n, sizeof(double));
+    for (int64_t v = 0; v < n; v++)
+        for (int64_t k = sg->adj.ptr[v]; k < sg->adj.ptr[v + 1]; k++) A[v * n + sg->adj.idx[k]] = 1.0;
+    for (int64_t v = 0; v < n; v++) {
+        dg[v] = 1.0;
+        for (int64_t u = 0; u < n; u++) dg[v] += A[v * n + u];
+    }
+    double *x = malloc((size_t)(n * xd) * sizeof(double)), *z = malloc((size_t)(n * zd) * sizeof(double));
+    for (int64_t i = 0; i < n * xd; i++) x[i] = 1.0;
+    double *h = x;
+    int64_t hd = xd;
+    for (int l = 0; l < 2; l++) {
+        char wn[32], bn[32];
+        snprintf(wn, sizeof wn, "%d.weight", l);
+        snprintf(bn, sizeof bn, "%d.bias", l);
+        double *in = malloc((size_t)(n * hd) * sizeof(double));
+        for (int64_t i = 0; i < n * hd; i++) in[i] = l == 0 ? h[i] : (h[i] > 0.0 ? h[i] : 0.0);
+        double *xw = dense_affine(in, n, param_named(pl, wn), NULL);
+        const gp_tensor *bias = param_named(pl, bn);
+        double *out = malloc((size_t)(n * d) * sizeof(double));
+        for (int64_t v = 0; v < n; v++)
+            for (int64_t c = 0; c < d; c++) {
+                double acc = bias->data[c];
+                for (int64_t u = 0; u < n; u++)
+                    if (u == v || A[v * n + u] != 0.0) acc += xw[u * d + c] * ((u == v) + A[v * n + u]) / sqrt(dg[v] * dg[u]);
+                out[v * d + c] = acc;
+            }
+        for (int64_t v = 0; v < n; v++)
+            for (int64_t c = 0; c < d; c++) z[v * zd + xd + l * d + c] = out[v * d + c];
+        free(in);
+        free(xw);
+        if (l == 1) free(h);
+        h = out;
+        hd = d;
+    }
+    free(h);
+    for (int64_t v = 0; v < n; v++)
+        for (int64_t c = 0; c < xd; c++) z[v * zd + c] = 1.0;
+    double *qk[2];
+    for (int side = 0; side < 2; side++) { /* children 2, 3: queries (sources); 4, 5: keys */
+        char w1[32], b1[32], w2[32], b2[32];
+        snprintf(w1, sizeof w1, "%d.weight", 2 + 2 * side);
+        snprintf(b1, sizeof b1, "%d.bias", 2 + 2 * side);
+        snprintf(w2, sizeof w2, "%d.weight", 3 + 2 * side);
+        snprintf(b2, sizeof b2, "%d.bias", 3 + 2 * side);
+        double *t1 = dense_affine(z, n, param_named(pl, w1), param_named(pl, b1));
+        for (int64_t i = 0; i < n * d; i++)
+            if (t1[i] < 0.0) t1[i] *= 0.2;
+        qk[side] = dense_affine(t1, n, param_named(pl, w2), param_named(pl, b2));
+        free(t1);
+    }
+    double *f = calloc((size_t)F, sizeof(double)), *P[2], *M[2], *tmp = malloc((size_t)(n * n) * sizeof(double));
+    double *S = calloc((size_t)(n * n), sizeof(double));
+    for (int s = 0; s < 2; s++) {
+        P[s] = malloc((size_t)(n * n) * sizeof(double));
+        M[s] = malloc((size_t)(n * n) * sizeof(double));
+    }
+    const int64_t a = 0, b = 1;
+    for (int64_t hh = 0; hh < H; hh++) {
+        for (int64_t v = 0; v < n; v++) /* S[v][u] = s(u -> v) */
+            for (int64_t u = 0; u < n; u++) {
+                double acc = 0.0;
+                for (int64_t c = 0; c < d; c++) acc += qk[0][u * H * d + hh * d + c] * qk[1][v * H * d + hh * d + c];
+                S[v * n + u] = acc / sqrt((double)d);
+            }
+        for (int s = 0; s < 2; s++) {
+            for (int64_t v = 0; v < n; v++) {
+                double sum = 0.0;
+                for (int64_t u = 0; u < n; u++) {
+                    bool keep = A[v * n + u] != 0.0 && !(s == 1 && ((v == b && u == a) || (v == a && u == b)));
+                    P[s][v * n + u] = keep ? exp(S[v * n + u]) : 0.0;
+                    sum += P[s][v * n + u];
+                }
+                for (int64_t u = 0; u < n; u++) P[s][v * n + u] = sum > 0.0 ? P[s][v * n + u] / sum : 0.0;
+            }
+            memcpy(M[s], P[s], (size_t)(n * n) * sizeof(double));
+        }
+        for (int64_t i = 0; i < T; i++) {
+            for (int s = 0; s < 2; s++) {
+                for (int64_t r = 0; r < n; r++)
+                    for (int64_t c = 0; c < n; c++) {
+                        double acc = 0.0;
+                        for (int64_t k = 0; k < n; k++) acc += P[s][r * n + k] * M[s][k * n + c];
+                        tmp[r * n + c] = acc;
+                    }
+                memcpy(M[s], tmp, (size_t)(n * n) * sizeof(double));
+            }
+            double tr[2] = {0.0, 0.0};
+            for (int s = 0; s < 2; s++)
+                for (int64_t v = 0; v < n; v++) tr[s] += M[s][v * n + v];
+            int64_t col = hh * T + i, onp = H * T + H;
+            f[col] = tr[0] - tr[1];
+            f[onp + col] = M[0][a * n + a] + M[0][b * n + b];
+            f[onp + H * T + col] = M[1][a * n + a] + M[1][b * n + b];
+            f[onp + 2 * H * T + col] = M[0][a * n + b] + M[0][b * n + a];
+            f[onp + 3 * H * T + col] = M[1][a * n + b] + M[1][b * n + a];
+        }
+        f[H * T + hh] = 1.0 / (1.0 + exp(-S[b * n + a])) + 1.0 / (1.0 + exp(-S[a * n + b]));
+    }
+    const gp_tensor *rm = param_named(pl, "bn.running_mean"), *rv = param_named(pl, "bn.running_var"),
+                    *g = param_named(pl, "bn.weight"), *be = param_named(pl, "bn.bias");
+    for (int64_t c = 0; c < F; c++) f[c] = (f[c] - rm->data[c]) / sqrt(rv->data[c] + 1e-5) * g->data[c] + be->data[c];
+    double *cur = f;
+    for (int l = 0; l < 5; l++) {
+        char wn[32], bn[32];
+        snprintf(wn, sizeof wn, "%d.weight", 2 + 4 + l);
+        snprintf(bn, sizeof bn, "%d.bias", 2 + 4 + l);
+        const gp_tensor *w = param_named(pl, wn);
+        double *next = dense_affine(cur, 1, w, param_named(pl, bn));
+        if (l < 4)
+            for (int64_t i = 0; i < w->cols; i++) next[i] = next[i] > 0.0 ? next[i] : 0.0;
+        free(cur);
+        cur = next;
+    }
+    double p = 1.0 / (1.0 + exp(-cur[0]));
+    free(cur);
+    for (int s = 0; s < 2; s++) {
+        free(P[s]);
+        free(M[s]);
+    }
+    free(tmp);
+    free(S);
+    free(qk[0]);
+    free(qk[1]);
+    free(z);
+    free(A);
+    free(dg);
+    return p;
+}
+
+/* The trained model's scores (eval mode) equal the dense re-computation of the reference
+ * architecture, with either initialisation. */
+static void test_model_matches_dense(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f);
+    for (int torch = 0; torch < 2; torch++) {
+        gp_linkpred_options opt;
+        small_options(&opt);
+        opt.epochs = 1;
+        opt.torch_init = torch == 1;
+        gp_linkpred_model *m = NULL;
+        assert_int_equal(gp_linkpred_model_new(&m, &opt, 0), GP_OK);
+        gp_linkpred_result r;
+        assert_int_equal(gp_linkpred_fit(&r, m, f.obs, f.split, NULL, NULL, NULL), GP_OK);
+        gp_param_list pl = {0};
+        assert_int_equal(gp_module_params(&pl, gp_linkpred_model_module(m), true), GP_OK);
+        int64_t np = f.split->count[GP_LINK_TEST_POS], nn = f.split->count[GP_LINK_TEST_NEG];
+        int64_t cnt = (np < 8 ? np : 8) + (nn < 8 ? nn : 8);
+        int64_t *pairs = malloc((size_t)(2 * cnt) * sizeof(int64_t));
+        memcpy(pairs, f.split->pairs[GP_LINK_TEST_POS], (size_t)(2 * (np < 8 ? np : 8)) * sizeof(int64_t));
+        memcpy(pairs + 2 * (np < 8 ? np : 8), f.split->pairs[GP_LINK_TEST_NEG], (size_t)(2 * (nn < 8 ? nn : 8)) * sizeof(int64_t));
+        gp_linkpred_samples *s = NULL;
+        assert_int_equal(gp_linkpred_extract(&s, f.obs, cnt, pairs, &opt), GP_OK);
+        double *sc = malloc((size_t)cnt * sizeof(double));
+        assert_int_equal(gp_linkpred_predict_samples(sc, m, s, NULL), GP_OK);
+        for (int64_t i = 0; i < cnt; i++) {
+            const gp_graph *sg;
+            assert_int_equal(gp_linkpred_sample(&sg, NULL, NULL, s, i), GP_OK);
+            double ref = dense_model(sg, &pl, &opt);
+            assert_true(fabs(sc[i] - ref) <= 1e-5);
+        }
+        free(sc);
+        free(pairs);
+        gp_linkpred_samples_free(&s);
+        gp_param_list_free(&pl);
+        gp_linkpred_model_free(&m);
+    }
+    free_fixture(&f);
+}
+
+/* Initialisation: by default the attention MLPs and the classifier start with Glorot weights and
+ * zero biases; with torch_init as PyTorch's nn.Linear (weights and biases uniform in
+ * +-1/sqrt(fan_in), fan_in = weight rows), the GCN layers staying Glorot with zero bias. */
+static void test_torch_init(void **state)
+{
+    (void)state;
+    for (int torch = 0; torch < 2; torch++) {
+        gp_linkpred_options opt;
+        gp_linkpred_options_default(&opt);
+        opt.torch_init = torch == 1;
+        gp_linkpred_model *m = NULL;
+        assert_int_equal(gp_linkpred_model_new(&m, &opt, 0), GP_OK);
+        gp_param_list pl = {0};
+        assert_int_equal(gp_module_params(&pl, gp_linkpred_model_module(m), false), GP_OK);
+        int linears = 0;
+        for (int i = 0; i < pl.count; i++) {
+            const char *name = pl.names[i];
+            const char *dot = strchr(name, '.');
+            if (!dot || name[0] < '0' || name[0] > '9') continue; /* bn.* */
+            int child = atoi(name);
+            bool is_weight = strcmp(dot, ".weight") == 0;
+            const gp_tensor *w = is_weight ? pl.tensors[i] : pl.tensors[i - 1]; /* weight, then bias */
+            double bound = 1.0 / sqrt((double)w->rows), glorot = sqrt(6.0 / (double)(w->rows + w->cols));
+            double mx = 0.0, sum2 = 0.0;
+            int64_t n = gp_tensor_size(pl.tensors[i]);
+            for (int64_t k = 0; k < n; k++) {
+                double v = fabs(pl.tensors[i]->data[k]);
+                mx = v > mx ? v : mx;
+                sum2 += v * v;
+            }
+            bool gcn = child < opt.gnn_layers, pytorch = torch && !gcn;
+            if (is_weight) {
+                double lim = pytorch ? bound : glorot;
+                assert_true(mx <= lim * (1.0 + 1e-6));
+                if (n >= 1000) /* uniform in +-lim: mean square lim^2 / 3 */
+                    assert_true(fabs(sum2 / (double)n - lim * lim / 3.0) < 0.1 * lim * lim / 3.0);
+                if (pytorch) linears++;
+            } else if (pytorch) {
+                assert_true(mx <= bound * (1.0 + 1e-6) && mx > 0.0);
+            } else {
+                assert_true(mx == 0.0); /* zero bias */
+            }
+        }
+        assert_int_equal(linears, torch ? 4 + 5 : 0);
+        gp_param_list_free(&pl);
+        gp_linkpred_model_free(&m);
+    }
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -352,6 +606,8 @@ int main(void)
         cmocka_unit_test(test_training_learns_and_checkpoint),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_attributes_used),
+        cmocka_unit_test(test_torch_init),
+        cmocka_unit_test(test_model_matches_dense),
         cmocka_unit_test(test_bad_arguments),
     };
     int rc = cmocka_run_group_tests_name("linkpred", tests, NULL, NULL);
