@@ -199,9 +199,10 @@ static const unsigned char *rec_deg(const gp_linkpred_samples *s, const lp_rec *
         k = 0;                                                                                     \
         for (int64_t u = 0; u < n; u++) {                                                         \
             memcpy(&d, deg + (size_t)u * sizeof(T), sizeof(T));                                    \
+            int64_t cu = cur[u]; /* x > u below: cur[u] is not touched meanwhile */                \
             for (int64_t j = 0; j < (int64_t)d; j++, k++) {                                        \
                 memcpy(&x, up + (size_t)k * sizeof(T), sizeof(T));                                 \
-                idx[cur[u]++] = node_off + (int64_t)x;                                             \
+                idx[cu++] = node_off + (int64_t)x;                                                 \
                 idx[cur[x]++] = node_off + u;                                                      \
             }                                                                                      \
         }                                                                                          \
