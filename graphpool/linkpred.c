@@ -14,7 +14,9 @@
  * encoder's weights, synchronised before the batch, whose gradients are added to the model's
  * afterwards), and the classifier runs on the whole batch.
  * Subgraphs: G+ is built from the induced subgraph's sorted rows by inserting the target's two
- * entries (O(n + m), no sort).
+ * entries (O(n + m), no sort), then stored compactly (its upper triangle and node ids as narrow
+ * unsigned integers, see "Compact storage" below); each batch's block-diagonal G+ is rebuilt
+ * from that form, the same graph gp_graph_batch of the samples' G+ would give.
  *
  * DRNL (Zhang & Chen 2018), on G- inside the subgraph: d_a = distance to a without b,
  * d_b = distance to b without a, d = d_a + d_b, z = 1 + min(d_a, d_b) + (d/2)(d/2 + d%2 - 1),
@@ -75,24 +77,194 @@ static double now_seconds(void)
 /* ======================================================================================== */
 /* Subgraph extraction                                                                      */
 
-typedef struct lp_sample {
-    gp_graph *g;
-    int64_t *nodes;
-    int64_t *drnl;
-} lp_sample;
+/*
+ * Compact storage. Each sample is kept as a few packed arrays of unsigned integers of the
+ * smallest width (1, 2, 4 or 8 bytes) that holds their values, inside one pool block per chunk
+ * of LP_CHUNK samples:
+ *   nodes   n values: observed-graph id of each local node (width from the observed node count)
+ *   drnl    n values: DRNL labels < drnl_max_label (only with opt->drnl)
+ *   up_deg  n values: entries of row v of G+ with column > v
+ *   up_idx  m/2 values: those columns, ascending per row
+ * (the last two with the width that holds n - 1). G+ is symmetric without self-loops and its rows
+ * are sorted, so its upper triangle determines it: row v is {u < v : v in up(u)} in increasing u,
+ * then up(v) (rebuilt per batch, O(n + m); see rebuild_*). Values are read and written with
+ * memcpy, so nothing needs alignment.
+ */
+typedef struct lp_rec {
+    const unsigned char *data; /* in a pool block */
+    int64_t n, m;              /* nodes, stored entries of G+ (both directions) */
+} lp_rec;
+
+#define LP_CHUNK 4096 /* samples extracted (in parallel) before they are packed into one block */
 
 struct gp_linkpred_samples {
     int64_t count;
-    lp_sample *s;
+    lp_rec *rec;
+    int nodes_w, drnl_w;     /* widths in bytes; drnl_w = 0 without labels */
+    int64_t nblocks;
+    unsigned char **blocks;
+    size_t bytes;            /* blocks + records */
 };
 
-static void samples_release(lp_sample *s)
+/* Bytes per value for values in [0, max]. */
+static int uint_width(uint64_t max)
 {
-    gp_graph_free(&s->g);
-    gp_free(s->nodes);
-    gp_i_free(s->drnl);
-    s->nodes = NULL;
-    s->drnl = NULL;
+    return max <= UINT8_MAX ? 1 : max <= UINT16_MAX ? 2 : max <= UINT32_MAX ? 4 : 8;
+}
+
+static void put_uint(unsigned char *p, int w, int64_t i, uint64_t v)
+{
+    switch (w) {
+    case 1: p[i] = (uint8_t)v; break;
+    case 2: { uint16_t x = (uint16_t)v; memcpy(p + 2 * i, &x, 2); } break;
+    case 4: { uint32_t x = (uint32_t)v; memcpy(p + 4 * i, &x, 4); } break;
+    default: memcpy(p + 8 * i, &v, 8); break;
+    }
+}
+
+/* dst[0..n) = the n values of width w at src. */
+static void decode_uint(int64_t *dst, const unsigned char *src, int w, int64_t n)
+{
+    switch (w) {
+    case 1:
+        for (int64_t i = 0; i < n; i++) dst[i] = src[i];
+        break;
+    case 2:
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t x;
+            memcpy(&x, src + 2 * i, 2);
+            dst[i] = x;
+        }
+        break;
+    case 4:
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t x;
+            memcpy(&x, src + 4 * i, 4);
+            dst[i] = x;
+        }
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++) {
+            uint64_t x;
+            memcpy(&x, src + 8 * i, 8);
+            dst[i] = (int64_t)x;
+        }
+        break;
+    }
+}
+
+static int rec_id_width(const lp_rec *r) { return uint_width((uint64_t)(r->n - 1)); }
+static size_t rec_bytes(const gp_linkpred_samples *s, const lp_rec *r)
+{
+    int iw = rec_id_width(r);
+    return (size_t)r->n * (size_t)(s->nodes_w + s->drnl_w + iw) + (size_t)(r->m / 2) * (size_t)iw;
+}
+static const unsigned char *rec_nodes(const lp_rec *r) { return r->data; }
+static const unsigned char *rec_drnl(const gp_linkpred_samples *s, const lp_rec *r)
+{
+    return r->data + r->n * s->nodes_w;
+}
+static const unsigned char *rec_deg(const gp_linkpred_samples *s, const lp_rec *r)
+{
+    return r->data + r->n * (s->nodes_w + s->drnl_w);
+}
+
+/*
+ * Rows [0, n) of one sample's G+ into a block-diagonal CSR: ptr = the batch's row pointers from
+ * the sample's first row, idx = the batch's column array, local node v = batch node node_off + v,
+ * first entry at edge_off; cur: n scratch. Counting pass (lower entries per row), row pointers,
+ * then one pass over u ascending: row u's lower part is complete when u is reached, so up(u) goes
+ * after it, and u goes to the end of the lower part of each v in up(u).
+ */
+#define LP_DEFINE_REBUILD(NAME, T)                                                                 \
+    static void NAME(int64_t *ptr, int64_t *idx, int64_t *cur, const unsigned char *deg,           \
+                     const unsigned char *up, int64_t n, int64_t node_off, int64_t edge_off)        \
+    {                                                                                              \
+        T d, x;                                                                                    \
+        int64_t k = 0;                                                                             \
+        for (int64_t v = 0; v < n; v++) cur[v] = 0;                                               \
+        for (int64_t v = 0; v < n; v++) {                                                         \
+            memcpy(&d, deg + (size_t)v * sizeof(T), sizeof(T));                                    \
+            for (int64_t j = 0; j < (int64_t)d; j++, k++) {                                        \
+                memcpy(&x, up + (size_t)k * sizeof(T), sizeof(T));                                 \
+                cur[x]++;                                                                          \
+            }                                                                                      \
+        }                                                                                          \
+        int64_t e = edge_off;                                                                      \
+        for (int64_t v = 0; v < n; v++) {                                                         \
+            memcpy(&d, deg + (size_t)v * sizeof(T), sizeof(T));                                    \
+            int64_t lower = cur[v];                                                                \
+            ptr[v] = cur[v] = e;                                                                   \
+            e += lower + (int64_t)d;                                                               \
+        }                                                                                          \
+        k = 0;                                                                                     \
+        for (int64_t u = 0; u < n; u++) {                                                         \
+            memcpy(&d, deg + (size_t)u * sizeof(T), sizeof(T));                                    \
+            int64_t cu = cur[u]; /* x > u below: cur[u] is not touched meanwhile */                \
+            for (int64_t j = 0; j < (int64_t)d; j++, k++) {                                        \
+                memcpy(&x, up + (size_t)k * sizeof(T), sizeof(T));                                 \
+                idx[cu++] = node_off + (int64_t)x;                                                 \
+                idx[cur[x]++] = node_off + u;                                                      \
+            }                                                                                      \
+        }                                                                                          \
+    }
+LP_DEFINE_REBUILD(rebuild_u8, uint8_t)
+LP_DEFINE_REBUILD(rebuild_u16, uint16_t)
+LP_DEFINE_REBUILD(rebuild_u32, uint32_t)
+LP_DEFINE_REBUILD(rebuild_u64, uint64_t)
+#undef LP_DEFINE_REBUILD
+
+/*
+ * The block-diagonal G+ of samples which[0..count) (count >= 1, ids checked by the caller):
+ * the same graph as gp_graph_batch of their G+ graphs (unweighted, symmetric, sample j's nodes
+ * at graph_ptr[j]).
+ */
+static gp_status block_graph(gp_graph **out, const gp_linkpred_samples *s, const int64_t *which, int64_t count)
+{
+    *out = NULL;
+    int64_t n = 0, m = 0, maxn = 1;
+    for (int64_t i = 0; i < count; i++) {
+        const lp_rec *r = &s->rec[which[i]];
+        n += r->n;
+        m += r->m;
+        if (r->n > maxn) maxn = r->n;
+    }
+    gp_status st = GP_OK;
+    gp_csr *adj = NULL;
+    gp_graph *g = NULL;
+    int64_t *graph_ptr = gp_i_malloc((size_t)(count + 1) * sizeof(int64_t));
+    int64_t *cur = gp_i_malloc((size_t)maxn * sizeof(int64_t));
+    if (!graph_ptr || !cur) GP_TRY(GP_ERR(GP_E_NOMEM, "linkpred: out of memory (batch)"));
+    GP_TRY(gp_csr_new(&adj, n, n, m, false));
+    int64_t node_off = 0, edge_off = 0;
+    for (int64_t i = 0; i < count; i++) {
+        const lp_rec *r = &s->rec[which[i]];
+        const unsigned char *deg = rec_deg(s, r);
+        int iw = rec_id_width(r);
+        const unsigned char *up = deg + r->n * iw;
+        int64_t *ptr = adj->ptr + node_off;
+        graph_ptr[i] = node_off;
+        switch (iw) {
+        case 1: rebuild_u8(ptr, adj->idx, cur, deg, up, r->n, node_off, edge_off); break;
+        case 2: rebuild_u16(ptr, adj->idx, cur, deg, up, r->n, node_off, edge_off); break;
+        case 4: rebuild_u32(ptr, adj->idx, cur, deg, up, r->n, node_off, edge_off); break;
+        default: rebuild_u64(ptr, adj->idx, cur, deg, up, r->n, node_off, edge_off); break;
+        }
+        node_off += r->n;
+        edge_off += r->m;
+    }
+    adj->ptr[n] = m;
+    graph_ptr[count] = n;
+    GP_TRY(gp_i_graph_wrap(&g, &adj, true));
+    GP_TRY(gp_i_graph_set_batch(g, count, graph_ptr));
+    *out = g;
+    g = NULL;
+fail:
+    gp_csr_free(&adj);
+    gp_graph_free(&g);
+    gp_i_free(graph_ptr);
+    gp_i_free(cur);
+    return st;
 }
 
 /* BFS distances from src in g (local), never entering `blocked`; -1 = unreachable. */
@@ -177,23 +349,66 @@ static gp_status plus_graph(gp_graph **out, const gp_graph *sub)
     return st;
 }
 
-static gp_status extract_one(lp_sample *s, const gp_graph *obs, int64_t a, int64_t b,
-                             const gp_linkpred_options *opt, int64_t index)
+/* The packed form of one sample (layout above) in a new buffer *out; r->n, r->m set. g: G+ with
+ * sorted rows, symmetric, no self-loops (checked: an error otherwise, as the rebuild would
+ * differ). */
+static gp_status pack_sample(unsigned char **out, lp_rec *r, const gp_graph *g, const int64_t *nodes,
+                             const int64_t *drnl, int nodes_w, int drnl_w)
+{
+    const gp_csr *a = &g->adj;
+    int64_t n = a->rows, up = 0;
+    for (int64_t v = 0; v < n; v++)
+        for (int64_t k = a->ptr[v]; k < a->ptr[v + 1]; k++) {
+            if (k > a->ptr[v] && a->idx[k] <= a->idx[k - 1])
+                return GP_ERR(GP_E_STATE, "linkpred: subgraph row %lld is not sorted", (long long)v);
+            up += a->idx[k] > v;
+        }
+    if (2 * up != a->nnz)
+        return GP_ERR(GP_E_STATE, "linkpred: subgraph is not symmetric without self-loops");
+    r->n = n;
+    r->m = a->nnz;
+    int iw = rec_id_width(r);
+    unsigned char *p = gp_i_malloc((size_t)n * (size_t)(nodes_w + drnl_w + iw) + (size_t)up * (size_t)iw);
+    if (!p) return GP_ERR(GP_E_NOMEM, "linkpred: out of memory (sample)");
+    unsigned char *pz = p + n * nodes_w, *deg = pz + n * drnl_w, *ui = deg + n * iw;
+    int64_t w = 0;
+    for (int64_t v = 0; v < n; v++) {
+        put_uint(p, nodes_w, v, (uint64_t)nodes[v]);
+        if (drnl_w) put_uint(pz, drnl_w, v, (uint64_t)drnl[v]);
+        int64_t d = 0;
+        for (int64_t k = a->ptr[v]; k < a->ptr[v + 1]; k++)
+            if (a->idx[k] > v) {
+                put_uint(ui, iw, w++, (uint64_t)a->idx[k]);
+                d++;
+            }
+        put_uint(deg, iw, v, (uint64_t)d);
+    }
+    *out = p;
+    return GP_OK;
+}
+
+static gp_status extract_one(unsigned char **out, lp_rec *r, const gp_linkpred_samples *s, const gp_graph *obs,
+                             int64_t a, int64_t b, const gp_linkpred_options *opt, int64_t index)
 {
     gp_status st = GP_OK;
-    gp_graph *sub = NULL;
+    gp_graph *sub = NULL, *plus = NULL;
+    int64_t *nodes = NULL, *drnl = NULL;
     int64_t count = 0;
     gp_rng rng;
     gp_rng_seed(&rng, opt->seed * UINT64_C(0x9E3779B97F4A7C15) + (uint64_t)index + 1);
     int64_t seeds[2] = {a, b};
-    GP_TRY(gp_graph_khop(&s->nodes, &count, NULL, obs, 2, seeds, opt->hops, opt->max_nodes_per_hop,
+    GP_TRY(gp_graph_khop(&nodes, &count, NULL, obs, 2, seeds, opt->hops, opt->max_nodes_per_hop,
                          opt->max_nodes_per_hop > 0 ? &rng : NULL));
-    GP_TRY(gp_graph_induced(&sub, obs, count, s->nodes));
-    GP_TRY(plus_graph(&s->g, sub));
-    if (opt->drnl) GP_TRY(drnl_labels(&s->drnl, s->g, opt->drnl_max_label));
+    GP_TRY(gp_graph_induced(&sub, obs, count, nodes));
+    GP_TRY(plus_graph(&plus, sub));
+    gp_graph_free(&sub);
+    if (opt->drnl) GP_TRY(drnl_labels(&drnl, plus, opt->drnl_max_label));
+    GP_TRY(pack_sample(out, r, plus, nodes, drnl, s->nodes_w, s->drnl_w));
 fail:
     gp_graph_free(&sub);
-    if (st != GP_OK) samples_release(s);
+    gp_graph_free(&plus);
+    gp_free(nodes);
+    gp_i_free(drnl);
     return st;
 }
 
@@ -235,42 +450,76 @@ gp_status gp_linkpred_extract(gp_linkpred_samples **out, const gp_graph *observe
             return GP_ERR(GP_E_INVALID, "gp_linkpred_extract: pair %lld joins node %lld to itself",
                           (long long)i, (long long)a);
     }
+    int64_t chunk = count < LP_CHUNK ? (count > 0 ? count : 1) : LP_CHUNK;
+    int64_t nblocks = (count + LP_CHUNK - 1) / LP_CHUNK;
     gp_linkpred_samples *s = gp_i_calloc(1, sizeof *s);
-    if (!s || !(s->s = gp_i_calloc((size_t)(count > 0 ? count : 1), sizeof(lp_sample)))) {
-        gp_i_free(s);
-        return GP_ERR(GP_E_NOMEM, "gp_linkpred_extract: out of memory");
-    }
-    s->count = count;
-    gp_status *sts = gp_i_calloc((size_t)(count > 0 ? count : 1), sizeof(gp_status));
+    gp_status *sts = gp_i_calloc((size_t)chunk, sizeof(gp_status));
+    unsigned char **bufs = gp_i_calloc((size_t)chunk, sizeof(unsigned char *));
     char *first_msg = gp_i_calloc(512, 1);
-    if (!sts || !first_msg) {
+    if (s) {
+        s->rec = gp_i_calloc((size_t)(count > 0 ? count : 1), sizeof(lp_rec));
+        s->blocks = gp_i_calloc((size_t)(nblocks > 0 ? nblocks : 1), sizeof(unsigned char *));
+    }
+    if (!s || !s->rec || !s->blocks || !sts || !bufs || !first_msg) {
         gp_i_free(sts);
+        gp_i_free(bufs);
         gp_i_free(first_msg);
         gp_linkpred_samples_free(&s);
         return GP_ERR(GP_E_NOMEM, "gp_linkpred_extract: out of memory");
     }
+    s->count = count;
+    s->nodes_w = uint_width((uint64_t)(n > 0 ? n - 1 : 0));
+    s->drnl_w = opt->drnl ? uint_width((uint64_t)(opt->drnl_max_label - 1)) : 0;
+    s->bytes = (size_t)count * sizeof(lp_rec);
     int nt = gp_i_threads();
     int64_t first_bad = -1;
-    /* dynamic schedule (subgraph sizes vary); each pair owns its slot and its rng stream, so the
-     * result is independent of threads and schedule */
-#pragma omp parallel for schedule(dynamic, 8) num_threads(nt) if (nt > 1 && count > 16)
-    for (int64_t i = 0; i < count; i++) {
-        sts[i] = extract_one(&s->s[i], observed, pairs[2 * i], pairs[2 * i + 1], opt, i);
-        if (sts[i] != GP_OK) {
+    for (int64_t c0 = 0; c0 < count && first_bad < 0; c0 += chunk) {
+        int64_t c = count - c0 < chunk ? count - c0 : chunk;
+        /* dynamic schedule (subgraph sizes vary); each pair owns its slot and its rng stream, so
+         * the result is independent of threads and schedule */
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nt) if (nt > 1 && c > 16)
+        for (int64_t j = 0; j < c; j++) {
+            int64_t i = c0 + j;
+            sts[j] = extract_one(&bufs[j], &s->rec[i], s, observed, pairs[2 * i], pairs[2 * i + 1], opt, i);
+            if (sts[j] != GP_OK) {
 #pragma omp critical(gp_linkpred_extract_err)
-            {
-                if (first_bad < 0 || i < first_bad) {
-                    first_bad = i;
-                    snprintf(first_msg, 512, "%s", gp_last_error());
+                {
+                    if (first_bad < 0 || i < first_bad) {
+                        first_bad = i;
+                        snprintf(first_msg, 512, "%s", gp_last_error());
+                    }
                 }
             }
         }
+        if (first_bad >= 0) {
+            st = GP_ERR(sts[first_bad - c0], "gp_linkpred_extract: pair %lld: %s", (long long)first_bad, first_msg);
+        } else { /* the chunk's samples into one block, in order */
+            size_t bytes = 0;
+            for (int64_t j = 0; j < c; j++) bytes += rec_bytes(s, &s->rec[c0 + j]);
+            unsigned char *block = gp_i_malloc(bytes);
+            if (!block) {
+                st = GP_ERR(GP_E_NOMEM, "gp_linkpred_extract: out of memory (%zu bytes of subgraphs)", bytes);
+                first_bad = c0;
+            } else {
+                s->blocks[s->nblocks++] = block;
+                s->bytes += bytes;
+                for (int64_t j = 0; j < c; j++) {
+                    lp_rec *r = &s->rec[c0 + j];
+                    size_t b = rec_bytes(s, r);
+                    memcpy(block, bufs[j], b);
+                    r->data = block;
+                    block += b;
+                }
+            }
+        }
+        for (int64_t j = 0; j < c; j++) {
+            gp_i_free(bufs[j]);
+            bufs[j] = NULL;
+        }
     }
-    if (first_bad >= 0) {
-        st = GP_ERR(sts[first_bad], "gp_linkpred_extract: pair %lld: %s", (long long)first_bad, first_msg);
-        gp_linkpred_samples_free(&s);
-    }
+    if (first_bad >= 0) gp_linkpred_samples_free(&s);
     gp_i_free(sts);
+    gp_i_free(bufs);
     gp_i_free(first_msg);
     *out = s;
     return st;
@@ -279,23 +528,74 @@ gp_status gp_linkpred_extract(gp_linkpred_samples **out, const gp_graph *observe
 void gp_linkpred_samples_free(gp_linkpred_samples **s)
 {
     if (!s || !*s) return;
-    for (int64_t i = 0; i < (*s)->count; i++) samples_release(&(*s)->s[i]);
-    gp_i_free((*s)->s);
+    for (int64_t b = 0; b < (*s)->nblocks; b++) gp_i_free((*s)->blocks[b]);
+    gp_i_free((*s)->blocks);
+    gp_i_free((*s)->rec);
     gp_i_free(*s);
     *s = NULL;
 }
 
 int64_t gp_linkpred_samples_count(const gp_linkpred_samples *s) { return s ? s->count : 0; }
 
-gp_status gp_linkpred_sample(const gp_graph **g, const int64_t **nodes, const int64_t **drnl,
-                             const gp_linkpred_samples *s, int64_t i)
+size_t gp_linkpred_samples_bytes(const gp_linkpred_samples *s) { return s ? sizeof *s + s->bytes : 0; }
+
+gp_status gp_linkpred_sample_size(int64_t *nodes, int64_t *edges, const gp_linkpred_samples *s, int64_t i)
 {
     if (!s || i < 0 || i >= s->count)
-        return GP_ERR(GP_E_RANGE, "gp_linkpred_sample: index %lld out of range", (long long)i);
-    if (g) *g = s->s[i].g;
-    if (nodes) *nodes = s->s[i].nodes;
-    if (drnl) *drnl = s->s[i].drnl;
+        return GP_ERR(GP_E_RANGE, "gp_linkpred_sample_size: index %lld out of range", (long long)i);
+    if (nodes) *nodes = s->rec[i].n;
+    if (edges) *edges = s->rec[i].m;
     return GP_OK;
+}
+
+gp_status gp_linkpred_batch(gp_graph **g, int64_t **nodes, int64_t **drnl, const gp_linkpred_samples *s,
+                            int64_t count, const int64_t *which)
+{
+    if (g) *g = NULL;
+    if (nodes) *nodes = NULL;
+    if (drnl) *drnl = NULL;
+    if (!s || !which || count < 1) return GP_ERR(GP_E_INVALID, "gp_linkpred_batch: NULL argument or no sample");
+    int64_t n = 0;
+    for (int64_t i = 0; i < count; i++) {
+        if (which[i] < 0 || which[i] >= s->count)
+            return GP_ERR(GP_E_RANGE, "gp_linkpred_batch: which[%lld] = %lld outside [0, %lld)", (long long)i,
+                          (long long)which[i], (long long)s->count);
+        n += s->rec[which[i]].n;
+    }
+    gp_status st = GP_OK;
+    gp_graph *bg = NULL;
+    int64_t *bn = NULL, *bz = NULL;
+    if (g) GP_TRY(block_graph(&bg, s, which, count));
+    if (nodes && !(bn = gp_i_malloc((size_t)n * sizeof(int64_t))))
+        GP_TRY(GP_ERR(GP_E_NOMEM, "gp_linkpred_batch: out of memory"));
+    if (drnl && s->drnl_w && !(bz = gp_i_malloc((size_t)n * sizeof(int64_t))))
+        GP_TRY(GP_ERR(GP_E_NOMEM, "gp_linkpred_batch: out of memory"));
+    for (int64_t i = 0, o = 0; i < count; i++) {
+        const lp_rec *r = &s->rec[which[i]];
+        if (bn) decode_uint(bn + o, rec_nodes(r), s->nodes_w, r->n);
+        if (bz) decode_uint(bz + o, rec_drnl(s, r), s->drnl_w, r->n);
+        o += r->n;
+    }
+    if (g) *g = bg;
+    if (nodes) *nodes = bn;
+    if (drnl) *drnl = bz;
+    return GP_OK;
+fail:
+    gp_graph_free(&bg);
+    gp_i_free(bn);
+    gp_i_free(bz);
+    return st;
+}
+
+gp_status gp_linkpred_sample(gp_graph **g, int64_t **nodes, int64_t **drnl, const gp_linkpred_samples *s,
+                             int64_t i)
+{
+    if (g) *g = NULL;
+    if (nodes) *nodes = NULL;
+    if (drnl) *drnl = NULL;
+    if (!s || i < 0 || i >= s->count)
+        return GP_ERR(GP_E_RANGE, "gp_linkpred_sample: index %lld out of range", (long long)i);
+    return gp_linkpred_batch(g, nodes, drnl, s, 1, &i);
 }
 
 /* ======================================================================================== */
@@ -582,6 +882,7 @@ typedef struct lp_batch {
     int64_t *pairs;   /* 2 * count batch ids */
     float *x;         /* nodes x x_dim */
     int64_t *z;       /* DRNL labels, or NULL */
+    int64_t *ids;     /* observed-graph id per node (with attributes), or NULL */
     float *y;         /* count labels */
     int64_t cap_nodes, cap_count, ones_rows; /* capacities; rows of x already all ones */
 } lp_batch;
@@ -592,6 +893,7 @@ static void batch_free(lp_batch *b)
     gp_i_free(b->pairs);
     gp_i_free(b->x);
     gp_i_free(b->z);
+    gp_i_free(b->ids);
     gp_i_free(b->y);
     memset(b, 0, sizeof *b);
 }
@@ -601,10 +903,7 @@ static gp_status batch_build(lp_batch *b, const gp_linkpred_model *m, const gp_l
 {
     gp_status st = GP_OK;
     gp_graph_free(&b->g);
-    const gp_graph **gs = gp_i_malloc((size_t)count * sizeof(gp_graph *));
-    if (!gs) return GP_ERR(GP_E_NOMEM, "linkpred: out of memory");
-    for (int64_t i = 0; i < count; i++) gs[i] = s->s[which[i]].g;
-    GP_TRY(gp_graph_batch(&b->g, count, gs));
+    GP_TRY(block_graph(&b->g, s, which, count));
     int64_t n = gp_graph_nodes(b->g), xd = m->x_dim;
     b->count = count;
     if (count > b->cap_count) {
@@ -619,11 +918,13 @@ static gp_status batch_build(lp_batch *b, const gp_linkpred_model *m, const gp_l
         int64_t cap = n + n / 4 + 1;
         gp_i_free(b->x);
         gp_i_free(b->z);
-        b->z = NULL;
+        gp_i_free(b->ids);
+        b->z = b->ids = NULL;
         b->ones_rows = 0;
         b->x = gp_i_malloc((size_t)cap * (size_t)xd * sizeof(float));
         if (m->opt.drnl) b->z = gp_i_malloc((size_t)cap * sizeof(int64_t));
-        b->cap_nodes = b->x && (!m->opt.drnl || b->z) ? cap : 0;
+        if (m->attr_dim > 0) b->ids = gp_i_malloc((size_t)cap * sizeof(int64_t));
+        b->cap_nodes = b->x && (!m->opt.drnl || b->z) && (m->attr_dim == 0 || b->ids) ? cap : 0;
         if (!b->cap_nodes) GP_TRY(GP_ERR(GP_E_NOMEM, "linkpred: out of memory"));
     }
     if (m->attr_dim == 0 && b->ones_rows < n) { /* constant features: filled once */
@@ -631,19 +932,19 @@ static gp_status batch_build(lp_batch *b, const gp_linkpred_model *m, const gp_l
         b->ones_rows = n;
     }
     for (int64_t i = 0; i < count; i++) {
-        const lp_sample *sp = &s->s[which[i]];
-        int64_t o = b->g->graph_ptr[i], ni = b->g->graph_ptr[i + 1] - o;
+        const lp_rec *r = &s->rec[which[i]];
+        int64_t o = b->g->graph_ptr[i], ni = r->n;
         b->pairs[2 * i] = o;
         b->pairs[2 * i + 1] = o + 1;
         b->y[i] = labels ? (float)labels[which[i]] : 0.0f;
-        if (m->attr_dim > 0)
+        if (m->attr_dim > 0) {
+            decode_uint(b->ids + o, rec_nodes(r), s->nodes_w, ni);
             for (int64_t v = 0; v < ni; v++)
-                memcpy(b->x + (o + v) * xd, attr + sp->nodes[v] * xd, (size_t)xd * sizeof(float));
-        if (m->opt.drnl)
-            for (int64_t v = 0; v < ni; v++) b->z[o + v] = sp->drnl[v];
+                memcpy(b->x + (o + v) * xd, attr + b->ids[o + v] * xd, (size_t)xd * sizeof(float));
+        }
+        if (m->opt.drnl) decode_uint(b->z + o, rec_drnl(s, r), s->drnl_w, ni);
     }
 fail:
-    gp_i_free(gs);
     if (st != GP_OK) batch_free(b);
     return st;
 }
@@ -1027,8 +1328,8 @@ static gp_status runner_batch(lp_runner *r, gp_linkpred_model *m, const gp_linkp
     int64_t c0 = count;
     if (np == 2) { /* split where the stored edges (the work) are about halved */
         int64_t total = 0, acc = 0;
-        for (int64_t i = 0; i < count; i++) total += gp_graph_edges(s->s[which[i]].g) + 1;
-        for (c0 = 0; c0 < count - 1 && 2 * acc < total; c0++) acc += gp_graph_edges(s->s[which[c0]].g) + 1;
+        for (int64_t i = 0; i < count; i++) total += s->rec[which[i]].m + 1;
+        for (c0 = 0; c0 < count - 1 && 2 * acc < total; c0++) acc += s->rec[which[c0]].m + 1;
         if (c0 < 1) c0 = 1;
     }
     lp_part parts[2];
@@ -1168,8 +1469,8 @@ gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const g
     res->extract_seconds = now_seconds() - t0;
     res->subgraphs = total;
     for (int64_t i = 0; i < total; i++) {
-        res->mean_nodes += (double)gp_graph_nodes(s->s[i].g);
-        res->mean_edges += (double)gp_graph_edges(s->s[i].g);
+        res->mean_nodes += (double)s->rec[i].n;
+        res->mean_edges += (double)s->rec[i].m;
     }
     if (total > 0) {
         res->mean_nodes /= (double)total;

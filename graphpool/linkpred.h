@@ -20,6 +20,7 @@
 #define GRAPHPOOL_LINKPRED_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <graphpool/graph.h>
 #include <graphpool/linksplit.h>
@@ -78,16 +79,37 @@ typedef struct gp_linkpred_samples gp_linkpred_samples;
  * stream seeded from opt->seed and the pair's index), the induced subgraph, plus the edges
  * a->b and b->a. Parallel over pairs (OpenMP), deterministic. Errors: non-symmetric graph,
  * pair ids out of range or equal (GP_E_RANGE / GP_E_INVALID naming the pair).
+ * Storage is compact (no gp_graph per sample): per sample its upper triangle and node ids as
+ * unsigned integers of the smallest width that holds them (1 byte per stored undirected edge
+ * when the subgraph has at most 256 nodes, 2 up to 65 536), DRNL labels likewise, packed in a
+ * few large blocks; the graphs are rebuilt on demand (gp_linkpred_batch) in O(nodes + edges).
  */
 GP_API gp_status gp_linkpred_extract(gp_linkpred_samples **out, const gp_graph *observed,
                                      int64_t count, const int64_t *pairs,
                                      const gp_linkpred_options *opt);
 GP_API void gp_linkpred_samples_free(gp_linkpred_samples **s);
 GP_API int64_t gp_linkpred_samples_count(const gp_linkpred_samples *s);
-/* Sample i: its G+ (local node 0 = a, 1 = b) and the observed-graph id of each local node
- * (borrowed). *drnl (optional) the DRNL labels, or NULL when opt->drnl was off. */
-GP_API gp_status gp_linkpred_sample(const gp_graph **g, const int64_t **nodes, const int64_t **drnl,
-                                    const gp_linkpred_samples *s, int64_t i);
+/* Bytes of memory the samples hold (their blocks and per-sample records). */
+GP_API size_t gp_linkpred_samples_bytes(const gp_linkpred_samples *s);
+/* Sample i's size: nodes and directed edges (stored entries) of its G+. */
+GP_API gp_status gp_linkpred_sample_size(int64_t *nodes, int64_t *edges, const gp_linkpred_samples *s,
+                                         int64_t i);
+/*
+ * The block-diagonal G+ of samples which[0..count) (count >= 1, in that order), exactly as the
+ * model sees a batch: sample j's local node v is node graph_ptr[j] + v (local 0 = a, 1 = b),
+ * rows sorted, unweighted, symmetric. Outputs are new and optional (NULL to skip): *g
+ * (gp_graph_free), *nodes the observed-graph id of each node and *drnl its DRNL label (gp_free;
+ * *drnl = NULL when opt->drnl was off). GP_E_RANGE for an id outside [0, count of s).
+ */
+GP_API gp_status gp_linkpred_batch(gp_graph **g, int64_t **nodes, int64_t **drnl, const gp_linkpred_samples *s,
+                                   int64_t count, const int64_t *which);
+/* Sample i alone (gp_linkpred_batch of one): its G+ (local node 0 = a, 1 = b), the
+ * observed-graph id of each local node, and *drnl the DRNL labels or NULL when opt->drnl was
+ * off. All three are new copies owned by the caller (gp_graph_free, gp_free); each may be NULL.
+ * (Until the compact storage these were borrowed pointers of types const gp_graph * and
+ * const int64_t *.) */
+GP_API gp_status gp_linkpred_sample(gp_graph **g, int64_t **nodes, int64_t **drnl, const gp_linkpred_samples *s,
+                                    int64_t i);
 
 /* ---- the model ---- */
 typedef struct gp_linkpred_model gp_linkpred_model;

@@ -1,6 +1,7 @@
 /* WalkPool link prediction (graphpool/linkpred.h): subgraph extraction against a brute-force
- * BFS, the target link present and test links absent, DRNL labels, training on a small graph,
- * determinism, checkpoints. */
+ * BFS, the target link present and test links absent, DRNL labels, the compact sample storage
+ * against khop + induced subgraph + gp_graph_batch built here (every id and label width),
+ * training on a small graph, determinism, checkpoints. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,8 +68,8 @@ static void test_extraction_matches_bfs(void **state)
     assert_int_equal(gp_linkpred_samples_count(s), 20);
     int64_t dist[80];
     for (int i = 0; i < 20; i++) {
-        const gp_graph *sg;
-        const int64_t *nodes, *z;
+        gp_graph *sg;
+        int64_t *nodes, *z;
         assert_int_equal(gp_linkpred_sample(&sg, &nodes, &z, s, i), GP_OK);
         int64_t a = pairs[2 * i], b = pairs[2 * i + 1], n = gp_graph_nodes(sg);
         brute_dist(dist, g, a, b);
@@ -89,6 +90,9 @@ static void test_extraction_matches_bfs(void **state)
         assert_int_equal(z[0], 1);
         assert_int_equal(z[1], 1);
         for (int64_t v = 2; v < n; v++) assert_true(z[v] >= 0 && z[v] < opt.drnl_max_label);
+        gp_graph_free(&sg);
+        gp_free(nodes);
+        gp_free(z);
     }
     gp_linkpred_samples_free(&s);
     /* bad pairs */
@@ -115,15 +119,314 @@ static void test_drnl_path(void **state)
     int64_t pair[2] = {0, 1};
     gp_linkpred_samples *s = NULL;
     assert_int_equal(gp_linkpred_extract(&s, g, 1, pair, &opt), GP_OK);
-    const int64_t *nodes, *z;
-    const gp_graph *sg;
+    int64_t *nodes, *z;
+    gp_graph *sg;
     assert_int_equal(gp_linkpred_sample(&sg, &nodes, &z, s, 0), GP_OK);
     assert_int_equal(gp_graph_nodes(sg), 4); /* node 4 is isolated */
     for (int v = 0; v < 4; v++) {
         int64_t expect = nodes[v] < 2 ? 1 : 3; /* 2: (1, 2), 3: (2, 1) */
         assert_int_equal(z[v], expect);
     }
+    gp_graph_free(&sg);
+    gp_free(nodes);
+    gp_free(z);
     gp_linkpred_samples_free(&s);
+    gp_graph_free(&g);
+}
+
+/* ---- compact storage against the straightforward representation ---- */
+
+/* Reference G+ of pair i, built as the header describes it: gp_graph_khop from {a, b} (the per-hop
+ * sample drawn from the stream the library seeds with seed * 0x9E3779B97F4A7C15 + i + 1), the
+ * induced subgraph, the target both ways, no self-loops; sorted rows (gp_graph_from_edges). */
+static gp_graph *reference_plus(int64_t **nodes_out, const gp_graph *g, int64_t a, int64_t b,
+                                const gp_linkpred_options *opt, int64_t i)
+{
+    gp_rng rng;
+    gp_rng_seed(&rng, opt->seed * UINT64_C(0x9E3779B97F4A7C15) + (uint64_t)i + 1);
+    int64_t seeds[2] = {a, b}, *nodes = NULL, count = 0;
+    assert_int_equal(gp_graph_khop(&nodes, &count, NULL, g, 2, seeds, opt->hops, opt->max_nodes_per_hop,
+                                   opt->max_nodes_per_hop > 0 ? &rng : NULL),
+                     GP_OK);
+    gp_graph *sub = NULL, *plus = NULL;
+    assert_int_equal(gp_graph_induced(&sub, g, count, nodes), GP_OK);
+    int64_t m = gp_graph_edges(sub) + 2;
+    int64_t *src = malloc((size_t)m * sizeof(int64_t)), *dst = malloc((size_t)m * sizeof(int64_t)), e = 0;
+    for (int64_t v = 0; v < count; v++)
+        for (int64_t k = sub->adj.ptr[v]; k < sub->adj.ptr[v + 1]; k++) {
+            src[e] = sub->adj.idx[k];
+            dst[e++] = v;
+        }
+    src[e] = 0;
+    dst[e++] = 1;
+    src[e] = 1;
+    dst[e++] = 0;
+    assert_int_equal(gp_graph_from_edges(&plus, count, e, src, dst, NULL,
+                                         GP_EDGES_SYMMETRISE | GP_EDGES_DROP_DUPLICATES | GP_EDGES_DROP_SELF_LOOPS),
+                     GP_OK);
+    free(src);
+    free(dst);
+    gp_graph_free(&sub);
+    *nodes_out = nodes;
+    return plus;
+}
+
+/* Distances from src over g without entering `blocked` (plain BFS), -1 = unreachable. */
+static void bfs_blocked(int64_t *dist, const gp_graph *g, int64_t src, int64_t blocked)
+{
+    int64_t n = gp_graph_nodes(g), *queue = malloc((size_t)n * sizeof(int64_t)), head = 0, tail = 0;
+    for (int64_t v = 0; v < n; v++) dist[v] = -1;
+    dist[src] = 0;
+    queue[tail++] = src;
+    while (head < tail) {
+        int64_t v = queue[head++];
+        for (int64_t k = g->adj.ptr[v]; k < g->adj.ptr[v + 1]; k++) {
+            int64_t u = g->adj.idx[k];
+            if (u != blocked && dist[u] < 0) {
+                dist[u] = dist[v] + 1;
+                queue[tail++] = u;
+            }
+        }
+    }
+    free(queue);
+}
+
+/* SEAL's DRNL: z = 1 + min(da, db) + (d/2)(d/2 + d%2 - 1), d = da + db; 1 at the targets, 0 when
+ * unreachable, clamped to max_label - 1. */
+static void reference_drnl(int64_t *z, const gp_graph *plus, int64_t max_label)
+{
+    int64_t n = gp_graph_nodes(plus);
+    int64_t *da = malloc((size_t)n * sizeof(int64_t)), *db = malloc((size_t)n * sizeof(int64_t));
+    bfs_blocked(da, plus, 0, 1);
+    bfs_blocked(db, plus, 1, 0);
+    for (int64_t v = 0; v < n; v++) {
+        int64_t lab = 0;
+        if (v < 2)
+            lab = 1;
+        else if (da[v] >= 0 && db[v] >= 0) {
+            int64_t d = da[v] + db[v];
+            lab = 1 + (da[v] < db[v] ? da[v] : db[v]) + (d / 2) * (d / 2 + d % 2 - 1);
+        }
+        z[v] = lab < max_label ? lab : max_label - 1;
+    }
+    free(da);
+    free(db);
+}
+
+/* gp_linkpred_batch of `which` equals gp_graph_batch of the reference G+ graphs (same CSR arrays,
+ * graph offsets, flags), with the reference node ids and DRNL labels; single samples too. */
+static void check_against_reference(const gp_graph *g, int64_t count, const int64_t *pairs,
+                                    const gp_linkpred_options *opt, int64_t nwhich, const int64_t *which,
+                                    int64_t min_nodes)
+{
+    gp_linkpred_samples *s = NULL;
+    assert_int_equal(gp_linkpred_extract(&s, g, count, pairs, opt), GP_OK);
+    assert_int_equal(gp_linkpred_samples_count(s), count);
+    gp_graph **refs = calloc((size_t)nwhich, sizeof(gp_graph *));
+    int64_t total_n = 0, max_n = 0;
+    int64_t **ref_nodes = calloc((size_t)nwhich, sizeof(int64_t *)), **ref_z = calloc((size_t)nwhich, sizeof(int64_t *));
+    for (int64_t j = 0; j < nwhich; j++) {
+        int64_t i = which[j];
+        refs[j] = reference_plus(&ref_nodes[j], g, pairs[2 * i], pairs[2 * i + 1], opt, i);
+        int64_t n = gp_graph_nodes(refs[j]);
+        ref_z[j] = malloc((size_t)n * sizeof(int64_t));
+        reference_drnl(ref_z[j], refs[j], opt->drnl_max_label);
+        total_n += n;
+        if (n > max_n) max_n = n;
+        int64_t sn = -1, se = -1;
+        assert_int_equal(gp_linkpred_sample_size(&sn, &se, s, i), GP_OK);
+        assert_int_equal(sn, n);
+        assert_int_equal(se, gp_graph_edges(refs[j]));
+        /* the sample alone */
+        gp_graph *sg = NULL;
+        int64_t *nodes = NULL, *z = NULL;
+        assert_int_equal(gp_linkpred_sample(&sg, &nodes, &z, s, i), GP_OK);
+        assert_int_equal(gp_graph_nodes(sg), n);
+        assert_int_equal(gp_graph_edges(sg), gp_graph_edges(refs[j]));
+        assert_memory_equal(sg->adj.ptr, refs[j]->adj.ptr, (size_t)(n + 1) * sizeof(int64_t));
+        assert_memory_equal(sg->adj.idx, refs[j]->adj.idx, (size_t)gp_graph_edges(sg) * sizeof(int64_t));
+        assert_true(dense_has(sg, 0, 1) && dense_has(sg, 1, 0));
+        assert_memory_equal(nodes, ref_nodes[j], (size_t)n * sizeof(int64_t));
+        if (opt->drnl)
+            assert_memory_equal(z, ref_z[j], (size_t)n * sizeof(int64_t));
+        else
+            assert_null(z);
+        gp_graph_free(&sg);
+        gp_free(nodes);
+        gp_free(z);
+    }
+    assert_true(max_n >= min_nodes); /* the id width under test is used */
+    gp_graph *want = NULL, *got = NULL;
+    assert_int_equal(gp_graph_batch(&want, nwhich, (const gp_graph *const *)refs), GP_OK);
+    int64_t *nodes = NULL, *z = NULL;
+    assert_int_equal(gp_linkpred_batch(&got, &nodes, &z, s, nwhich, which), GP_OK);
+    int64_t n = gp_graph_nodes(want);
+    assert_int_equal(gp_graph_nodes(got), n);
+    assert_int_equal(n, total_n);
+    assert_int_equal(gp_graph_edges(got), gp_graph_edges(want));
+    assert_memory_equal(got->adj.ptr, want->adj.ptr, (size_t)(n + 1) * sizeof(int64_t));
+    assert_memory_equal(got->adj.idx, want->adj.idx, (size_t)gp_graph_edges(want) * sizeof(int64_t));
+    assert_null(got->adj.val);
+    assert_null(want->adj.val);
+    assert_true(got->symmetric && want->symmetric);
+    assert_int_equal(got->num_graphs, nwhich);
+    assert_int_equal(want->num_graphs, nwhich);
+    assert_memory_equal(got->graph_ptr, want->graph_ptr, (size_t)(nwhich + 1) * sizeof(int64_t));
+    assert_memory_equal(got->graph_of, want->graph_of, (size_t)n * sizeof(int64_t));
+    for (int64_t j = 0; j < nwhich; j++) {
+        int64_t o = want->graph_ptr[j], nj = want->graph_ptr[j + 1] - o;
+        assert_memory_equal(nodes + o, ref_nodes[j], (size_t)nj * sizeof(int64_t));
+        if (opt->drnl) assert_memory_equal(z + o, ref_z[j], (size_t)nj * sizeof(int64_t));
+    }
+    if (!opt->drnl) assert_null(z);
+    /* the storage is smaller than the int64 CSR (row pointers, columns, node ids) it replaces */
+    size_t csr_bytes = 0;
+    for (int64_t i = 0; i < count; i++) {
+        int64_t sn, se;
+        assert_int_equal(gp_linkpred_sample_size(&sn, &se, s, i), GP_OK);
+        csr_bytes += (size_t)(se + 2 * sn + 1) * sizeof(int64_t);
+    }
+    assert_true(gp_linkpred_samples_bytes(s) > 0 && gp_linkpred_samples_bytes(s) < csr_bytes / 2);
+    gp_graph_free(&want);
+    gp_graph_free(&got);
+    gp_free(nodes);
+    gp_free(z);
+    for (int64_t j = 0; j < nwhich; j++) {
+        gp_graph_free(&refs[j]);
+        gp_free(ref_nodes[j]);
+        free(ref_z[j]);
+    }
+    free(refs);
+    free(ref_nodes);
+    free(ref_z);
+    gp_linkpred_samples_free(&s);
+}
+
+static void random_pairs(int64_t *pairs, int64_t count, int64_t n, uint64_t seed)
+{
+    gp_rng rng;
+    gp_rng_seed(&rng, seed);
+    for (int64_t i = 0; i < count; i++) {
+        pairs[2 * i] = (int64_t)gp_rng_below(&rng, (uint64_t)n);
+        do pairs[2 * i + 1] = (int64_t)gp_rng_below(&rng, (uint64_t)n);
+        while (pairs[2 * i + 1] == pairs[2 * i]);
+    }
+}
+
+static void test_compact_storage_matches_reference(void **state)
+{
+    (void)state;
+    gp_linkpred_options opt;
+    gp_linkpred_options_default(&opt);
+    opt.drnl = true;
+    /* small subgraphs (1-byte ids), with and without the per-hop cap; 5000 pairs = two blocks;
+     * the batch in a shuffled order with a repeat, samples from both blocks */
+    gp_graph *g = NULL;
+    assert_int_equal(gp_gen_watts_strogatz(&g, 300, 3, 0.1, 5), GP_OK);
+    int64_t count = 5000, *pairs = malloc((size_t)(2 * count) * sizeof(int64_t));
+    random_pairs(pairs, count, 300, 11);
+    int64_t which[] = {4999, 0, 1, 4096, 4095, 17, 0, 2500, 3, 4200};
+    int64_t nw = (int64_t)(sizeof which / sizeof which[0]);
+    check_against_reference(g, count, pairs, &opt, nw, which, 2);
+    opt.max_nodes_per_hop = 4;
+    opt.drnl = false;
+    check_against_reference(g, count, pairs, &opt, nw, which, 2);
+    gp_graph_free(&g);
+    /* subgraphs of more than 256 nodes (2-byte ids), DRNL labels above 255 (2-byte labels):
+     * a dense random graph, and a path 0 - 2 - 3 - ... - 40 - 1 with 20 hops */
+    opt.max_nodes_per_hop = 0;
+    opt.drnl = true;
+    opt.drnl_max_label = 1000;
+    assert_int_equal(gp_gen_erdos_renyi(&g, 500, 0.04, 7), GP_OK);
+    random_pairs(pairs, 20, 500, 13);
+    int64_t which2[] = {3, 0, 19, 7};
+    check_against_reference(g, 20, pairs, &opt, 4, which2, 257);
+    gp_graph_free(&g);
+    int64_t src[41], dst[41];
+    for (int64_t v = 0; v < 40; v++) {
+        src[v] = v == 0 ? 0 : v + 1;
+        dst[v] = v == 39 ? 1 : v + 2;
+    }
+    assert_int_equal(gp_graph_from_edges(&g, 41, 40, src, dst, NULL, GP_EDGES_SYMMETRISE), GP_OK);
+    opt.hops = 20;
+    int64_t path_pair[2] = {0, 1}, one = 0;
+    check_against_reference(g, 1, path_pair, &opt, 1, &one, 41);
+    gp_linkpred_samples *s = NULL;
+    int64_t *z = NULL;
+    assert_int_equal(gp_linkpred_extract(&s, g, 1, path_pair, &opt), GP_OK);
+    assert_int_equal(gp_linkpred_sample(NULL, NULL, &z, s, 0), GP_OK);
+    int64_t zmax = 0;
+    for (int v = 0; v < 41; v++) zmax = z[v] > zmax ? z[v] : zmax;
+    assert_int_equal(zmax, 401); /* the middle node: d = 40, z = 1 + 20 + 20 * 19 */
+    gp_free(z);
+    gp_linkpred_samples_free(&s);
+    gp_graph_free(&g);
+    /* more than 65 536 nodes (4-byte ids): a star, target (centre, leaf) */
+    int64_t leaves = 70000, *ss = malloc((size_t)leaves * sizeof(int64_t)), *dd = malloc((size_t)leaves * sizeof(int64_t));
+    for (int64_t v = 0; v < leaves; v++) {
+        ss[v] = 0;
+        dd[v] = v + 1;
+    }
+    assert_int_equal(gp_graph_from_edges(&g, leaves + 1, leaves, ss, dd, NULL, GP_EDGES_SYMMETRISE), GP_OK);
+    opt.hops = 1;
+    opt.drnl_max_label = 64;
+    int64_t star_pairs[4] = {0, 5, 9, 0};
+    int64_t which3[] = {1, 0};
+    check_against_reference(g, 2, star_pairs, &opt, 2, which3, 65537);
+    gp_graph_free(&g);
+    free(ss);
+    free(dd);
+    free(pairs);
+}
+
+/* Extraction gives the same samples with 1 and 2 threads. */
+static void test_extraction_same_for_threads(void **state)
+{
+    (void)state;
+    gp_graph *g = NULL;
+    assert_int_equal(gp_gen_barabasi_albert(&g, 400, 3, 21), GP_OK);
+    gp_linkpred_options opt;
+    gp_linkpred_options_default(&opt);
+    opt.drnl = true;
+    opt.max_nodes_per_hop = 30;
+    int64_t count = 600, *pairs = malloc((size_t)(2 * count) * sizeof(int64_t)), *all = malloc((size_t)count * sizeof(int64_t));
+    random_pairs(pairs, count, 400, 3);
+    for (int64_t i = 0; i < count; i++) all[i] = count - 1 - i;
+    gp_graph *bg[2] = {NULL, NULL};
+    int64_t *nodes[2] = {NULL, NULL}, *z[2] = {NULL, NULL};
+    for (int t = 0; t < 2; t++) {
+        gp_set_threads(t + 1);
+        gp_linkpred_samples *s = NULL;
+        assert_int_equal(gp_linkpred_extract(&s, g, count, pairs, &opt), GP_OK);
+        assert_int_equal(gp_linkpred_batch(&bg[t], &nodes[t], &z[t], s, count, all), GP_OK);
+        gp_linkpred_samples_free(&s);
+    }
+    gp_set_threads(1);
+    int64_t n = gp_graph_nodes(bg[0]);
+    assert_int_equal(gp_graph_nodes(bg[1]), n);
+    assert_int_equal(gp_graph_edges(bg[1]), gp_graph_edges(bg[0]));
+    assert_memory_equal(bg[0]->adj.ptr, bg[1]->adj.ptr, (size_t)(n + 1) * sizeof(int64_t));
+    assert_memory_equal(bg[0]->adj.idx, bg[1]->adj.idx, (size_t)gp_graph_edges(bg[0]) * sizeof(int64_t));
+    assert_memory_equal(nodes[0], nodes[1], (size_t)n * sizeof(int64_t));
+    assert_memory_equal(z[0], z[1], (size_t)n * sizeof(int64_t));
+    /* argument errors */
+    gp_linkpred_samples *s = NULL;
+    assert_int_equal(gp_linkpred_extract(&s, g, 2, pairs, &opt), GP_OK);
+    int64_t bad = 2;
+    gp_graph *out = NULL;
+    assert_int_equal(gp_linkpred_batch(&out, NULL, NULL, s, 1, &bad), GP_E_RANGE);
+    assert_null(out);
+    assert_int_equal(gp_linkpred_batch(&out, NULL, NULL, s, 0, all), GP_E_INVALID);
+    assert_int_equal(gp_linkpred_sample(&out, NULL, NULL, s, -1), GP_E_RANGE);
+    assert_int_equal(gp_linkpred_sample_size(NULL, NULL, s, 2), GP_E_RANGE);
+    gp_linkpred_samples_free(&s);
+    for (int t = 0; t < 2; t++) {
+        gp_graph_free(&bg[t]);
+        gp_free(nodes[t]);
+        gp_free(z[t]);
+    }
+    free(pairs);
+    free(all);
     gp_graph_free(&g);
 }
 
@@ -173,8 +476,8 @@ static void test_no_test_link_in_training_subgraphs(void **state)
     const int64_t *tp = f.split->pairs[GP_LINK_TEST_POS];
     int64_t checked = 0;
     for (int64_t i = 0; i < ntrain; i++) {
-        const gp_graph *sg;
-        const int64_t *nodes;
+        gp_graph *sg;
+        int64_t *nodes;
         assert_int_equal(gp_linkpred_sample(&sg, &nodes, NULL, s, i), GP_OK);
         assert_true(dense_has(sg, 0, 1) && dense_has(sg, 1, 0)); /* target present */
         for (int64_t v = 0; v < gp_graph_nodes(sg); v++)
@@ -186,6 +489,8 @@ static void test_no_test_link_in_training_subgraphs(void **state)
                 }
                 checked++;
             }
+        gp_graph_free(&sg);
+        gp_free(nodes);
     }
     assert_true(checked > 1000);
     free(pairs);
@@ -390,6 +695,7 @@ static double dense_model(const gp_graph *sg, const gp_param_list *pl, const gp_
         hd = d;
     }
     free(h);
+    free(x);
     for (int64_t v = 0; v < n; v++)
         for (int64_t c = 0; c < xd; c++) z[v * zd + c] = 1.0;
     double *qk[2];
@@ -512,9 +818,10 @@ static void test_model_matches_dense(void **state)
         double *sc = malloc((size_t)cnt * sizeof(double));
         assert_int_equal(gp_linkpred_predict_samples(sc, m, s, NULL), GP_OK);
         for (int64_t i = 0; i < cnt; i++) {
-            const gp_graph *sg;
+            gp_graph *sg = NULL;
             assert_int_equal(gp_linkpred_sample(&sg, NULL, NULL, s, i), GP_OK);
             double ref = dense_model(sg, &pl, &opt);
+            gp_graph_free(&sg);
             assert_true(fabs(sc[i] - ref) <= 1e-5);
         }
         free(sc);
@@ -602,6 +909,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_extraction_matches_bfs),
         cmocka_unit_test(test_drnl_path),
+        cmocka_unit_test(test_compact_storage_matches_reference),
+        cmocka_unit_test(test_extraction_same_for_threads),
         cmocka_unit_test(test_no_test_link_in_training_subgraphs),
         cmocka_unit_test(test_training_learns_and_checkpoint),
         cmocka_unit_test(test_deterministic),
