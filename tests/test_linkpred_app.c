@@ -632,6 +632,33 @@ static void test_option_conflicts(void **state)
     free(out);
 }
 
+/* --dataset Power / PB / Ecoli take the paper's hops / per-hop cap unless given; the app says
+ * so on stderr (here before the load fails on a missing data directory). */
+static void test_paper_settings(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args, *note; /* note NULL: no setting applied */
+    } cases[] = {
+        {"--dataset Power --split 1", "Power: 3 hops, as in the paper"},
+        {"--dataset power --split 1", "power: 3 hops, as in the paper"},
+        {"--dataset Power --split 1 --hops 2", NULL},
+        {"--dataset PB --split 1", "PB: at most 100 new nodes per hop, as in the paper"},
+        {"--dataset Ecoli", "Ecoli: at most 100 new nodes per hop"},
+        {"--dataset PB --max-nodes-per-hop 0", NULL},
+        {"--dataset USAir --split 1", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[512];
+        snprintf(args, sizeof args, "--data-dir '%s/no-such-dir' %s", dir, cases[i].args);
+        assert_int_equal(run(args), 1); /* the data directory does not exist */
+        char *err = slurp("err.txt");
+        if (cases[i].note ? !strstr(err, cases[i].note) : strstr(err, "as in the paper") != NULL)
+            fail_msg("%s: %s", cases[i].args, err);
+        free(err);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -655,6 +682,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pair_files),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_option_conflicts),
+        cmocka_unit_test(test_paper_settings),
     };
     int rc = cmocka_run_group_tests_name("linkpred_app", tests, NULL, NULL);
     gp_finalize();
