@@ -1,5 +1,6 @@
 /*
- * Dense products through OpenBLAS, without copying operands: transposes are passed to sgemm.
+ * Dense products without copying operands: transposes are passed to the kernel (OpenBLAS's
+ * sgemm, or the AVX-512 kernel of gemm_avx512.c where it is faster; see gp_i_gemm).
  *   C = op(A) op(B);  dop(A) = dC op(B)^T,  dop(B) = op(A)^T dC.
  * Batched: the same for each of `batch` stacked blocks.
  * addmm (fused): Y = C + A B + bias (C m x n or absent, bias 1 x n or absent):
@@ -7,9 +8,10 @@
  *   Y is first filled with C + bias (one pass) and sgemm accumulates A B into it (beta = 1):
  *   no zero-fill of a product buffer (OpenBLAS clears C itself when beta = 0) and no separate
  *   add passes. Rounding: Y = (C + bias) + A B, against (A B + C) + bias for gp_add(gp_add(
- *   gp_matmul(A, B), C), bias); with C absent it is the same sum, bit for bit, as long as sgemm
- *   does not split the inner dimension into several passes: k <= 320 with OpenBLAS 0.3.21's
- *   Haswell kernels, 448 with its SKYLAKEX ones (measured; tests/test_fused.c checks k = 300).
+ *   gp_matmul(A, B), C), bias); with C absent it is the same sum, bit for bit, as long as the
+ *   kernel does not split the inner dimension into several passes: k <= 512 with the AVX-512
+ *   kernel, 320 with OpenBLAS 0.3.21's Haswell kernels, 448 with its SKYLAKEX ones (measured;
+ *   tests/test_fused.c checks k = 300).
  *   Backward: C takes dY's buffer itself when it has no gradient yet (pass-through, see
  *   ops_elementwise.c); the bias sums run down the rows in float, column by column, as
  *   gp_add's broadcast gradient does (same bits).
@@ -18,10 +20,13 @@
 
 #include "internal.h"
 
-/* One sgemm call, single-threaded inside OpenBLAS (gp_set_threads keeps it at 1). */
-static void sgemm1(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                   int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+/* One single-threaded product: the AVX-512 kernel (gemm_avx512.c) if `avx`, else OpenBLAS
+ * (gp_set_threads keeps it at one thread). */
+static void sgemm1(bool avx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                   int64_t ldc)
 {
+    if (avx && gp_i_sgemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)(lda > 0 ? lda : 1), b,
                 (blasint)(ldb > 0 ? ldb : 1), beta, c, (blasint)(ldc > 0 ? ldc : 1));
@@ -40,7 +45,8 @@ static void sgemm1(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alph
  * code in the same order as with one thread, so results do not depend on the thread count
  * (tests/test_determinism.c), and OpenMP is the only thread pool: OpenBLAS's own workers spin
  * after each call and compete with OpenMP's for the cores (docs/benchmarks.md, "One thread
- * pool"). Products with fewer than 2 x 12 rows run on one thread.
+ * pool"). Products with fewer than 2 x 12 rows run on one thread. The kernel is chosen once for
+ * the whole product (gp_i_gemm_use_avx512), so every row block uses the same one.
  */
 void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
@@ -51,10 +57,11 @@ void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
             for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
         return;
     }
+    bool avx = gp_i_gemm_use_avx512(m, n, k, tb);
     int64_t tiles = m / GEMM_PART_ROWS, nt = gp_i_threads(); /* whole tiles; the last part takes the rest */
     int64_t parts = tiles < nt ? tiles : nt;
     if (parts < 2 || (double)m * n * k < GEMM_PAR_MIN_MACS || gp_i_in_parallel()) {
-        sgemm1(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        sgemm1(avx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
 #pragma omp parallel for schedule(static) num_threads((int)parts)
@@ -62,7 +69,7 @@ void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
         int64_t lo = tiles * p / parts * GEMM_PART_ROWS;
         int64_t hi = p == parts - 1 ? m : tiles * (p + 1) / parts * GEMM_PART_ROWS;
         /* rows lo..hi of op(A) and of C */
-        sgemm1(ta, tb, hi - lo, n, k, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
+        sgemm1(avx, ta, tb, hi - lo, n, k, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
                c + lo * ldc, ldc);
     }
 }

@@ -1,0 +1,209 @@
+/*
+ * Row-major single-precision product with AVX-512:  C = alpha op(A) op(B) + beta C.
+ *
+ * Why it exists: Debian 12's OpenBLAS 0.3.21 detects this machine kind's AVX-512 processors
+ * (AMD EPYC) as "Haswell" and runs its AVX2 kernels, and the environment pins that choice
+ * (OPENBLAS_CORETYPE=Haswell, docs/benchmarks.md "OpenBLAS core type"). At the shapes of the
+ * models (n x 128 by 128 x 128 and the backward products) this kernel is faster; where it is
+ * not, and on processors without AVX-512, gp_i_gemm keeps calling OpenBLAS. The measurements
+ * behind the choice: docs/benchmarks.md, "Dense products: AVX-512 kernel", tests/bench_gemm.c.
+ *
+ * Blocking (a reduced BLIS scheme): columns of C in blocks of NC, the inner dimension in blocks
+ * of KC; each (KC x NC) block of op(B) is packed into 32-column panels (zero-padded), each
+ * 12-row tile of op(A) into a KC x 12 strip; a 12 x 32 micro-kernel keeps its tile of C in 24
+ * registers, loads two vectors of the B panel and broadcasts one A element per row per step.
+ *
+ * Rounding and reproducibility: every element of C is summed over p in order, in one float
+ * accumulator per KC block, whatever its row or column and however the rows are split over
+ * threads, so a product gives the same bits for any thread count. With k <= KC the result is
+ * one rounding of alpha * acc + beta * C (an FMA): for alpha = 1 and beta = 1 that is exactly
+ * acc + C, so gp_addmm's prefilled C + bias gives the same bits as a product followed by an add
+ * (lib/ops_matmul.c).
+ */
+#include <immintrin.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MR 12  /* rows of a micro-tile */
+#define NR 32  /* columns of a micro-tile: two 16-float vectors */
+#define KC 512 /* inner-dimension block: k <= KC is summed in one pass */
+#define NC 256 /* column block: a packed B block is KC x NC floats, 512 KB */
+
+#define AVX512 __attribute__((target("avx512f")))
+
+/* Pack rows p0..p0+kc-1, columns j0..j0+nc-1 of op(B) into panels of kc x NR floats. */
+AVX512 static void pack_b(float *restrict bp, bool tb, const float *restrict b, int64_t ldb, int64_t p0,
+                   int64_t kc, int64_t j0, int64_t nc)
+{
+    for (int64_t jp = 0; jp < nc; jp += NR) {
+        int64_t w = nc - jp < NR ? nc - jp : NR;
+        float *panel = bp + jp * kc;
+        if (!tb) { /* op(B)[p][j] = B[p][j]: rows of the panel are pieces of rows of B */
+            __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
+            __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w <= 16 ? 0 : (1u << (w - 16)) - 1);
+            for (int64_t p = 0; p < kc; p++) {
+                const float *src = b + (p0 + p) * ldb + j0 + jp;
+                _mm512_store_ps(panel + p * NR, _mm512_maskz_loadu_ps(m0, src));
+                _mm512_store_ps(panel + p * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+            }
+        } else if (ldb <= INT32_MAX / NR) { /* op(B)[p][j] = B[j][p]: gather a column of B per p */
+            __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                                               12, 13, 14, 15),
+                                             _mm512_set1_epi32((int)ldb));
+            __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
+            __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w <= 16 ? 0 : (1u << (w - 16)) - 1);
+            const float *col0 = b + (j0 + jp) * ldb + p0, *col1 = col0 + 16 * ldb;
+            for (int64_t p = 0; p < kc; p++) {
+                __m512 g0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, idx, col0 + p, 4);
+                __m512 g1 = m1 ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1, idx, col1 + p, 4)
+                               : _mm512_setzero_ps();
+                _mm512_store_ps(panel + p * NR, g0);
+                _mm512_store_ps(panel + p * NR + 16, g1);
+            }
+        } else { /* the same, element by element (a gather's offsets would overflow) */
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t jj = 0; jj < NR; jj++)
+                    panel[p * NR + jj] = jj < w ? b[(j0 + jp + jj) * ldb + p0 + p] : 0.0f;
+        }
+    }
+}
+
+/* Pack rows i0..i0+mr-1 (mr <= MR), inner indices p0..p0+kc-1 of op(A) stored transposed
+ * (op(A)[i][p] = A[p][i]) as ap[p * MR + i], rows mr..MR-1 zero. (Untransposed A is not packed:
+ * the micro-kernel reads its rows in place.) */
+AVX512 static void pack_a_t(float *restrict ap, const float *restrict a, int64_t lda, int64_t i0,
+                            int64_t mr, int64_t p0, int64_t kc)
+{
+    __mmask16 keep = (__mmask16)((1u << mr) - 1), row = (__mmask16)((1u << MR) - 1);
+    for (int64_t p = 0; p < kc; p++)
+        _mm512_mask_storeu_ps(ap + p * MR, row, _mm512_maskz_loadu_ps(keep, a + (p0 + p) * lda + i0));
+}
+
+/* Pack the last, short tile (mr < MR rows) of untransposed A as pack_a_t does. */
+static void pack_a_rows(float *restrict ap, const float *restrict a, int64_t lda, int64_t i0,
+                        int64_t mr, int64_t p0, int64_t kc)
+{
+    memset(ap, 0, (size_t)(kc * MR) * sizeof(float));
+    for (int64_t i = 0; i < mr; i++)
+        for (int64_t p = 0; p < kc; p++) ap[p * MR + i] = a[(i0 + i) * lda + p0 + p];
+}
+
+/* C tile (mr rows, columns selected by masks m0 / m1) = alpha * op(A) bp + beta * C, with
+ * op(A)[i][p] = ap[i * ars + p * acs] (packed: ars 1, acs MR; rows of A in place: ars lda,
+ * acs 1, and then mr must be MR: the rows beyond the tile are not read). */
+AVX512 static void micro_tile(int64_t kc, const float *restrict ap, int64_t ars, int64_t acs,
+                              const float *restrict bp, float *restrict c, int64_t ldc, int64_t mr,
+                              __mmask16 m0, __mmask16 m1, float alpha, float beta)
+{
+    __m512 acc0[MR], acc1[MR];
+    for (int i = 0; i < MR; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(bp + p * NR), b1 = _mm512_load_ps(bp + p * NR + 16);
+        const float *ar = ap + p * acs;
+        for (int i = 0; i < MR; i++) {
+            __m512 ai = _mm512_set1_ps(ar[i * ars]);
+            acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+            acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+        }
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (int i = 0; i < MR; i++) {
+        if (i >= mr) break;
+        float *ci = c + i * ldc;
+        __m512 r0, r1;
+        if (beta == 0.0f) { /* C is not read: it may hold anything, NaN included */
+            r0 = _mm512_mul_ps(va, acc0[i]);
+            r1 = _mm512_mul_ps(va, acc1[i]);
+        } else {
+            __m512 c0 = _mm512_maskz_loadu_ps(m0, ci), c1 = _mm512_maskz_loadu_ps(m1, ci + 16);
+            if (beta != 1.0f) {
+                c0 = _mm512_mul_ps(vb, c0);
+                c1 = _mm512_mul_ps(vb, c1);
+            }
+            r0 = _mm512_fmadd_ps(va, acc0[i], c0);
+            r1 = _mm512_fmadd_ps(va, acc1[i], c1);
+        }
+        _mm512_mask_storeu_ps(ci, m0, r0);
+        _mm512_mask_storeu_ps(ci + 16, m1, r1);
+    }
+}
+
+bool gp_i_sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                       float *c, int64_t ldc)
+{
+    int64_t kcap = k < KC ? k : KC, ncap = n < NC ? n : NC;
+    size_t bfloats = (size_t)(kcap * ((ncap + NR - 1) / NR * NR)), afloats = (size_t)(kcap * MR);
+    size_t bytes = (bfloats + afloats) * sizeof(float);
+    float *buf = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!buf) return false; /* the caller falls back to OpenBLAS */
+    float *bp = buf, *ap = buf + bfloats;
+    for (int64_t jc = 0; jc < n; jc += NC) {
+        int64_t nc = n - jc < NC ? n - jc : NC;
+        for (int64_t pc = 0; pc < k; pc += KC) {
+            int64_t kc = k - pc < KC ? k - pc : KC;
+            float beta_block = pc == 0 ? beta : 1.0f; /* later blocks add to the first */
+            pack_b(bp, tb, b, ldb, pc, kc, jc, nc);
+            for (int64_t ic = 0; ic < m; ic += MR) {
+                int64_t mr = m - ic < MR ? m - ic : MR;
+                const float *at = ap;
+                int64_t ars = 1, acs = MR;
+                if (ta) pack_a_t(ap, a, lda, ic, mr, pc, kc);
+                else if (mr == MR) at = a + ic * lda + pc, ars = lda, acs = 1;
+                else pack_a_rows(ap, a, lda, ic, mr, pc, kc);
+                for (int64_t jp = 0; jp < nc; jp += NR) {
+                    int64_t w = nc - jp < NR ? nc - jp : NR;
+                    __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
+                    __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w <= 16 ? 0 : (1u << (w - 16)) - 1);
+                    micro_tile(kc, at, ars, acs, bp + jp * kc, c + ic * ldc + jc + jp, ldc, mr, m0, m1, alpha,
+                               beta_block);
+                }
+            }
+        }
+    }
+    free(buf);
+    return true;
+}
+
+/* ---- which kernel: GP_GEMM=blas|avx512|auto (default auto), or gp_i_gemm_select ---- */
+static int selected = GP_GEMM_AUTO;
+static bool have_avx512;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+/* Shapes where this kernel beats OpenBLAS's Haswell kernels (tests/bench_gemm.c): not below 16
+ * columns (a panel is 32 wide; at 1-2 columns OpenBLAS is ~1.7x faster) nor an inner dimension
+ * below 8 (equal at 4); with B transposed, packing it costs a gather per element of B, which
+ * pays off only from ~64 rows (32 rows: 0.96x, 64: 1.03x, 128: 1.34x at 1440 x 1440). */
+static bool wins(int64_t m, int64_t n, int64_t k, bool tb)
+{
+    return n >= 16 && k >= 8 && (!tb || m >= 64);
+}
+
+static void detect(void)
+{
+    __builtin_cpu_init();
+    have_avx512 = __builtin_cpu_supports("avx512f");
+    const char *env = getenv("GP_GEMM");
+    if (env && strcmp(env, "blas") == 0) selected = GP_GEMM_BLAS;
+    else if (env && strcmp(env, "avx512") == 0) selected = GP_GEMM_AVX512;
+}
+
+bool gp_i_gemm_select(int kernel)
+{
+    pthread_once(&once, detect);
+    if (kernel == GP_GEMM_AVX512 && !have_avx512) return false;
+    selected = kernel;
+    return true;
+}
+
+bool gp_i_gemm_use_avx512(int64_t m, int64_t n, int64_t k, bool tb)
+{
+    pthread_once(&once, detect);
+    if (!have_avx512 || selected == GP_GEMM_BLAS) return false;
+    if (selected == GP_GEMM_AVX512) return true;
+    return wins(m, n, k, tb);
+}
