@@ -32,6 +32,7 @@
 #define NR 32  /* columns of a micro-tile: two 16-float vectors */
 #define KC 512 /* inner-dimension block: k <= KC is summed in one pass */
 #define NC 256 /* column block: a packed B block is KC x NC floats, 512 KB */
+#define DIRECT_LDB 512 /* B untransposed with rows up to this long is not packed */
 
 #define AVX512 __attribute__((target("avx512f")))
 
@@ -96,13 +97,14 @@ static void pack_a_rows(float *restrict ap, const float *restrict a, int64_t lda
  * op(A)[i][p] = ap[i * ars + p * acs] (packed: ars 1, acs MR; rows of A in place: ars lda,
  * acs 1, and then mr must be MR: the rows beyond the tile are not read). */
 AVX512 static void micro_tile(int64_t kc, const float *restrict ap, int64_t ars, int64_t acs,
-                              const float *restrict bp, float *restrict c, int64_t ldc, int64_t mr,
+                              const float *restrict bp, int64_t bs, float *restrict c, int64_t ldc,
+                              int64_t mr,
                               __mmask16 m0, __mmask16 m1, float alpha, float beta)
 {
     __m512 acc0[MR], acc1[MR];
     for (int i = 0; i < MR; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
     for (int64_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_load_ps(bp + p * NR), b1 = _mm512_load_ps(bp + p * NR + 16);
+        __m512 b0 = _mm512_loadu_ps(bp + p * bs), b1 = _mm512_loadu_ps(bp + p * bs + 16);
         const float *ar = ap + p * acs;
         for (int i = 0; i < MR; i++) {
             __m512 ai = _mm512_set1_ps(ar[i * ars]);
@@ -147,20 +149,27 @@ bool gp_i_sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float 
         for (int64_t pc = 0; pc < k; pc += KC) {
             int64_t kc = k - pc < KC ? k - pc : KC;
             float beta_block = pc == 0 ? beta : 1.0f; /* later blocks add to the first */
-            pack_b(bp, tb, b, ldb, pc, kc, jc, nc);
+            /* B untransposed is read in place if its rows are short (for long rows, packing
+             * measured faster: the panel's rows are then far apart), except a last panel
+             * narrower than NR */
+            int64_t direct = tb || ldb > DIRECT_LDB ? 0 : nc / NR * NR;
+            if (direct < nc) pack_b(bp + direct * kc, tb, b, ldb, pc, kc, jc + direct, nc - direct);
             for (int64_t ic = 0; ic < m; ic += MR) {
                 int64_t mr = m - ic < MR ? m - ic : MR;
+                /* A is read in place for whole tiles, else packed */
                 const float *at = ap;
                 int64_t ars = 1, acs = MR;
-                if (ta) pack_a_t(ap, a, lda, ic, mr, pc, kc);
-                else if (mr == MR) at = a + ic * lda + pc, ars = lda, acs = 1;
+                if (mr == MR && !ta) at = a + ic * lda + pc, ars = lda, acs = 1;
+                else if (mr == MR) at = a + pc * lda + ic, ars = 1, acs = lda;
+                else if (ta) pack_a_t(ap, a, lda, ic, mr, pc, kc);
                 else pack_a_rows(ap, a, lda, ic, mr, pc, kc);
                 for (int64_t jp = 0; jp < nc; jp += NR) {
                     int64_t w = nc - jp < NR ? nc - jp : NR;
                     __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
                     __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w <= 16 ? 0 : (1u << (w - 16)) - 1);
-                    micro_tile(kc, at, ars, acs, bp + jp * kc, c + ic * ldc + jc + jp, ldc, mr, m0, m1, alpha,
-                               beta_block);
+                    const float *bt = jp < direct ? b + pc * ldb + jc + jp : bp + jp * kc;
+                    micro_tile(kc, at, ars, acs, bt, jp < direct ? ldb : NR, c + ic * ldc + jc + jp,
+                               ldc, mr, m0, m1, alpha, beta_block);
                 }
             }
         }
