@@ -9,9 +9,12 @@
  * behind the choice: docs/benchmarks.md, "Dense products: AVX-512 kernel", tests/bench_gemm.c.
  *
  * Blocking (a reduced BLIS scheme): columns of C in blocks of NC, the inner dimension in blocks
- * of KC; each (KC x NC) block of op(B) is packed into 32-column panels (zero-padded), each
- * 12-row tile of op(A) into a KC x 12 strip; a 12 x 32 micro-kernel keeps its tile of C in 24
- * registers, loads two vectors of the B panel and broadcasts one A element per row per step.
+ * of KC, rows in tiles of 12; a 12 x 32 micro-kernel keeps its tile of C in 24 registers, loads
+ * two vectors of a 32-column panel of op(B) and broadcasts one element of op(A) per row per
+ * step. A is read in place (either layout); only a last tile of fewer than 12 rows is copied
+ * into a zero-padded KC x 12 strip. Untransposed B with rows of at most DIRECT_LDB floats is
+ * read in place too; otherwise each (KC x NC) block of op(B) is packed into zero-padded
+ * 32-column panels (gathered when B is transposed), as is a last panel narrower than 32.
  *
  * Rounding and reproducibility: every element of C is summed over p in order, in one float
  * accumulator per KC block, whatever its row or column and however the rows are split over
@@ -36,6 +39,13 @@
 
 #define AVX512 __attribute__((target("avx512f")))
 
+/* Lane masks of a panel w <= NR columns wide: m0 for columns 0-15, m1 for 16-31. */
+static void panel_masks(int64_t w, __mmask16 *m0, __mmask16 *m1)
+{
+    *m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
+    *m1 = (__mmask16)(w >= 32 ? 0xFFFF : w <= 16 ? 0 : (1u << (w - 16)) - 1);
+}
+
 /* Pack rows p0..p0+kc-1, columns j0..j0+nc-1 of op(B) into panels of kc x NR floats. */
 AVX512 static void pack_b(float *restrict bp, bool tb, const float *restrict b, int64_t ldb, int64_t p0,
                    int64_t kc, int64_t j0, int64_t nc)
@@ -43,9 +53,9 @@ AVX512 static void pack_b(float *restrict bp, bool tb, const float *restrict b, 
     for (int64_t jp = 0; jp < nc; jp += NR) {
         int64_t w = nc - jp < NR ? nc - jp : NR;
         float *panel = bp + jp * kc;
+        __mmask16 m0, m1;
+        panel_masks(w, &m0, &m1);
         if (!tb) { /* op(B)[p][j] = B[p][j]: rows of the panel are pieces of rows of B */
-            __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
-            __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w <= 16 ? 0 : (1u << (w - 16)) - 1);
             for (int64_t p = 0; p < kc; p++) {
                 const float *src = b + (p0 + p) * ldb + j0 + jp;
                 _mm512_store_ps(panel + p * NR, _mm512_maskz_loadu_ps(m0, src));
@@ -55,9 +65,7 @@ AVX512 static void pack_b(float *restrict bp, bool tb, const float *restrict b, 
             __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
                                                                12, 13, 14, 15),
                                              _mm512_set1_epi32((int)ldb));
-            __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
-            __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w <= 16 ? 0 : (1u << (w - 16)) - 1);
-            const float *col0 = b + (j0 + jp) * ldb + p0, *col1 = col0 + 16 * ldb;
+            const float *col0 = b + (j0 + jp) * ldb + p0, *col1 = m1 ? col0 + 16 * ldb : col0;
             for (int64_t p = 0; p < kc; p++) {
                 __m512 g0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, idx, col0 + p, 4);
                 __m512 g1 = m1 ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1, idx, col1 + p, 4)
@@ -149,9 +157,9 @@ bool gp_i_sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float 
         for (int64_t pc = 0; pc < k; pc += KC) {
             int64_t kc = k - pc < KC ? k - pc : KC;
             float beta_block = pc == 0 ? beta : 1.0f; /* later blocks add to the first */
-            /* B untransposed is read in place if its rows are short (for long rows, packing
-             * measured faster: the panel's rows are then far apart), except a last panel
-             * narrower than NR */
+            /* B untransposed is read in place if its rows are short (measured faster at the
+             * models' widths, <= 256 floats; longer rows keep the packing, whose panels are
+             * contiguous), except a last panel narrower than NR */
             int64_t direct = tb || ldb > DIRECT_LDB ? 0 : nc / NR * NR;
             if (direct < nc) pack_b(bp + direct * kc, tb, b, ldb, pc, kc, jc + direct, nc - direct);
             for (int64_t ic = 0; ic < m; ic += MR) {
@@ -164,9 +172,8 @@ bool gp_i_sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float 
                 else if (ta) pack_a_t(ap, a, lda, ic, mr, pc, kc);
                 else pack_a_rows(ap, a, lda, ic, mr, pc, kc);
                 for (int64_t jp = 0; jp < nc; jp += NR) {
-                    int64_t w = nc - jp < NR ? nc - jp : NR;
-                    __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
-                    __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w <= 16 ? 0 : (1u << (w - 16)) - 1);
+                    __mmask16 m0, m1;
+                    panel_masks(nc - jp < NR ? nc - jp : NR, &m0, &m1);
                     const float *bt = jp < direct ? b + pc * ldb + jc + jp : bp + jp * kc;
                     micro_tile(kc, at, ars, acs, bt, jp < direct ? ldb : NR, c + ic * ldc + jc + jp,
                                ldc, mr, m0, m1, alpha, beta_block);

@@ -2,7 +2,8 @@
  * The AVX-512 product kernel (lib/gemm_avx512.c), compiled into this test directly (its
  * symbols are internal to the library): C = alpha op(A) op(B) + beta C against a naive
  * double-precision reference for every transposition case, tile and block tails (m, n, k around
- * the 12-row tile, the 32-column panel, the 512 inner block and the 256-column block), padded
+ * the 12-row tile, the 32-column panel, the 512 inner block and the 256-column block; B rows
+ * short enough to be read in place and long ones that are packed), padded
  * leading dimensions, and alpha / beta cases; C outside the product is never touched, C is
  * not read when beta = 0 (NaN there stays out); rows cut anywhere give the same bits as the
  * whole product (what makes products independent of the thread count); with k <= 512 a
@@ -116,7 +117,7 @@ static void test_values_against_reference(void **state)
     (void)state;
     if (!have_avx512()) skip();
     const int64_t ms[] = {1, 5, 12, 13, 37};
-    const int64_t ns[] = {1, 15, 16, 17, 32, 33, 100, 300};
+    const int64_t ns[] = {1, 15, 16, 17, 32, 33, 100, 300, 600}; /* 600: B packed, 3 column blocks */
     const int64_t ks[] = {1, 7, 129, 513, 1100};
     const float ab[][2] = {{1, 0}, {1, 1}, {0.5f, -2}};
     int cases = 0;
