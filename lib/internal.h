@@ -176,7 +176,8 @@ float *gp_i_grad_acc(gp_tape *t, gp_tensor *x, bool *assign);
 bool gp_i_training(const gp_tape *t);
 
 /* ---- dense kernels shared by ops ---- */
-/* C = alpha op(A) op(B) + beta C with row-major operands (cblas_sgemm). */
+/* C = alpha op(A) op(B) + beta C with row-major operands (cblas_sgemm semantics; OpenBLAS or
+ * the AVX-512 kernel, chosen per shape, rows split over the threads). */
 void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 /* The same product on one thread with the AVX-512 kernel (gemm_avx512.c); false (C untouched)
