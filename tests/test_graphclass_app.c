@@ -14,6 +14,7 @@
  * or huge numbers in options are usage errors (a --seed of 'abc' was seed 0).
  * A dataset whose graphs all have one label is an error (exit 1) naming it.
  * --save writes the model and PATH.meta both or neither (check_save_pair).
+ * --preset topk-NAME sets Cangea et al.'s width and epochs, overridable (check_topk_preset).
  * The app path is argv[1]; it is run with fork/exec (no shell) and its JSON output parsed here.
  */
 #include <math.h>
@@ -153,6 +154,42 @@ static int check_fold_range(char *app)
         if (rc == 0 || !strstr(part, "--fold-range"))
             return fprintf(stderr, "--fold-range %s: exit %d, expected an error\n%s\n", bad[i], rc, part), 1;
     }
+    return 0;
+}
+
+/* --preset topk-NAME: the run trains every epoch of the preset (20 for DD: "best epoch N of 20")
+ * with its width (the saved description says hidden 64), options after it override it (--hidden
+ * 16), and --preset topk on a dataset without a preset is a usage error naming the choices. */
+static int check_topk_preset(char *app)
+{
+    static char out[1 << 16];
+    char model[] = "/tmp/gp_graphclass_tp_XXXXXX";
+    int mfd = mkstemp(model);
+    if (mfd < 0) return 1;
+    close(mfd);
+    char meta[512];
+    snprintf(meta, sizeof meta, "%s.meta", model);
+    const char *widths[2] = {NULL, "16"};
+    for (int v = 0; v < 2; v++) {
+        char *train[] = {app, "--dataset", "MUTAG", "--preset", "topk-DD", "--folds", "2", "--max-folds", "1",
+                         "--save", model, v ? "--hidden" : NULL, (char *)widths[v], NULL};
+        int rc = app_run(train, true, out, sizeof out);
+        char want[64], line[256];
+        bool epochs_ok = strstr(out, "of 20,") != NULL, hidden_ok = false;
+        snprintf(want, sizeof want, "hidden %s\n", v ? "16" : "64");
+        FILE *f = fopen(meta, "r");
+        while (f && fgets(line, sizeof line, f)) hidden_ok |= !strcmp(line, want);
+        if (f) fclose(f);
+        remove(model), remove(meta);
+        if (rc != 0 || !epochs_ok || !hidden_ok)
+            return fprintf(stderr, "--preset topk-DD%s: exit %d, 20 epochs %d, %s%d\n%s\n", v ? " --hidden 16" : "",
+                           rc, epochs_ok, want, hidden_ok, out), 1;
+    }
+    char *none[] = {app, "--dataset", "MUTAG", "--preset", "topk", NULL};
+    int rc = app_run(none, true, out, sizeof out);
+    if (rc != 2 || !strstr(out, "no top-k preset for 'MUTAG'"))
+        return fprintf(stderr, "--preset topk on MUTAG: exit %d, expected 2\n%s\n", rc, out), 1;
+    printf("--preset topk-DD: 20 epochs, width 64 (16 with --hidden 16); none for MUTAG\n");
     return 0;
 }
 
@@ -405,5 +442,6 @@ int main(int argc, char **argv)
                          "--save", "/nonexistent-gp-dir/model", "--quiet", NULL};
     if ((rc = app_run(argv_save, true, out, sizeof out)) != 2 || !strstr(out, "is not a writable directory"))
         return fprintf(stderr, "--save in a missing directory: exit %d, expected 2\n%s\n", rc, out), 1;
-    return check_single_class(argv[1]) || check_save_pair(argv[1]) || check_grid(argv[1]) || check_fold_range(argv[1]) || check_blocks0(argv[1]) || check_json_name(argv[1]);
+    return check_single_class(argv[1]) || check_save_pair(argv[1]) || check_grid(argv[1]) || check_fold_range(argv[1]) || check_blocks0(argv[1]) || check_json_name(argv[1]) ||
+           check_topk_preset(argv[1]);
 }
