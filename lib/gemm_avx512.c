@@ -35,9 +35,10 @@
 #define NR 32  /* columns of a micro-tile: two 16-float vectors */
 #define KC 512 /* inner-dimension block: k <= KC is summed in one pass */
 #define NC 256 /* column block: a packed B block is KC x NC floats, 512 KB */
-#define DIRECT_LDB 512 /* B untransposed with rows up to this long is not packed */
+#define DIRECT_LDB 512 /* B untransposed with rows up to this long is not packed, */
+#define DIRECT_M 48    /* nor, whatever its rows, if there are at most this many rows of A */
 
-#define AVX512 __attribute__((target("avx512f")))
+#define AVX512 __attribute__((target("avx512f,fma")))
 
 /* Lane masks of a panel w <= NR columns wide: m0 for columns 0-15, m1 for 16-31. */
 static void panel_masks(int64_t w, __mmask16 *m0, __mmask16 *m1)
@@ -142,10 +143,78 @@ AVX512 static void micro_tile(int64_t kc, const float *restrict ap, int64_t ars,
     }
 }
 
-bool gp_i_sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
-                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
-                       float *c, int64_t ldc)
+/* ---- B transposed, few rows: dot products ----
+ * op(B) = B^T means C[i][j] = <row i of A, row j of B>, both rows contiguous. With few rows of A
+ * (a batch of 32 split over two threads: 12 or 20 rows) packing B (a gather per element) costs
+ * as much as the product, so these products are summed as dot products instead, straight from
+ * A and B: DOT_MA rows of A by DOT_NB rows of B per tile, 16 lanes per accumulator, reduced at
+ * the end. Every element of C is summed the same way (lane l takes p = l, l + 16, ... in order,
+ * then _mm512_reduce_add_ps), in a full tile or not, so the bits do not depend on the rows a
+ * thread gets. */
+#define DOT_MA 4      /* 4 x 4 tiles: 16 accumulators, 4 + 4 loads per 16 FMAs */
+#define DOT_NB 4
+#define DOT_MAX_M 48  /* up to this many rows of A (more go through the packed panels), */
+#define DOT_MIN_K 128 /* from this inner dimension (shorter dot products: OpenBLAS is faster) */
+#define UNROLL _Pragma("GCC unroll 8") /* all of a tile's accumulators stay in registers */
+
+/* C[i][j] = alpha s + beta C[i][j] as micro_tile does it (C not read when beta == 0). */
+AVX512 static inline void dot_store(float *c, float s, float alpha, float beta)
 {
+    __m128 r;
+    if (beta == 0.0f) r = _mm_mul_ss(_mm_set_ss(alpha), _mm_set_ss(s));
+    else r = _mm_fmadd_ss(_mm_set_ss(alpha), _mm_set_ss(s), _mm_set_ss(beta == 1.0f ? *c : beta * *c));
+    *c = _mm_cvtss_f32(r);
+}
+
+/* One tile: MA rows of A (a, lda) by NB rows of B (b, ldb), k inner, into C (c, ldc). */
+#define DOT_TILE(NAME, MA, NB)                                                                     \
+    AVX512 static void NAME(int64_t k, const float *restrict a, int64_t lda,                       \
+                            const float *restrict b, int64_t ldb, float *restrict c, int64_t ldc, \
+                            float alpha, float beta)                                               \
+    {                                                                                              \
+        __m512 acc[MA][NB];                                                                        \
+        for (int i = 0; i < MA; i++)                                                               \
+            for (int j = 0; j < NB; j++) acc[i][j] = _mm512_setzero_ps();                          \
+        for (int64_t p = 0; p < k; p += 16) {                                                      \
+            __mmask16 lanes = k - p >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (k - p)) - 1); \
+            __m512 bv[NB];                                                                         \
+            for (int j = 0; j < NB; j++) bv[j] = _mm512_maskz_loadu_ps(lanes, b + j * ldb + p);    \
+            for (int i = 0; i < MA; i++) {                                                         \
+                __m512 av = _mm512_maskz_loadu_ps(lanes, a + i * lda + p);                         \
+                for (int j = 0; j < NB; j++) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);     \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int i = 0; i < MA; i++)                                                        \
+            UNROLL for (int j = 0; j < NB; j++)                                                    \
+                dot_store(c + i * ldc + j, _mm512_reduce_add_ps(acc[i][j]), alpha, beta);          \
+    }
+DOT_TILE(dot_tile_full, DOT_MA, DOT_NB)
+DOT_TILE(dot_tile_one, 1, 1)
+
+static void gemm_dot(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                     const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    int64_t mf = m / DOT_MA * DOT_MA, nf = n / DOT_NB * DOT_NB;
+    for (int64_t j = 0; j < n; j += DOT_NB) /* a block of B rows, then every row of A */
+        for (int64_t i = 0; i < m; i += DOT_MA) {
+            if (i < mf && j < nf) {
+                dot_tile_full(k, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j, ldc, alpha, beta);
+                continue;
+            }
+            for (int64_t ii = i; ii < m && ii < i + DOT_MA; ii++)
+                for (int64_t jj = j; jj < n && jj < j + DOT_NB; jj++)
+                    dot_tile_one(k, a + ii * lda, lda, b + jj * ldb, ldb, c + ii * ldc + jj, ldc, alpha, beta);
+        }
+}
+
+bool gp_i_sgemm_avx512(bool ta, bool tb, int64_t m, int64_t m_all, int64_t n, int64_t k,
+                       float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                       float beta, float *c, int64_t ldc)
+{
+    if (tb && !ta && m_all <= DOT_MAX_M && k >= DOT_MIN_K) {
+        gemm_dot(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return true;
+    }
     int64_t kcap = k < KC ? k : KC, ncap = n < NC ? n : NC;
     size_t bfloats = (size_t)(kcap * ((ncap + NR - 1) / NR * NR)), afloats = (size_t)(kcap * MR);
     size_t bytes = (bfloats + afloats) * sizeof(float);
@@ -159,8 +228,9 @@ bool gp_i_sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float 
             float beta_block = pc == 0 ? beta : 1.0f; /* later blocks add to the first */
             /* B untransposed is read in place if its rows are short (measured faster at the
              * models' widths, <= 256 floats; longer rows keep the packing, whose panels are
-             * contiguous), except a last panel narrower than NR */
-            int64_t direct = tb || ldb > DIRECT_LDB ? 0 : nc / NR * NR;
+             * contiguous) or if A has few rows (packing a block for 1-4 row tiles costs more
+             * than it saves), except a last panel narrower than NR */
+            int64_t direct = tb || (ldb > DIRECT_LDB && m > DIRECT_M) ? 0 : nc / NR * NR;
             if (direct < nc) pack_b(bp + direct * kc, tb, b, ldb, pc, kc, jc + direct, nc - direct);
             for (int64_t ic = 0; ic < m; ic += MR) {
                 int64_t mr = m - ic < MR ? m - ic : MR;
@@ -193,10 +263,12 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 /* Shapes where this kernel beats OpenBLAS's Haswell kernels (tests/bench_gemm.c): not below 16
  * columns (a panel is 32 wide; at 1-2 columns OpenBLAS is ~1.7x faster) nor an inner dimension
  * below 8 (equal at 4); with B transposed, packing it costs a gather per element of B, which
- * pays off only from ~64 rows (32 rows: 0.96x, 64: 1.03x, 128: 1.34x at 1440 x 1440). */
-static bool wins(int64_t m, int64_t n, int64_t k, bool tb)
+ * pays off only from ~64 rows (32 rows: 0.96x, 64: 1.03x, 128: 1.34x at 1440 x 1440), and the
+ * dot products win up to 48 rows once k >= 128 (32 x 1440 x 1440: 1.5-2.0x, one thread's 12
+ * rows of it 2.3x; k = 128: 1.2x; k = 72: 0.84x). 49-63 rows with B transposed: OpenBLAS. */
+static bool wins(int64_t m, int64_t n, int64_t k, bool ta, bool tb)
 {
-    return n >= 16 && k >= 8 && (!tb || m >= 64);
+    return n >= 16 && k >= 8 && (!tb || m >= 64 || (!ta && m <= DOT_MAX_M && k >= DOT_MIN_K));
 }
 
 static void detect(void)
@@ -216,10 +288,10 @@ bool gp_i_gemm_select(int kernel)
     return true;
 }
 
-bool gp_i_gemm_use_avx512(int64_t m, int64_t n, int64_t k, bool tb)
+bool gp_i_gemm_use_avx512(int64_t m, int64_t n, int64_t k, bool ta, bool tb)
 {
     pthread_once(&once, detect);
     if (!have_avx512 || selected == GP_GEMM_BLAS) return false;
     if (selected == GP_GEMM_AVX512) return true;
-    return wins(m, n, k, tb);
+    return wins(m, n, k, ta, tb);
 }

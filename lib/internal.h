@@ -181,16 +181,18 @@ bool gp_i_training(const gp_tape *t);
 void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 /* The same product on one thread with the AVX-512 kernel (gemm_avx512.c); false (C untouched)
- * if its packing buffer cannot be allocated. Requires k > 0 and a processor with AVX-512F. */
-bool gp_i_sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
-                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
-                       float *c, int64_t ldc);
+ * if its packing buffer cannot be allocated. Requires k > 0 and a processor with AVX-512F.
+ * m_all: the rows of the whole product this call computes a row block of (m for a whole
+ * product); the summation scheme depends on it, so all row blocks of a product sum alike. */
+bool gp_i_sgemm_avx512(bool ta, bool tb, int64_t m, int64_t m_all, int64_t n, int64_t k,
+                       float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                       float beta, float *c, int64_t ldc);
 /* Kernel choice for gp_i_gemm: AUTO picks per shape (default; environment GP_GEMM=blas or
  * GP_GEMM=avx512 forces one). gp_i_gemm_select returns false if AVX-512 is asked for and the
  * processor lacks it. Not thread-safe against concurrent products: set it between steps. */
 enum { GP_GEMM_AUTO = 0, GP_GEMM_BLAS = 1, GP_GEMM_AVX512 = 2 };
 bool gp_i_gemm_select(int kernel);
-bool gp_i_gemm_use_avx512(int64_t m, int64_t n, int64_t k, bool tb);
+bool gp_i_gemm_use_avx512(int64_t m, int64_t n, int64_t k, bool ta, bool tb);
 
 /* ---- graphs whose copies share one structure (graph_copies.c; graph.h "Implicit adjacency") ---- */
 /*

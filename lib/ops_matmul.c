@@ -22,11 +22,11 @@
 
 /* One single-threaded product: the AVX-512 kernel (gemm_avx512.c) if `avx`, else OpenBLAS
  * (gp_set_threads keeps it at one thread). */
-static void sgemm1(bool avx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
-                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-                   int64_t ldc)
+static void sgemm1(bool avx, bool ta, bool tb, int64_t m, int64_t m_all, int64_t n, int64_t k,
+                   float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                   float beta, float *c, int64_t ldc)
 {
-    if (avx && gp_i_sgemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+    if (avx && gp_i_sgemm_avx512(ta, tb, m, m_all, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)(lda > 0 ? lda : 1), b,
                 (blasint)(ldb > 0 ? ldb : 1), beta, c, (blasint)(ldc > 0 ? ldc : 1));
@@ -57,11 +57,11 @@ void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
             for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
         return;
     }
-    bool avx = gp_i_gemm_use_avx512(m, n, k, tb);
+    bool avx = gp_i_gemm_use_avx512(m, n, k, ta, tb);
     int64_t tiles = m / GEMM_PART_ROWS, nt = gp_i_threads(); /* whole tiles; the last part takes the rest */
     int64_t parts = tiles < nt ? tiles : nt;
     if (parts < 2 || (double)m * n * k < GEMM_PAR_MIN_MACS || gp_i_in_parallel()) {
-        sgemm1(avx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        sgemm1(avx, ta, tb, m, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
 #pragma omp parallel for schedule(static) num_threads((int)parts)
@@ -69,7 +69,7 @@ void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
         int64_t lo = tiles * p / parts * GEMM_PART_ROWS;
         int64_t hi = p == parts - 1 ? m : tiles * (p + 1) / parts * GEMM_PART_ROWS;
         /* rows lo..hi of op(A) and of C */
-        sgemm1(avx, ta, tb, hi - lo, n, k, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
+        sgemm1(avx, ta, tb, hi - lo, m, n, k, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
                c + lo * ldc, ldc);
     }
 }

@@ -40,6 +40,15 @@ static const shape shapes[] = {
     {"WalkPool classifier dX", false, true, 32, 1440, 1440},
     {"WalkPool classifier dW", true, false, 1440, 1440, 32},
     {"WalkPool classifier 72 -> 1440", false, false, 32, 1440, 72},
+    {"WalkPool classifier, one thread's 12 rows", false, false, 12, 1440, 1440},
+    {"WalkPool classifier, one thread's 20 rows", false, false, 20, 1440, 1440},
+    {"WalkPool classifier dX, one thread's 12 rows", false, true, 12, 1440, 1440},
+    {"WalkPool classifier dX, one thread's 20 rows", false, true, 20, 1440, 1440},
+    {"WalkPool classifier 1440 -> 720, 20 rows", false, false, 20, 720, 1440},
+    {"WalkPool classifier 1440 -> 720 dX", false, true, 32, 1440, 720},
+    {"WalkPool classifier 720 -> 72 dX", false, true, 32, 720, 72},
+    {"batch 32 dX, width 128", false, true, 32, 128, 128},
+    {"batch 16 dX, 8 inputs", false, true, 16, 64, 8},
     {"MLP head, batch 60", false, false, 60, 128, 256},
     {"WalkPool classifier dX, batch 64", false, true, 64, 1440, 1440},
     {"WalkPool classifier dX, batch 128", false, true, 128, 1440, 1440},
@@ -79,7 +88,7 @@ static void run(bool avx, const shape *s, const float *a, const float *b, float 
 {
     int64_t lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
     if (avx) {
-        if (!gp_i_sgemm_avx512(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c, s->n))
+        if (!gp_i_sgemm_avx512(s->ta, s->tb, s->m, s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c, s->n))
             abort();
     } else {
         cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans,
@@ -149,7 +158,7 @@ int main(int argc, char **argv)
         fprintf(md, "| %s (%lld x %lld x %lld) | %s%s | %.1f | %.1f | %.2f | %.1e | %s |\n", s->what,
                 (long long)s->m, (long long)s->n, (long long)s->k, s->ta ? "T" : "N", s->tb ? "T" : "N",
                 flops / mb * 1e-9, flops / mk * 1e-9, mb / mk, maxdiff / (maxabs > 0 ? maxabs : 1),
-                gp_i_gemm_use_avx512(s->m, s->n, s->k, s->tb) ? "kernel" : "OpenBLAS");
+                gp_i_gemm_use_avx512(s->m, s->n, s->k, s->ta, s->tb) ? "kernel" : "OpenBLAS");
         free(a), free(b), free(c1), free(c2);
     }
     fclose(md);

@@ -3,7 +3,8 @@
  * symbols are internal to the library): C = alpha op(A) op(B) + beta C against a naive
  * double-precision reference for every transposition case, tile and block tails (m, n, k around
  * the 12-row tile, the 32-column panel, the 512 inner block and the 256-column block; B rows
- * short enough to be read in place and long ones that are packed), padded
+ * short enough to be read in place and long ones that are packed; few rows of A, where long B
+ * rows are read in place too and transposed B is summed as dot products), padded
  * leading dimensions, and alpha / beta cases; C outside the product is never touched, C is
  * not read when beta = 0 (NaN there stays out); rows cut anywhere give the same bits as the
  * whole product (what makes products independent of the thread count); with k <= 512 a
@@ -70,7 +71,7 @@ static float *run(const problem *p, float alpha, float beta, const float *c_in)
     float *c = malloc((size_t)(p->m * p->ldc) * sizeof(float));
     assert_non_null(c);
     memcpy(c, c_in, (size_t)(p->m * p->ldc) * sizeof(float));
-    assert_true(gp_i_sgemm_avx512(p->ta, p->tb, p->m, p->n, p->k, alpha, p->a, p->lda, p->b,
+    assert_true(gp_i_sgemm_avx512(p->ta, p->tb, p->m, p->m, p->n, p->k, alpha, p->a, p->lda, p->b,
                                   p->ldb, beta, c, p->ldc));
     return c;
 }
@@ -116,7 +117,7 @@ static void test_values_against_reference(void **state)
 {
     (void)state;
     if (!have_avx512()) skip();
-    const int64_t ms[] = {1, 5, 12, 13, 37};
+    const int64_t ms[] = {1, 5, 12, 13, 37, 61}; /* 61: above the dot-product and in-place limits */
     const int64_t ns[] = {1, 15, 16, 17, 32, 33, 100, 300, 600}; /* 600: B packed, 3 column blocks */
     const int64_t ks[] = {1, 7, 129, 513, 1100};
     const float ab[][2] = {{1, 0}, {1, 1}, {0.5f, -2}};
@@ -135,24 +136,27 @@ static void test_values_against_reference(void **state)
     assert_true(cases > 500);
 }
 
-/* Rows lo..hi computed alone equal the same rows of the whole product, bit for bit. */
+/* Rows lo..hi computed alone (told that they belong to the whole product) equal the same rows
+ * of the whole product, bit for bit; 61 rows use the panels, 45 the dot products when B is
+ * transposed. */
 static void test_row_cuts_same_bits(void **state)
 {
     (void)state;
     if (!have_avx512()) skip();
-    for (int t = 0; t < 4; t++) {
+    for (int t = 0; t < 8; t++) {
         problem p;
-        problem_make(&p, t & 1, t & 2, 61, 45, 600, 1);
+        int64_t m = t < 4 ? 61 : 45;
+        problem_make(&p, t & 1, t & 2, m, 45, 600, 1);
         float *whole = run(&p, 1.0f, 0.0f, p.c);
-        const int64_t cuts[][2] = {{0, 1}, {1, 13}, {5, 29}, {29, 61}, {60, 61}};
+        const int64_t cuts[][2] = {{0, 1}, {1, 13}, {5, 29}, {29, m}, {m - 1, m}};
         for (int ci = 0; ci < 5; ci++) {
             int64_t lo = cuts[ci][0], hi = cuts[ci][1];
             float *part = malloc((size_t)(p.m * p.ldc) * sizeof(float));
             assert_non_null(part);
             memcpy(part, p.c, (size_t)(p.m * p.ldc) * sizeof(float));
             const float *a = p.ta ? p.a + lo : p.a + lo * p.lda;
-            assert_true(gp_i_sgemm_avx512(p.ta, p.tb, hi - lo, p.n, p.k, 1.0f, a, p.lda, p.b, p.ldb,
-                                          0.0f, part + lo * p.ldc, p.ldc));
+            assert_true(gp_i_sgemm_avx512(p.ta, p.tb, hi - lo, p.m, p.n, p.k, 1.0f, a, p.lda, p.b,
+                                          p.ldb, 0.0f, part + lo * p.ldc, p.ldc));
             for (int64_t i = lo; i < hi; i++)
                 assert_memory_equal(part + i * p.ldc, whole + i * p.ldc, (size_t)p.n * sizeof(float));
             free(part);
@@ -184,17 +188,21 @@ static void test_default_rule(void **state)
 {
     (void)state;
     if (!have_avx512()) {
-        assert_false(gp_i_gemm_use_avx512(1000, 128, 128, false));
+        assert_false(gp_i_gemm_use_avx512(1000, 128, 128, false, false));
         skip();
     }
     assert_true(gp_i_gemm_select(GP_GEMM_AUTO));
-    assert_true(gp_i_gemm_use_avx512(2340, 128, 256, false));
-    assert_false(gp_i_gemm_use_avx512(2340, 2, 64, false));  /* narrow output: OpenBLAS */
-    assert_false(gp_i_gemm_use_avx512(2340, 128, 4, false)); /* inner dimension below 8 */
+    assert_true(gp_i_gemm_use_avx512(2340, 128, 256, false, false));
+    assert_false(gp_i_gemm_use_avx512(2340, 2, 64, false, false));  /* narrow output: OpenBLAS */
+    assert_false(gp_i_gemm_use_avx512(2340, 128, 4, false, false)); /* inner dimension below 8 */
+    assert_true(gp_i_gemm_use_avx512(32, 1440, 1440, false, true));  /* dot products */
+    assert_false(gp_i_gemm_use_avx512(32, 720, 72, false, true));    /* too short for them */
+    assert_false(gp_i_gemm_use_avx512(56, 1440, 1440, false, true)); /* neither dots nor panels */
+    assert_true(gp_i_gemm_use_avx512(64, 1440, 1440, false, true));  /* panels */
     assert_true(gp_i_gemm_select(GP_GEMM_BLAS));
-    assert_false(gp_i_gemm_use_avx512(2340, 128, 256, false));
+    assert_false(gp_i_gemm_use_avx512(2340, 128, 256, false, false));
     assert_true(gp_i_gemm_select(GP_GEMM_AVX512));
-    assert_true(gp_i_gemm_use_avx512(2340, 2, 64, false));
+    assert_true(gp_i_gemm_use_avx512(2340, 2, 64, false, false));
     assert_true(gp_i_gemm_select(GP_GEMM_AUTO));
 }
 
