@@ -14,8 +14,8 @@
  * hold one node (GIN's MLP on a one-node graph) or one pair does not stop a training run. It
  * needs running_mean and running_var. Means and variances are accumulated in double,
  * two-pass (mean first, then squared deviations), and kept in tape memory for backward; layer
- * norm's elementwise work (normalise, scale, its backward) runs in float, and its serial
- * backward adds dgamma / dbeta in the same pass as dx.
+ * norm's elementwise work (normalise, scale, its backward) runs in float, and its backward
+ * adds dgamma / dbeta in the same pass as dx (in fixed row parts, in parallel).
  */
 #include <math.h>
 #include <string.h>
@@ -131,9 +131,9 @@ __attribute__((target("avx2"))) static inline v4d load_cvt_v4d(const float *p)
  * passes).
  * NAME_backward: d = dy gamma, xh = (x - mu) r: dx (+)= r (d - mean(d) - xh mean(d xh)); the
  * two means in double, the rest in float (d and xh recomputed rather than stored). With acc_g
- * / acc_b (serial runs) the row's terms of dgamma and dbeta are added too, acc_g[j] += dy xh
- * and acc_b[j] += dy in double, as affine_backward adds them (same bits), so x and dy are read
- * once instead of twice.
+ * / acc_b (the accumulators of a part of the rows, layer_norm_backward) the row's terms of
+ * dgamma and dbeta are added too, acc_g[j] += dy xh and acc_b[j] += dy in double, so x and dy
+ * are read once instead of twice.
  */
 #define DEFINE_LN_KERNELS(NAME, ATTR, VF, VD)                                                  \
     ATTR static void NAME##_forward(const float *x, float *y, int64_t cols, const float *gamma, \
@@ -268,6 +268,20 @@ static ln_backward_fn pick_ln_backward(void)
     return ln_sse2_backward;
 }
 
+/* Rows per partial sum of dgamma / dbeta in layer norm's backward: at least 64, and at most 32
+ * parts (a function of the row count only, so the bits do not depend on the thread count). */
+static int64_t ln_part_rows(int64_t rows)
+{
+    int64_t per = (rows + 31) / 32;
+    return per < 64 ? 64 : per;
+}
+
+/*
+ * dx row by row, and dgamma / dbeta in the same pass: the rows are cut into fixed parts
+ * (ln_part_rows), each part adds its rows' terms in order into its own double accumulators,
+ * and the parts are then added in order. The parts run in parallel; the result is the same
+ * for every thread count (tests/test_determinism.c).
+ */
 static gp_status layer_norm_backward(gp_tape *t, gp_node *n)
 {
     gp_tensor *a = n->in[0], *gamma = n->in[1], *beta = n->in[2];
@@ -282,28 +296,35 @@ static gp_status layer_norm_backward(gp_tape *t, gp_node *n)
     bool parallel = nt > 1 && rows * cols >= GP_PAR_MIN_WORK;
     ln_backward_fn row_backward = pick_ln_backward();
     bool need_g = gp_i_needs_grad(gamma), need_b = gp_i_needs_grad(beta);
-    if (!parallel && (need_g || need_b)) {
-        /* one serial pass: dx and the affine gradients (rows in order, as affine_backward) */
-        float *gg = need_g ? gp_i_grad(t, gamma) : NULL;
-        float *gb = need_b ? gp_i_grad(t, beta) : NULL;
-        if ((need_g && !gg) || (need_b && !gb)) return GP_E_NOMEM;
-        double *acc = gp_i_calloc((size_t)(2 * cols > 0 ? 2 * cols : 1), sizeof(double));
-        if (!acc) return GP_E_NOMEM;
+    if (!need_g && !need_b) {
+        GP_I_PARALLEL_FOR(parallel,
         for (int64_t i = 0; i < rows; i++)
             row_backward(a->data + i * cols, dy + i * cols, ga + i * cols, cols, g, stats + 2 * i,
-                         assign, need_g ? acc : NULL, need_b ? acc + cols : NULL);
-        for (int64_t j = 0; j < cols; j++) {
-            if (gg) gg[j] += (float)acc[j];
-            if (gb) gb[j] += (float)acc[cols + j];
-        }
-        gp_i_free(acc);
+                         assign, NULL, NULL););
         return GP_OK;
     }
-    GP_I_PARALLEL_FOR(parallel,
-    for (int64_t i = 0; i < rows; i++)
-        row_backward(a->data + i * cols, dy + i * cols, ga + i * cols, cols, g, stats + 2 * i,
-                     assign, NULL, NULL););
-    return affine_backward(t, n, stats, true);
+    float *gg = need_g ? gp_i_grad(t, gamma) : NULL;
+    float *gb = need_b ? gp_i_grad(t, beta) : NULL;
+    if ((need_g && !gg) || (need_b && !gb)) return GP_E_NOMEM;
+    int64_t per = ln_part_rows(rows), parts = (rows + per - 1) / per;
+    double *acc = gp_i_calloc(gp_i_mul_size((size_t)(parts > 0 ? parts : 1), (size_t)(2 * cols) * sizeof(double)), 1);
+    if (!acc) return GP_E_NOMEM;
+    GP_I_PARALLEL_FOR(parallel && parts > 1,
+    for (int64_t q = 0; q < parts; q++) {
+        double *pg = acc + q * 2 * cols, *pb = pg + cols;
+        int64_t hi = (q + 1) * per < rows ? (q + 1) * per : rows;
+        for (int64_t i = q * per; i < hi; i++)
+            row_backward(a->data + i * cols, dy + i * cols, ga + i * cols, cols, g, stats + 2 * i,
+                         assign, need_g ? pg : NULL, need_b ? pb : NULL);
+    });
+    for (int64_t q = 1; q < parts; q++) /* parts added in order into part 0 */
+        for (int64_t j = 0; j < 2 * cols; j++) acc[j] += acc[q * 2 * cols + j];
+    for (int64_t j = 0; j < cols; j++) {
+        if (gg) gg[j] += (float)acc[j];
+        if (gb) gb[j] += (float)acc[cols + j];
+    }
+    gp_i_free(acc);
+    return GP_OK;
 }
 
 static const gp_op_info layer_norm_op = {"layer_norm", layer_norm_backward};
