@@ -176,6 +176,63 @@ static void test_tape_sticky_errors(void **state)
     gp_tape_free(&t);
 }
 
+/* A chain of steps h <- tanh(h + tanh(h) W) (addmm hands its C gradient down without a copy)
+ * and h <- tanh(h + tanh(h)) (so does add). */
+typedef struct chain_ctx {
+    int steps;
+    gp_tensor *mid; /* the output of step steps / 2 */
+} chain_ctx;
+
+static gp_tensor *chain_forward(gp_tape *t, gp_tensor **in, void *ctx)
+{
+    chain_ctx *c = ctx;
+    gp_tensor *h = in[0], *w = in[1];
+    for (int s = 0; s < c->steps; s++) {
+        h = gp_tanh(t, s % 2 ? gp_addmm(t, h, gp_tanh(t, h), w, NULL) : gp_add(t, h, gp_tanh(t, h)));
+        if (s == c->steps / 2) c->mid = h;
+    }
+    return h;
+}
+
+/* Backward reuses the gradient buffers of nodes it has passed: gradients stay right, the
+ * arena grows by a few buffers instead of one per node, and intermediate gradients are
+ * cleared (tape.h: only parameters' and leaves' gradients are meant to be read). */
+static void test_tape_reuses_gradient_buffers(void **state)
+{
+    (void)state;
+    gp_rng rng;
+    gp_rng_seed(&rng, 3);
+    gp_tensor *x = gc_param(&rng, "x", 4, 3, -1, 1), *w = gc_param(&rng, "w", 3, 3, -0.5f, 0.5f);
+    gp_tensor *in[2] = {x, w};
+    chain_ctx small = {6, NULL}; /* a small step: the chain is strongly curved */
+    assert_true(gc_check_eps(chain_forward, &small, in, 2, 2e-3, 1e-2) < 1e-2);
+    gp_tensor_free(&x);
+    gp_tensor_free(&w);
+
+    enum { R = 512, C = 64 };
+    x = gc_param(&rng, "x", R, C, -1, 1);
+    w = gc_param(&rng, "w", C, C, -0.1f, 0.1f);
+    gp_tensor *in2[2] = {x, w};
+    chain_ctx big = {12, NULL};
+    gp_tape *t = gc_tape();
+    gp_tensor *y = chain_forward(t, in2, &big);
+    assert_non_null(y);
+    float *r = malloc(R * C * sizeof(float));
+    assert_non_null(r);
+    for (int i = 0; i < R * C; i++) r[i] = 1.0f;
+    size_t before = gp_arena_used(gp_tape_arena(t)), one = R * C * sizeof(float);
+    assert_int_equal(gp_tape_backward_from(t, y, r), GP_OK);
+    size_t grown = gp_arena_used(gp_tape_arena(t)) - before;
+    /* 36 node outputs get gradients; only a few are alive at a time */
+    assert_true(grown <= 4 * (one + 64));
+    assert_null(big.mid->grad);
+    assert_non_null(x->grad);
+    gp_tape_free(&t);
+    free(r);
+    gp_tensor_free(&x);
+    gp_tensor_free(&w);
+}
+
 static void test_matrix_power(void **state)
 {
     (void)state;
@@ -296,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_tensor_basics),
         cmocka_unit_test(test_matmul_gradients),
         cmocka_unit_test(test_tape_sticky_errors),
+        cmocka_unit_test(test_tape_reuses_gradient_buffers),
         cmocka_unit_test(test_matrix_power),
         cmocka_unit_test(test_csr_from_coo_and_transpose),
         cmocka_unit_test(test_graph_from_edges_and_gcn_norm),

@@ -5,10 +5,12 @@
  * gradient and recording is on, appends one node (op, inputs, output, saved arguments) to the
  * tape. gp_tape_backward(loss) seeds d loss / d loss = 1 and walks the nodes in reverse; each
  * node's backward adds into its inputs' gradients. Parameters accumulate into their own grad
- * buffers; temporaries get gradient buffers from the arena on first use. Only the gradients of
- * parameters and of leaf tensors are meant to be read after backward: an intermediate tensor's
- * grad may share its buffer with the output's gradient (add, sub, add_scalar and addmm hand
- * their output gradient down without a copy) and then hold other contributions too.
+ * buffers; temporaries get gradient buffers from the arena on first use, and once backward has
+ * passed the node that produced a temporary, its gradient buffer is reused for later ones
+ * (the temporary's grad is then NULL). Only the gradients of parameters and of leaf tensors are
+ * meant to be read after backward: an intermediate tensor's grad may also share its buffer with
+ * the output's gradient (add, sub, add_scalar and addmm hand their output gradient down without
+ * a copy) and then hold other contributions too.
  *
  * Errors are sticky: an op that fails (bad shape, out of memory) returns NULL, records the
  * first error in the tape, and every later op given a NULL input returns NULL without a new
