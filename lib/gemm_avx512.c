@@ -13,15 +13,17 @@
  * two vectors of a 32-column panel of op(B) and broadcasts one element of op(A) per row per
  * step. A is read in place (either layout); only a last tile of fewer than 12 rows is copied
  * into a zero-padded KC x 12 strip. Untransposed B with rows of at most DIRECT_LDB floats is
- * read in place too; otherwise each (KC x NC) block of op(B) is packed into zero-padded
- * 32-column panels (gathered when B is transposed), as is a last panel narrower than 32.
+ * read in place too, and so is any untransposed B when A has at most 48 rows; otherwise each
+ * (KC x NC) block of op(B) is packed into zero-padded 32-column panels (gathered when B is
+ * transposed), as is a last panel narrower than 32. Transposed B with at most 48 rows of A
+ * and k >= 128 is summed as dot products instead (gemm_dot below).
  *
  * Rounding and reproducibility: every element of C is summed over p in order, in one float
- * accumulator per KC block, whatever its row or column and however the rows are split over
- * threads, so a product gives the same bits for any thread count. With k <= KC the result is
- * one rounding of alpha * acc + beta * C (an FMA): for alpha = 1 and beta = 1 that is exactly
- * acc + C, so gp_addmm's prefilled C + bias gives the same bits as a product followed by an add
- * (lib/ops_matmul.c).
+ * accumulator per KC block (the dot products: 16 lane accumulators, see gemm_dot), whatever its
+ * row or column and however the rows are split over threads, so a product gives the same bits
+ * for any thread count. With k <= KC the result is one rounding of alpha * acc + beta * C
+ * (an FMA): for alpha = 1 and beta = 1 that is exactly acc + C, so gp_addmm's prefilled
+ * C + bias gives the same bits as a product followed by an add (lib/ops_matmul.c).
  */
 #include <immintrin.h>
 #include <pthread.h>
@@ -265,7 +267,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
  * below 8 (equal at 4); with B transposed, packing it costs a gather per element of B, which
  * pays off only from ~64 rows (32 rows: 0.96x, 64: 1.03x, 128: 1.34x at 1440 x 1440), and the
  * dot products win up to 48 rows once k >= 128 (32 x 1440 x 1440: 1.5-2.0x, one thread's 12
- * rows of it 2.3x; k = 128: 1.2x; k = 72: 0.84x). 49-63 rows with B transposed: OpenBLAS. */
+ * rows of it 2.3x; k = 128: 1.2x; k = 72: 0.73x). 49-63 rows with B transposed: OpenBLAS. */
 static bool wins(int64_t m, int64_t n, int64_t k, bool ta, bool tb)
 {
     return n >= 16 && k >= 8 && (!tb || m >= 64 || (!ta && m <= DOT_MAX_M && k >= DOT_MIN_K));
