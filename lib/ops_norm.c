@@ -307,7 +307,8 @@ static gp_status layer_norm_backward(gp_tape *t, gp_node *n)
     float *gb = need_b ? gp_i_grad(t, beta) : NULL;
     if ((need_g && !gg) || (need_b && !gb)) return GP_E_NOMEM;
     int64_t per = ln_part_rows(rows), parts = (rows + per - 1) / per;
-    double *acc = gp_i_calloc(gp_i_mul_size((size_t)(parts > 0 ? parts : 1), (size_t)(2 * cols) * sizeof(double)), 1);
+    size_t cells = gp_i_mul_size((size_t)parts, (size_t)(2 * cols)); /* per part: dgamma, dbeta */
+    double *acc = gp_i_calloc(cells > 0 ? cells : 1, sizeof(double));
     if (!acc) return GP_E_NOMEM;
     GP_I_PARALLEL_FOR(parallel && parts > 1,
     for (int64_t q = 0; q < parts; q++) {

@@ -15,8 +15,9 @@
  * (x->grad = y->grad: add, sub, addmm's C) pass the buffer on with the pointer, so it is
  * released when x's own node has run; a buffer that an input shares at an offset, or that two
  * inputs share, is never reused (removed from the map). The output's grad pointer is cleared
- * when its buffer is released: only parameters' and leaves' gradients are meant to be read
- * after backward (tape.h).
+ * once its node has run, whatever happens to the buffer: only parameters' and leaves'
+ * gradients are meant to be read after backward (tape.h), and a second backward pass on the
+ * same tape then starts from fresh intermediate gradients (it used to add onto the first's).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -283,11 +284,13 @@ static float *grad_take(gp_tape *t, size_t bytes)
     return p;
 }
 
-/* After node n's backward: release its output's gradient buffer unless an input now shares it. */
+/* After node n's backward: its output's gradient is dead. Clear the pointer, and release the
+ * buffer unless an input now shares it. */
 static void grad_release(gp_tape *t, gp_node *n)
 {
     gp_tensor *y = n->out;
     grad_buf *e = owned_find(t, y->grad);
+    y->grad = NULL;
     if (!e) return;
     const char *lo = (const char *)e->ptr, *hi = lo + e->bytes;
     int exact = 0, inside = 0;
@@ -314,7 +317,6 @@ static void grad_release(gp_tape *t, gp_node *n)
     }
     t->spare[t->spare_count++] = *e;
     owned_remove(t, e);
-    y->grad = NULL;
 }
 
 float *gp_i_grad(gp_tape *t, gp_tensor *x)

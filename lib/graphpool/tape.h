@@ -6,8 +6,9 @@
  * tape. gp_tape_backward(loss) seeds d loss / d loss = 1 and walks the nodes in reverse; each
  * node's backward adds into its inputs' gradients. Parameters accumulate into their own grad
  * buffers; temporaries get gradient buffers from the arena on first use, and once backward has
- * passed the node that produced a temporary, its gradient buffer is reused for later ones
- * (the temporary's grad is then NULL). Only the gradients of parameters and of leaf tensors are
+ * passed the node that produced a temporary, its grad is NULL again and the buffer is reused
+ * for later ones (so backward can run twice on one tape: parameters and leaves accumulate both
+ * passes, temporaries start afresh). Only the gradients of parameters and of leaf tensors are
  * meant to be read after backward: an intermediate tensor's grad may also share its buffer with
  * the output's gradient (add, sub, add_scalar and addmm hand their output gradient down without
  * a copy) and then hold other contributions too.
