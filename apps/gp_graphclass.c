@@ -32,6 +32,8 @@
  * (a TU folder; its NAME_graph_labels.txt must exist, its values are ignored) writes one line per
  * graph: index, predicted class value, class probabilities.
  * Training options: --clip-norm X scales the gradients to global L2 norm <= X before every step;
+ * --gnp-lr LR trains GNP's p and q (tensors named "gnp") with a second Adam at rate LR and no
+ * weight decay (extrapolation needs them to move faster than the other weights);
  * --cosine uses lr_t = gp_lr_cosine(lr, t, warmup, total) per step (linear warm-up over
  * --warmup-epochs, then cosine to 0 at --epochs; the HF get_cosine_schedule_with_warmup).
  * --preset gpn-PROTEINS|gpn-NCI1|gpn-NCI109|gpn-DD (or gpn: chosen by dataset name) sets the
@@ -87,6 +89,7 @@ typedef struct options {
     int64_t mlp[MAX_MLP];
     int num_mlp;
     double ratio, dropout, lr, weight_decay, val_ratio, clip_norm;
+    double gnp_lr; /* > 0: GNP's p and q train with their own Adam at this rate, no decay */
     unsigned long seed;
     bool fold_files, json, quiet, cosine;
     int encoder;  /* ENC_NONE, ENC_LINEAR (linear + ReLU), ENC_MLP (linear, LayerNorm, ReLU, dropout, linear) */
@@ -124,6 +127,10 @@ static void usage(FILE *f)
             "  --select loss|acc     what the kept epoch and --patience go by: validation loss\n"
             "                        (default) or accuracy (ties: lower loss, then earliest)\n"
             "  --clip-norm X         clip the gradients' global L2 norm to X (default 0 = off)\n"
+            "  --gnp-lr LR           p and q of every GNP operator (readout or aggregation) train\n"
+            "                        with their own Adam at rate LR, without weight decay (default:\n"
+            "                        with the other weights); 0.2 extrapolates best in\n"
+            "                        docs/benchmarks.md, \"GNP extrapolation\"\n"
             "  --cosine              cosine learning-rate schedule per step, to 0 at --epochs\n"
             "  --warmup-epochs N     linear warm-up of --cosine (default 0)\n"
             );
@@ -604,7 +611,9 @@ static gp_status train_fold(fold_result *res, model *md, run_ctx *c, const gp_cv
     const options *o = c->o;
     memset(res, 0, sizeof *res);
     gp_param_list all, train;
-    gp_optim *opt = NULL;
+    gp_optim *opt = NULL, *opt_pq = NULL;
+    gp_tensor **pq = NULL, **rest = NULL;
+    int npq = 0, nrest = 0;
     gp_minibatch *mb = NULL;
     float *best = NULL;
     gp_status st = gp_module_params(&all, md->root, true);
@@ -620,8 +629,21 @@ static gp_status train_fold(fold_result *res, model *md, run_ctx *c, const gp_cv
         st = GP_E_NOMEM;
         goto done;
     }
-    if ((st = gp_adam_new(&opt, train.tensors, train.count, (float)o->lr, 0.9f, 0.999f, 1e-8f,
+    /* --gnp-lr: the parameters named "gnp" (GNP's p and q) go to a second optimiser */
+    pq = malloc((size_t)(train.count > 0 ? train.count : 1) * sizeof *pq);
+    rest = malloc((size_t)(train.count > 0 ? train.count : 1) * sizeof *rest);
+    if (!pq || !rest) {
+        st = GP_E_NOMEM;
+        goto done;
+    }
+    for (int i = 0; i < train.count; i++) {
+        if (o->gnp_lr > 0 && !strcmp(train.tensors[i]->name, "gnp")) pq[npq++] = train.tensors[i];
+        else rest[nrest++] = train.tensors[i];
+    }
+    if ((st = gp_adam_new(&opt, rest, nrest, (float)o->lr, 0.9f, 0.999f, 1e-8f,
                           (float)o->weight_decay)) != GP_OK)
+        goto done;
+    if (npq > 0 && (st = gp_adam_new(&opt_pq, pq, npq, (float)o->gnp_lr, 0.9f, 0.999f, 1e-8f, 0.0f)) != GP_OK)
         goto done;
     int64_t ntr = folds->count[f][GP_CV_TRAIN], nva = folds->count[f][GP_CV_VAL];
     if ((st = gp_minibatch_new(&mb, c->ds, ntr, folds->idx[f][GP_CV_TRAIN], o->batch, true, seed)) != GP_OK)
@@ -646,13 +668,17 @@ static gp_status train_fold(fold_result *res, model *md, run_ctx *c, const gp_cv
             st = gp_tape_backward(t, loss);
             if (st == GP_OK && o->clip_norm > 0)
                 gp_clip_grad_norm(train.tensors, train.count, (float)o->clip_norm);
-            if (o->cosine)
-                gp_optim_set_lr(opt, gp_lr_cosine((float)o->lr, step, (long)o->warmup_epochs * steps_per_epoch,
-                                                  (long)o->epochs * steps_per_epoch, 0.0f));
+            if (o->cosine) {
+                long warm = (long)o->warmup_epochs * steps_per_epoch, all_steps = (long)o->epochs * steps_per_epoch;
+                gp_optim_set_lr(opt, gp_lr_cosine((float)o->lr, step, warm, all_steps, 0.0f));
+                if (opt_pq) gp_optim_set_lr(opt_pq, gp_lr_cosine((float)o->gnp_lr, step, warm, all_steps, 0.0f));
+            }
             step++;
             if (st == GP_OK) st = gp_optim_step(opt);
+            if (st == GP_OK && opt_pq) st = gp_optim_step(opt_pq);
             if (st == GP_OK) loss_sum += loss->data[0] * (double)info.count, seen += info.count;
             gp_optim_zero_grad(opt);
+            if (opt_pq) gp_optim_zero_grad(opt_pq);
             model_release(md);
             gp_graph_free(&g);
             if (st != GP_OK) goto done;
@@ -692,8 +718,11 @@ static gp_status train_fold(fold_result *res, model *md, run_ctx *c, const gp_cv
     res->epoch_cpu_ms /= timed;
 done:
     free(best);
+    free(pq);
+    free(rest);
     gp_minibatch_free(&mb);
     gp_optim_free(&opt);
+    gp_optim_free(&opt_pq);
     gp_param_list_free(&all);
     gp_param_list_free(&train);
     return st;
@@ -1076,7 +1105,7 @@ static bool options_valid(const options *o)
            o->epochs >= 1 && o->batch >= 1 && o->threads >= 1 && o->folds >= 2 && o->max_folds >= 0 &&
            o->patience >= 0 &&
            o->ratio > 0 && o->ratio <= 1 && o->dropout >= 0 && o->dropout < 1 && o->val_ratio >= 0 &&
-           o->val_ratio < 1 && o->lr > 0 && o->clip_norm >= 0 && o->warmup_epochs >= 0 &&
+           o->val_ratio < 1 && o->lr > 0 && o->gnp_lr >= 0 && o->clip_norm >= 0 && o->warmup_epochs >= 0 &&
            (!strcmp(o->jk, "sum") || !strcmp(o->jk, "last"));
 }
 
@@ -1361,7 +1390,8 @@ int main(int argc, char **argv)
     o.clip_norm = 0.0;
     enum { O_ENC = 256, O_MLPNORM, O_RATIO, O_READOUT, O_JK, O_MLP, O_DROP, O_LR, O_WD, O_BATCH, O_EPOCHS,
            O_PAT, O_FOLDS, O_FFILES, O_VAL, O_MAXF, O_FRANGE, O_FEAT, O_JSON, O_SAVE, O_LOAD, O_PRED, O_OUT,
-           O_QUIET, O_DATADIR, O_HELP, O_CLIP, O_COSINE, O_WARMUP, O_PRESET, O_WPARSE, O_GRID, O_SELECT };
+           O_QUIET, O_DATADIR, O_HELP, O_CLIP, O_COSINE, O_WARMUP, O_PRESET, O_WPARSE, O_GRID, O_SELECT,
+           O_GNPLR };
     static const struct option longs[] = {
         {"dataset", required_argument, 0, 'd'}, {"data-dir", required_argument, 0, O_DATADIR},
         {"layer", required_argument, 0, 'l'},   {"hidden", required_argument, 0, 'h'},
@@ -1382,6 +1412,7 @@ int main(int argc, char **argv)
         {"load", required_argument, 0, O_LOAD}, {"predict", required_argument, 0, O_PRED},
         {"output", required_argument, 0, O_OUT}, {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, O_HELP},       {"clip-norm", required_argument, 0, O_CLIP},
+        {"gnp-lr", required_argument, 0, O_GNPLR},
         {"cosine", no_argument, 0, O_COSINE},   {"warmup-epochs", required_argument, 0, O_WARMUP},
         {"preset", required_argument, 0, O_PRESET}, {"write-parse", required_argument, 0, O_WPARSE},
         {"grid", required_argument, 0, O_GRID},
@@ -1460,6 +1491,7 @@ int main(int argc, char **argv)
         case O_OUT: o.output = optarg; break;
         case O_QUIET: o.quiet = true; break;
         case O_CLIP: ok = parse_double(&o.clip_norm, optarg); break;
+        case O_GNPLR: ok = parse_double(&o.gnp_lr, optarg); break;
         case O_COSINE: o.cosine = true; break;
         case O_WARMUP: ok = parse_int(&o.warmup_epochs, optarg); break;
         case O_PRESET: break; /* applied above */
