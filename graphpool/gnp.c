@@ -11,6 +11,10 @@
  * Parameterisation: params is a 4 x C parameter (rows p+, q+, p-, q-; C = 1 shared by all
  * features, or one column per feature). Initialisation p = 1, q = 0 (sum) unless given: the
  * sum is the most expressive start (Xu et al. 2019) and moves to mean (q -> 1) or max (p grows).
+ * Learning rate: trained at the other weights' rate (Adam, 0.005) p and q hardly leave the sum;
+ * at 0.2 the readout learns p ~ 2.3, q ~ 1 and extrapolates better than sum and mean on every
+ * seed (docs/benchmarks.md, "GNP extrapolation"). The parameter is named "gnp" so that callers
+ * can give it its own optimiser (gp-graphclass --gnp-lr).
  * Clamps applied in the forward pass:
  *   |p| in [1, 50]: below 1, (sum a^p)^(1/p) grows like n^(1/p) and overflows float for large
  *     graphs; above 50 the result equals the max to within n^(1/50) and exp(p log a) would lose
