@@ -208,8 +208,8 @@ gp_tensor *gp_i_done(gp_tape *t, gp_tensor *out) { return t->error == GP_OK ? ou
 
 static size_t owned_slot(const gp_tape *t, const float *p)
 {
-    size_t h = (size_t)(((uintptr_t)p >> 4) * 0x9e3779b97f4a7c15ull);
-    return h & (t->owned_cap - 1);
+    uint64_t h = (uint64_t)((uintptr_t)p >> 6) * 0x9e3779b97f4a7c15ull; /* arena blocks: 64-byte aligned */
+    return (size_t)(h ^ (h >> 32)) & (t->owned_cap - 1);
 }
 
 /* The map entry of buffer p (NULL if the tape did not allocate p as a gradient). */
