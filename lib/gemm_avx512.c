@@ -266,7 +266,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
  * columns (a panel is 32 wide; at 1-2 columns OpenBLAS is ~1.7x faster) nor an inner dimension
  * below 8 (equal at 4); with B transposed, packing it costs a gather per element of B, which
  * pays off only from ~64 rows (32 rows: 0.96x, 64: 1.03x, 128: 1.34x at 1440 x 1440), and the
- * dot products win up to 48 rows once k >= 128 (32 x 1440 x 1440: 1.5-2.0x, one thread's 12
+ * dot products win up to 48 rows once k >= 128 (32 x 1440 x 1440: 1.9-2.1x, one thread's 12
  * rows of it 2.3x; k = 128: 1.2x; k = 72: 0.73x). 49-63 rows with B transposed: OpenBLAS. */
 static bool wins(int64_t m, int64_t n, int64_t k, bool ta, bool tb)
 {
