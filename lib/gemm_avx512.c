@@ -1,12 +1,14 @@
 /*
  * Row-major single-precision product with AVX-512:  C = alpha op(A) op(B) + beta C.
  *
- * Why it exists: Debian 12's OpenBLAS 0.3.21 detects this machine kind's AVX-512 processors
- * (AMD EPYC) as "Haswell" and runs its AVX2 kernels, and the environment pins that choice
- * (OPENBLAS_CORETYPE=Haswell, docs/benchmarks.md "OpenBLAS core type"). At the shapes of the
- * models (n x 128 by 128 x 128 and the backward products) this kernel is faster; where it is
- * not, and on processors without AVX-512, gp_i_gemm keeps calling OpenBLAS. The measurements
- * behind the choice: docs/benchmarks.md, "Dense products: AVX-512 kernel", tests/bench_gemm.c.
+ * Why it exists: Debian 12's OpenBLAS 0.3.21 runs its AVX2 ("Haswell") kernels on the AVX-512
+ * processors this project was first measured on (AMD EPYC; that environment pinned
+ * OPENBLAS_CORETYPE=Haswell, docs/benchmarks.md "OpenBLAS core type"), and its generic SSE3
+ * ("Prescott") kernels on processors it does not know (Sapphire Rapids). At the shapes of the
+ * models (n x 128 by 128 x 128 and the backward products) this kernel is faster than the
+ * former, and faster than the latter at every shape; where it is not, and on processors
+ * without AVX-512, gp_i_gemm keeps calling OpenBLAS. The measurements behind the choice:
+ * docs/benchmarks.md, "Dense products: AVX-512 kernel", tests/bench_gemm.c.
  *
  * Blocking (a reduced BLIS scheme): columns of C in blocks of NC, the inner dimension in blocks
  * of KC, rows in tiles of 12; a 12 x 32 micro-kernel keeps its tile of C in 24 registers, loads
@@ -25,11 +27,13 @@
  * (an FMA): for alpha = 1 and beta = 1 that is exactly acc + C, so gp_addmm's prefilled
  * C + bias gives the same bits as a product followed by an add (lib/ops_matmul.c).
  */
+#include <cblas.h>
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -260,6 +264,7 @@ bool gp_i_sgemm_avx512(bool ta, bool tb, int64_t m, int64_t m_all, int64_t n, in
 /* ---- which kernel: GP_GEMM=blas|avx512|auto (default auto), or gp_i_gemm_select ---- */
 static int selected = GP_GEMM_AUTO;
 static bool have_avx512;
+static bool blas_fast; /* OpenBLAS runs AVX2 / AVX-512 kernels (openblas_has_avx2_kernels) */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 /* Shapes where this kernel beats OpenBLAS's Haswell kernels (tests/bench_gemm.c): not below 16
@@ -273,10 +278,24 @@ static bool wins(int64_t m, int64_t n, int64_t k, bool ta, bool tb)
     return n >= 16 && k >= 8 && (!tb || m >= 64 || (!ta && m <= DOT_MAX_M && k >= DOT_MIN_K));
 }
 
+/* OpenBLAS cores with AVX2 or AVX-512 kernels, the ones the rule above was measured against.
+ * On a processor it does not know, Debian's OpenBLAS 0.3.21 falls back to its SSE3 "Prescott"
+ * kernels (seen on Sapphire Rapids), which this kernel beats at every shape of the benchmark,
+ * 1.0-6.0x (docs/benchmarks.md, "OpenBLAS on an unknown processor"); then it takes them all. */
+static bool openblas_has_avx2_kernels(void)
+{
+    static const char *const cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
+    const char *name = openblas_get_corename();
+    for (size_t i = 0; name && i < sizeof cores / sizeof cores[0]; i++)
+        if (strcasecmp(name, cores[i]) == 0) return true;
+    return false;
+}
+
 static void detect(void)
 {
     __builtin_cpu_init();
     have_avx512 = __builtin_cpu_supports("avx512f");
+    blas_fast = openblas_has_avx2_kernels();
     const char *env = getenv("GP_GEMM");
     if (env && strcmp(env, "blas") == 0) selected = GP_GEMM_BLAS;
     else if (env && strcmp(env, "avx512") == 0) selected = GP_GEMM_AVX512;
@@ -294,6 +313,6 @@ bool gp_i_gemm_use_avx512(int64_t m, int64_t n, int64_t k, bool ta, bool tb)
 {
     pthread_once(&once, detect);
     if (!have_avx512 || selected == GP_GEMM_BLAS) return false;
-    if (selected == GP_GEMM_AVX512) return true;
+    if (selected == GP_GEMM_AVX512 || !blas_fast) return true;
     return wins(m, n, k, ta, tb);
 }
