@@ -4,10 +4,10 @@
  * Why it exists: Debian 12's OpenBLAS 0.3.21 runs its AVX2 ("Haswell") kernels on the AVX-512
  * processors this project was first measured on (AMD EPYC; that environment pinned
  * OPENBLAS_CORETYPE=Haswell, docs/benchmarks.md "OpenBLAS core type"), and its generic SSE3
- * ("Prescott") kernels on processors it does not know (Sapphire Rapids). At the shapes of the
- * models (n x 128 by 128 x 128 and the backward products) this kernel is faster than the
- * former, and faster than the latter at every shape; where it is not, and on processors
- * without AVX-512, gp_i_gemm keeps calling OpenBLAS. The measurements behind the choice:
+ * ("Prescott") kernels on processors it does not know (an Intel Xeon with AMX, 2026-11-28).
+ * At the shapes of the models (n x 128 by 128 x 128 and the backward products) this kernel is
+ * faster than the former, and faster than the latter at every shape; where it is not, and on
+ * processors without AVX-512, gp_i_gemm keeps calling OpenBLAS. The measurements behind the choice:
  * docs/benchmarks.md, "Dense products: AVX-512 kernel", tests/bench_gemm.c.
  *
  * Blocking (a reduced BLIS scheme): columns of C in blocks of NC, the inner dimension in blocks
@@ -285,8 +285,9 @@ static bool wins(int64_t m, int64_t n, int64_t k, bool ta, bool tb)
 
 /* OpenBLAS cores with AVX2 or AVX-512 kernels, the ones the rule above was measured against.
  * On a processor it does not know, Debian's OpenBLAS 0.3.21 falls back to its SSE3 "Prescott"
- * kernels (seen on Sapphire Rapids), which this kernel beats at every shape of the benchmark,
- * 1.0-6.0x (docs/benchmarks.md, "OpenBLAS on an unknown processor"); then it takes them all. */
+ * kernels (seen on an Intel Xeon with AMX and AVX512-FP16), which this kernel beats at every
+ * shape of the benchmark, 1.1-6.5x (docs/bench_gemm_xeon.md; docs/benchmarks.md, "OpenBLAS on
+ * an unknown processor"); then it takes them all. */
 static bool openblas_has_avx2_kernels(void)
 {
     static const char *const cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
