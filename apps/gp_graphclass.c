@@ -24,7 +24,10 @@
  * --select acc uses the validation accuracy instead (ties: lower validation loss, then earliest),
  * for both the kept epoch and the patience.
  * --pool a,b,c runs every operator on the same folds with the same seeds and prints one table.
- * (Errica et al. also select hyper-parameters per fold from a grid; here they are fixed options.)
+ * --grid selects hyper-parameters per fold on the validation split, as Errica et al. do, and
+ * --final-runs R > 1 trains the chosen model R times per fold (their R = 3: fresh trainings of
+ * the selected configuration with a grid; without one, the fold's run and R - 1 more) and reports
+ * the mean test accuracy of the R runs as the fold's accuracy.
  *
  * Output: progress on stderr; the table on stdout (or JSON with --json): per fold accuracy, mean,
  * std, mean training epoch time (wall and process CPU ms, epoch 1 excluded) and peak RSS. --save PATH writes the model of the
@@ -76,7 +79,8 @@
 
 /* MAX_WIDTH bounds --hidden and --mlp (as gp-linkpred's --hidden): a typo such as 2000000000 would
  * otherwise allocate and touch tens of GB before any error. */
-enum { MAX_POOLS = 16, MAX_BLOCKS = 8, MAX_MLP = 8, MAX_DEGREE_ONEHOT = 256, MAX_WIDTH = 4096 };
+enum { MAX_POOLS = 16, MAX_BLOCKS = 8, MAX_MLP = 8, MAX_DEGREE_ONEHOT = 256, MAX_WIDTH = 4096,
+       MAX_FINAL_RUNS = 16 };
 
 typedef struct options {
     const char *dataset, *data_dir, *layer, *readout, *jk, *features, *save, *load, *predict, *output;
@@ -85,6 +89,7 @@ typedef struct options {
     char *pools[MAX_POOLS];
     int num_pools;
     int hidden, blocks, epochs, patience, batch, eval_batch, threads, warmup_epochs;
+    int final_runs; /* --final-runs R: trainings per fold whose test accuracies are averaged */
     int folds, max_folds, first_fold, last_fold; /* --fold-range A-B: first_fold A, last_fold B (0: all) */
     int64_t mlp[MAX_MLP];
     int num_mlp;
@@ -152,6 +157,10 @@ static void usage(FILE *f)
             "  --write-parse DIR     after training, write the GPN parse hierarchy (cluster of every\n"
             "                        node per level) of each graph as DIR/graph_<i>.json (last fold's\n"
             "                        model; DIR must exist)\n"
+            "  --final-runs R        train each fold's model R times (different seeds) and report\n"
+            "                        the mean test accuracy of the R runs (default 1; Errica et\n"
+            "                        al. use 3); with --grid and R > 1, R fresh trainings of the\n"
+            "                        selected configuration (the selection runs not counted)\n"
             "  --grid KEY=V/V[,KEY=V/V...]  model selection in every fold: train each combination\n"
             "                        on the fold's training part, keep the one with the best\n"
             "                        validation accuracy (ties: lower validation loss), report its\n"
@@ -591,6 +600,7 @@ typedef struct fold_result {
     int best_epoch, epochs;
     double epoch_ms, epoch_cpu_ms;
     int config; /* the --grid configuration selected (0 without a grid) */
+    double run_acc[MAX_FINAL_RUNS]; /* --final-runs: test accuracy of each run (test_acc: their mean) */
 } fold_result;
 
 static gp_status snapshot(float *dst, const gp_param_list *pl, bool restore)
@@ -1106,6 +1116,7 @@ static bool options_valid(const options *o)
            o->patience >= 0 &&
            o->ratio > 0 && o->ratio <= 1 && o->dropout >= 0 && o->dropout < 1 && o->val_ratio >= 0 &&
            o->val_ratio < 1 && o->lr > 0 && o->gnp_lr >= 0 && o->clip_norm >= 0 && o->warmup_epochs >= 0 &&
+           o->final_runs >= 1 && o->final_runs <= MAX_FINAL_RUNS &&
            (!strcmp(o->jk, "sum") || !strcmp(o->jk, "last"));
 }
 
@@ -1230,6 +1241,51 @@ static gp_status select_and_train(fold_result *res, model *md, options *o, run_c
         }
     }
     return st;
+}
+
+/* Seed of final run k of a fold (k = 0: the fold's own seed). */
+static uint64_t run_seed(uint64_t seed, int k)
+{
+    return seed + (uint64_t)k * 0x9E3779B97F4A7C15ull;
+}
+
+/*
+ * --final-runs R after select_and_train: res holds the fold's (selected) run and o its options.
+ * Without a grid that run is run 1 and R - 1 more are trained with new seeds; with a grid the
+ * selection runs are not counted (their test accuracy is not independent of the choice) and R
+ * fresh trainings of the selected configuration are. res->test_acc becomes the mean of the runs
+ * (res->run_acc each); the other fields stay those of the fold's run.
+ */
+static gp_status final_runs(fold_result *res, const options *o, run_ctx *c, const gp_cv_folds *folds, int f,
+                            uint64_t seed, const char *pool)
+{
+    bool fresh = c->o->grid.num_keys > 0;
+    int runs = o->final_runs;
+    double sum = 0;
+    options oc = *o;
+    oc.grid.num_keys = 0;
+    run_ctx cc = *c;
+    cc.o = &oc;
+    for (int k = 0; k < runs; k++) {
+        double acc = res->test_acc;
+        if (fresh || k > 0) {
+            uint64_t s = run_seed(seed, fresh ? k + 1 : k);
+            char label[600];
+            snprintf(label, sizeof label, "%s [run %d of %d]", pool, k + 1, runs);
+            model m;
+            fold_result r;
+            gp_status st = model_new(&m, &oc, pool, c->dim, c->ds->num_classes, s);
+            if (st != GP_OK) return st;
+            st = train_fold(&r, &m, &cc, folds, f, s, label);
+            model_free(&m);
+            if (st != GP_OK) return st;
+            acc = r.test_acc;
+        }
+        res->run_acc[k] = acc;
+        sum += acc;
+    }
+    res->test_acc = sum / runs;
+    return GP_OK;
 }
 
 /* ---- main ---- */
@@ -1386,12 +1442,13 @@ int main(int argc, char **argv)
     options o = {.layer = "graphconv", .readout = "maxmean", .jk = "sum", .features = "auto",
                  .hidden = 128, .blocks = 3, .epochs = 100, .patience = 20, .batch = 60,
                  .eval_batch = 256, .threads = 1, .folds = 10, .ratio = 0.8, .dropout = 0.5,
-                 .lr = 5e-4, .val_ratio = 0.1, .seed = 1, .num_mlp = 2, .mlp = {128, 64}};
+                 .lr = 5e-4, .val_ratio = 0.1, .seed = 1, .num_mlp = 2, .mlp = {128, 64},
+                 .final_runs = 1};
     o.clip_norm = 0.0;
     enum { O_ENC = 256, O_MLPNORM, O_RATIO, O_READOUT, O_JK, O_MLP, O_DROP, O_LR, O_WD, O_BATCH, O_EPOCHS,
            O_PAT, O_FOLDS, O_FFILES, O_VAL, O_MAXF, O_FRANGE, O_FEAT, O_JSON, O_SAVE, O_LOAD, O_PRED, O_OUT,
            O_QUIET, O_DATADIR, O_HELP, O_CLIP, O_COSINE, O_WARMUP, O_PRESET, O_WPARSE, O_GRID, O_SELECT,
-           O_GNPLR };
+           O_GNPLR, O_FRUNS };
     static const struct option longs[] = {
         {"dataset", required_argument, 0, 'd'}, {"data-dir", required_argument, 0, O_DATADIR},
         {"layer", required_argument, 0, 'l'},   {"hidden", required_argument, 0, 'h'},
@@ -1415,7 +1472,7 @@ int main(int argc, char **argv)
         {"gnp-lr", required_argument, 0, O_GNPLR},
         {"cosine", no_argument, 0, O_COSINE},   {"warmup-epochs", required_argument, 0, O_WARMUP},
         {"preset", required_argument, 0, O_PRESET}, {"write-parse", required_argument, 0, O_WPARSE},
-        {"grid", required_argument, 0, O_GRID},
+        {"grid", required_argument, 0, O_GRID}, {"final-runs", required_argument, 0, O_FRUNS},
         {0, 0, 0, 0}};
     const char *pool_arg = "topk";
     int c;
@@ -1492,6 +1549,7 @@ int main(int argc, char **argv)
         case O_QUIET: o.quiet = true; break;
         case O_CLIP: ok = parse_double(&o.clip_norm, optarg); break;
         case O_GNPLR: ok = parse_double(&o.gnp_lr, optarg); break;
+        case O_FRUNS: ok = parse_int(&o.final_runs, optarg); break;
         case O_COSINE: o.cosine = true; break;
         case O_WARMUP: ok = parse_int(&o.warmup_epochs, optarg); break;
         case O_PRESET: break; /* applied above */
@@ -1646,6 +1704,8 @@ int main(int argc, char **argv)
             fold_result *r = &fr[pi * nf + j];
             options best_o = o;
             st = select_and_train(r, &md, &best_o, &ctx, folds, f, seed, o.pools[pi]);
+            if (st == GP_OK && o.final_runs > 1)
+                st = final_runs(r, &best_o, &ctx, folds, f, seed, o.pools[pi]);
             bool last = pi == o.num_pools - 1 && j == nf - 1;
             if (st == GP_OK && o.write_parse && last && write_parses(&md, &ctx, o.write_parse) != 0)
                 st = GP_E_IO;
@@ -1662,9 +1722,11 @@ int main(int argc, char **argv)
             if (!o.quiet) {
                 char desc[512] = "";
                 if (o.grid.num_keys > 0) grid_describe(&o.grid, r->config, desc, sizeof desc);
-                fprintf(stderr, "%s fold %d: test_acc %.4f (best epoch %d of %d, %.1f ms/epoch%s%s)\n",
+                char runs[64] = "";
+                if (o.final_runs > 1) snprintf(runs, sizeof runs, ", mean of %d runs", o.final_runs);
+                fprintf(stderr, "%s fold %d: test_acc %.4f (best epoch %d of %d, %.1f ms/epoch%s%s%s)\n",
                         o.pools[pi], f + 1, r->test_acc, r->best_epoch, r->epochs, r->epoch_ms,
-                        desc[0] ? ", selected " : "", desc);
+                        desc[0] ? ", selected " : "", desc, runs);
             }
         }
     }
@@ -1691,6 +1753,16 @@ int main(int argc, char **argv)
                 cms += fr[pi * nf + f].epoch_cpu_ms / nf;
             }
             printf("], \"mean\": %.6f, \"std\": %.6f, \"epoch_ms\": %.3f, \"epoch_cpu_ms\": %.3f", m, s, ms, cms);
+            if (o.final_runs > 1) {
+                printf(", \"final_runs\": %d, \"run_acc\": [", o.final_runs);
+                for (int f = 0; f < nf; f++) {
+                    printf("%s[", f ? ", " : "");
+                    for (int k = 0; k < o.final_runs; k++)
+                        printf("%s%.6f", k ? ", " : "", fr[pi * nf + f].run_acc[k]);
+                    printf("]");
+                }
+                printf("]");
+            }
             if (o.grid.num_keys > 0) {
                 printf(", \"selected\": [");
                 for (int f = 0; f < nf; f++) {
@@ -1728,6 +1800,15 @@ int main(int argc, char **argv)
                 char desc[512];
                 grid_describe(&o.grid, fr[pi * nf + f].config, desc, sizeof desc);
                 printf(" fold%d %s%s", f0 + f + 1, desc, f + 1 < nf ? ";" : "\n");
+            }
+        }
+        for (int pi = 0; pi < o.num_pools && o.final_runs > 1; pi++) {
+            printf("runs (%s):", o.pools[pi]);
+            for (int f = 0; f < nf; f++) {
+                printf(" fold%d", f0 + f + 1);
+                for (int k = 0; k < o.final_runs; k++)
+                    printf("%c%.2f", k ? '/' : ' ', 100 * fr[pi * nf + f].run_acc[k]);
+                printf("%s", f + 1 < nf ? ";" : "\n");
             }
         }
         printf("peak_rss_mb %.1f\n", ru.ru_maxrss / 1024.0);

@@ -16,6 +16,8 @@
  * --save writes the model and PATH.meta both or neither (check_save_pair).
  * --preset topk-NAME sets Cangea et al.'s width and epochs, overridable (check_topk_preset).
  * --gnp-lr changes a GNP readout's training and nothing else (check_gnp_lr).
+ * --final-runs R: each fold's accuracy is the mean of its R runs; without a grid run 1 is the
+ * fold's ordinary run and the others differ; bad values are usage errors (check_final_runs).
  * The app path is argv[1]; it is run with fork/exec (no shell) and its JSON output parsed here.
  */
 #include <math.h>
@@ -219,6 +221,60 @@ static int check_gnp_lr(char *app)
     int rc = app_run(neg, false, out, sizeof out);
     if (rc != 2) return fprintf(stderr, "--gnp-lr -1: exit %d, expected 2\n", rc), 1;
     printf("--gnp-lr 0.2: GNP epoch-3 loss %.4f (%.4f without), mean readout unchanged (%.4f)\n", g1, g0, m1);
+    return 0;
+}
+
+/* The j-th number of the i-th inner array of the JSON array of arrays after key, or -1. */
+static double json_nested_item(const char *s, const char *key, int i, int j)
+{
+    const char *p = strstr(s, key);
+    if (!p || !(p = strchr(p, '['))) return -1.0;
+    for (int k = 0; k <= i; k++)
+        if (!(p = strchr(p + 1, '['))) return -1.0;
+    for (p++; j > 0; j--) { /* the next comma, if it comes before the inner array's end */
+        const char *comma = strchr(p, ','), *end = strchr(p, ']');
+        if (!comma || !end || end < comma) return -1.0;
+        p = comma + 1;
+    }
+    return atof(p);
+}
+
+static int check_final_runs(char *app)
+{
+    static char one[1 << 14], three[1 << 14], grid[1 << 14];
+    char *a1[] = {app, "--dataset", "MUTAG", "--folds", "2", "--epochs", "4", "--hidden", "16", "--seed", "3",
+                  "--pool", "topk", "--quiet", "--json", NULL};
+    char *a3[] = {app, "--dataset", "MUTAG", "--folds", "2", "--epochs", "4", "--hidden", "16", "--seed", "3",
+                  "--pool", "topk", "--final-runs", "3", "--quiet", "--json", NULL};
+    char *ag[] = {app, "--dataset", "MUTAG", "--folds", "2", "--epochs", "4", "--hidden", "16", "--seed", "3",
+                  "--pool", "topk", "--final-runs", "2", "--grid", "lr=5e-3/5e-5", "--quiet", "--json", NULL};
+    int rc;
+    if ((rc = app_run(a1, false, one, sizeof one)) != 0 || (rc = app_run(a3, false, three, sizeof three)) != 0 ||
+        (rc = app_run(ag, false, grid, sizeof grid)) != 0)
+        return fprintf(stderr, "--final-runs: a run exited with %d\n", rc), 1;
+    bool differ = false;
+    for (int f = 0; f < 2; f++) {
+        double r[3], mean = 0;
+        for (int k = 0; k < 3; k++) mean += (r[k] = json_nested_item(three, "\"run_acc\"", f, k)) / 3;
+        double acc = json_array_item(three, "\"fold_acc\"", f), base = json_array_item(one, "\"fold_acc\"", f);
+        printf("--final-runs 3, fold %d: runs %.4f %.4f %.4f, fold accuracy %.4f (single run %.4f)\n", f + 1,
+               r[0], r[1], r[2], acc, base);
+        if (r[0] < 0 || r[1] < 0 || r[2] < 0 || fabs(acc - mean) > 2e-6 || r[0] != base)
+            return fprintf(stderr, "--final-runs 3: fold %d is not the mean of its runs, or run 1 is not the "
+                                   "fold's ordinary run\n%s\n", f + 1, three), 1;
+        differ = differ || r[1] != r[0] || r[2] != r[0];
+        double g0 = json_nested_item(grid, "\"run_acc\"", f, 0), g1 = json_nested_item(grid, "\"run_acc\"", f, 1);
+        double ga = json_array_item(grid, "\"fold_acc\"", f);
+        if (g0 < 0 || g1 < 0 || fabs(ga - (g0 + g1) / 2) > 2e-6)
+            return fprintf(stderr, "--final-runs 2 --grid: fold %d is not the mean of its runs\n%s\n", f + 1, grid), 1;
+    }
+    if (!differ) return fprintf(stderr, "--final-runs 3: the extra runs repeat run 1 (same seed?)\n%s\n", three), 1;
+    const char *bad[] = {"0", "17", "abc"};
+    for (int i = 0; i < 3; i++) {
+        char *b[] = {app, "--dataset", "MUTAG", "--final-runs", (char *)bad[i], "--quiet", NULL};
+        if ((rc = app_run(b, false, one, sizeof one)) != 2)
+            return fprintf(stderr, "--final-runs %s: exit %d, expected 2\n", bad[i], rc), 1;
+    }
     return 0;
 }
 
@@ -472,5 +528,6 @@ int main(int argc, char **argv)
     if ((rc = app_run(argv_save, true, out, sizeof out)) != 2 || !strstr(out, "is not a writable directory"))
         return fprintf(stderr, "--save in a missing directory: exit %d, expected 2\n%s\n", rc, out), 1;
     return check_single_class(argv[1]) || check_save_pair(argv[1]) || check_grid(argv[1]) || check_fold_range(argv[1]) || check_blocks0(argv[1]) || check_json_name(argv[1]) ||
-           check_topk_preset(argv[1]) || check_gnp_lr(argv[1]);
+           check_topk_preset(argv[1]) || check_gnp_lr(argv[1]) ||
+           check_final_runs(argv[1]);
 }
