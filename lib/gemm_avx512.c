@@ -7,8 +7,8 @@
  * ("Prescott") kernels on processors it does not know (an Intel Xeon with AMX, 2026-11-28).
  * At the shapes of the models (n x 128 by 128 x 128 and the backward products) this kernel is
  * faster than the former, and faster than the latter at every shape; where it is not, and on
- * processors without AVX-512, gp_i_gemm keeps calling OpenBLAS. The measurements behind the choice:
- * docs/benchmarks.md, "Dense products: AVX-512 kernel", tests/bench_gemm.c.
+ * processors without AVX-512, gp_i_gemm keeps calling OpenBLAS. The measurements behind the
+ * choice: docs/benchmarks.md, "Dense products: AVX-512 kernel", tests/bench_gemm.c.
  *
  * Blocking (a reduced BLIS scheme): columns of C in blocks of NC, the inner dimension in blocks
  * of KC, rows in tiles of 12; a 12 x 32 micro-kernel keeps its tile of C in 24 registers, loads
@@ -120,7 +120,7 @@ AVX512 static void micro_tile(int64_t kc, const float *restrict ap, int64_t ars,
 {
     /* The loops over the tile's rows are unrolled explicitly: the 24 accumulators must stay in
      * registers, which GCC 12 does only at -O3 otherwise (at -O2, meson's default build type,
-     * they were kept in memory: 2.3x slower, 55-63 against 112-143 GFLOP/s at 128-wide shapes). */
+     * they were kept in memory: 39-63 against 112-143 GFLOP/s, docs/benchmarks.md, "Session 9"). */
     __m512 acc0[MR], acc1[MR];
     TILE_ROWS for (int i = 0; i < MR; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
     for (int64_t p = 0; p < kc; p++) {
