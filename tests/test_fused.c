@@ -51,9 +51,10 @@ static gp_tensor *residual_forward(gp_tape *t, gp_tensor **in, void *ctx)
 }
 
 /* gp_addmm's product with C prefilled has the bits of the product plus C when the AVX-512
- * kernel sums it (k <= 512, lib/gemm_avx512.c), which it does for these shapes (n >= 16) unless
- * GP_GEMM=blas or the processor lacks AVX-512. OpenBLAS's bits depend on how its kernels block
- * the inner dimension (its generic "Prescott" kernels differ), so there only values are checked. */
+ * kernel sums it (k <= 512, lib/gemm_avx512.c), which it does for these shapes (n >= 16; k = 3
+ * too unless OpenBLAS runs AVX2 kernels, whose single inner block gives the same bits) unless
+ * GP_GEMM=blas or the processor lacks AVX-512. Other OpenBLAS bits depend on how its kernels
+ * block the inner dimension (its generic "Prescott" kernels differ): there only values are checked. */
 static bool addmm_bits_promised(void)
 {
     const char *env = getenv("GP_GEMM");

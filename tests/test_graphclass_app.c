@@ -17,7 +17,8 @@
  * --preset topk-NAME sets Cangea et al.'s width and epochs, overridable (check_topk_preset).
  * --gnp-lr changes a GNP readout's training and nothing else (check_gnp_lr).
  * --final-runs R: each fold's accuracy is the mean of its R runs; without a grid run 1 is the
- * fold's ordinary run and the others differ; bad values are usage errors (check_final_runs).
+ * fold's ordinary run and the others differ; with a grid the runs are fresh trainings of the
+ * selected configuration (runs 2.. of it alone); bad values are usage errors (check_final_runs).
  * The app path is argv[1]; it is run with fork/exec (no shell) and its JSON output parsed here.
  */
 #include <math.h>
@@ -241,7 +242,7 @@ static double json_nested_item(const char *s, const char *key, int i, int j)
 
 static int check_final_runs(char *app)
 {
-    static char one[1 << 14], three[1 << 14], grid[1 << 14];
+    static char one[1 << 14], three[1 << 14], grid[1 << 14], alone_out[1 << 14];
     char *a1[] = {app, "--dataset", "MUTAG", "--folds", "2", "--epochs", "4", "--hidden", "16", "--seed", "3",
                   "--pool", "topk", "--quiet", "--json", NULL};
     char *a3[] = {app, "--dataset", "MUTAG", "--folds", "2", "--epochs", "4", "--hidden", "16", "--seed", "3",
@@ -267,6 +268,18 @@ static int check_final_runs(char *app)
         double ga = json_array_item(grid, "\"fold_acc\"", f);
         if (g0 < 0 || g1 < 0 || fabs(ga - (g0 + g1) / 2) > 2e-6)
             return fprintf(stderr, "--final-runs 2 --grid: fold %d is not the mean of its runs\n%s\n", f + 1, grid), 1;
+        /* with a grid the runs are fresh: the selected configuration alone, runs 2 and 3 */
+        char sel[64];
+        json_array_string(sel, sizeof sel, grid, "\"selected\"", f);
+        char *alone[] = {app, "--dataset", "MUTAG", "--folds", "2", "--epochs", "4", "--hidden", "16",
+                         "--seed", "3", "--pool", "topk", "--lr", sel + 3, "--final-runs", "3", "--quiet",
+                         "--json", NULL};
+        if (strncmp(sel, "lr=", 3) != 0 || (rc = app_run(alone, false, alone_out, sizeof alone_out)) != 0)
+            return fprintf(stderr, "--final-runs 2 --grid: selected '%s', its run alone exited with %d\n", sel, rc), 1;
+        double s2 = json_nested_item(alone_out, "\"run_acc\"", f, 1), s3 = json_nested_item(alone_out, "\"run_acc\"", f, 2);
+        if (g0 != s2 || g1 != s3)
+            return fprintf(stderr, "--final-runs 2 --grid, fold %d: runs %.6f %.6f are not the fresh runs %.6f %.6f "
+                                   "of %s alone\n", f + 1, g0, g1, s2, s3, sel), 1;
     }
     if (!differ) return fprintf(stderr, "--final-runs 3: the extra runs repeat run 1 (same seed?)\n%s\n", three), 1;
     const char *bad[] = {"0", "17", "abc"};
