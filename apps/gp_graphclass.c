@@ -14,7 +14,9 @@
  *
  * Node features (--features auto): one-hot node labels if the dataset has them, else the node
  * attributes, else one-hot degree (degree capped at 256) -- or normalised degree for datasets whose
- * maximum degree is above 256. The choice is reported.
+ * maximum degree is above 256. The choice is reported. --features all: labels and attributes where
+ * the dataset has them plus the degree (the official GPN input); or any of labels, attr, degree,
+ * degree-norm, ones joined by '+' (apps/node_features.h).
  *
  * Protocol: k-fold stratified cross-validation (--folds, default 10) with a stratified validation
  * split (--val-ratio, default 0.1) carved from each fold's training part (Errica et al. 2020), or the
@@ -76,11 +78,11 @@
 #include "app_output.h"
 #include "app_openmp.h"
 #include "grid.h"
+#include "node_features.h"
 
 /* MAX_WIDTH bounds --hidden and --mlp (as gp-linkpred's --hidden): a typo such as 2000000000 would
  * otherwise allocate and touch tens of GB before any error. */
-enum { MAX_POOLS = 16, MAX_BLOCKS = 8, MAX_MLP = 8, MAX_DEGREE_ONEHOT = 256, MAX_WIDTH = 4096,
-       MAX_FINAL_RUNS = 16 };
+enum { MAX_POOLS = 16, MAX_BLOCKS = 8, MAX_MLP = 8, MAX_WIDTH = 4096, MAX_FINAL_RUNS = 16 };
 
 typedef struct options {
     const char *dataset, *data_dir, *layer, *readout, *jk, *features, *save, *load, *predict, *output;
@@ -173,7 +175,7 @@ static void usage(FILE *f)
             "  --max-folds N         run only the first N folds\n"
             "  --fold-range A-B      run only folds A..B (1-based; each fold's split and seed are\n"
             "                        those of the full run, so ranges run apart give its numbers)\n"
-            "  --features auto|labels|attr|labels+attr|degree|degree-norm|ones\n"
+            "  --features auto|all|PARTS  PARTS: labels, attr, degree, degree-norm, ones joined by '+'\n"
             "  --seed S              (default 1)\n"
             "  --threads T           (default 1)\n"
             "  --json                results as JSON on stdout\n"
@@ -187,139 +189,6 @@ static double now_ms(clockid_t clock)
     struct timespec ts;
     clock_gettime(clock, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* ---- node features ---- */
-
-typedef enum feat_kind { F_LABELS, F_ATTR, F_LABELS_ATTR, F_DEGREE, F_DEGREE_NORM, F_ONES } feat_kind;
-static const char *const feat_names[] = {"labels", "attr", "labels+attr", "degree", "degree-norm", "ones"};
-
-typedef struct feat_spec {
-    feat_kind kind;
-    int64_t dim;
-    int64_t num_label_values;
-    int64_t *label_values; /* one-hot column c is node-label value label_values[c] */
-    int64_t num_attr;
-    double *attr_mean, *attr_std; /* attributes are standardised: (a - mean) / std per column */
-    int64_t max_degree; /* one-hot degree width - 1 */
-    double deg_mean, deg_std;
-} feat_spec;
-
-static int64_t node_degree(const gp_graph_dataset *ds, int64_t gi, int64_t j)
-{
-    const gp_graph *g = ds->graphs[gi];
-    return g->adj.ptr[j + 1] - g->adj.ptr[j];
-}
-
-/* The feature width that fs's kind and counts give. */
-static int64_t feat_dim(const feat_spec *fs)
-{
-    switch (fs->kind) {
-    case F_LABELS: return fs->num_label_values;
-    case F_ATTR: return fs->num_attr;
-    case F_LABELS_ATTR: return fs->num_label_values + fs->num_attr;
-    case F_DEGREE: return fs->max_degree + 1;
-    default: return 1;
-    }
-}
-
-/* Choose the features of a training dataset (fs filled, label values copied). */
-static int feat_choose(feat_spec *fs, const gp_graph_dataset *ds, const char *mode)
-{
-    memset(fs, 0, sizeof *fs);
-    if (!strcmp(mode, "auto")) {
-        fs->kind = ds->node_labels ? F_LABELS : ds->node_attr ? F_ATTR : F_DEGREE;
-    } else {
-        int k;
-        for (k = 0; k < 6 && strcmp(mode, feat_names[k]); k++) {}
-        if (k == 6) return fprintf(stderr, "gp-graphclass: unknown --features %s\n", mode), 2;
-        fs->kind = (feat_kind)k;
-    }
-    if ((fs->kind == F_LABELS || fs->kind == F_LABELS_ATTR) && !ds->node_labels)
-        return fprintf(stderr, "gp-graphclass: the dataset has no node labels\n"), 2;
-    if ((fs->kind == F_ATTR || fs->kind == F_LABELS_ATTR) && !ds->node_attr)
-        return fprintf(stderr, "gp-graphclass: the dataset has no node attributes\n"), 2;
-    int64_t maxd = 0;
-    double s = 0, s2 = 0;
-    for (int64_t gi = 0; gi < ds->num_graphs; gi++)
-        for (int64_t j = 0; j < gp_graph_nodes(ds->graphs[gi]); j++) {
-            int64_t d = node_degree(ds, gi, j);
-            if (d > maxd) maxd = d;
-            s += (double)d;
-            s2 += (double)d * (double)d;
-        }
-    if (fs->kind == F_DEGREE && maxd > MAX_DEGREE_ONEHOT && !strcmp(mode, "auto")) fs->kind = F_DEGREE_NORM;
-    double n = ds->num_nodes > 0 ? (double)ds->num_nodes : 1.0;
-    fs->deg_mean = s / n;
-    fs->deg_std = sqrt(fmax(s2 / n - fs->deg_mean * fs->deg_mean, 1e-12));
-    fs->max_degree = maxd < MAX_DEGREE_ONEHOT ? maxd : MAX_DEGREE_ONEHOT;
-    if (ds->node_labels && (fs->kind == F_LABELS || fs->kind == F_LABELS_ATTR)) {
-        fs->num_label_values = ds->num_node_labels;
-        fs->label_values = malloc((size_t)(ds->num_node_labels + 1) * sizeof(int64_t));
-        if (!fs->label_values) return 1;
-        for (int64_t c = 0; c < ds->num_node_labels; c++)
-            fs->label_values[c] = ds->node_label_values ? ds->node_label_values[c] : c;
-    }
-    if (fs->kind == F_ATTR || fs->kind == F_LABELS_ATTR) {
-        /* Standardise every attribute column over the dataset's nodes (no labels used): raw
-         * attributes span very different scales (ENZYMES: 1e-1 to 1e2). */
-        fs->num_attr = ds->num_node_attr;
-        fs->attr_mean = calloc((size_t)fs->num_attr + 1, sizeof(double));
-        fs->attr_std = calloc((size_t)fs->num_attr + 1, sizeof(double));
-        if (!fs->attr_mean || !fs->attr_std) return 1;
-        for (int64_t a = 0; a < fs->num_attr; a++) {
-            double m = 0, m2 = 0;
-            for (int64_t v = 0; v < ds->num_nodes; v++) {
-                double x = ds->node_attr[v * fs->num_attr + a];
-                m += x;
-                m2 += x * x;
-            }
-            m /= n;
-            fs->attr_mean[a] = m;
-            fs->attr_std[a] = sqrt(fmax(m2 / n - m * m, 0.0));
-            if (fs->attr_std[a] < 1e-12) fs->attr_std[a] = 1.0;
-        }
-    }
-    fs->dim = feat_dim(fs);
-    return 0;
-}
-
-/* Features of ds as chosen by fs (num_nodes x fs->dim, malloc). Unknown label values and
- * attribute widths that differ give an error. */
-static float *feat_build(const feat_spec *fs, const gp_graph_dataset *ds)
-{
-    if ((fs->kind == F_ATTR || fs->kind == F_LABELS_ATTR) && ds->num_node_attr != fs->num_attr) {
-        fprintf(stderr, "gp-graphclass: %lld node attributes, the model expects %lld\n",
-                (long long)ds->num_node_attr, (long long)fs->num_attr);
-        return NULL;
-    }
-    if ((fs->kind == F_LABELS || fs->kind == F_LABELS_ATTR) && !ds->node_labels) {
-        fprintf(stderr, "gp-graphclass: the dataset has no node labels\n");
-        return NULL;
-    }
-    float *x = calloc((size_t)(ds->num_nodes > 0 ? ds->num_nodes : 1) * (size_t)fs->dim, sizeof(float));
-    if (!x) return NULL;
-    for (int64_t gi = 0; gi < ds->num_graphs; gi++)
-        for (int64_t j = 0; j < gp_graph_nodes(ds->graphs[gi]); j++) {
-            int64_t v = ds->node_ptr[gi] + j;
-            float *row = x + v * fs->dim;
-            int64_t d = node_degree(ds, gi, j);
-            if (fs->kind == F_LABELS || fs->kind == F_LABELS_ATTR) {
-                int64_t val = ds->node_label_values ? ds->node_label_values[ds->node_labels[v]] : ds->node_labels[v];
-                int64_t c;
-                for (c = 0; c < fs->num_label_values && fs->label_values[c] != val; c++) {}
-                if (c < fs->num_label_values) row[c] = 1.0f; /* unseen label: all zeros */
-            }
-            if (fs->kind == F_ATTR || fs->kind == F_LABELS_ATTR) {
-                int64_t o = fs->kind == F_LABELS_ATTR ? fs->num_label_values : 0;
-                for (int64_t a = 0; a < fs->num_attr; a++)
-                    row[o + a] = (float)((ds->node_attr[v * fs->num_attr + a] - fs->attr_mean[a]) / fs->attr_std[a]);
-            }
-            if (fs->kind == F_DEGREE) row[d < fs->max_degree ? d : fs->max_degree] = 1.0f;
-            if (fs->kind == F_DEGREE_NORM) row[0] = (float)(((double)d - fs->deg_mean) / fs->deg_std);
-            if (fs->kind == F_ONES) row[0] = 1.0f;
-        }
-    return x;
 }
 
 /* ---- the model ---- */
@@ -740,15 +609,17 @@ done:
 
 /* ---- model files ---- */
 
-static void write_meta(FILE *f, const options *o, const char *pool, const feat_spec *fs, const gp_graph_dataset *ds)
+static void write_meta(FILE *f, const options *o, const char *pool, const node_features *fs, const gp_graph_dataset *ds)
 {
     fprintf(f, "gp-graphclass-model 1\nlayer %s\nhidden %d\nblocks %d\nencoder %d\npool %s\nratio %.17g\n"
                "readout %s\njk %s\ndropout %.17g\nmlp",
             o->layer, o->hidden, o->blocks, o->encoder, pool, o->ratio, o->readout, o->jk, o->dropout);
     for (int i = 0; i < o->num_mlp; i++) fprintf(f, " %lld", (long long)o->mlp[i]);
     fprintf(f, "\nmlp_norm %d", o->mlp_norm);
+    char features[64];
+    node_features_name(fs->parts, features, sizeof features);
     fprintf(f, "\nfeatures %s\nin_dim %lld\nnum_attr %lld\nmax_degree %lld\ndeg_mean %.17g\ndeg_std %.17g\nlabel_values",
-            feat_names[fs->kind], (long long)fs->dim, (long long)fs->num_attr, (long long)fs->max_degree,
+            features, (long long)fs->dim, (long long)fs->num_attr, (long long)fs->max_degree,
             fs->deg_mean, fs->deg_std);
     for (int64_t i = 0; i < fs->num_label_values; i++) fprintf(f, " %lld", (long long)fs->label_values[i]);
     fprintf(f, "\nattr_mean");
@@ -766,7 +637,7 @@ static void write_meta(FILE *f, const options *o, const char *pool, const feat_s
  * turn replaces atomically; the meta: app_output); only when both are complete are they renamed,
  * and if the second rename fails the first file is removed again. 0, or 1 with a message. */
 static int save_model(const char *path, const gp_module *m, const options *o, const char *pool,
-                      const feat_spec *fs, const gp_graph_dataset *ds)
+                      const node_features *fs, const gp_graph_dataset *ds)
 {
     char mp[4096], tmp[4096];
     snprintf(mp, sizeof mp, "%s.meta", path);
@@ -798,7 +669,7 @@ static int save_model(const char *path, const gp_module *m, const options *o, co
 }
 
 typedef struct meta {
-    char layer[64], pool[256], readout[256], jk[16], features[32];
+    char layer[64], pool[256], readout[256], jk[16], features[64];
     int64_t label_values[4096], class_values[1024];
     int64_t num_label_values, num_classes;
     double attr_mean[4096], attr_std[4096];
@@ -821,7 +692,7 @@ static int64_t read_doubles(char *line, double *out, int64_t cap)
 
 static bool options_valid(const options *o);
 
-static int load_meta(meta *m, options *o, feat_spec *fs, const char *path)
+static int load_meta(meta *m, options *o, node_features *fs, const char *path)
 {
     char mp[4096], line[65536];
     snprintf(mp, sizeof mp, "%s.meta", path);
@@ -860,21 +731,20 @@ static int load_meta(meta *m, options *o, feat_spec *fs, const char *path)
         else if (!strcmp(key, "attr_std")) m->num_attr_std = read_doubles(v, m->attr_std, 4096);
     }
     fclose(f);
-    int k;
-    for (k = 0; k < 6 && strcmp(m->features, feat_names[k]); k++) {}
-    if (!ok || k == 6 || m->num_classes < 1 || fs->dim < 1 || fs->num_attr < 0 || fs->num_attr > 4096 ||
+    unsigned parts = node_features_parse(m->features);
+    if (!ok || !parts || m->num_classes < 1 || fs->dim < 1 || fs->num_attr < 0 || fs->num_attr > 4096 ||
         m->num_attr_mean != fs->num_attr || m->num_attr_std != fs->num_attr)
         return fprintf(stderr, "gp-graphclass: %s is not a gp-graphclass model description\n", mp), 1;
     fs->attr_mean = m->attr_mean;
     fs->attr_std = m->attr_std;
-    fs->kind = (feat_kind)k;
+    fs->parts = parts;
     fs->num_label_values = m->num_label_values;
     fs->label_values = m->label_values;
     o->layer = m->layer;
     o->readout = m->readout;
     o->jk = m->jk;
     /* values the model is built from (blocks index fixed arrays, in_dim sizes feature rows) */
-    bool valid = options_valid(o) && fs->max_degree >= 0 && fs->dim == feat_dim(fs) && o->encoder >= ENC_NONE &&
+    bool valid = options_valid(o) && fs->max_degree >= 0 && fs->dim == node_features_dim(fs) && o->encoder >= ENC_NONE &&
                  o->encoder <= ENC_MLP && (o->mlp_norm == GP_NORM_NONE || o->mlp_norm == GP_NORM_LAYER);
     for (int i = 0; i < o->num_mlp; i++) valid = valid && o->mlp[i] >= 1;
     if (!valid)
@@ -1369,7 +1239,7 @@ static int predict(const options *o_in)
 {
     options o = *o_in;
     meta mt;
-    feat_spec fs;
+    node_features fs;
     if (load_meta(&mt, &o, &fs, o.load)) return 1;
     gp_graph_dataset *ds = NULL;
     char *where = NULL;
@@ -1385,7 +1255,7 @@ static int predict(const options *o_in)
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
         goto done;
     }
-    if (!(x = feat_build(&fs, ds))) goto done;
+    if (!(x = node_features_build(&fs, ds))) goto done;
     if (model_new(&md, &o, mt.pool, fs.dim, mt.num_classes, 1) != GP_OK ||
         gp_module_load(md.root, o.load) != GP_OK || gp_tape_new(&t) != GP_OK) {
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
@@ -1638,7 +1508,7 @@ int main(int argc, char **argv)
     gp_tape *tape = NULL;
     float *x = NULL;
     char *where = NULL;
-    feat_spec fs;
+    node_features fs;
     memset(&fs, 0, sizeof fs);
     double (*acc)[64] = NULL;
     fold_result *fr = NULL;
@@ -1652,9 +1522,11 @@ int main(int argc, char **argv)
                 (long long)(ds->class_values ? ds->class_values[0] : 0));
         goto done;
     }
-    if ((rc = feat_choose(&fs, ds, o.features)) != 0) goto done;
+    if ((rc = node_features_choose(&fs, ds, o.features)) != 0) goto done;
     rc = 1;
-    if (!(x = feat_build(&fs, ds))) goto done;
+    char feat_name[64];
+    node_features_name(fs.parts, feat_name, sizeof feat_name);
+    if (!(x = node_features_build(&fs, ds))) goto done;
     gp_status st;
     if (o.fold_files) {
         char dir[4096];
@@ -1690,7 +1562,7 @@ int main(int argc, char **argv)
     double majority = (double)maj / (double)ds->num_graphs;
     if (!o.quiet)
         fprintf(stderr, "gp-graphclass: %s: %lld graphs, %lld classes, features %s (%lld), %d fold(s)\n",
-                o.dataset, (long long)ds->num_graphs, (long long)ds->num_classes, feat_names[fs.kind],
+                o.dataset, (long long)ds->num_graphs, (long long)ds->num_classes, feat_name,
                 (long long)fs.dim, nf);
     acc = calloc((size_t)o.num_pools, sizeof *acc);
     fr = calloc((size_t)o.num_pools * (size_t)nf, sizeof *fr);
@@ -1738,7 +1610,7 @@ int main(int argc, char **argv)
         printf("{\"dataset\": \"%s\", \"graphs\": %lld, \"classes\": %lld, \"features\": \"%s\", "
                "\"feature_dim\": %lld, \"protocol\": \"%s\", \"folds\": %d, \"majority_rate\": %.6f, "
                "\"peak_rss_mb\": %.1f, \"results\": [",
-               name, (long long)ds->num_graphs, (long long)ds->num_classes, feat_names[fs.kind],
+               name, (long long)ds->num_graphs, (long long)ds->num_classes, feat_name,
                (long long)fs.dim, o.fold_files ? "10fold_idx" : "stratified", nf, majority,
                ru.ru_maxrss / 1024.0);
         for (int pi = 0; pi < o.num_pools; pi++) {
@@ -1777,7 +1649,7 @@ int main(int argc, char **argv)
         printf("]}\n");
     } else {
         printf("dataset %s  graphs %lld  classes %lld  features %s (%lld)  protocol %s  folds %d\n",
-               o.dataset, (long long)ds->num_graphs, (long long)ds->num_classes, feat_names[fs.kind],
+               o.dataset, (long long)ds->num_graphs, (long long)ds->num_classes, feat_name,
                (long long)fs.dim, o.fold_files ? "10fold_idx" : "stratified", nf);
         printf("majority_rate %.4f\n", majority);
         printf("%-28s", "pool");
@@ -1819,9 +1691,7 @@ done:
     free(fr);
     free(x);
     free(where);
-    free(fs.label_values);
-    free(fs.attr_mean);
-    free(fs.attr_std);
+    node_features_free(&fs);
     gp_tape_free(&tape);
     gp_cv_folds_free(&folds);
     gp_graph_dataset_free(&ds);

@@ -9,7 +9,9 @@
  * --fold-range A-B: the folds run alone report the accuracies they have in the full run.
  * --blocks 0 --encoder=mlp --mlp-norm layer (the official GPN layout): trains, saves, and the
  * loaded model rebuilds the same architecture and predicts; --blocks 0 with a coarsening
- * operator and bad --encoder / --mlp-norm values are usage errors.
+ * operator and bad --encoder / --mlp-norm values are usage errors. That run uses --features all
+ * (MUTAG: labels+degree), so the saved description names a combination of feature parts; a part
+ * twice or one the dataset lacks is a usage error.
  * Bad --predict input (a corrupt model description, unwritable --output) fails with exit 1; bad
  * or huge numbers in options are usage errors (a --seed of 'abc' was seed 0).
  * A dataset whose graphs all have one label is an error (exit 1) naming it.
@@ -300,13 +302,14 @@ static int check_blocks0(char *app)
     close(mfd);
     char *train[] = {app, "--dataset", "MUTAG", "--preset", "gpn-PROTEINS", "--blocks", "0", "--encoder=mlp",
                      "--mlp-norm", "layer", "--hidden", "16", "--mlp", "16", "--folds", "2", "--max-folds", "1",
-                     "--epochs", "3", "--patience", "0", "--quiet", "--json", "--save", model, NULL};
+                     "--epochs", "3", "--patience", "0", "--features", "all", "--quiet", "--json", "--save", model,
+                     NULL};
     int rc = app_run(train, false, out, sizeof out);
     char meta[512];
     snprintf(meta, sizeof meta, "%s.meta", model);
-    if (rc != 0) {
+    if (rc != 0 || !strstr(out, "\"features\": \"labels+degree\"")) {
         remove(model), remove(meta);
-        return fprintf(stderr, "--blocks 0 run exited with %d\n%s\n", rc, out), 1;
+        return fprintf(stderr, "--blocks 0 --features all run exited with %d (MUTAG: labels+degree)\n%s\n", rc, out), 1;
     }
     char *pred[] = {app, "--load", model, "--predict", "MUTAG", NULL};
     rc = app_run(pred, false, out, sizeof out);
@@ -321,11 +324,13 @@ static int check_blocks0(char *app)
             return fprintf(stderr, "--blocks 0 model: bad prediction line %s\n", line), 1;
     }
     if (lines != 189) return fprintf(stderr, "--blocks 0 model: %d predictions\n", lines - 1), 1;
-    printf("--blocks 0 --encoder=mlp --mlp-norm layer: saved, loaded, 188 predictions\n");
+    printf("--blocks 0 --encoder=mlp --mlp-norm layer --features all: saved, loaded, 188 predictions\n");
     char *bad[][8] = {{app, "--dataset", "MUTAG", "--blocks", "0", "--pool", "topk", NULL},
                       {app, "--dataset", "MUTAG", "--encoder=deep", NULL},
-                      {app, "--dataset", "MUTAG", "--mlp-norm", "batchy", NULL}};
-    for (int i = 0; i < 3; i++)
+                      {app, "--dataset", "MUTAG", "--mlp-norm", "batchy", NULL},
+                      {app, "--dataset", "MUTAG", "--features", "labels+labels", NULL},
+                      {app, "--dataset", "MUTAG", "--features", "labels+attr", NULL}}; /* MUTAG: no attributes */
+    for (int i = 0; i < 5; i++)
         if ((rc = app_run(bad[i], false, out, sizeof out)) != 2)
             return fprintf(stderr, "bad option set %d: exit %d, expected 2\n", i, rc), 1;
     return 0;
