@@ -43,8 +43,8 @@
  * --warmup-epochs, then cosine to 0 at --epochs; the HF get_cosine_schedule_with_warmup).
  * --preset gpn-PROTEINS|gpn-NCI1|gpn-NCI109|gpn-DD (or gpn: chosen by dataset name) sets the
  * official GPN model (input MLP -> GPN -> MLP with LayerNorm, --blocks 0) and per-dataset
- * hyper-parameters (research notes gpn_nodedrop.md A4, A6) as defaults;
- * options given on the command line override them. --preset topk-PROTEINS|topk-DD|topk-ENZYMES|
+ * hyper-parameters (research notes gpn_nodedrop.md A4, A6) as defaults, with its input features
+ * (--features all: one-hot labels, attributes, one-hot degree); options given on the command line override them. --preset topk-PROTEINS|topk-DD|topk-ENZYMES|
  * topk-COLLAB (or topk: by dataset name) sets Cangea et al.'s per-dataset width, learning rate and
  * epoch count for the default (their) top-k model, with --patience 0. --write-parse DIR writes, after training, the
  * GPN parse hierarchy of every graph of the dataset (last fold's model) as DIR/graph_<i>.json
@@ -148,7 +148,8 @@ static void usage(FILE *f)
             "                        --encoder=mlp --blocks 0 --pool gpn:... --mlp HIDDEN --mlp-norm layer,\n"
             "                        hidden, dropout,\n"
             "                        lr, weight decay 1e-4, batch size, --epochs 500 --patience 50,\n"
-            "                        --clip-norm 1, --cosine --warmup-epochs 50 (not NCI109);\n"
+            "                        --clip-norm 1, --cosine --warmup-epochs 50 (not NCI109),\n"
+            "                        --features all (the official input);\n"
             "  --preset topk|topk-PROTEINS|topk-DD|topk-ENZYMES|topk-COLLAB\n"
             "                        Cangea et al.'s per-dataset top-k settings (topk: by dataset\n"
             "                        name): --pool topk:ratio=0.8, hidden, lr, epochs (PROTEINS\n"
@@ -898,6 +899,7 @@ static int apply_preset(options *o, const char **pool_arg, const char *preset, c
     o->clip_norm = 1.0;
     o->cosine = p->cosine;
     o->warmup_epochs = p->cosine ? 50 : 0; /* official: warm-up = patience epochs */
+    o->features = "all"; /* official: use_node_attr=True plus OneHotDegree */
     return 0;
 }
 

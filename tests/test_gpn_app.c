@@ -1,6 +1,7 @@
 /*
  * gp-graphclass with the GPN preset (suite "apps"): a 1-fold, 2-epoch run of --preset gpn-PROTEINS
- * on MUTAG (--hidden 16 overrides the preset) with --write-parse DIR must exit 0 and leave exactly
+ * on MUTAG (--hidden 16 overrides the preset; its pool spec and --features all must reach the run)
+ * with --write-parse DIR must exit 0 and leave exactly
  * one file graph_<i>.json per MUTAG graph (no temporary files), each valid JSON (a complete JSON
  * grammar check) of the documented form {"levels": L, "num_nodes": [n0..nL], "cluster": [[...]]}
  * with cluster[l] of n_l ids in [0, n_{l+1}), no empty cluster, every level shrinking, n0 equal
@@ -269,6 +270,11 @@ int main(int argc, char **argv)
     /* the preset's pool spec (PROTEINS: 3 GCN layers, act_final) reached the model */
     if (!strstr(out, "gpn:gnn_layers=3,ds_layers=1,dropout=0.1,act_final=true")) {
         fprintf(stderr, "the PROTEINS preset's pool spec is not in the output:\n%s\n", out);
+        fails++;
+    }
+    /* and its input features: --features all (MUTAG has labels, no attributes) */
+    if (!strstr(out, "\"features\": \"labels+degree\"")) {
+        fprintf(stderr, "the preset's features (all = labels+degree on MUTAG) are not in the output:\n%s\n", out);
         fails++;
     }
     long long files = 0, good = 0;
