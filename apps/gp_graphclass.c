@@ -44,12 +44,12 @@
  * --preset gpn-PROTEINS|gpn-NCI1|gpn-NCI109|gpn-DD (or gpn: chosen by dataset name) sets the
  * official GPN model (input MLP -> GPN -> MLP with LayerNorm, --blocks 0) and per-dataset
  * hyper-parameters (research notes gpn_nodedrop.md A4, A6) as defaults, with its input features
- * (--features all: one-hot labels, attributes, one-hot degree); options given on the command line override them. --preset topk-PROTEINS|topk-DD|topk-ENZYMES|
- * topk-COLLAB (or topk: by dataset name) sets Cangea et al.'s per-dataset width, learning rate and
- * epoch count for the default (their) top-k model, with --patience 0. --write-parse DIR writes, after training, the
- * GPN parse hierarchy of every graph of the dataset (last fold's model) as DIR/graph_<i>.json
- * (i = 1-based graph index; gp_gpn_hierarchy_write_json), each through a temporary file renamed
- * into place.
+ * (--features all: one-hot labels, attributes, one-hot degree); options given on the command line
+ * override them. --preset topk-PROTEINS|topk-DD|topk-ENZYMES|topk-COLLAB (or topk: by dataset name)
+ * sets Cangea et al.'s per-dataset width, learning rate and epoch count for the default (their)
+ * top-k model, with --patience 0. --write-parse DIR writes, after training, the GPN parse hierarchy
+ * of every graph of the dataset (last fold's model) as DIR/graph_<i>.json (i = 1-based graph index;
+ * gp_gpn_hierarchy_write_json), each through a temporary file renamed into place.
  * Exit status: 0 ok, 1 failure, 2 usage error.
  */
 #include <errno.h>

@@ -39,15 +39,14 @@ void node_features_name(unsigned parts, char *buf, size_t size);
 /* The feature width that fs's parts and counts give. */
 int64_t node_features_dim(const node_features *fs);
 
-/* Choose the features of a training dataset: mode is a combination (node_features_parse),
- * "auto" (one-hot labels if the dataset has them, else attributes, else one-hot degree, or
- * standardised degree when the maximum degree is above NF_MAX_DEGREE_ONEHOT) or "all" (labels and
- * attributes where the dataset has them, plus the degree as for "auto": the input of the official
- * GPN code, TUDataset(use_node_attr=True) + OneHotDegree, on every dataset with a GPN preset; the
- * official code switches to a standardised degree at maximum degree 1000, not 256, and then keeps
- * only that column). Fills fs (label values and statistics
- * copied; node_features_free releases them). 0, or 2 with a message for a bad mode or a part the
- * dataset lacks, or 1 when out of memory. */
+/* Choose the features of a training dataset: mode is a combination (node_features_parse), "auto"
+ * (one-hot labels if the dataset has them, else attributes, else one-hot degree, or standardised
+ * degree when the maximum degree is above NF_MAX_DEGREE_ONEHOT) or "all" (labels and attributes
+ * where the dataset has them, plus the degree as for "auto": the input of the official GPN code,
+ * TUDataset(use_node_attr=True) + OneHotDegree, on every dataset with a GPN preset; the official
+ * code switches to a standardised degree at maximum degree 1000, not 256, and then keeps only that
+ * column). Fills fs (label values and statistics copied; node_features_free releases them). 0, or 2
+ * with a message for a bad mode or a part the dataset lacks, or 1 when out of memory. */
 int node_features_choose(node_features *fs, const gp_graph_dataset *ds, const char *mode);
 
 /* Features of ds as chosen by fs (num_nodes x fs->dim, malloc), or NULL with a message (attribute

@@ -1,14 +1,13 @@
 /*
  * gp-graphclass with the GPN preset (suite "apps"): a 1-fold, 2-epoch run of --preset gpn-PROTEINS
  * on MUTAG (--hidden 16 overrides the preset; its pool spec and --features all must reach the run)
- * with --write-parse DIR must exit 0 and leave exactly
- * one file graph_<i>.json per MUTAG graph (no temporary files), each valid JSON (a complete JSON
- * grammar check) of the documented form {"levels": L, "num_nodes": [n0..nL], "cluster": [[...]]}
- * with cluster[l] of n_l ids in [0, n_{l+1}), no empty cluster, every level shrinking, n0 equal
- * to the graph's node count from MUTAG_graph_indicator.txt. Also: a missing DIR is a usage error
- * (exit 2) with a message, before any training; --preset gpn on a dataset without an official
- * preset, a negative --clip-norm and a negative --warmup-epochs are exit 2.
- * argv[1] is the app; it is run with fork/exec, no shell.
+ * with --write-parse DIR must exit 0 and leave exactly one file graph_<i>.json per MUTAG graph (no
+ * temporary files), each valid JSON (a complete JSON grammar check) of the documented form
+ * {"levels": L, "num_nodes": [n0..nL], "cluster": [[...]]} with cluster[l] of n_l ids in [0,
+ * n_{l+1}), no empty cluster, every level shrinking, n0 equal to the graph's node count from
+ * MUTAG_graph_indicator.txt. Also: a missing DIR is a usage error (exit 2) with a message, before
+ * any training; --preset gpn on a dataset without an official preset, a negative --clip-norm and a
+ * negative --warmup-epochs are exit 2. argv[1] is the app; it is run with fork/exec, no shell.
  */
 #include <dirent.h>
 #include <stdbool.h>
