@@ -43,9 +43,9 @@ int64_t node_features_dim(const node_features *fs);
  * (one-hot labels if the dataset has them, else attributes, else one-hot degree, or standardised
  * degree when the maximum degree is above NF_MAX_DEGREE_ONEHOT) or "all" (labels and attributes
  * where the dataset has them, plus the degree as for "auto": the input of the official GPN code,
- * TUDataset(use_node_attr=True) + OneHotDegree, on every dataset with a GPN preset; the official
- * code switches to a standardised degree at maximum degree 1000, not 256, and then keeps only that
- * column). Fills fs (label values and statistics copied; node_features_free releases them). 0, or 2
+ * TUDataset(use_node_attr=True) + OneHotDegree, except that the official code keeps the attributes
+ * raw and switches to a standardised degree at maximum degree 1000, not 256, and then keeps only
+ * that column). Fills fs (label values and statistics copied; node_features_free releases them). 0, or 2
  * with a message for a bad mode or a part the dataset lacks, or 1 when out of memory. */
 int node_features_choose(node_features *fs, const gp_graph_dataset *ds, const char *mode);
 
