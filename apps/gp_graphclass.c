@@ -30,6 +30,9 @@
  * --final-runs R > 1 trains the chosen model R times per fold (their R = 3: fresh trainings of
  * the selected configuration with a grid; without one, the fold's run and R - 1 more) and reports
  * the mean test accuracy of the R runs as the fold's accuracy.
+ * --fold-range A-B runs some of the folds with the splits and seeds of the whole run; --resume FILE
+ * logs every finished fold (apps/fold_log.h) and takes the folds already logged for the same
+ * options, so long runs continue after a stop and chunks combine into the whole table.
  *
  * Output: progress on stderr; the table on stdout (or JSON with --json): per fold accuracy, mean,
  * std, mean training epoch time (wall and process CPU ms, epoch 1 excluded) and peak RSS. --save PATH writes the model of the
@@ -77,6 +80,7 @@
 #include "app_json.h"
 #include "app_output.h"
 #include "app_openmp.h"
+#include "fold_log.h"
 #include "grid.h"
 #include "node_features.h"
 
@@ -87,6 +91,8 @@ enum { MAX_POOLS = 16, MAX_BLOCKS = 8, MAX_MLP = 8, MAX_WIDTH = 4096, MAX_FINAL_
 typedef struct options {
     const char *dataset, *data_dir, *layer, *readout, *jk, *features, *save, *load, *predict, *output;
     const char *preset, *write_parse;
+    const char *resume; /* --resume FILE: the fold log (fold_log.h) */
+    char key[4096];     /* the run's key in the fold log: the options that change results */
     grid grid; /* --grid: per-fold model selection over these settings (num_keys 0: none) */
     char *pools[MAX_POOLS];
     int num_pools;
@@ -176,6 +182,11 @@ static void usage(FILE *f)
             "  --max-folds N         run only the first N folds\n"
             "  --fold-range A-B      run only folds A..B (1-based; each fold's split and seed are\n"
             "                        those of the full run, so ranges run apart give its numbers)\n"
+            "  --resume FILE         append each finished fold's result to FILE (one JSON line) and\n"
+            "                        take the folds FILE already holds for these options instead of\n"
+            "                        training them: a stopped run continues, and --fold-range chunks\n"
+            "                        logged to one FILE (also at the same time) give the whole table\n"
+            "                        when run again without --fold-range\n"
             "  --features auto|all|PARTS  PARTS: labels, attr, degree, degree-norm, ones joined by '+'\n"
             "  --seed S              (default 1)\n"
             "  --threads T           (default 1)\n"
@@ -465,13 +476,7 @@ static gp_status evaluate(double *loss, double *acc, float *probs, model *md, ru
     return st;
 }
 
-typedef struct fold_result {
-    double test_acc, val_acc, val_loss;
-    int best_epoch, epochs;
-    double epoch_ms, epoch_cpu_ms;
-    int config; /* the --grid configuration selected (0 without a grid) */
-    double run_acc[MAX_FINAL_RUNS]; /* --final-runs: test accuracy of each run (test_acc: their mean) */
-} fold_result;
+_Static_assert((int)MAX_FINAL_RUNS <= (int)FOLD_LOG_MAX_RUNS, "fold_result holds every final run");
 
 static gp_status snapshot(float *dst, const gp_param_list *pl, bool restore)
 {
@@ -1156,6 +1161,7 @@ static gp_status final_runs(fold_result *res, const options *o, run_ctx *c, cons
         res->run_acc[k] = acc;
         sum += acc;
     }
+    res->num_runs = runs;
     res->test_acc = sum / runs;
     return GP_OK;
 }
@@ -1309,6 +1315,20 @@ done:
     return rc;
 }
 
+/* Append option `opt` (its value v, or NULL) to the --resume key unless it only chooses what is
+ * run or shown (the folds, the output, files and directories): the key names the options, with
+ * presets by name, in command-line order; a run with other options starts its own folds. */
+static bool key_add(char *key, size_t size, const struct option *opt, const char *v)
+{
+    static const char *const ignored[] = {"json", "quiet", "fold-range", "max-folds", "resume", "data-dir",
+                                          "save", "write-parse", "output", "load", "predict", "help"};
+    for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++)
+        if (!strcmp(opt->name, ignored[i])) return true;
+    size_t n = strlen(key);
+    int w = snprintf(key + n, size - n, "%s--%s%s%s", n ? " " : "", opt->name, v ? "=" : "", v ? v : "");
+    return w >= 0 && (size_t)w < size - n;
+}
+
 int main(int argc, char **argv)
 {
     options o = {.layer = "graphconv", .readout = "maxmean", .jk = "sum", .features = "auto",
@@ -1320,7 +1340,7 @@ int main(int argc, char **argv)
     enum { O_ENC = 256, O_MLPNORM, O_RATIO, O_READOUT, O_JK, O_MLP, O_DROP, O_LR, O_WD, O_BATCH, O_EPOCHS,
            O_PAT, O_FOLDS, O_FFILES, O_VAL, O_MAXF, O_FRANGE, O_FEAT, O_JSON, O_SAVE, O_LOAD, O_PRED, O_OUT,
            O_QUIET, O_DATADIR, O_HELP, O_CLIP, O_COSINE, O_WARMUP, O_PRESET, O_WPARSE, O_GRID, O_SELECT,
-           O_GNPLR, O_FRUNS };
+           O_GNPLR, O_FRUNS, O_RESUME };
     static const struct option longs[] = {
         {"dataset", required_argument, 0, 'd'}, {"data-dir", required_argument, 0, O_DATADIR},
         {"layer", required_argument, 0, 'l'},   {"hidden", required_argument, 0, 'h'},
@@ -1345,7 +1365,7 @@ int main(int argc, char **argv)
         {"cosine", no_argument, 0, O_COSINE},   {"warmup-epochs", required_argument, 0, O_WARMUP},
         {"preset", required_argument, 0, O_PRESET}, {"write-parse", required_argument, 0, O_WPARSE},
         {"grid", required_argument, 0, O_GRID}, {"final-runs", required_argument, 0, O_FRUNS},
-        {0, 0, 0, 0}};
+        {"resume", required_argument, 0, O_RESUME}, {0, 0, 0, 0}};
     const char *pool_arg = "topk";
     int c;
     /* first pass: --preset (and --dataset, which "--preset gpn" reads) set defaults that the
@@ -1426,6 +1446,7 @@ int main(int argc, char **argv)
         case O_WARMUP: ok = parse_int(&o.warmup_epochs, optarg); break;
         case O_PRESET: break; /* applied above */
         case O_WPARSE: o.write_parse = optarg; break;
+        case O_RESUME: o.resume = optarg; break;
         case O_GRID: {
             char err[256];
             if (grid_parse(&o.grid, optarg, err, sizeof err) != 0) {
@@ -1439,6 +1460,11 @@ int main(int argc, char **argv)
         }
         if (!ok) {
             fprintf(stderr, "gp-graphclass: bad value '%s' for --%s\n", optarg, li >= 0 ? longs[li].name : "?");
+            for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+            return 2;
+        }
+        if (li >= 0 && !key_add(o.key, sizeof o.key, &longs[li], optarg)) {
+            fprintf(stderr, "gp-graphclass: the options are too long for a --resume key\n");
             for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
             return 2;
         }
@@ -1470,6 +1496,11 @@ int main(int argc, char **argv)
             for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
             return 2;
         }
+    }
+    if (o.resume && (o.predict || o.save || o.write_parse)) { /* a resumed fold has no model */
+        fprintf(stderr, "gp-graphclass: --resume does not combine with --save, --write-parse or --predict\n");
+        for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+        return 2;
     }
     if (o.save && !o.predict && !save_path_ok(o.save)) { /* before training, not after the last fold */
         for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
@@ -1514,6 +1545,8 @@ int main(int argc, char **argv)
     memset(&fs, 0, sizeof fs);
     double (*acc)[64] = NULL;
     fold_result *fr = NULL;
+    fold_log log;
+    memset(&log, 0, sizeof log);
     if (read_dataset(&ds, &where, o.dataset, o.data_dir) != GP_OK) {
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
         goto done;
@@ -1569,6 +1602,21 @@ int main(int argc, char **argv)
     acc = calloc((size_t)o.num_pools, sizeof *acc);
     fr = calloc((size_t)o.num_pools * (size_t)nf, sizeof *fr);
     if (!acc || !fr) goto done;
+    if (o.resume) { /* the key also holds the data's size: other files under the same name start anew */
+        char key[sizeof o.key + 128], err[8704];
+        snprintf(key, sizeof key, "%s | graphs %lld nodes %lld edges %lld", o.key, (long long)ds->num_graphs,
+                 (long long)ds->num_nodes, (long long)ds->num_edges);
+        if (fold_log_open(&log, o.resume, key, err, sizeof err) != 0) {
+            fprintf(stderr, "gp-graphclass: --resume: %s\n", err);
+            goto done;
+        }
+        int logged = 0;
+        for (int pi = 0; pi < o.num_pools; pi++)
+            for (int j = 0; j < nf; j++) logged += fold_log_find(&log, o.pools[pi], f0 + j + 1) != NULL;
+        if (!o.quiet)
+            fprintf(stderr, "gp-graphclass: --resume %s: %d of %d fold run(s) logged (%d line(s) of other runs)\n",
+                    o.resume, logged, o.num_pools * nf, log.other_keys);
+    }
     run_ctx ctx = {&o, ds, x, fs.dim, tape};
     for (int pi = 0; pi < o.num_pools; pi++) {
         for (int j = 0; j < nf; j++) {
@@ -1576,6 +1624,15 @@ int main(int argc, char **argv)
             int f = f0 + j;
             uint64_t seed = (uint64_t)o.seed * 1000003u + (uint64_t)f;
             fold_result *r = &fr[pi * nf + j];
+            const fold_result *logged = o.resume ? fold_log_find(&log, o.pools[pi], f + 1) : NULL;
+            if (logged) {
+                *r = *logged;
+                acc[pi][j] = r->test_acc;
+                if (!o.quiet)
+                    fprintf(stderr, "%s fold %d: test_acc %.4f (best epoch %d of %d, %.1f ms/epoch; from %s)\n",
+                            o.pools[pi], f + 1, r->test_acc, r->best_epoch, r->epochs, r->epoch_ms, o.resume);
+                continue;
+            }
             options best_o = o;
             st = select_and_train(r, &md, &best_o, &ctx, folds, f, seed, o.pools[pi]);
             if (st == GP_OK && o.final_runs > 1)
@@ -1593,6 +1650,11 @@ int main(int argc, char **argv)
                 goto done;
             }
             acc[pi][j] = r->test_acc;
+            char err[8704];
+            if (o.resume && fold_log_append(&log, o.pools[pi], f + 1, r, err, sizeof err) != 0) {
+                fprintf(stderr, "gp-graphclass: --resume: %s\n", err);
+                goto done;
+            }
             if (!o.quiet) {
                 char desc[512] = "";
                 if (o.grid.num_keys > 0) grid_describe(&o.grid, r->config, desc, sizeof desc);
@@ -1689,6 +1751,7 @@ int main(int argc, char **argv)
     }
     rc = 0;
 done:
+    fold_log_close(&log);
     free(acc);
     free(fr);
     free(x);

@@ -7,6 +7,11 @@
  * --select acc: the kept epoch has the best validation accuracy of the epochs run (ties: the
  * lowest validation loss); --select loss (default): the lowest validation loss.
  * --fold-range A-B: the folds run alone report the accuracies they have in the full run.
+ * --resume FILE: a chunk logs its folds; the whole run then trains only the others and reports
+ * the whole run's accuracies; a third run trains nothing; other options do not take the logged
+ * folds; --final-runs accuracies come back to the digit; a corrupt line is an error naming the
+ * file and line, a cut last line is ignored; --resume with --save is a usage error
+ * (check_resume).
  * --blocks 0 --encoder=mlp --mlp-norm layer (the official GPN layout): trains, saves, and the
  * loaded model rebuilds the same architecture and predicts; --blocks 0 with a coarsening
  * operator and bad --encoder / --mlp-norm values are usage errors. That run uses --features all
@@ -161,6 +166,95 @@ static int check_fold_range(char *app)
             return fprintf(stderr, "--fold-range %s: exit %d, expected an error\n%s\n", bad[i], rc, part), 1;
     }
     return 0;
+}
+
+static int count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    int n = 0, ch;
+    if (!f) return -1;
+    while ((ch = fgetc(f)) != EOF) n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
+/* The text of out from key to the first "]]" (the --final-runs array), into buf. */
+static void run_acc_text(char *buf, size_t size, const char *out)
+{
+    const char *p = strstr(out, "\"run_acc\""), *e = p ? strstr(p, "]]") : NULL;
+    snprintf(buf, size, "%.*s", p && e ? (int)(e - p) : 0, p ? p : "");
+}
+
+static int check_resume(char *app)
+{
+    static char whole[1 << 16], out[1 << 16];
+    char log[] = "/tmp/gp_graphclass_resume_XXXXXX";
+    int fd = mkstemp(log);
+    if (fd < 0) return 1;
+    close(fd);
+    remove(log); /* a missing log is an empty one */
+#define RUN_ARGS app, "--dataset", "MUTAG", "--folds", "3", "--epochs", "4", "--hidden", "16", "--seed", "5", "--json"
+    char *argv_whole[] = {RUN_ARGS, "--quiet", NULL};
+    char *argv_chunk[] = {RUN_ARGS, "--quiet", "--fold-range", "2-3", "--resume", log, NULL};
+    char *argv_resume[] = {RUN_ARGS, "--resume", log, NULL};
+    char *argv_other[] = {RUN_ARGS, "--lr", "0.001", "--max-folds", "1", "--resume", log, NULL};
+    char *argv_save[] = {RUN_ARGS, "--resume", log, "--save", log, NULL};
+    int rc = app_run(argv_whole, false, whole, sizeof whole), bad = 0;
+    if (rc != 0) return fprintf(stderr, "3-fold run exited with %d\n%s\n", rc, whole), 1;
+    if ((rc = app_run(argv_chunk, false, out, sizeof out)) != 0 || count_lines(log) != 2)
+        bad = fprintf(stderr, "--fold-range 2-3 --resume: exit %d, %d lines logged\n%s\n", rc, count_lines(log), out);
+    for (int round = 1; round <= 2 && !bad; round++) { /* trains fold 1, then nothing */
+        if ((rc = app_run(argv_resume, true, out, sizeof out)) != 0) {
+            bad = fprintf(stderr, "--resume, round %d: exit %d\n%s\n", round, rc, out);
+            break;
+        }
+        const char *json = strstr(out, "{\"dataset\"");
+        for (int f = 0; f < 3 && json; f++) {
+            double a = json_array_item(whole, "\"fold_acc\"", f), b = json_array_item(json, "\"fold_acc\"", f);
+            printf("--resume, round %d: fold %d accuracy %.6f (whole run: %.6f)\n", round, f + 1, b, a);
+            if (a < 0 || a != b) bad = fprintf(stderr, "--resume: fold %d differs from the whole run\n", f + 1);
+        }
+        bool trained = strstr(out, "topk fold 1 epoch") != NULL;
+        if (!json || trained != (round == 1) || !strstr(out, round == 1 ? "2 of 3 fold" : "3 of 3 fold") ||
+            count_lines(log) != 3)
+            bad = fprintf(stderr, "--resume, round %d: wrong folds trained or logged\n%s\n", round, out);
+    }
+    if (!bad && ((rc = app_run(argv_other, true, out, sizeof out)) != 0 || !strstr(out, "0 of 1 fold run(s) logged (3 line") ||
+                 !strstr(out, "topk fold 1 epoch")))
+        bad = fprintf(stderr, "--resume with other options: exit %d, expected a fresh fold 1\n%s\n", rc, out);
+    if (!bad && (rc = app_run(argv_save, true, out, sizeof out)) != 2)
+        bad = fprintf(stderr, "--resume with --save: exit %d, expected 2\n%s\n", rc, out);
+    /* --final-runs: the logged runs come back with every digit the output shows */
+    static char first[1 << 16];
+    char a[4096], b[4096];
+    char *argv_runs[] = {RUN_ARGS, "--quiet", "--max-folds", "1", "--final-runs", "2", "--resume", log, NULL};
+    if (!bad && ((rc = app_run(argv_runs, false, first, sizeof first)) != 0 ||
+                 (rc = app_run(argv_runs, false, out, sizeof out)) != 0))
+        bad = fprintf(stderr, "--final-runs 2 --resume: exit %d\n", rc);
+    run_acc_text(a, sizeof a, first);
+    run_acc_text(b, sizeof b, out);
+    if (!bad && (!a[0] || strcmp(a, b) != 0 || count_lines(log) != 5))
+        bad = fprintf(stderr, "--final-runs 2 --resume: '%s' then '%s'\n", a, b);
+    /* a corrupt line (here the second) is an error naming file and line; a last line cut short
+     * (a writer stopped mid-line) is ignored */
+    FILE *f = fopen(log, "a");
+    if (f) fputs("{\"key\": \"cut", f), fclose(f);
+    if (!bad && (rc = app_run(argv_resume, true, out, sizeof out)) != 0)
+        bad = fprintf(stderr, "--resume with a cut last line: exit %d\n%s\n", rc, out);
+    char expect[256];
+    snprintf(expect, sizeof expect, "%s:2: not a fold log line", log);
+    static char line1[1 << 14];
+    line1[0] = '\0';
+    if ((f = fopen(log, "r"))) {
+        if (!fgets(line1, sizeof line1, f)) line1[0] = '\0';
+        fclose(f);
+    }
+    if ((f = fopen(log, "w"))) fprintf(f, "%s{\"key\": \"x\", \"pool\": \"topk\", \"fold\": 1}\n\n", line1), fclose(f);
+    if (!bad && ((rc = app_run(argv_resume, true, out, sizeof out)) != 1 || !strstr(out, expect)))
+        bad = fprintf(stderr, "--resume with a corrupt line: exit %d, expected 1 and '%s'\n%s\n", rc, expect, out);
+#undef RUN_ARGS
+    remove(log);
+    return bad != 0;
 }
 
 /* --preset topk-NAME: the run trains every epoch of the preset (20 for DD: "best epoch N of 20")
@@ -545,7 +639,7 @@ int main(int argc, char **argv)
                          "--save", "/nonexistent-gp-dir/model", "--quiet", NULL};
     if ((rc = app_run(argv_save, true, out, sizeof out)) != 2 || !strstr(out, "is not a writable directory"))
         return fprintf(stderr, "--save in a missing directory: exit %d, expected 2\n%s\n", rc, out), 1;
-    return check_single_class(argv[1]) || check_save_pair(argv[1]) || check_grid(argv[1]) || check_fold_range(argv[1]) || check_blocks0(argv[1]) || check_json_name(argv[1]) ||
+    return check_single_class(argv[1]) || check_save_pair(argv[1]) || check_grid(argv[1]) || check_fold_range(argv[1]) || check_resume(argv[1]) || check_blocks0(argv[1]) || check_json_name(argv[1]) ||
            check_topk_preset(argv[1]) || check_gnp_lr(argv[1]) ||
            check_final_runs(argv[1]);
 }
