@@ -1367,6 +1367,7 @@ int main(int argc, char **argv)
         {"grid", required_argument, 0, O_GRID}, {"final-runs", required_argument, 0, O_FRUNS},
         {"resume", required_argument, 0, O_RESUME}, {0, 0, 0, 0}};
     const char *pool_arg = "topk";
+    bool key_too_long = false;
     int c;
     /* first pass: --preset (and --dataset, which "--preset gpn" reads) set defaults that the
      * options of the second pass override */
@@ -1463,11 +1464,12 @@ int main(int argc, char **argv)
             for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
             return 2;
         }
-        if (li >= 0 && !key_add(o.key, sizeof o.key, &longs[li], optarg)) {
-            fprintf(stderr, "gp-graphclass: the options are too long for a --resume key\n");
-            for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
-            return 2;
-        }
+        if (li >= 0 && !key_add(o.key, sizeof o.key, &longs[li], optarg)) key_too_long = true;
+    }
+    if (o.resume && key_too_long) {
+        fprintf(stderr, "gp-graphclass: the options are too long for a --resume key\n");
+        for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+        return 2;
     }
     if (optind < argc || (!o.dataset && !o.predict) || (o.predict && !o.load) || !options_valid(&o)) {
         usage(stderr);
