@@ -9,7 +9,8 @@
  * (gp_gen_watts_strogatz), trained for DEMO_EPOCHS = 3 epochs unless --epochs is given, so the
  * app runs in seconds without any download.
  * Node labels: a plain edge list keeps its labels (unless --one-based: integer ids), and
- * --split-file, --predict, --features and the outputs use them.
+ * --split-file, --predict, --features and the outputs use them. Columns after 'u v' (weights,
+ * timestamps) are read over, with a note on stderr: the model sees unweighted links.
  * --features FILE: node attributes replacing the constant features ("NODE x1 ... xd" lines, or
  * a Matrix Market file whose row i is node i); the model records their width.
  * Split: random (--test-ratio 0.1, --val-ratio 0.05, --seed 1; negatives avoid all edges) or
@@ -89,7 +90,8 @@ static void usage(FILE *f)
             "usage: gp-linkpred [options] [EDGES]\n"
             "input (default: a generated Watts-Strogatz network, 300 nodes, k=3, p=0.1, seed 1,\n"
             "       trained for 3 epochs unless --epochs is given):\n"
-            "  EDGES                  edge list (labels kept) or .graphml/.gml/.net/.ncol/.lgl/.mtx\n"
+            "  EDGES                  edge list 'u v ...' (labels kept, further columns ignored)\n"
+            "                         or .graphml/.gml/.net/.ncol/.lgl/.mtx\n"
             "  --dataset NAME         link-prediction network of the data directory (USAir, NS, ...)\n"
             "  --data-dir DIR         data directory (default $GP_DATA_DIR, ...)\n"
             "  --one-based            EDGES has integer ids starting at 1 (default: ids are labels)\n"
@@ -198,6 +200,25 @@ static void graph_sha(char hex[65], const gp_graph *g)
     gp_sha256_hex(hex, d);
 }
 
+/* A plain edge list into a->g (and a->ids with GP_READ_LABELS). Columns after 'u v' (a weight,
+ * a timestamp) are read over: the model uses the links only, and says so on stderr. */
+static gp_status read_plain_edges(app *a, const gp_edgelist_options *eo)
+{
+    gp_edgelist *e = NULL;
+    gp_status st = gp_edgelist_read(&e, a->edges, eo);
+    if (st != GP_OK) return st;
+    st = gp_graph_from_edges(&a->g, e->num_nodes, e->count, e->src, e->dst, NULL, GP_EDGES_SYMMETRISE);
+    if (st == GP_OK && (eo->flags & GP_READ_LABELS)) {
+        a->ids = e->ids;
+        e->ids = NULL;
+    }
+    if (st == GP_OK && e->first_extra_column_line > 0 && !a->quiet)
+        fprintf(stderr, "gp-linkpred: %s: columns after 'u v' (from line %lld) are ignored: the links are "
+                        "unweighted\n", a->edges, (long long)e->first_extra_column_line);
+    gp_edgelist_free(&e);
+    return st;
+}
+
 static gp_status load_graph(app *a)
 {
     gp_status st;
@@ -216,13 +237,12 @@ static gp_status load_graph(app *a)
             if (dot && strstr(a->edges, exts[i])) plain = false;
         gp_edgelist_options eo = {0};
         eo.self_loops = GP_LOOP_DROP;
-        if (plain && !a->one_based) { /* node labels kept (with or without --split-file) */
-            eo.flags = GP_READ_LABELS;
-            st = gp_graph_read_edgelist(&a->g, &a->ids, a->edges, &eo);
+        if (plain) { /* node labels kept (with or without --split-file), unless --one-based */
+            eo.flags = (a->one_based ? GP_READ_ONE_BASED : GP_READ_LABELS) | GP_READ_EXTRA_COLUMNS;
+            st = read_plain_edges(a, &eo);
         } else {
             if (a->one_based) eo.flags |= GP_READ_ONE_BASED;
-            st = plain ? gp_graph_read_edgelist(&a->g, NULL, a->edges, &eo)
-                       : gp_graph_read_format(&a->g, a->edges, fmt, &eo);
+            st = gp_graph_read_format(&a->g, a->edges, fmt, &eo);
         }
         const char *base = strrchr(a->edges, '/');
         snprintf(a->name, sizeof a->name, "%s", base ? base + 1 : a->edges);

@@ -188,7 +188,7 @@ gp_status gp_edgelist_read(gp_edgelist **out, const char *path, const gp_edgelis
     bool weighted = o.flags & GP_READ_WEIGHTS, directed = o.flags & GP_READ_DIRECTED;
     if (o.flags & GP_READ_LABELS) GP_TRY(gp_idmap_new(&ids));
     GP_TRY(gp_i_text_open(&t, path));
-    int64_t data_lines = 0, loops = 0, first_loop = 0, max_id = -1;
+    int64_t data_lines = 0, loops = 0, first_loop = 0, first_extra = 0, max_id = -1;
     for (;;) {
         char *l;
         GP_TRY(gp_i_text_data(t, &l));
@@ -215,9 +215,11 @@ gp_status gp_edgelist_read(gp_edgelist **out, const char *path, const gp_edgelis
             }
             used = 3;
         }
-        if (!(o.flags & GP_READ_EXTRA_COLUMNS)) {
+        if (!first_extra || !(o.flags & GP_READ_EXTRA_COLUMNS)) {
             const char *fx = gp_i_field(&c);
-            if (fx) {
+            if (fx && (o.flags & GP_READ_EXTRA_COLUMNS)) {
+                first_extra = t->line;
+            } else if (fx) {
                 st = GP_TEXT_FAIL(t, GP_E_PARSE, "unexpected column %d ('%s'): expected %s (a weight "
                                   "column is read with GP_READ_WEIGHTS, further columns are skipped with "
                                   "GP_READ_EXTRA_COLUMNS)",
@@ -302,6 +304,7 @@ gp_status gp_edgelist_read(gp_edgelist **out, const char *path, const gp_edgelis
     e->first_duplicate_line = repeats ? line_of(&cp_k, &cp_line, first_k) : 0;
     e->self_loops = loops;
     e->first_self_loop_line = first_loop;
+    e->first_extra_column_line = first_extra;
     GP_TRY(gp_i_vec_take(&e->src, &src));
     GP_TRY(gp_i_vec_take(&e->dst, &dst));
     if (weighted) {

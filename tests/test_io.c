@@ -322,6 +322,15 @@ static void test_edgelist_golden(void **state)
     o = (gp_edgelist_options){GP_READ_EXTRA_COLUMNS, 0, 0, 0};
     assert_int_equal(gp_edgelist_read(&e, fx("edges_extra_column.txt"), &o), GP_OK);
     assert_int_equal(e->count, 1);
+    assert_int_equal(e->first_extra_column_line, 1);
+    gp_edgelist_free(&e);
+    write_file(tp("extra_later.txt"), "# u v t\n0 1\n1 2 5\n2 3 6 x\n");
+    assert_int_equal(gp_edgelist_read(&e, tp("extra_later.txt"), &o), GP_OK);
+    assert_int_equal(e->count, 3);
+    assert_int_equal(e->first_extra_column_line, 3);
+    gp_edgelist_free(&e);
+    assert_int_equal(gp_edgelist_read(&e, tp("one_based.txt"), &o), GP_OK);
+    assert_int_equal(e->first_extra_column_line, 0);
     gp_edgelist_free(&e);
 
     /* a line far longer than the 1 MiB read buffer */

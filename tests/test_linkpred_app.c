@@ -250,6 +250,20 @@ static void test_labels_and_heuristics(void **state)
     char *out = slurp("out.txt");
     assert_non_null(strstr(out, "city0\tcity3\t"));
     assert_non_null(strstr(out, "city5\tcity20\t0\n")); /* no common neighbour */
+    /* the same links with a weight and a timestamp column: read over, said on stderr, same scores */
+    char wtext[12288] = "";
+    for (const char *l = text; *l; l = strchr(l, '\n') + 1) {
+        size_t n = strcspn(l, "\n"), len = strlen(wtext);
+        snprintf(wtext + len, sizeof wtext - len, "%.*s %d 17%zu\n", (int)n, l, (int)(len % 5) + 1, len);
+    }
+    write_file("cities_w.txt", wtext);
+    snprintf(args, sizeof args, "--method aa '%s/cities_w.txt' --predict '%s/cpairs.txt'", dir, dir);
+    assert_int_equal(run(args), 0);
+    char *wout = slurp("out.txt"), *werr = slurp("err.txt");
+    assert_string_equal(wout, out);
+    if (!strstr(werr, "cities_w.txt: columns after 'u v' (from line 1) are ignored")) fail_msg("%s", werr);
+    free(wout);
+    free(werr);
     free(out);
     snprintf(args, sizeof args, "--quiet --compare=aa,cn --epochs 1 '%s/cities.txt'", dir);
     assert_int_equal(run(args), 0);

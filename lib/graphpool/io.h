@@ -101,6 +101,8 @@ typedef struct gp_edgelist {
     int64_t duplicates;  /* repeated edges found (dropped or kept per policy) */
     int64_t self_loops;  /* self-loops found (dropped or kept per policy) */
     int64_t first_duplicate_line, first_self_loop_line; /* 1-based file lines, 0 if none */
+    int64_t first_extra_column_line; /* GP_READ_EXTRA_COLUMNS: the first line with a column after
+                                        the used ones (1-based), 0 if none */
 } gp_edgelist;
 
 /*
