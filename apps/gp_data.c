@@ -147,7 +147,7 @@ static int cmd_verify(const gp_registry *r, const char *dir, const char *only)
         gp_verify_result res;
         char hex[65];
         if (gp_registry_verify(&res, hex, dir, e) != GP_OK) {
-            fprintf(stderr, "gp-data: %s\n", gp_last_error());
+            fprintf(stderr, "gp-data: %s\n", gp_last_error_message());
             bad++;
             continue;
         }
@@ -229,7 +229,7 @@ static int cmd_fetch(const gp_registry *r, const char *dir, const char *name)
         gp_verify_result res;
         char hex[65];
         if (gp_registry_verify(&res, hex, dir, e) != GP_OK) {
-            fprintf(stderr, "gp-data: %s\n", gp_last_error());
+            fprintf(stderr, "gp-data: %s\n", gp_last_error_message());
             todo++;
             continue;
         }
@@ -310,14 +310,14 @@ int main(int argc, char **argv)
         return 2;
     }
     if (gp_init() != GP_OK) {
-        fprintf(stderr, "gp-data: %s\n", gp_last_error());
+        fprintf(stderr, "gp-data: %s\n", gp_last_error_message());
         return 1;
     }
     char *dir = NULL, *reg_path = NULL;
     gp_registry *r = NULL;
     int rc = 1;
     if (gp_data_dir(&dir, dir_opt) != GP_OK) {
-        fprintf(stderr, "gp-data: %s\n", gp_last_error());
+        fprintf(stderr, "gp-data: %s\n", gp_last_error_message());
         goto done;
     }
     const char *env = getenv("GP_REGISTRY");
@@ -331,7 +331,7 @@ int main(int argc, char **argv)
         }
     }
     if (!reg_path || gp_registry_read(&r, reg_path) != GP_OK) {
-        fprintf(stderr, "gp-data: %s\n", reg_path ? gp_last_error() : "out of memory");
+        fprintf(stderr, "gp-data: %s\n", reg_path ? gp_last_error_message() : "out of memory");
         goto done;
     }
     const char *ds = NULL;

@@ -48,7 +48,7 @@ int main(int argc, char **argv)
     }
     app_prefer_short_openmp_spin(argv, threads);
     if (gp_init() != GP_OK) {
-        fprintf(stderr, "gp-demo: %s\n", gp_last_error());
+        fprintf(stderr, "gp-demo: %s\n", gp_last_error_message());
         return 1;
     }
     gp_set_threads(threads);
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
     }
     rc = 0;
 fail:
-    if (rc) fprintf(stderr, "gp-demo: %s\n", gp_last_error());
+    if (rc) fprintf(stderr, "gp-demo: %s\n", gp_last_error_message());
     gp_optim_free(&opt);
     gp_tape_free(&t);
     gp_tensor_free(&w1);

@@ -652,7 +652,7 @@ static int save_model(const char *path, const gp_module *m, const options *o, co
     if (fd < 0) return fprintf(stderr, "gp-graphclass: cannot write %s (%s)\n", path, strerror(errno)), 1;
     close(fd);
     if (gp_module_save(m, tmp) != GP_OK) {
-        fprintf(stderr, "gp-graphclass: cannot write %s: %s\n", path, gp_last_error());
+        fprintf(stderr, "gp-graphclass: cannot write %s: %s\n", path, gp_last_error_message());
         remove(tmp);
         return 1;
     }
@@ -937,14 +937,14 @@ static int write_parses(model *md, run_ctx *c, const char *dir)
     gp_tape_set_training(t, false);
     gp_tape_set_recording(t, false);
     if (gp_minibatch_new(&mb, ds, ds->num_graphs, idx, 1, false, 0) != GP_OK) {
-        fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
+        fprintf(stderr, "gp-graphclass: %s\n", gp_last_error_message());
         goto done;
     }
     for (;;) {
         gp_graph *g = NULL;
         gp_minibatch_info info;
         if (gp_minibatch_next(&g, &info, mb) != GP_OK) {
-            fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
+            fprintf(stderr, "gp-graphclass: %s\n", gp_last_error_message());
             goto done;
         }
         if (!g) break;
@@ -958,7 +958,7 @@ static int write_parses(model *md, run_ctx *c, const char *dir)
         gp_graph_free(&g);
         if (st != GP_OK) {
             fprintf(stderr, "gp-graphclass: --write-parse: graph %lld: %s\n", (long long)(info.graphs[0] + 1),
-                    gp_last_error());
+                    gp_last_error_message());
             goto done;
         }
         char path[4096], tmp[4200];
@@ -1260,13 +1260,13 @@ static int predict(const options *o_in)
     app_output outf = {0}; /* --output (app_output.c: written whole or not at all) */
     int64_t *idx = NULL;
     if (read_dataset(&ds, &where, o.predict, o.data_dir) != GP_OK) {
-        fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
+        fprintf(stderr, "gp-graphclass: %s\n", gp_last_error_message());
         goto done;
     }
     if (!(x = node_features_build(&fs, ds))) goto done;
     if (model_new(&md, &o, mt.pool, fs.dim, mt.num_classes, 1) != GP_OK ||
         gp_module_load(md.root, o.load) != GP_OK || gp_tape_new(&t) != GP_OK) {
-        fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
+        fprintf(stderr, "gp-graphclass: %s\n", gp_last_error_message());
         goto done;
     }
     idx = malloc((size_t)(ds->num_graphs + 1) * sizeof(int64_t));
@@ -1276,7 +1276,7 @@ static int predict(const options *o_in)
     run_ctx c = {&o, ds, x, fs.dim, t};
     double loss, acc;
     if (evaluate(&loss, &acc, probs, &md, &c, ds->num_graphs, idx) != GP_OK) {
-        fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
+        fprintf(stderr, "gp-graphclass: %s\n", gp_last_error_message());
         goto done;
     }
     if (o.output) {
@@ -1519,7 +1519,7 @@ int main(int argc, char **argv)
         gp_rng_seed(&rng, 1);
         pool_spec_with_ratio(spec, sizeof spec, o.pools[i], o.ratio);
         bool bad = strcmp(spec, "none") != 0 && gp_pool_new(&probe, spec, 8, &rng) != GP_OK;
-        if (bad) fprintf(stderr, "gp-graphclass: --pool: %s\n", gp_last_error());
+        if (bad) fprintf(stderr, "gp-graphclass: --pool: %s\n", gp_last_error_message());
         if (!bad && o.blocks == 0 && (!probe || !(gp_pool_caps(probe) & GP_POOL_READOUT) ||
                                       (gp_pool_caps(probe) & (GP_POOL_COARSEN | GP_POOL_EXPAND)))) {
             fprintf(stderr, "gp-graphclass: --blocks 0 needs a readout operator (gpn, gnp, sum, ...), not %s\n", spec);
@@ -1550,7 +1550,7 @@ int main(int argc, char **argv)
     fold_log log;
     memset(&log, 0, sizeof log);
     if (read_dataset(&ds, &where, o.dataset, o.data_dir) != GP_OK) {
-        fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
+        fprintf(stderr, "gp-graphclass: %s\n", gp_last_error_message());
         goto done;
     }
     if (ds->num_classes < 2) { /* stratified folds would work, and report accuracy 1 for nothing learnt */
@@ -1573,7 +1573,7 @@ int main(int argc, char **argv)
         st = gp_cv_stratified(&folds, ds->num_graphs, ds->labels, o.folds, o.val_ratio, o.seed);
     }
     if (st != GP_OK || gp_tape_new(&tape) != GP_OK) {
-        fprintf(stderr, "gp-graphclass: %s\n", gp_last_error());
+        fprintf(stderr, "gp-graphclass: %s\n", gp_last_error_message());
         goto done;
     }
     /* folds f0 .. f0+nf-1 (0-based) of the k-fold split */
@@ -1648,7 +1648,7 @@ int main(int argc, char **argv)
             }
             model_free(&md);
             if (st != GP_OK) {
-                fprintf(stderr, "gp-graphclass: %s fold %d: %s\n", o.pools[pi], f + 1, gp_last_error());
+                fprintf(stderr, "gp-graphclass: %s fold %d: %s\n", o.pools[pi], f + 1, gp_last_error_message());
                 goto done;
             }
             acc[pi][j] = r->test_acc;

@@ -142,7 +142,7 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* App-level error message (library errors use gp_last_error()). */
+/* App-level error message (library errors use gp_last_error_message()). */
 static char app_err[512];
 
 static gp_status app_error(gp_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -159,7 +159,7 @@ static gp_status app_error(gp_status st, const char *fmt, ...)
  * "f.txt:5: ...", possibly after the library's C location "io_edgelist.c:151: "). */
 static int fail(const char *what)
 {
-    const char *msg = app_err[0] ? app_err : gp_last_error(), *m = msg, *sp = strchr(msg, ' ');
+    const char *msg = app_err[0] ? app_err : gp_last_error_message(), *m = msg, *sp = strchr(msg, ' ');
     const char *c = strstr(msg, ".c:");
     if (sp && c && c < sp && sp[-1] == ':') m = sp + 1;
     size_t n = strlen(what);

@@ -301,7 +301,7 @@ int main(int argc, char **argv)
     if (rc) return rc;
     app_prefer_short_openmp_spin(argv, o.threads);
     if (gp_init() != GP_OK) {
-        fprintf(stderr, "gp-nodeclass: %s\n", gp_last_error());
+        fprintf(stderr, "gp-nodeclass: %s\n", gp_last_error_message());
         return 1;
     }
     gp_set_threads(o.threads);
@@ -320,7 +320,7 @@ int main(int argc, char **argv)
 #define CHECK(expr)                                                                                \
     do {                                                                                           \
         if ((st = (expr)) != GP_OK) {                                                              \
-            fprintf(stderr, "gp-nodeclass: %s\n", gp_last_error());                                \
+            fprintf(stderr, "gp-nodeclass: %s\n", gp_last_error_message());                                \
             goto done;                                                                             \
         }                                                                                          \
     } while (0)

@@ -407,7 +407,7 @@ static gp_status level_forward(gp_module *m, gpn_state *s, gp_tape *t, gp_graph 
             gp_tensor *part = edge_scores(s, chunk_tape, g1, eu + k0, ev + k0, len);
             if (!part) {
                 gp_status cst = gp_tape_status(chunk_tape);
-                return GP_TAPE_FAIL(t, cst, "gpn: edge scores: %s", gp_last_error());
+                return GP_TAPE_FAIL(t, cst, "gpn: edge scores: %s", gp_last_error_message());
             }
             memcpy(sigma->data + k0, part->data, (size_t)len * sizeof(float));
             gp_tape_reset(chunk_tape);
@@ -418,7 +418,7 @@ static gp_status level_forward(gp_module *m, gpn_state *s, gp_tape *t, gp_graph 
     if (!o->cluster) return GP_TAPE_FAIL(t, GP_E_NOMEM, "gpn: out of memory");
     st = gp_gpn_parse_edges(o->cluster, &o->num_clusters, n, ne, eu, ev, sigma->data);
     if (st == GP_OK) st = gp_gpn_pooled_graph(&o->pooled, g, o->cluster, o->num_clusters);
-    if (st != GP_OK) return GP_TAPE_FAIL(t, st, "%s", gp_last_error());
+    if (st != GP_OK) return GP_TAPE_FAIL(t, st, "%s", gp_last_error_message());
     int64_t nc = o->num_clusters;
 
     /* pooled features: DeepSets over members, gated by the internal edges' scores */
@@ -518,7 +518,7 @@ static gp_tensor *gpn_readout(gp_module *m, void *state, gp_tape *t, const gp_po
         pending_parse = NULL;
         rq->st = run_parse(rq->out, m, s, in->graph, in->x);
         if (rq->st != GP_OK) {
-            GP_TAPE_FAIL(t, rq->st, "%s", gp_last_error());
+            GP_TAPE_FAIL(t, rq->st, "%s", gp_last_error_message());
             return NULL;
         }
         return gp_tape_tensor(t, 1, 1);
@@ -541,7 +541,7 @@ static gp_tensor *gpn_readout(gp_module *m, void *state, gp_tape *t, const gp_po
         gp_status st = keep_graph(s, o.pooled);
         if (st != GP_OK) {
             gp_graph_free(&o.pooled);
-            GP_TAPE_FAIL(t, st, "%s", gp_last_error());
+            GP_TAPE_FAIL(t, st, "%s", gp_last_error_message());
             return NULL;
         }
         g = o.pooled;

@@ -486,7 +486,7 @@ gp_status gp_linkpred_extract(gp_linkpred_samples **out, const gp_graph *observe
                 {
                     if (first_bad < 0 || i < first_bad) {
                         first_bad = i;
-                        snprintf(first_msg, 512, "%s", gp_last_error());
+                        snprintf(first_msg, 512, "%s", gp_last_error_message());
                     }
                 }
             }
@@ -851,7 +851,7 @@ gp_status gp_linkpred_model_load(gp_linkpred_model **out, char *data_sha256, con
     config_read(&opt, &attr_dim, config);
     gp_linkpred_model *m = NULL;
     st = gp_linkpred_model_new(&m, &opt, attr_dim);
-    if (st != GP_OK) return GP_ERR(st, "%s: bad model config (%s)", path, gp_last_error());
+    if (st != GP_OK) return GP_ERR(st, "%s: bad model config (%s)", path, gp_last_error_message());
     st = gp_module_load(m->root, path);
     if (st != GP_OK) {
         gp_linkpred_model_free(&m);
@@ -978,7 +978,7 @@ static gp_status tape_error(gp_tape *t, const char *stage)
 {
     gp_status st = gp_tape_status(t);
     if (st == GP_OK) st = GP_E_STATE;
-    return GP_ERR(st, "linkpred: %s failed: %s", stage, gp_last_error());
+    return GP_ERR(st, "linkpred: %s failed: %s", stage, gp_last_error_message());
 }
 
 /* The encoder's weights: the model's own, or a replica that a second thread trains on its half
@@ -1090,7 +1090,7 @@ static gp_status parts_run(gp_linkpred_model *m, lp_part *parts, int np, bool tr
     for (int i = 0; i < np; i++) {
         lp_part *pt = &parts[i];
         pt->st = grad ? part_backward(pt, grad + (i == 0 ? 0 : parts[0].b->count) * F) : part_forward(m, pt, train);
-        if (pt->st != GP_OK) snprintf(pt->msg, sizeof pt->msg, "%s", gp_last_error());
+        if (pt->st != GP_OK) snprintf(pt->msg, sizeof pt->msg, "%s", gp_last_error_message());
     }
     gp_set_threads(nt);
     for (int i = 0; i < np; i++)

@@ -274,10 +274,10 @@ gp_status gp_i_nodedrop_coarsen(gp_tape *t, const char *op, const gp_pool_batch 
     if (!gate || !kept || !new_ptr) return gp_tape_status(t);
     int64_t k = 0;
     gp_status st = gp_nodedrop_select(kept, &k, new_ptr, gate->data, b, g->graph_ptr, ratio, min_score);
-    if (st != GP_OK) return GP_TAPE_FAIL(t, st, "%s: %s", op, gp_last_error());
+    if (st != GP_OK) return GP_TAPE_FAIL(t, st, "%s: %s", op, gp_last_error_message());
     gp_graph *pooled = NULL;
     st = gp_nodedrop_induced(&pooled, g, k, kept, new_ptr);
-    if (st != GP_OK) return GP_TAPE_FAIL(t, st, "%s: %s", op, gp_last_error());
+    if (st != GP_OK) return GP_TAPE_FAIL(t, st, "%s: %s", op, gp_last_error_message());
     gp_tensor *gk = gp_gather_rows(t, gate, kept, k);
     if (min_score < 0.0) gk = gp_tanh(t, gk);
     gp_tensor *x = gather_gate(t, in->x, kept, k, gk);

@@ -419,7 +419,7 @@ static gp_status transform(gp_module *m, gp_tape *t, const gp_pool_batch *in, gp
         gp_pool_batch_release(out);
         if (gp_tape_status(t) == GP_OK) {
             char why[256];
-            snprintf(why, sizeof why, "%s", gp_last_error());
+            snprintf(why, sizeof why, "%s", gp_last_error_message());
             GP_TAPE_FAIL(t, st, "%s", why);
         }
     }

@@ -40,7 +40,7 @@ gp_status gp_i_rp_replicate(gp_tape *t, const char *op, const gp_graph *g, const
     *src_node = NULL;
     *num_nodes = 0;
     gp_status st = gp_i_graph_copies_new(out, g, copies, shared);
-    if (st != GP_OK) return GP_TAPE_FAIL(t, st, "%s: %s", op, gp_last_error());
+    if (st != GP_OK) return GP_TAPE_FAIL(t, st, "%s: %s", op, gp_last_error_message());
     int64_t nodes = gp_graph_nodes(*out);
     int64_t *src = gp_tape_alloc(t, (size_t)(nodes > 0 ? nodes : 1) * sizeof(int64_t));
     if (!src) {

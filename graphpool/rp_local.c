@@ -300,7 +300,7 @@ static gp_status rplocal_expand(gp_module *m, void *state, gp_tape *t, const gp_
         goto done;
     }
     if ((st = gp_csr_new(&adj, total_nodes, total_nodes, total_nnz, a->val != NULL)) != GP_OK) {
-        GP_TAPE_FAIL(t, st, "rplocal: %s", gp_last_error());
+        GP_TAPE_FAIL(t, st, "rplocal: %s", gp_last_error_message());
         goto done;
     }
     int64_t row = 0, k_out = 0, c_out = 0, perm[8];
@@ -338,7 +338,7 @@ static gp_status rplocal_expand(gp_module *m, void *state, gp_tape *t, const gp_
     }
     if ((st = gp_i_graph_wrap(&rep, &adj, g->symmetric)) != GP_OK ||
         (st = gp_i_graph_set_batch(rep, total_graphs, ptr)) != GP_OK) {
-        GP_TAPE_FAIL(t, st, "rplocal: %s", gp_last_error());
+        GP_TAPE_FAIL(t, st, "rplocal: %s", gp_last_error_message());
         goto done;
     }
     out->graph = rep;

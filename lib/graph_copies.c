@@ -432,7 +432,7 @@ const gp_graph *gp_i_graph_explicit_tape(gp_tape *t, const char *op, const gp_gr
     gp_status st = gp_i_graph_explicit(&e, g);
     if (st == GP_OK) return e;
     GP_TAPE_FAIL(t, st, "%s: cannot build the explicit adjacency of the shared copies (%s)", op,
-                 gp_last_error());
+                 gp_last_error_message());
     return NULL;
 }
 

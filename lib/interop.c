@@ -24,7 +24,7 @@ static gp_status igraph_fail(igraph_error_t err, const char *file, int line, con
 {
     /* Copy first: the new message is written into the buffer gp_last_error() points at. */
     char reason[512];
-    snprintf(reason, sizeof reason, "%s", gp_last_error());
+    snprintf(reason, sizeof reason, "%s", gp_last_error_message());
     if (!reason[0]) snprintf(reason, sizeof reason, "igraph: %s", igraph_strerror(err));
     return gp_i_error(GP_E_FOREIGN, file, line, "%s failed (igraph error %d): %s", what, (int)err,
                       reason);

@@ -354,7 +354,7 @@ static gp_status read_igraph(gp_graph **out, const char *path, gp_graph_format f
     gp_i_free(buf);
     if (err != IGRAPH_SUCCESS) {
         char why[768];
-        snprintf(why, sizeof why, "%s", gp_last_error()[0] ? gp_last_error() : igraph_strerror(err));
+        snprintf(why, sizeof why, "%s", gp_last_error_message()[0] ? gp_last_error_message() : igraph_strerror(err));
         return GP_ERR(GP_E_FOREIGN, "%s: igraph could not read it as %s: %s", path, format_name(fmt), why);
     }
     unsigned flags = 0;

@@ -33,7 +33,7 @@ static gp_tensor *gat_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, c
     const gp_graph *loops = NULL;
     gp_status st = gp_graph_gcn_norm(&loops, g);
     if (st != GP_OK) {
-        GP_TAPE_FAIL(t, st, "gat: cannot add self-loops (%s)", gp_last_error());
+        GP_TAPE_FAIL(t, st, "gat: cannot add self-loops (%s)", gp_last_error_message());
         return NULL;
     }
     /* attention needs every entry: an implicit graph's explicit form (cached) */

@@ -19,7 +19,7 @@ static gp_tensor *gcn_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, c
     const gp_graph *norm = NULL;
     gp_status st = gp_graph_gcn_norm(&norm, g);
     if (st != GP_OK) {
-        GP_TAPE_FAIL(t, st, "gcn: cannot normalise the graph (%s)", gp_last_error());
+        GP_TAPE_FAIL(t, st, "gcn: cannot normalise the graph (%s)", gp_last_error_message());
         return NULL;
     }
     gp_tensor *xw = gp_i_input_matmul(t, m, x, xs, dropout, l->weight);

@@ -39,7 +39,7 @@ static bool graph_transpose(gp_tape *t, const char *op, const gp_graph *g, const
 {
     gp_status st = gp_graph_transpose(tr, perm, (gp_graph *)g);
     if (st == GP_OK) return true;
-    GP_TAPE_FAIL(t, st, "%s: cannot build the transpose (%s)", op, gp_last_error());
+    GP_TAPE_FAIL(t, st, "%s: cannot build the transpose (%s)", op, gp_last_error_message());
     return false;
 }
 
@@ -237,7 +237,7 @@ gp_tensor *gp_spmm(gp_tape *t, const gp_graph *g, gp_tensor *edge_vals, gp_tenso
             if (!g->symmetric || edge_vals) {
                 gp_status st = gp_i_copies_transpose(&tp, g);
                 if (st != GP_OK) {
-                    GP_TAPE_FAIL(t, st, "spmm: cannot build the transpose (%s)", gp_last_error());
+                    GP_TAPE_FAIL(t, st, "spmm: cannot build the transpose (%s)", gp_last_error_message());
                     return NULL;
                 }
             }

@@ -87,6 +87,14 @@ static void test_tensor_basics(void **state)
     w->data[5] = NAN;
     assert_int_equal(gp_tensor_check_finite(w), GP_E_NUMERIC);
     assert_non_null(strstr(gp_last_error(), "row 1, col 1"));
+    /* the message for users: the same text without the library's "file.c:line: " */
+    const char *full = gp_last_error(), *msg = gp_last_error_message();
+    assert_true(strncmp(full, "tensor.c:", 9) == 0 && msg > full && msg[-2] == ':' && msg[-1] == ' ');
+    assert_string_equal(full + strlen(full) - strlen(msg), msg);
+    assert_null(strstr(msg, ".c:"));
+    assert_non_null(strstr(msg, "row 1, col 1"));
+    gp_clear_error();
+    assert_string_equal(gp_last_error_message(), "");
     gp_tensor_free(&w);
     assert_null(w);
     gp_tensor *bad = NULL;

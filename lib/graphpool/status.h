@@ -29,8 +29,11 @@ typedef enum gp_status {
     GP_E_UNSUPPORTED = -10 /* valid request this build cannot serve */
 } gp_status;
 
-/* The message of the most recent error on this thread ("" if none). */
+/* The message of the most recent error on this thread ("" if none): "file.c:line: message",
+ * where file.c:line is the library source that reported it. */
 GP_API const char *gp_last_error(void);
+/* The same message without the source location (what a program shows its users). */
+GP_API const char *gp_last_error_message(void);
 /* Forget the last error message on this thread. */
 GP_API void gp_clear_error(void);
 /* A short constant name for a status code, e.g. "GP_E_PARSE". */
