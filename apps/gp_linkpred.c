@@ -91,7 +91,7 @@ static void usage(FILE *f)
             "input (default: a generated Watts-Strogatz network, 300 nodes, k=3, p=0.1, seed 1,\n"
             "       trained for 3 epochs unless --epochs is given):\n"
             "  EDGES                  edge list 'u v ...' (labels kept, further columns ignored)\n"
-            "                         or .graphml/.gml/.net/.ncol/.lgl/.mtx\n"
+            "                         or .graphml/.gml/.net/.ncol/.lgl/.mtx/.mat (MATLAB, SEAL)\n"
             "  --dataset NAME         link-prediction network of the data directory (USAir, NS, ...)\n"
             "  --data-dir DIR         data directory (default $GP_DATA_DIR, ...)\n"
             "  --one-based            EDGES has integer ids starting at 1 (default: ids are labels)\n"
@@ -232,7 +232,7 @@ static gp_status load_graph(app *a)
         gp_graph_format fmt = GP_FORMAT_AUTO;
         const char *dot = strrchr(a->edges, '.');
         bool plain = true;
-        const char *exts[] = {".graphml", ".gml", ".net", ".paj", ".ncol", ".lgl", ".mtx"};
+        const char *exts[] = {".graphml", ".gml", ".net", ".paj", ".ncol", ".lgl", ".mtx", ".mat"};
         for (size_t i = 0; i < sizeof exts / sizeof *exts; i++)
             if (dot && strstr(a->edges, exts[i])) plain = false;
         gp_edgelist_options eo = {0};

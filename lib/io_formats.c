@@ -301,7 +301,7 @@ static gp_graph_format format_from_name(const char *path)
         gp_graph_format f;
     } ext[] = {{".graphml", GP_FORMAT_GRAPHML}, {".gml", GP_FORMAT_GML},   {".net", GP_FORMAT_PAJEK},
                {".paj", GP_FORMAT_PAJEK},       {".pajek", GP_FORMAT_PAJEK}, {".ncol", GP_FORMAT_NCOL},
-               {".lgl", GP_FORMAT_LGL},         {".mtx", GP_FORMAT_MTX}};
+               {".lgl", GP_FORMAT_LGL},         {".mtx", GP_FORMAT_MTX},     {".mat", GP_FORMAT_MAT}};
     for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
         size_t e = strlen(ext[i].ext);
         if (n > e && !strncasecmp(path + n - e, ext[i].ext, e)) return ext[i].f;
@@ -380,6 +380,7 @@ gp_status gp_graph_read_format(gp_graph **out, const char *path, gp_graph_format
     switch (format) {
     case GP_FORMAT_EDGELIST: return gp_graph_read_edgelist(out, NULL, path, &o);
     case GP_FORMAT_MTX: return gp_graph_read_mtx(out, path);
+    case GP_FORMAT_MAT: return gp_graph_read_mat(out, path, &o);
     case GP_FORMAT_GRAPHML:
     case GP_FORMAT_GML:
     case GP_FORMAT_PAJEK:

@@ -265,6 +265,16 @@ static void test_labels_and_heuristics(void **state)
     free(wout);
     free(werr);
     free(out);
+    /* a MATLAB MAT-file (SEAL's format; fixture of tests/test_io_mat.c): its 6 nodes and 6 links */
+    char mat[512];
+    snprintf(mat, sizeof mat, "%s", __FILE__);
+    char *slash = strrchr(mat, '/');
+    snprintf(slash ? slash + 1 : mat, sizeof mat - (size_t)(slash ? slash + 1 - mat : 0), "fixtures/mat_net.mat");
+    snprintf(args, sizeof args, "--quiet --json --method cn --test-ratio 0.2 --val-ratio 0 '%s'", mat);
+    assert_int_equal(run(args), 0);
+    out = slurp("out.txt");
+    if (!strstr(out, "\"nodes\": 6, \"edges\": 6,")) fail_msg("%s", out);
+    free(out);
     snprintf(args, sizeof args, "--quiet --compare=aa,cn --epochs 1 '%s/cities.txt'", dir);
     assert_int_equal(run(args), 0);
     out = slurp("out.txt");

@@ -240,16 +240,45 @@ GP_API gp_status gp_csr_read_mtx(gp_csr **out, const char *path);
  * j -> i; pattern files are unweighted); symmetric storage gives a symmetric graph. */
 GP_API gp_status gp_graph_read_mtx(gp_graph **out, const char *path);
 
+/* ------------------------------------------------------------------------------------------
+ * MATLAB MAT-files, level 5 (`save -v7` and older; lib/io_mat.c): SEAL, WLNM and WalkPool
+ * distribute their link-prediction networks this way (a sparse adjacency matrix `net`).
+ */
+typedef struct gp_mat_var {
+    char name[64];
+    int64_t rows, cols;
+    bool sparse, logical;
+    int64_t nnz;      /* sparse: stored entries */
+    int64_t *jc, *ir; /* sparse (compressed columns): column j's entries are k = jc[j] .. jc[j+1]-1,
+                         in rows ir[k] (0-based) */
+    double *values;   /* sparse: nnz values (1 for a logical matrix without them); dense: rows * cols,
+                         column-major */
+} gp_mat_var;
+
+/* The real 2-D numeric or logical variable `name` (NULL: the first one) of a MAT-file, values
+ * converted to double. Errors name the file: not a MAT-file, truncated or corrupt data, no such
+ * variable (GP_E_PARSE); big-endian and v7.3 (HDF5) files, complex values, more than two
+ * dimensions, or a cell, struct, char or object variable (GP_E_UNSUPPORTED). */
+GP_API gp_status gp_mat_read(gp_mat_var **out, const char *path, const char *name);
+GP_API void gp_mat_var_free(gp_mat_var **v);
+
+/* The first square numeric variable of a MAT-file as a graph: entry (i, j) != 0 is the edge
+ * j -> i (as in .mtx), unweighted; undirected (the matrix symmetrised, A + A^T) unless opt has
+ * GP_READ_DIRECTED; repeated edges merged; self-loops per opt->self_loops; NaN entries are an
+ * error. */
+GP_API gp_status gp_graph_read_mat(gp_graph **out, const char *path, const gp_edgelist_options *opt);
+
 typedef enum gp_graph_format {
-    GP_FORMAT_AUTO = 0, /* from the extension: .graphml .gml .net/.paj .ncol .lgl .mtx, else
-                           an edge list (a trailing .gz is ignored) */
+    GP_FORMAT_AUTO = 0, /* from the extension: .graphml .gml .net/.paj .ncol .lgl .mtx .mat,
+                           else an edge list (a trailing .gz is ignored) */
     GP_FORMAT_EDGELIST,
     GP_FORMAT_MTX,
     GP_FORMAT_GRAPHML,
     GP_FORMAT_GML,
     GP_FORMAT_PAJEK,
     GP_FORMAT_NCOL,
-    GP_FORMAT_LGL
+    GP_FORMAT_LGL,
+    GP_FORMAT_MAT /* MATLAB level-5 MAT-file: gp_graph_read_mat */
 } gp_graph_format;
 
 /*
