@@ -48,6 +48,10 @@ size_t gp_i_mul_size(size_t count, size_t size);
 gp_status gp_i_error(gp_status st, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 #define GP_ERR(st, ...) gp_i_error((st), __FILE__, __LINE__, __VA_ARGS__)
+
+/* gp_link_split_read of a .mat path (lib/io_mat.c). */
+struct gp_link_split;
+gp_status gp_i_link_split_read_mat(struct gp_link_split **out, const char *path, int64_t num_nodes);
 /* Evaluate a gp_status expression; on error jump to the function's fail: label with st set. */
 #define GP_TRY(expr)                                                                           \
     do {                                                                                       \

@@ -5,6 +5,7 @@
  * gp_link_split of exactly the right size.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "io_text.h"
 #include <graphpool/io.h>
@@ -17,6 +18,8 @@ gp_status gp_link_split_read(gp_link_split **out, const char *path, int64_t num_
     if (!out || !path) return GP_ERR(GP_E_INVALID, "gp_link_split_read: NULL argument");
     *out = NULL;
     if (num_nodes < 0) return GP_ERR(GP_E_INVALID, "gp_link_split_read: num_nodes %lld < 0", (long long)num_nodes);
+    size_t n = strlen(path);
+    if (n > 4 && !strcasecmp(path + n - 4, ".mat")) return gp_i_link_split_read_mat(out, path, num_nodes);
     gp_status st = GP_OK;
     gp_i_text *t = NULL;
     gp_i_vec pairs[GP_LINK_PARTS];

@@ -268,8 +268,10 @@ static gp_status read_file(unsigned char **buf, size_t *n, const char *path)
     return st;
 }
 
-static gp_status mat_read(gp_mat_var **out, const char *path, const char *name, bool square)
+/* *missing (if not NULL) is set, with GP_OK and *out NULL, when the file has no variable `name`. */
+static gp_status mat_read(gp_mat_var **out, const char *path, const char *name, bool square, bool *missing)
 {
+    if (missing) *missing = false;
     *out = NULL;
     unsigned char *file = NULL, *inflated = NULL;
     size_t n = 0;
@@ -303,6 +305,13 @@ static gp_status mat_read(gp_mat_var **out, const char *path, const char *name, 
         }
         if (type == MI_MATRIX) st = parse_matrix(v, &taken, data, name, square, path);
     }
+    if (st == GP_OK && !taken && missing) {
+        *missing = true;
+        gp_i_free(inflated);
+        gp_i_free(file);
+        gp_mat_var_free(&v);
+        return GP_OK;
+    }
     if (st == GP_OK && !taken)
         st = name ? GP_ERR(GP_E_PARSE, "%s: no variable named '%s'", path, name)
                   : GP_ERR(GP_E_PARSE, "%s: no numeric %smatrix in the file", path, square ? "square " : "");
@@ -319,7 +328,69 @@ static gp_status mat_read(gp_mat_var **out, const char *path, const char *name, 
 gp_status gp_mat_read(gp_mat_var **out, const char *path, const char *name)
 {
     if (!out || !path) return GP_ERR(GP_E_INVALID, "gp_mat_read: NULL argument");
-    return mat_read(out, path, name, false);
+    return mat_read(out, path, name, false, NULL);
+}
+
+gp_status gp_i_link_split_read_mat(gp_link_split **out, const char *path, int64_t num_nodes)
+{
+    static const char *const part_name[GP_LINK_PARTS] = {"train_pos", "train_neg", "val_pos",
+                                                         "val_neg", "test_pos", "test_neg"};
+    gp_mat_var *v[GP_LINK_PARTS] = {0};
+    int64_t count[GP_LINK_PARTS] = {0}, max_id = -1;
+    bool by_row[GP_LINK_PARTS] = {0}, any = false;
+    gp_status st = GP_OK;
+    for (int p = 0; p < GP_LINK_PARTS && st == GP_OK; p++) {
+        bool missing;
+        if ((st = mat_read(&v[p], path, part_name[p], false, &missing)) != GP_OK || missing) continue;
+        any = true;
+        by_row[p] = v[p]->cols == 2 || v[p]->rows * v[p]->cols == 0;
+        if (!by_row[p] && v[p]->rows != 2) {
+            st = GP_ERR(GP_E_PARSE, "%s: variable '%s' is %lld x %lld, not a list of pairs (k x 2)", path, part_name[p],
+                        (long long)v[p]->rows, (long long)v[p]->cols);
+            break;
+        }
+        count[p] = by_row[p] ? v[p]->rows : v[p]->cols;
+    }
+    if (st == GP_OK && !any)
+        st = GP_ERR(GP_E_PARSE, "%s: no variable train_pos, train_neg, val_pos, val_neg, test_pos or test_neg", path);
+    gp_link_split *s = NULL;
+    if (st == GP_OK) st = gp_link_split_new(&s, 1, count);
+    for (int p = 0; p < GP_LINK_PARTS && st == GP_OK; p++) {
+        for (int64_t k = 0; k < count[p] && st == GP_OK; k++) {
+            double id[2];
+            for (int c = 0; c < 2; c++) {
+                int64_t i = by_row[p] ? k : c, j = by_row[p] ? c : k; /* pair k, end c */
+                id[c] = v[p]->sparse ? 0.0 : v[p]->values[j * v[p]->rows + i];
+                if (v[p]->sparse)
+                    for (int64_t e = v[p]->jc[j]; e < v[p]->jc[j + 1]; e++)
+                        if (v[p]->ir[e] == i) id[c] = v[p]->values[e];
+                double hi = num_nodes > 0 ? (double)num_nodes : (double)GP_READ_MAX_ID + 1;
+                if (!(id[c] >= 1 && id[c] <= hi) || id[c] != (double)(int64_t)id[c]) {
+                    st = GP_ERR(GP_E_RANGE, "%s: %s pair %lld: node %g is not a 1-based id%s%.0f", path, part_name[p],
+                                (long long)k + 1, id[c], num_nodes > 0 ? " of the graph's " : " up to ", hi);
+                    break;
+                }
+            }
+            if (st != GP_OK) break;
+            int64_t u = (int64_t)id[0] - 1, w = (int64_t)id[1] - 1;
+            if (u == w) {
+                st = GP_ERR(GP_E_PARSE, "%s: %s pair %lld is a self-loop (node %lld)", path, part_name[p],
+                            (long long)k + 1, (long long)u + 1);
+                break;
+            }
+            s->pairs[p][2 * k] = u < w ? u : w;
+            s->pairs[p][2 * k + 1] = u < w ? w : u;
+            if ((u > w ? u : w) > max_id) max_id = u > w ? u : w;
+        }
+    }
+    for (int p = 0; p < GP_LINK_PARTS; p++) gp_mat_var_free(&v[p]);
+    if (st != GP_OK) {
+        gp_link_split_free(&s);
+        return st;
+    }
+    s->num_nodes = num_nodes > 0 ? num_nodes : max_id + 1;
+    *out = s;
+    return GP_OK;
 }
 
 gp_status gp_graph_read_mat(gp_graph **out, const char *path, const gp_edgelist_options *opt)
@@ -328,7 +399,7 @@ gp_status gp_graph_read_mat(gp_graph **out, const char *path, const gp_edgelist_
     *out = NULL;
     gp_edgelist_options o = opt ? *opt : (gp_edgelist_options){0};
     gp_mat_var *v = NULL;
-    gp_status st = mat_read(&v, path, NULL, true);
+    gp_status st = mat_read(&v, path, NULL, true, NULL);
     if (st != GP_OK) return st;
     int64_t n = v->rows, m = 0, cap = v->sparse ? v->nnz : n * n;
     int64_t *src = gp_i_malloc(((size_t)cap + 1) * sizeof *src), *dst = gp_i_malloc(((size_t)cap + 1) * sizeof *dst);

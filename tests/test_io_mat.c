@@ -4,7 +4,8 @@
  * uint8, the name in a small element): tests/fixtures/make_mat_fixtures.py says what each holds.
  * Values against the dense matrices written there; the graph of each against a dense reference
  * (entry (i, j) is the edge j -> i, symmetrised unless directed, self-loop policies); complex,
- * cell-only and non-MAT files fail with their status and the file's name; every truncation and
+ * cell-only and non-MAT files fail with their status and the file's name; split files (.mat
+ * paths of gp_link_split_read) against the pairs written; every truncation and
  * 300 random byte changes of the fixtures end in a clean error or a correct read (the sanitized
  * build checks the memory side); an allocator failing the n-th allocation leaves nothing behind.
  */
@@ -255,6 +256,32 @@ static void test_truncated_and_corrupt(void **state)
     remove(path);
 }
 
+/* SEAL / WalkPool split files: 1-based pairs, stored 0-based with u < v; no val_* = empty parts */
+static void test_link_split(void **state)
+{
+    (void)state;
+    gp_link_split *s = NULL;
+    assert_int_equal(gp_link_split_read(&s, fx("mat_split.mat"), 6), GP_OK);
+    assert_int_equal(s->num_nodes, 6);
+    const int64_t want[GP_LINK_PARTS][8] = {{0, 1, 0, 2, 1, 2, 2, 3}, {0, 4, 1, 5}, {0}, {0}, {3, 4, 4, 5}, {0, 5, 1, 4}};
+    const int64_t count[GP_LINK_PARTS] = {4, 2, 0, 0, 2, 2};
+    for (int p = 0; p < GP_LINK_PARTS; p++) {
+        assert_int_equal(s->count[p], count[p]);
+        for (int64_t k = 0; k < 2 * count[p]; k++) assert_int_equal(s->pairs[p][k], want[p][k]);
+    }
+    gp_link_split_free(&s);
+    assert_int_equal(gp_link_split_read(&s, fx("mat_split.mat"), 0), GP_OK); /* node count from the ids */
+    assert_int_equal(s->num_nodes, 6);
+    gp_link_split_free(&s);
+    assert_int_equal(gp_link_split_read(&s, fx("mat_split.mat"), 5), GP_E_RANGE); /* node 6 of 5 */
+    assert_non_null(strstr(gp_last_error(), "mat_split.mat: train_neg pair 2: node 6"));
+    assert_int_equal(gp_link_split_read(&s, fx("mat_split_bad.mat"), 0), GP_E_RANGE);
+    assert_non_null(strstr(gp_last_error(), "test_pos pair 1: node 0 is not a 1-based id"));
+    assert_int_equal(gp_link_split_read(&s, fx("mat_net.mat"), 0), GP_E_PARSE);
+    assert_non_null(strstr(gp_last_error(), "no variable train_pos"));
+    assert_null(s);
+}
+
 static gp_status read_both(void *ctx)
 {
     (void)ctx;
@@ -262,6 +289,9 @@ static gp_status read_both(void *ctx)
     gp_graph *g = NULL;
     gp_status st = gp_mat_read(&v, fx("mat_dense.mat"), "L");
     if (st == GP_OK) st = gp_graph_read_mat(&g, fx("mat_net.mat"), NULL);
+    gp_link_split *s = NULL;
+    if (st == GP_OK) st = gp_link_split_read(&s, fx("mat_split.mat"), 6);
+    gp_link_split_free(&s);
     gp_mat_var_free(&v);
     gp_graph_free(&g);
     return st;
@@ -304,7 +334,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seal_style_sparse),        cmocka_unit_test(test_dense_logical_and_loops),
         cmocka_unit_test(test_matlab_storage_types),     cmocka_unit_test(test_unsupported_and_bad_files),
-        cmocka_unit_test(test_truncated_and_corrupt),    cmocka_unit_test(test_every_allocation_failure_is_clean),
+        cmocka_unit_test(test_truncated_and_corrupt),    cmocka_unit_test(test_link_split),
+        cmocka_unit_test(test_every_allocation_failure_is_clean),
     };
     int rc = cmocka_run_group_tests_name("io_mat", tests, setup, teardown);
     gp_finalize();

@@ -244,7 +244,7 @@ static void test_labels_and_heuristics(void **state)
     write_file("cities.txt", text);
     /* comments, a blank line, a comma and CRLF are accepted in pair files */
     write_file("cpairs.txt", "# labels as in cities.txt\ncity0 city3\n\n% pair two\n  city5,\tcity20\r\n");
-    char args[1024];
+    char args[2048];
     snprintf(args, sizeof args, "--quiet --method aa '%s/cities.txt' --predict '%s/cpairs.txt'", dir, dir);
     assert_int_equal(run(args), 0);
     char *out = slurp("out.txt");
@@ -274,6 +274,14 @@ static void test_labels_and_heuristics(void **state)
     assert_int_equal(run(args), 0);
     out = slurp("out.txt");
     if (!strstr(out, "\"nodes\": 6, \"edges\": 6,")) fail_msg("%s", out);
+    free(out);
+    /* ... with its WalkPool-style split file (1-based pairs in MATLAB variables) */
+    char split[600];
+    snprintf(split, sizeof split, "%.*s/mat_split.mat", (int)(strrchr(mat, '/') - mat), mat);
+    snprintf(args, sizeof args, "--quiet --json --method cn --val-ratio 0 '%s' --split-file '%s'", mat, split);
+    assert_int_equal(run(args), 0);
+    out = slurp("out.txt");
+    if (!strstr(out, "\"split\": {\"train\": 4, \"val\": 0, \"test\": 2}")) fail_msg("%s", out);
     free(out);
     snprintf(args, sizeof args, "--quiet --compare=aa,cn --epochs 1 '%s/cities.txt'", dir);
     assert_int_equal(run(args), 0);

@@ -220,6 +220,8 @@ GP_API void gp_node_dataset_free(gp_node_dataset **ds);
  * val_neg, test_pos, test_neg; 0-based ids. Pairs are stored with u < v (swapped if needed);
  * u == v is an error. num_nodes > 0: ids must be below it; 0: largest id + 1.
  * Complexity O(lines).
+ * A path ending in .mat is read as SEAL's / WalkPool's MATLAB split files: variables of those
+ * six names (missing ones are empty parts), each k x 2 (or 2 x k) with 1-based node ids.
  */
 GP_API gp_status gp_link_split_read(gp_link_split **out, const char *path, int64_t num_nodes);
 
