@@ -510,7 +510,9 @@ static gp_status make_split(gp_link_split **out, app *a)
 {
     gp_status st;
     if (a->split_file || a->split_k > 0) {
-        if (a->split_file && (a->ids || a->one_based)) { /* labels, or 1-based ids as in EDGES */
+        size_t n = a->split_file ? strlen(a->split_file) : 0;
+        bool mat = n > 4 && !strcasecmp(a->split_file + n - 4, ".mat"); /* 1-based ids of its own */
+        if (a->split_file && !mat && (a->ids || a->one_based)) { /* labels, or 1-based ids as in EDGES */
             st = read_labelled_split(out, a);
         } else if (a->split_file) {
             st = gp_link_split_read(out, a->split_file, gp_graph_nodes(a->g));
