@@ -5,8 +5,9 @@
 
 BUILD_DIR should be a sanitized build (meson setup build-san -Db_sanitize=address,undefined).
 Each case copies a real input (150 lines of USAir, a 12-node GML graph, a split file, a pairs
-file for --predict, or the MUTAG TU folder; data from $GP_DATA_DIR, default ../shared/data),
-changes 1-3 lines at random (a token replaced by NaN, inf, huge or negative numbers, junk bytes,
+file for --predict, the MUTAG TU folder, or a MAT-file fixture of tests/fixtures; data from
+$GP_DATA_DIR, default ../shared/data), changes 1-3 lines at random (MAT-files: 1-4 bytes
+changed, inserted or cut) (a token replaced by NaN, inf, huge or negative numbers, junk bytes,
 an empty or 5000-character string; lines inserted, deleted, cut or the file truncated), runs
 gp-linkpred or gp-graphclass on it for one epoch and reports every case that crashed, ended with
 a signal or an exit status other than 0, 1 or 2, or printed a sanitizer report. Then the counts of
@@ -79,18 +80,39 @@ pairs = [l.split()[:2] for l in edges.split("\n") if l.strip()]
 gml = "\n".join(["graph [", " directed 0"] + [f' node [ id {k} label "n{k}" ]' for k in range(12)] +
                 [f" edge [ source {k} target {(k * 5 + 1) % 12} ]" for k in range(12)] + ["]"])
 lp = os.path.join(apps, "gp-linkpred")
+fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 with tempfile.TemporaryDirectory() as work:
     for i in range(cases):
         d = os.path.join(work, str(i))
         os.makedirs(d)
         g = os.path.join(d, "g.txt")
-        kind = random.choice(["edges", "edges", "tu", "tu", "gml", "split", "pairs"])
+        kind = random.choice(["edges", "edges", "tu", "tu", "gml", "split", "pairs", "mat", "mat"])
         if kind == "edges":
             write(g, mutate(edges))
             run([lp, g, "--epochs", "1", "--recommend", "3", "--quiet", "--json"], kind)
         elif kind == "gml":
             write(g + ".gml", mutate(gml))
             run([lp, g + ".gml", "--epochs", "1", "--quiet", "--method", "cn"], kind)
+        elif kind == "mat":  # bytes changed, cut or inserted in a MAT-file network or split
+            name = random.choice(["mat_net.mat", "mat_dense.mat", "mat_uint8.mat", "mat_split.mat"])
+            blob = bytearray(open(os.path.join(fixtures, name), "rb").read())
+            for _ in range(random.randint(1, 4)):
+                r, k = random.random(), random.randrange(len(blob))
+                if r < 0.6:
+                    blob[k] = random.randrange(256)
+                elif r < 0.8:
+                    del blob[k:]
+                else:
+                    blob[k:k] = bytes(random.randrange(256) for _ in range(random.randint(1, 8)))
+                if not blob:
+                    break
+            with open(g + ".mat", "wb") as f:
+                f.write(blob)
+            if name == "mat_split.mat":
+                run([lp, os.path.join(fixtures, "mat_net.mat"), "--split-file", g + ".mat", "--quiet",
+                     "--method", "cn"], "mat:" + name)
+            else:
+                run([lp, g + ".mat", "--epochs", "1", "--quiet", "--method", "cn"], "mat:" + name)
         elif kind == "split":
             write(g, edges)
             parts = ["test_pos", "test_neg", "val_pos", "train_pos"]
