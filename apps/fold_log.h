@@ -8,7 +8,8 @@
  * "run_acc": [...]} with K the run's key (every option that changes the results, and the
  * dataset's size: see gp_graphclass.c, run_key), P the pooling spec, F the 1-based fold; numbers
  * with 17 significant digits, so a resumed run reports the same figures as one that was never
- * stopped. Lines of other keys are kept in the file and ignored. Each line is appended with one
+ * stopped. Lines of other keys are kept in the file and ignored. The key does not name the
+ * program's version or build: a log is only as good as the binary that wrote it. Each line is appended with one
  * write(2) to a file opened with O_APPEND, so runs appending at the same time do not interleave.
  */
 #ifndef GP_APP_FOLD_LOG_H
