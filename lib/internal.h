@@ -49,9 +49,10 @@ gp_status gp_i_error(gp_status st, const char *file, int line, const char *fmt, 
     __attribute__((format(printf, 4, 5)));
 #define GP_ERR(st, ...) gp_i_error((st), __FILE__, __LINE__, __VA_ARGS__)
 
-/* gp_link_split_read of a .mat path (lib/io_mat.c). */
+/* gp_link_split_read of a .mat path (lib/io_mat.c), and the parts' names (io_linksplit.c). */
 struct gp_link_split;
 gp_status gp_i_link_split_read_mat(struct gp_link_split **out, const char *path, int64_t num_nodes);
+extern const char *const gp_i_link_part_name[6];
 /* Evaluate a gp_status expression; on error jump to the function's fail: label with st set. */
 #define GP_TRY(expr)                                                                           \
     do {                                                                                       \

@@ -10,8 +10,8 @@
 #include "io_text.h"
 #include <graphpool/io.h>
 
-static const char *const part_name[GP_LINK_PARTS] = {"train_pos", "train_neg", "val_pos",
-                                                     "val_neg", "test_pos", "test_neg"};
+const char *const gp_i_link_part_name[GP_LINK_PARTS] = {"train_pos", "train_neg", "val_pos",
+                                                        "val_neg", "test_pos", "test_neg"};
 
 gp_status gp_link_split_read(gp_link_split **out, const char *path, int64_t num_nodes)
 {
@@ -35,7 +35,7 @@ gp_status gp_link_split_read(gp_link_split **out, const char *path, int64_t num_
         gp_i_cursor c = {l, false};
         const char *f = gp_i_field(&c);
         int p = 0;
-        while (p < GP_LINK_PARTS && strcmp(f, part_name[p]) != 0) p++;
+        while (p < GP_LINK_PARTS && strcmp(f, gp_i_link_part_name[p]) != 0) p++;
         if (p == GP_LINK_PARTS) {
             st = GP_TEXT_FAIL(t, GP_E_PARSE, "unknown part '%s' in column 1 (expected train_pos, train_neg, "
                               "val_pos, val_neg, test_pos or test_neg)", gp_i_quote(f));

@@ -171,11 +171,12 @@ static gp_status check_numeric(uint32_t type, const char *what, const char *path
     return GP_OK;
 }
 
-/* Parse the miMATRIX element data m into v if its name is `name` (name NULL: if it is numeric,
- * and square when `square`); *taken tells whether it was. */
-static gp_status parse_matrix(gp_mat_var *v, bool *taken, span m, const char *name, bool square, const char *path)
+/* Parse the miMATRIX element data m into a new slots[i] if its name is names[i] and slots[i] is
+ * still empty (names NULL: into slots[0], if the variable is numeric, and square when `square`);
+ * other variables are skipped. */
+static gp_status parse_matrix(gp_mat_var **slots, const char *const *names, int nnames, bool square, span m,
+                              const char *path)
 {
-    *taken = false;
     uint32_t type;
     span flags, dims, nm, ir = {0}, jc = {0}, pr = {0};
     TRY(next_element(&m, &type, &flags, path, false));
@@ -188,8 +189,11 @@ static gp_status parse_matrix(gp_mat_var *v, bool *taken, span m, const char *na
     char vname[64];
     snprintf(vname, sizeof vname, "%.*s", (int)(nm.n < 63 ? nm.n : 63), (const char *)nm.p);
     bool numeric = cls == MX_SPARSE || (cls >= MX_DOUBLE && cls <= MX_UINT64);
-    if (name ? strcmp(vname, name) != 0 : !numeric) return GP_OK;
-    if (!name && square && (dims.n != 8 || u32(dims.p) != u32(dims.p + 4))) return GP_OK;
+    int slot = -1;
+    for (int i = 0; names && i < nnames && slot < 0; i++)
+        if (!slots[i] && !strcmp(vname, names[i])) slot = i;
+    if (!names && numeric && !(square && (dims.n != 8 || u32(dims.p) != u32(dims.p + 4)))) slot = 0;
+    if (slot < 0) return GP_OK;
     if (!numeric)
         return GP_ERR(GP_E_UNSUPPORTED, "%s: variable '%s' is a cell, struct, char or object array, not a matrix",
                       path, vname);
@@ -197,7 +201,8 @@ static gp_status parse_matrix(gp_mat_var *v, bool *taken, span m, const char *na
     if (dims.n != 8) return GP_ERR(GP_E_UNSUPPORTED, "%s: variable '%s' has %zu dimensions, not 2", path, vname, dims.n / 4);
     int32_t rows = (int32_t)u32(dims.p), cols = (int32_t)u32(dims.p + 4);
     if (rows < 0 || cols < 0) return GP_ERR(GP_E_PARSE, "%s: variable '%s' has negative dimensions", path, vname);
-    memset(v, 0, sizeof *v);
+    gp_mat_var *v = slots[slot] = gp_i_calloc(1, sizeof *v); /* the caller frees it on any error */
+    if (!v) return GP_ERR(GP_E_NOMEM, "%s: out of memory", path);
     snprintf(v->name, sizeof v->name, "%s", vname);
     v->rows = rows, v->cols = cols;
     v->sparse = cls == MX_SPARSE;
@@ -243,7 +248,6 @@ static gp_status parse_matrix(gp_mat_var *v, bool *taken, span m, const char *na
         if (!v->values) return GP_ERR(GP_E_NOMEM, "%s: out of memory for '%s'", path, vname);
         for (size_t k = 0; k < count; k++) v->values[k] = value_at(pr.p, tpr, k);
     }
-    *taken = true;
     return GP_OK;
 }
 
@@ -268,30 +272,30 @@ static gp_status read_file(unsigned char **buf, size_t *n, const char *path)
     return st;
 }
 
-/* *missing (if not NULL) is set, with GP_OK and *out NULL, when the file has no variable `name`. */
-static gp_status mat_read(gp_mat_var **out, const char *path, const char *name, bool square, bool *missing)
+/* One pass over the file: slots[i] (i < nnames) gets the variable names[i], or stays NULL when
+ * the file has none; names NULL: slots[0] gets the first numeric (and square when `square`)
+ * variable, and its absence is an error. On error every slot is NULL. */
+static gp_status mat_read(gp_mat_var **slots, const char *path, const char *const *names, int nnames, bool square)
 {
-    if (missing) *missing = false;
-    *out = NULL;
+    int count = names ? nnames : 1;
+    for (int i = 0; i < count; i++) slots[i] = NULL;
     unsigned char *file = NULL, *inflated = NULL;
     size_t n = 0;
     gp_status st = read_file(&file, &n, path);
     if (st != GP_OK) return st;
-    gp_mat_var *v = gp_i_calloc(1, sizeof *v);
-    if (!v) st = GP_ERR(GP_E_NOMEM, "%s: out of memory", path);
-    if (st == GP_OK && (n < 128 || memcmp(file + 126, "IM", 2) != 0)) {
+    if (n < 128 || memcmp(file + 126, "IM", 2) != 0) {
         if (n >= 128 && memcmp(file + 126, "MI", 2) == 0)
             st = GP_ERR(GP_E_UNSUPPORTED, "%s: a big-endian MAT-file", path);
         else if (n >= 4 && memcmp(file, "\x89HDF", 4) == 0)
             st = GP_ERR(GP_E_UNSUPPORTED, "%s: an HDF5 file, not a level-5 MAT-file", path);
         else
             st = GP_ERR(GP_E_PARSE, "%s: not a MATLAB level-5 MAT-file (no 'IM' endian mark at byte 126)", path);
-    } else if (st == GP_OK && file[124] == 0x00 && file[125] == 0x02) {
+    } else if (file[124] == 0x00 && file[125] == 0x02) {
         st = GP_ERR(GP_E_UNSUPPORTED, "%s: a MAT-file v7.3 (HDF5); save it with -v7 instead", path);
     }
     span s = {file + 128, n >= 128 ? n - 128 : 0};
-    bool taken = false;
-    while (st == GP_OK && !taken && s.n >= 8) {
+    int filled = 0;
+    while (st == GP_OK && filled < count && s.n >= 8) {
         uint32_t type;
         span data;
         if ((st = next_element(&s, &type, &data, path, true)) != GP_OK) break;
@@ -303,49 +307,59 @@ static gp_status mat_read(gp_mat_var **out, const char *path, const char *name, 
             span in = {inflated, m};
             if ((st = next_element(&in, &type, &data, path, false)) != GP_OK) break;
         }
-        if (type == MI_MATRIX) st = parse_matrix(v, &taken, data, name, square, path);
+        if (type == MI_MATRIX) st = parse_matrix(slots, names, nnames, square, data, path);
+        filled = 0;
+        for (int i = 0; i < count; i++) filled += slots[i] != NULL;
     }
-    if (st == GP_OK && !taken && missing) {
-        *missing = true;
-        gp_i_free(inflated);
-        gp_i_free(file);
-        gp_mat_var_free(&v);
-        return GP_OK;
-    }
-    if (st == GP_OK && !taken)
-        st = name ? GP_ERR(GP_E_PARSE, "%s: no variable named '%s'", path, name)
-                  : GP_ERR(GP_E_PARSE, "%s: no numeric %smatrix in the file", path, square ? "square " : "");
+    if (st == GP_OK && !names && !slots[0])
+        st = GP_ERR(GP_E_PARSE, "%s: no numeric %smatrix in the file", path, square ? "square " : "");
     gp_i_free(inflated);
     gp_i_free(file);
-    if (st != GP_OK) {
-        gp_mat_var_free(&v);
-        return st;
-    }
-    *out = v;
-    return GP_OK;
+    if (st != GP_OK)
+        for (int i = 0; i < count; i++) gp_mat_var_free(&slots[i]);
+    return st;
 }
 
 gp_status gp_mat_read(gp_mat_var **out, const char *path, const char *name)
 {
     if (!out || !path) return GP_ERR(GP_E_INVALID, "gp_mat_read: NULL argument");
-    return mat_read(out, path, name, false, NULL);
+    gp_status st = mat_read(out, path, name ? &name : NULL, 1, false);
+    if (st == GP_OK && !*out) st = GP_ERR(GP_E_PARSE, "%s: no variable named '%s'", path, name);
+    return st;
+}
+
+/* A sparse pair list as a dense one (in place). Node ids are >= 1, so every entry must be
+ * stored; that also bounds the dense size by the file's. */
+static gp_status densify(gp_mat_var *v, const char *path)
+{
+    if (v->nnz != v->rows * v->cols)
+        return GP_ERR(GP_E_RANGE, "%s: sparse variable '%s' stores %lld of its %lld entries: node 0 is not a 1-based "
+                      "id", path, v->name, (long long)v->nnz, (long long)(v->rows * v->cols));
+    double *d = gp_i_calloc((size_t)v->nnz + 1, sizeof *d);
+    if (!d) return GP_ERR(GP_E_NOMEM, "%s: out of memory", path);
+    for (int64_t j = 0; j < v->cols; j++)
+        for (int64_t k = v->jc[j]; k < v->jc[j + 1]; k++) d[j * v->rows + v->ir[k]] = v->values[k];
+    gp_i_free(v->values);
+    v->values = d;
+    v->sparse = false;
+    return GP_OK;
 }
 
 gp_status gp_i_link_split_read_mat(gp_link_split **out, const char *path, int64_t num_nodes)
 {
-    static const char *const part_name[GP_LINK_PARTS] = {"train_pos", "train_neg", "val_pos",
-                                                         "val_neg", "test_pos", "test_neg"};
-    gp_mat_var *v[GP_LINK_PARTS] = {0};
+    gp_mat_var *v[GP_LINK_PARTS];
     int64_t count[GP_LINK_PARTS] = {0}, max_id = -1;
     bool by_row[GP_LINK_PARTS] = {0}, any = false;
-    gp_status st = GP_OK;
+    gp_status st = mat_read(v, path, gp_i_link_part_name, GP_LINK_PARTS, false);
+    if (st != GP_OK) return st;
     for (int p = 0; p < GP_LINK_PARTS && st == GP_OK; p++) {
-        bool missing;
-        if ((st = mat_read(&v[p], path, part_name[p], false, &missing)) != GP_OK || missing) continue;
+        if (!v[p]) continue;
         any = true;
+        if (v[p]->sparse) st = densify(v[p], path);
+        if (st != GP_OK) break;
         by_row[p] = v[p]->cols == 2 || v[p]->rows * v[p]->cols == 0;
         if (!by_row[p] && v[p]->rows != 2) {
-            st = GP_ERR(GP_E_PARSE, "%s: variable '%s' is %lld x %lld, not a list of pairs (k x 2)", path, part_name[p],
+            st = GP_ERR(GP_E_PARSE, "%s: variable '%s' is %lld x %lld, not a list of pairs (k x 2)", path, v[p]->name,
                         (long long)v[p]->rows, (long long)v[p]->cols);
             break;
         }
@@ -360,13 +374,10 @@ gp_status gp_i_link_split_read_mat(gp_link_split **out, const char *path, int64_
             double id[2];
             for (int c = 0; c < 2; c++) {
                 int64_t i = by_row[p] ? k : c, j = by_row[p] ? c : k; /* pair k, end c */
-                id[c] = v[p]->sparse ? 0.0 : v[p]->values[j * v[p]->rows + i];
-                if (v[p]->sparse)
-                    for (int64_t e = v[p]->jc[j]; e < v[p]->jc[j + 1]; e++)
-                        if (v[p]->ir[e] == i) id[c] = v[p]->values[e];
+                id[c] = v[p]->values[j * v[p]->rows + i];
                 double hi = num_nodes > 0 ? (double)num_nodes : (double)GP_READ_MAX_ID + 1;
                 if (!(id[c] >= 1 && id[c] <= hi) || id[c] != (double)(int64_t)id[c]) {
-                    st = GP_ERR(GP_E_RANGE, "%s: %s pair %lld: node %g is not a 1-based id%s%.0f", path, part_name[p],
+                    st = GP_ERR(GP_E_RANGE, "%s: %s pair %lld: node %g is not a 1-based id%s%.0f", path, v[p]->name,
                                 (long long)k + 1, id[c], num_nodes > 0 ? " of the graph's " : " up to ", hi);
                     break;
                 }
@@ -374,7 +385,7 @@ gp_status gp_i_link_split_read_mat(gp_link_split **out, const char *path, int64_
             if (st != GP_OK) break;
             int64_t u = (int64_t)id[0] - 1, w = (int64_t)id[1] - 1;
             if (u == w) {
-                st = GP_ERR(GP_E_PARSE, "%s: %s pair %lld is a self-loop (node %lld)", path, part_name[p],
+                st = GP_ERR(GP_E_PARSE, "%s: %s pair %lld is a self-loop (node %lld)", path, v[p]->name,
                             (long long)k + 1, (long long)u + 1);
                 break;
             }
@@ -399,7 +410,7 @@ gp_status gp_graph_read_mat(gp_graph **out, const char *path, const gp_edgelist_
     *out = NULL;
     gp_edgelist_options o = opt ? *opt : (gp_edgelist_options){0};
     gp_mat_var *v = NULL;
-    gp_status st = mat_read(&v, path, NULL, true, NULL);
+    gp_status st = mat_read(&v, path, NULL, 0, true);
     if (st != GP_OK) return st;
     int64_t n = v->rows, m = 0, cap = v->sparse ? v->nnz : n * n;
     int64_t *src = gp_i_malloc(((size_t)cap + 1) * sizeof *src), *dst = gp_i_malloc(((size_t)cap + 1) * sizeof *dst);
