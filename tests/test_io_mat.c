@@ -282,6 +282,26 @@ static void test_link_split(void **state)
     assert_null(s);
 }
 
+/* The same split with train_pos and test_neg stored as sparse matrices: the same pairs. A
+ * sparse pair list that leaves an entry unstored holds a 0, which is not a 1-based id. */
+static void test_link_split_sparse(void **state)
+{
+    (void)state;
+    gp_link_split *dense = NULL, *sparse = NULL;
+    assert_int_equal(gp_link_split_read(&dense, fx("mat_split.mat"), 6), GP_OK);
+    assert_int_equal(gp_link_split_read(&sparse, fx("mat_split_sparse.mat"), 6), GP_OK);
+    for (int p = 0; p < GP_LINK_PARTS; p++) {
+        assert_int_equal(sparse->count[p], dense->count[p]);
+        for (int64_t k = 0; k < 2 * dense->count[p]; k++) assert_int_equal(sparse->pairs[p][k], dense->pairs[p][k]);
+    }
+    gp_link_split_free(&dense);
+    gp_link_split_free(&sparse);
+    assert_int_equal(gp_link_split_read(&sparse, fx("mat_split_sparse_bad.mat"), 0), GP_E_RANGE);
+    assert_non_null(strstr(gp_last_error(), "mat_split_sparse_bad.mat: sparse variable 'train_pos' stores 3 of its 4 "
+                                            "entries: node 0 is not a 1-based id"));
+    assert_null(sparse);
+}
+
 static gp_status read_both(void *ctx)
 {
     (void)ctx;
@@ -335,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_seal_style_sparse),        cmocka_unit_test(test_dense_logical_and_loops),
         cmocka_unit_test(test_matlab_storage_types),     cmocka_unit_test(test_unsupported_and_bad_files),
         cmocka_unit_test(test_truncated_and_corrupt),    cmocka_unit_test(test_link_split),
+        cmocka_unit_test(test_link_split_sparse),
         cmocka_unit_test(test_every_allocation_failure_is_clean),
     };
     int rc = cmocka_run_group_tests_name("io_mat", tests, setup, teardown);
