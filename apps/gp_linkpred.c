@@ -28,6 +28,8 @@
  * terminal), --quiet to silence it.
  * --save-model FILE / --load-model FILE: a checkpoint with the options and the data checksum;
  * with --load-model no training happens (the model is evaluated on the split).
+ * --resume FILE: the training state after every epoch (gp_linkpred_fit_resumable); the same
+ * command run again after a stop continues from it and ends with the uninterrupted run's numbers.
  * --predict PAIRS writes "u v score" for every pair of the file (node labels as in the input);
  * --recommend K lists the K highest-scoring non-edges of the whole graph (candidates: pairs at
  * distance 2, at most --max-candidates, those with most common neighbours first), or with
@@ -64,7 +66,7 @@
 
 typedef struct app {
     const char *edges, *dataset, *data_dir, *split_file, *method, *compare, *save_model, *load_model;
-    const char *predict, *for_node, *output, *features, *curve;
+    const char *predict, *for_node, *output, *features, *curve, *resume;
     FILE *curve_f; /* --curve: open while training */
     int split_k, test_percent, recommend;
     double test_ratio, val_ratio;
@@ -122,6 +124,10 @@ static void usage(FILE *f)
             "                         nn.Linear does in the reference code (default: Glorot, zero bias)\n"
             "  --threads N (1)\n"
             "  --save-model FILE      save the trained model (best validation epoch)\n"
+            "  --resume FILE          save the training state to FILE after every epoch; if FILE\n"
+            "                         holds the state of this run (same data, split, options and\n"
+            "                         threads; --epochs may be larger), continue after its epoch:\n"
+            "                         a stopped run ends with the numbers of an uninterrupted one\n"
             "  --curve FILE           learning curve: per epoch loss, validation and test AUC/AP\n"
             "                         (the test part scored at every epoch; the reported result is\n"
             "                         still the one at the best validation epoch, and unchanged)\n"
@@ -634,7 +640,8 @@ static gp_status run_walkpool(method_result *r, app *a, gp_linkpred_model **mode
         fprintf(curve.f, "epoch\tloss\tval_auc\tval_ap\ttest_auc\ttest_ap\tbest\tseconds\n");
         a->curve_f = curve.f;
     }
-    st = gp_linkpred_fit(&r->lr, *model, obs, s, a->attr, progress_line, a);
+    st = a->resume ? gp_linkpred_fit_resumable(&r->lr, *model, obs, s, a->attr, progress_line, a, a->resume)
+                   : gp_linkpred_fit(&r->lr, *model, obs, s, a->attr, progress_line, a);
     a->curve_f = NULL;
     gp_status cst = out_close(&curve, st == GP_OK);
     if (st == GP_OK) st = cst;
@@ -645,6 +652,9 @@ static gp_status run_walkpool(method_result *r, app *a, gp_linkpred_model **mode
     r->val_ap = r->lr.val_ap;
     r->best_epoch = r->lr.best_epoch;
     r->seconds = now_s() - t0;
+    if (!a->quiet && r->lr.resumed_epochs > 0)
+        fprintf(stderr, "walkpool: continued from %s after epoch %d (epochs 1-%d were trained before)\n", a->resume,
+                r->lr.resumed_epochs, r->lr.resumed_epochs);
     if (!a->quiet)
         fprintf(stderr,
                 "walkpool: %lld subgraphs (mean %.1f nodes, %.1f edges), extraction %.2fs; per epoch %.2fs "
@@ -867,7 +877,7 @@ static void print_results(FILE *f, const app *a, const gp_link_split *s, const m
             json_num(f, "test_ap", r[i].test_ap, true);
             json_num(f, "val_auc", r[i].val_auc, true);
             if (r[i].is_walkpool && r[i].best_epoch > 0) {
-                fprintf(f, "\"best_epoch\": %d, ", r[i].best_epoch);
+                fprintf(f, "\"best_epoch\": %d, \"resumed_epochs\": %d, ", r[i].best_epoch, r[i].lr.resumed_epochs);
                 json_num(f, "extract_seconds", r[i].lr.extract_seconds, true);
                 json_num(f, "epoch_seconds", r[i].lr.epoch_seconds, true);
                 json_num(f, "epoch_cpu_seconds", r[i].lr.epoch_cpu_seconds, true);
@@ -929,7 +939,7 @@ enum {
     OPT_DATASET = 256, OPT_DATA_DIR, OPT_SPLIT, OPT_TEST_PERCENT, OPT_SPLIT_FILE, OPT_TEST_RATIO, OPT_VAL_RATIO,
     OPT_SEED, OPT_METHOD, OPT_COMPARE, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_HOPS, OPT_CAP, OPT_HIDDEN, OPT_HEADS,
     OPT_WALK, OPT_LAYERS, OPT_DROPOUT, OPT_DRNL, OPT_BCE, OPT_TORCH_INIT, OPT_THREADS, OPT_SAVE, OPT_LOAD, OPT_PREDICT,
-    OPT_RECOMMEND, OPT_FOR, OPT_MAXCAND, OPT_OUTPUT, OPT_CURVE, OPT_JSON, OPT_QUIET, OPT_ONE_BASED, OPT_FEATURES, OPT_HELP
+    OPT_RECOMMEND, OPT_FOR, OPT_MAXCAND, OPT_OUTPUT, OPT_CURVE, OPT_RESUME, OPT_JSON, OPT_QUIET, OPT_ONE_BASED, OPT_FEATURES, OPT_HELP
 };
 
 /* Can the output FILE of option opt be written (checked before training, not after it): is it not
@@ -999,6 +1009,7 @@ int main(int argc, char **argv)
         {"drnl", no_argument, 0, OPT_DRNL}, {"bce", no_argument, 0, OPT_BCE},
         {"torch-init", no_argument, 0, OPT_TORCH_INIT},
         {"threads", required_argument, 0, OPT_THREADS}, {"save-model", required_argument, 0, OPT_SAVE},
+        {"resume", required_argument, 0, OPT_RESUME},
         {"load-model", required_argument, 0, OPT_LOAD}, {"predict", required_argument, 0, OPT_PREDICT},
         {"recommend", required_argument, 0, OPT_RECOMMEND}, {"for", required_argument, 0, OPT_FOR},
         {"max-candidates", required_argument, 0, OPT_MAXCAND}, {"output", required_argument, 0, OPT_OUTPUT},
@@ -1043,6 +1054,7 @@ int main(int argc, char **argv)
         case OPT_TORCH_INIT: a.lp.torch_init = true; break;
         case OPT_THREADS: ok = parse_num(&v, optarg, 1, 1024); threads = (int)v; break;
         case OPT_SAVE: a.save_model = optarg; break;
+        case OPT_RESUME: a.resume = optarg; break;
         case OPT_LOAD: a.load_model = optarg; break;
         case OPT_PREDICT: a.predict = optarg; break;
         case OPT_RECOMMEND: ok = parse_num(&v, optarg, 1, 1e9); a.recommend = (int)v; break;
@@ -1113,7 +1125,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!output_path_ok("--save-model", a.save_model) || !output_path_ok("--output", a.output) ||
-        !output_path_ok("--curve", a.curve))
+        !output_path_ok("--curve", a.curve) || !output_path_ok("--resume", a.resume))
         return 2;
     const gp_heuristic_info *heur = NULL;
     if (strcmp(a.method, "walkpool") != 0 && !(heur = gp_heuristic_find(a.method))) {
@@ -1122,6 +1134,11 @@ int main(int argc, char **argv)
     }
     if (a.curve && (a.load_model || heur)) {
         fprintf(stderr, "gp-linkpred: --curve needs WalkPool training (not --load-model or a heuristic)\n");
+        return 2;
+    }
+    if (a.resume && (a.load_model || heur || a.curve)) {
+        fprintf(stderr, "gp-linkpred: --resume needs WalkPool training (not --load-model or a heuristic) and "
+                        "no --curve (a curve would cover only the epochs after the stop)\n");
         return 2;
     }
     if ((a.save_model || a.load_model) && heur) {

@@ -22,6 +22,7 @@
  * d_b = distance to b without a, d = d_a + d_b, z = 1 + min(d_a, d_b) + (d/2)(d/2 + d%2 - 1),
  * z(a) = z(b) = 1, unreachable 0.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -1425,9 +1426,102 @@ static gp_status eval_part(double *auc, double *ap, gp_linkpred_model *m, lp_run
     return GP_OK;
 }
 
+/* ---- resumable training: what identifies a run, and its random streams ---- */
+
+static void hash_i64(gp_sha256 *h, int64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)v >> (8 * i));
+    gp_sha256_update(h, b, 8);
+}
+
+static void hash_f64(gp_sha256 *h, double x)
+{
+    int64_t v;
+    memcpy(&v, &x, 8);
+    hash_i64(h, v);
+}
+
+/* SHA-256 of everything a training run's numbers depend on except the number of epochs (a
+ * state can be continued by a longer run) and test_every_epoch (evaluation only): options,
+ * thread count, observed graph, split, attributes and the tensors' values at the start. */
+static gp_status run_fingerprint(uint8_t out[32], const gp_linkpred_model *m, const gp_graph *observed,
+                                 const gp_link_split *split, const float *attr, const gp_param_list *all)
+{
+    GP_I_EXPLICIT(observed);
+    const gp_linkpred_options *o = &m->opt;
+    gp_sha256 h;
+    gp_sha256_init(&h);
+    gp_sha256_update(&h, "graphpool linkpred training state 1", 35);
+    const int64_t ints[] = {o->hops, o->max_nodes_per_hop, o->ones_dim, o->drnl, o->drnl_dim, o->drnl_max_label,
+                            o->gnn_layers, o->hidden, o->heads, o->walk_len, o->torch_init, o->bce, o->batch_size,
+                            (int64_t)o->seed, m->attr_dim, gp_i_threads()};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) hash_i64(&h, ints[i]);
+    hash_f64(&h, o->dropout);
+    hash_f64(&h, o->lr);
+    const gp_csr *a = &observed->adj;
+    hash_i64(&h, a->rows);
+    hash_i64(&h, a->nnz);
+    for (int64_t v = 0; v <= a->rows; v++) hash_i64(&h, a->ptr[v]);
+    for (int64_t k = 0; k < a->nnz; k++) hash_i64(&h, a->idx[k]);
+    for (int p = 0; p < GP_LINK_PARTS; p++) {
+        hash_i64(&h, split->count[p]);
+        for (int64_t k = 0; k < 2 * split->count[p]; k++) hash_i64(&h, split->pairs[p][k]);
+    }
+    if (attr) gp_sha256_update(&h, attr, (size_t)(a->rows * m->attr_dim) * sizeof(float));
+    for (int i = 0; i < all->count; i++)
+        gp_sha256_update(&h, all->tensors[i]->data, (size_t)gp_tensor_size(all->tensors[i]) * sizeof(float));
+    gp_sha256_final(&h, out);
+    return GP_OK;
+}
+
+/* The dropout streams of every module in the tree (depth first); *n counts, out may be NULL. */
+static void module_rngs(gp_rng **out, int *n, gp_module *mod)
+{
+    if (!mod) return;
+    if (out) out[*n] = &mod->rng;
+    (*n)++;
+    for (int c = 0; c < mod->num_children; c++) module_rngs(out, n, mod->children[c]);
+}
+
+/* The model's tensors without the constant records (options, data checksum): what training
+ * changes, what the best epoch keeps and what a training state stores. */
+static void drop_records(gp_param_list *all, const gp_linkpred_model *m)
+{
+    int k = 0;
+    for (int i = 0; i < all->count; i++) {
+        if (all->tensors[i] == m->config || all->tensors[i] == m->data_sha) {
+            gp_i_free(all->names[i]);
+            continue;
+        }
+        all->tensors[k] = all->tensors[i];
+        all->names[k++] = all->names[i];
+    }
+    all->count = k;
+}
+
+static gp_status fit(gp_linkpred_result *res, gp_linkpred_model *m, const gp_graph *observed,
+                     const gp_link_split *split, const float *attr, gp_linkpred_progress_fn progress, void *user,
+                     const char *state_path);
+
 gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const gp_graph *observed,
                           const gp_link_split *split, const float *attr, gp_linkpred_progress_fn progress,
                           void *user)
+{
+    return fit(res, m, observed, split, attr, progress, user, NULL);
+}
+
+gp_status gp_linkpred_fit_resumable(gp_linkpred_result *res, gp_linkpred_model *m, const gp_graph *observed,
+                                    const gp_link_split *split, const float *attr,
+                                    gp_linkpred_progress_fn progress, void *user, const char *state_path)
+{
+    if (!state_path || !*state_path) return GP_ERR(GP_E_INVALID, "gp_linkpred_fit_resumable: no state file");
+    return fit(res, m, observed, split, attr, progress, user, state_path);
+}
+
+static gp_status fit(gp_linkpred_result *res, gp_linkpred_model *m, const gp_graph *observed,
+                     const gp_link_split *split, const float *attr, gp_linkpred_progress_fn progress, void *user,
+                     const char *state_path)
 {
     if (!res || !m || !observed || !split) return GP_ERR(GP_E_INVALID, "gp_linkpred_fit: NULL argument");
     memset(res, 0, sizeof *res);
@@ -1458,6 +1552,8 @@ gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const g
     float *best = NULL;
     lp_runner tp = {0};
     bool have_tapes = false;
+    gp_i_train_state ts = {0};
+    gp_rng **rngs = NULL;
     if (!pairs || !labels || !order || !scores) GP_TRY(GP_ERR(GP_E_NOMEM, "gp_linkpred_fit: out of memory"));
     for (int p = 0; p < GP_LINK_PARTS; p++) {
         if (split->count[p] > 0)
@@ -1478,6 +1574,7 @@ gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const g
     }
     GP_TRY(gp_module_params(&params, m->root, false));
     GP_TRY(gp_module_params(&all, m->root, true));
+    drop_records(&all, m);
     GP_TRY(gp_adam_new(&opt, params.tensors, params.count, o->lr, 0.9f, 0.999f, 1e-8f, 0.0f));
     int64_t nweights = 0;
     for (int i = 0; i < all.count; i++) nweights += gp_tensor_size(all.tensors[i]);
@@ -1490,9 +1587,42 @@ gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const g
     int64_t ntrain = start[GP_LINK_VAL_POS];
     for (int64_t i = 0; i < ntrain; i++) order[i] = i;
     double best_val = -INFINITY;
+    int first_epoch = 1;
+    if (state_path) { /* continue from the state file when it holds this run, then save after every epoch */
+        int nrngs = 1;
+        module_rngs(NULL, &nrngs, m->root);
+        module_rngs(NULL, &nrngs, tp.rep_root);
+        rngs = gp_i_malloc((size_t)(nrngs + 1) * sizeof *rngs);
+        if (!rngs) GP_TRY(GP_ERR(GP_E_NOMEM, "gp_linkpred_fit: out of memory"));
+        for (int i = 0; i < params.count; i++) /* the state's moments follow all's first entries */
+            if (i >= all.count || all.tensors[i] != params.tensors[i])
+                GP_TRY(GP_ERR(GP_E_STATE, "gp_linkpred_fit: parameter order differs from the optimiser's"));
+        ts = (gp_i_train_state){.all = &all, .nparams = params.count, .opt = opt, .best = best, .order = order,
+                                .count = ntrain, .rngs = rngs, .best_val = best_val, .max_epoch = o->epochs};
+        rngs[ts.nrngs++] = &shuffle;
+        if (tp.rep_root) rngs[ts.nrngs++] = &tp.rep_rng;
+        module_rngs(rngs, &ts.nrngs, m->root);
+        module_rngs(rngs, &ts.nrngs, tp.rep_root);
+        GP_TRY(run_fingerprint(ts.fingerprint, m, observed, split, attr, &all));
+        FILE *f = fopen(state_path, "rb");
+        if (!f && errno != ENOENT)
+            GP_TRY(GP_ERR(GP_E_IO, "cannot open the training state %s (%s)", state_path, strerror(errno)));
+        if (f) {
+            fclose(f);
+            GP_TRY(gp_i_train_state_load(&ts, state_path));
+            first_epoch = ts.epoch + 1;
+            best_val = ts.best_val;
+            res->resumed_epochs = ts.epoch;
+            res->best_epoch = ts.best_epoch;
+            res->val_auc = ts.val_auc;
+            res->val_ap = ts.val_ap;
+            res->test_auc = ts.test_auc;
+            res->test_ap = ts.test_ap;
+        }
+    }
     lp_timing tm = {0};
     double train_start = now_seconds(), cpu_start = cpu_seconds();
-    for (int epoch = 1; epoch <= o->epochs; epoch++) {
+    for (int epoch = first_epoch; epoch <= o->epochs; epoch++) {
         double e0 = now_seconds();
         gp_rng_shuffle(&shuffle, order, ntrain);
         double loss_sum = 0.0;
@@ -1539,12 +1669,23 @@ gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m, const g
                 p += gp_tensor_size(all.tensors[i]);
             }
         }
+        if (state_path) {
+            ts.epoch = epoch;
+            ts.best_epoch = res->best_epoch;
+            ts.best_val = best_val;
+            ts.val_auc = res->val_auc;
+            ts.val_ap = res->val_ap;
+            ts.test_auc = res->test_auc;
+            ts.test_ap = res->test_ap;
+            GP_TRY(gp_i_train_state_save(&ts, state_path));
+        }
         ep.seconds = now_seconds() - e0;
         if (progress) progress(&ep, user);
     }
+    int ran = o->epochs - first_epoch + 1;
     res->train_seconds = now_seconds() - train_start;
-    res->epoch_seconds = o->epochs > 0 ? res->train_seconds / o->epochs : 0.0;
-    res->epoch_cpu_seconds = o->epochs > 0 ? (cpu_seconds() - cpu_start) / o->epochs : 0.0;
+    res->epoch_seconds = ran > 0 ? res->train_seconds / ran : 0.0;
+    res->epoch_cpu_seconds = ran > 0 ? (cpu_seconds() - cpu_start) / ran : 0.0;
     res->encoder_seconds = tm.encoder;
     res->walk_seconds = tm.walk;
     res->classifier_seconds = tm.classifier;
@@ -1565,6 +1706,7 @@ fail:
     gp_param_list_free(&all);
     gp_linkpred_samples_free(&s);
     gp_i_free(best);
+    gp_i_free(rngs);
     gp_i_free(pairs);
     gp_i_free(labels);
     gp_i_free(order);

@@ -151,6 +151,7 @@ typedef void (*gp_linkpred_progress_fn)(const gp_linkpred_epoch *e, void *user);
 
 typedef struct gp_linkpred_result {
     int best_epoch;
+    int resumed_epochs;                 /* epochs taken from a training state (gp_linkpred_fit_resumable) */
     double val_auc, val_ap, test_auc, test_ap; /* at best_epoch */
     int64_t subgraphs;                  /* extracted (train, val, test) */
     double mean_nodes, mean_edges;      /* per subgraph (directed edges of G+) */
@@ -178,6 +179,25 @@ typedef struct gp_linkpred_result {
 GP_API gp_status gp_linkpred_fit(gp_linkpred_result *res, gp_linkpred_model *m,
                                  const gp_graph *observed, const gp_link_split *split,
                                  const float *attr, gp_linkpred_progress_fn progress, void *user);
+
+/*
+ * gp_linkpred_fit that can be stopped and continued: after every epoch the whole training
+ * state (weights, the best epoch's weights, Adam's moments and step, the random streams, the
+ * sample order, the selection so far) replaces state_path (written to a temporary file and
+ * renamed, so a stop while saving keeps the previous epoch's state). If state_path exists when
+ * training starts, it must hold the state of this run (same options except epochs and
+ * test_every_epoch, thread count, graph, split, attributes and starting weights: GP_E_INVALID
+ * otherwise, and nothing changes); training continues after its epoch, with the numbers an
+ * uninterrupted run gives: the same selected epoch, AUC, AP and final weights. A state saved
+ * after the last epoch reproduces the result without training; a run with more epochs continues
+ * it. progress is called for the epochs trained now; res->resumed_epochs says how many were
+ * taken from the file, and the timings cover the epochs trained now. The state file is about
+ * four times the model's weights (weights, best copy, two moments) and stays after training.
+ */
+GP_API gp_status gp_linkpred_fit_resumable(gp_linkpred_result *res, gp_linkpred_model *m,
+                                           const gp_graph *observed, const gp_link_split *split,
+                                           const float *attr, gp_linkpred_progress_fn progress, void *user,
+                                           const char *state_path);
 
 /* Probabilities sigmoid(output) for count pairs (eval mode; subgraphs extracted on the fly from
  * observed, in chunks). */

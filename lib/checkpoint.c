@@ -1,5 +1,6 @@
 /*
- * Checkpoints: save / load a module tree's parameters and buffers (module.h has the format).
+ * Checkpoints: save / load a module tree's parameters and buffers (module.h has the format),
+ * or any list of named tensors in the same format (gp_i_tensors_save / _load; training states).
  *
  * Safety: save writes a temporary file in the destination's directory (mkstemp), fsyncs it
  * and renames it over the destination, so readers see the old file or the complete new one.
@@ -112,16 +113,14 @@ static gp_status serialise(buf *b, const gp_param_list *l)
     return ok ? GP_OK : GP_ERR(GP_E_NOMEM, "checkpoint: out of memory");
 }
 
-gp_status gp_module_save(const gp_module *m, const char *path)
+gp_status gp_i_tensors_save(const gp_param_list *l, const char *path)
 {
-    if (!m || !path || !*path) return GP_ERR(GP_E_INVALID, "gp_module_save: NULL argument");
-    gp_param_list l;
-    gp_status st = gp_module_params(&l, m, true);
-    if (st != GP_OK) return st;
+    if (!l || !path || !*path) return GP_ERR(GP_E_INVALID, "checkpoint: NULL argument");
+    gp_status st = GP_OK;
     buf b = {0};
     char *tmp = NULL;
     int fd = -1;
-    GP_TRY(serialise(&b, &l));
+    GP_TRY(serialise(&b, l));
     size_t plen = strlen(path);
     tmp = gp_i_malloc(plen + 16);
     if (!tmp) {
@@ -163,13 +162,21 @@ gp_status gp_module_save(const gp_module *m, const char *path)
     }
     gp_i_free(tmp);
     gp_i_free(b.data);
-    gp_param_list_free(&l);
     return GP_OK;
 fail:
     if (fd >= 0) close(fd);
     if (tmp && tmp[0]) unlink(tmp); /* harmless if mkstemp failed: the XXXXXX name does not exist */
     gp_i_free(tmp);
     gp_i_free(b.data);
+    return st;
+}
+
+gp_status gp_module_save(const gp_module *m, const char *path)
+{
+    if (!m || !path || !*path) return GP_ERR(GP_E_INVALID, "gp_module_save: NULL argument");
+    gp_param_list l;
+    gp_status st = gp_module_params(&l, m, true);
+    if (st == GP_OK) st = gp_i_tensors_save(&l, path);
     gp_param_list_free(&l);
     return st;
 }
@@ -201,12 +208,11 @@ static gp_status read_file(unsigned char **out, size_t *len, const char *path)
     return GP_OK;
 }
 
-gp_status gp_module_load(gp_module *m, const char *path)
+gp_status gp_i_tensors_load(const gp_param_list *lp, const char *path)
 {
-    if (!m || !path) return GP_ERR(GP_E_INVALID, "gp_module_load: NULL argument");
-    gp_param_list l;
-    gp_status st = gp_module_params(&l, m, true);
-    if (st != GP_OK) return st;
+    if (!lp || !path) return GP_ERR(GP_E_INVALID, "checkpoint: NULL argument");
+    const gp_param_list l = *lp;
+    gp_status st = GP_OK;
     unsigned char *d = NULL;
     size_t len = 0;
     size_t *offset = NULL; /* per module tensor: where its values start in d, 0 = not seen */
@@ -298,6 +304,15 @@ fail:
 done:
     gp_i_free(offset);
     gp_i_free(d);
+    return st;
+}
+
+gp_status gp_module_load(gp_module *m, const char *path)
+{
+    if (!m || !path) return GP_ERR(GP_E_INVALID, "gp_module_load: NULL argument");
+    gp_param_list l;
+    gp_status st = gp_module_params(&l, m, true);
+    if (st == GP_OK) st = gp_i_tensors_load(&l, path);
     gp_param_list_free(&l);
     return st;
 }

@@ -52,6 +52,33 @@ gp_status gp_i_error(gp_status st, const char *file, int line, const char *fmt, 
 /* gp_link_split_read of a .mat path (lib/io_mat.c), and the parts' names (io_linksplit.c). */
 struct gp_link_split;
 gp_status gp_i_link_split_read_mat(struct gp_link_split **out, const char *path, int64_t num_nodes);
+/* Any list of named tensors in the checkpoint format of gp_module_save (atomic write), and back:
+ * load matches every name (same shape, each once, none missing or extra) before it writes any
+ * value, so a failed load changes nothing (checkpoint.c). */
+struct gp_param_list;
+gp_status gp_i_tensors_save(const struct gp_param_list *l, const char *path);
+gp_status gp_i_tensors_load(const struct gp_param_list *l, const char *path);
+
+/* A training run's state between epochs (train_state.c has the file layout). The pointers are
+ * the live run's: save reads them, load writes them only when the whole file checks out (the
+ * fingerprint included), so load into a fresh optimiser (zero moments) before any training. */
+struct gp_optim;
+typedef struct gp_i_train_state {
+    const struct gp_param_list *all; /* model tensors: the nparams trainable ones, then buffers */
+    int nparams;                     /* their order is the optimiser's */
+    struct gp_optim *opt;
+    float *best;                     /* all's values at the best epoch, flat in all's order */
+    int64_t *order;                  /* count sample indices in [0, count) */
+    int64_t count;
+    gp_rng **rngs;
+    int nrngs;
+    uint8_t fingerprint[32];         /* of the data, options and start: a state of another run is refused */
+    int epoch, best_epoch;           /* completed epochs; 0 = none yet */
+    int max_epoch;                   /* load refuses a state with more completed epochs */
+    double best_val, val_auc, val_ap, test_auc, test_ap;
+} gp_i_train_state;
+gp_status gp_i_train_state_save(const gp_i_train_state *s, const char *path);
+gp_status gp_i_train_state_load(gp_i_train_state *s, const char *path);
 extern const char *const gp_i_link_part_name[6];
 /* Evaluate a gp_status expression; on error jump to the function's fail: label with st set. */
 #define GP_TRY(expr)                                                                           \

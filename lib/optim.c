@@ -299,6 +299,20 @@ void gp_optim_set_lr(gp_optim *o, float lr)
 
 float gp_optim_get_lr(const gp_optim *o) { return o ? o->lr : 0.0f; }
 
+long gp_optim_get_step(const gp_optim *o) { return o ? o->step : 0; }
+
+void gp_optim_set_step(gp_optim *o, long step)
+{
+    if (o && step >= 0) o->step = step;
+}
+
+float *gp_optim_moment(gp_optim *o, int which, int param)
+{
+    if (!o || param < 0 || param >= o->count) return NULL;
+    float **s = which == 0 ? o->m : which == 1 ? o->v : NULL;
+    return s ? s[param] : NULL;
+}
+
 float gp_clip_grad_norm(gp_tensor *const *params, int count, float max_norm)
 {
     if (count < 0 || (count > 0 && !params) || isnan(max_norm) || max_norm < 0.0f) {

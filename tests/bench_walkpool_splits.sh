@@ -7,7 +7,9 @@
 # Runs gp-linkpred (the paper's configuration: its defaults) on every split of every network
 # given (default: the eight of ../shared/data/linkpred), with the best heuristic of the same
 # split for comparison (--compare=walkpool,ra,aa,cn,ppr,katz), keeps one JSON line per run in
-# OUT.runs.jsonl (a rerun skips the runs already there, so the benchmark can be resumed), and
+# OUT.runs.jsonl (a rerun skips the runs already there, so the benchmark can be resumed; a run
+# stopped in the middle continues after its last finished epoch from its training state,
+# OUT.states/NET_K.gps, gp-linkpred --resume, removed when the run is complete), and
 # prints a table of mean +- std test AUC per network, also written to OUT.md
 # (default docs/walkpool_splits.md). Per-network options follow the reference code: Power uses
 # 3 hops, PB and Ecoli cap each hop at 100 nodes. Data: $GP_DATA_DIR (default ../shared/data).
@@ -25,7 +27,7 @@ while getopts "b:t:s:o:x:" opt; do
     s) splits=$OPTARG ;;
     o) out=$OPTARG ;;
     x) more=$OPTARG ;;
-    *) sed -n 2,13p "$0" >&2; exit 2 ;;
+    *) sed -n 2,15p "$0" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -34,7 +36,9 @@ export GP_DATA_DIR=${GP_DATA_DIR:-$here/../shared/data}
 app=$build/apps/gp-linkpred
 [ -x "$app" ] || { echo "no $app: build first (meson setup build && ninja -C build)" >&2; exit 2; }
 runs=${out%.md}.runs.jsonl
+states=${out%.md}.states
 touch "$runs"
+mkdir -p "$states"
 
 for net in $nets; do
     extra=""
@@ -43,11 +47,14 @@ for net in $nets; do
     for k in $splits; do
         if grep -q "\"net\": \"$net\", \"split\": $k," "$runs"; then continue; fi
         echo "$(date +%T) $net split $k" >&2
+        state=$states/${net}_$k.gps
         line=$("$app" --dataset "$net" --split "$k" $extra --threads "$threads" $more --quiet --json \
-            --compare=walkpool,ra,aa,cn,ppr,katz | tr -d '\n')
+            --resume "$state" --compare=walkpool,ra,aa,cn,ppr,katz | tr -d '\n')
         echo "{\"net\": \"$net\", \"split\": $k, \"run\": $line}" >> "$runs"
+        rm -f "$state"
     done
 done
+rmdir "$states" 2>/dev/null || true
 
 # Table: mean and sample std of the test AUC (%) of walkpool and of the best heuristic (by
 # mean) per network, over the splits present in the runs file.

@@ -585,6 +585,163 @@ static void test_deterministic(void **state)
     free_fixture(&f);
 }
 
+/* Epochs reported through the progress callback, in order. */
+typedef struct epoch_log {
+    int count, epochs[16];
+} epoch_log;
+
+static void log_epoch(const gp_linkpred_epoch *e, void *user)
+{
+    epoch_log *l = user;
+    if (l->count < 16) l->epochs[l->count++] = e->epoch;
+}
+
+static void assert_same_weights(gp_linkpred_model *a, gp_linkpred_model *b)
+{
+    gp_param_list pa, pb;
+    assert_int_equal(gp_module_params(&pa, gp_linkpred_model_module(a), true), GP_OK);
+    assert_int_equal(gp_module_params(&pb, gp_linkpred_model_module(b), true), GP_OK);
+    assert_int_equal(pa.count, pb.count);
+    for (int i = 0; i < pa.count; i++) {
+        assert_string_equal(pa.names[i], pb.names[i]);
+        assert_memory_equal(pa.tensors[i]->data, pb.tensors[i]->data,
+                            (size_t)gp_tensor_size(pa.tensors[i]) * sizeof(float));
+    }
+    gp_param_list_free(&pa);
+    gp_param_list_free(&pb);
+}
+
+static void assert_same_result(const gp_linkpred_result *a, const gp_linkpred_result *b)
+{
+    assert_int_equal(a->best_epoch, b->best_epoch);
+    assert_true(a->val_auc == b->val_auc && a->val_ap == b->val_ap);
+    assert_true(a->test_auc == b->test_auc && a->test_ap == b->test_ap);
+}
+
+static size_t file_bytes(const char *path, unsigned char **out)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *out = malloc((size_t)n + 1);
+    assert_int_equal(fread(*out, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return (size_t)n;
+}
+
+/* A run stopped after 2 of 4 epochs and continued from its state file ends exactly as the
+ * uninterrupted run (selected epoch, AUC/AP, every weight), with 1 and 2 threads (the second
+ * half's dropout stream); a finished state reproduces the result without training; a state of
+ * another run (other seed, other thread count) or a damaged one is refused and left as it was. */
+static void test_resume(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f);
+    char path[] = "/tmp/gp_linkpred_state_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    for (int threads = 1; threads <= 2; threads++) {
+        gp_linkpred_options opt;
+        small_options(&opt);
+        opt.epochs = 4;
+        opt.drnl = true;
+        opt.threads = threads;
+        gp_linkpred_model *whole = NULL, *first = NULL, *rest = NULL, *again = NULL;
+        gp_linkpred_result rw, r1, r2, r3;
+        assert_int_equal(gp_linkpred_model_new(&whole, &opt, 0), GP_OK);
+        assert_int_equal(gp_linkpred_fit(&rw, whole, f.obs, f.split, NULL, NULL, NULL), GP_OK);
+        assert_int_equal(rw.resumed_epochs, 0);
+        remove(path);
+        opt.epochs = 2; /* the stopped run */
+        assert_int_equal(gp_linkpred_model_new(&first, &opt, 0), GP_OK);
+        epoch_log l1 = {0}, l2 = {0}, l3 = {0};
+        assert_int_equal(gp_linkpred_fit_resumable(&r1, first, f.obs, f.split, NULL, log_epoch, &l1, path), GP_OK);
+        assert_int_equal(l1.count, 2);
+        opt.epochs = 4;
+        assert_int_equal(gp_linkpred_model_new(&rest, &opt, 0), GP_OK);
+        assert_int_equal(gp_linkpred_fit_resumable(&r2, rest, f.obs, f.split, NULL, log_epoch, &l2, path), GP_OK);
+        assert_int_equal(r2.resumed_epochs, 2);
+        assert_int_equal(l2.count, 2);
+        assert_int_equal(l2.epochs[0], 3);
+        assert_int_equal(l2.epochs[1], 4);
+        assert_same_result(&rw, &r2);
+        assert_same_weights(whole, rest);
+        /* finished: the same result again, nothing trained */
+        assert_int_equal(gp_linkpred_model_new(&again, &opt, 0), GP_OK);
+        assert_int_equal(gp_linkpred_fit_resumable(&r3, again, f.obs, f.split, NULL, log_epoch, &l3, path), GP_OK);
+        assert_int_equal(r3.resumed_epochs, 4);
+        assert_int_equal(l3.count, 0);
+        assert_same_result(&rw, &r3);
+        assert_same_weights(whole, again);
+        print_message("%d thread(s): resumed run best epoch %d, test AUC %.4f (whole run %.4f)\n", threads,
+                      r2.best_epoch, r2.test_auc, rw.test_auc);
+        gp_linkpred_model_free(&whole);
+        gp_linkpred_model_free(&first);
+        gp_linkpred_model_free(&rest);
+        gp_linkpred_model_free(&again);
+    }
+    /* another run's options (seed) or thread count: refused, the file and the model unchanged */
+    unsigned char *before = NULL, *after = NULL;
+    size_t nbefore = file_bytes(path, &before);
+    for (int k = 0; k < 2; k++) {
+        gp_linkpred_options opt;
+        small_options(&opt);
+        opt.epochs = 4;
+        opt.drnl = true;
+        opt.threads = k == 0 ? 2 : 1;
+        if (k == 0) opt.seed = 7;
+        gp_linkpred_model *other = NULL, *fresh = NULL;
+        assert_int_equal(gp_linkpred_model_new(&other, &opt, 0), GP_OK);
+        assert_int_equal(gp_linkpred_model_new(&fresh, &opt, 0), GP_OK);
+        gp_linkpred_result r;
+        gp_status got = gp_linkpred_fit_resumable(&r, other, f.obs, f.split, NULL, NULL, NULL, path);
+        assert_int_equal(got, GP_E_INVALID);
+        assert_non_null(strstr(gp_last_error(), "holds the state of another run"));
+        assert_same_weights(other, fresh);
+        gp_linkpred_model_free(&other);
+        gp_linkpred_model_free(&fresh);
+    }
+    size_t nafter = file_bytes(path, &after);
+    assert_int_equal(nbefore, nafter);
+    assert_memory_equal(before, after, nbefore);
+    /* damaged: refused (checksum) */
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    fseek(fp, (long)(nbefore / 2), SEEK_SET);
+    fputc(before[nbefore / 2] ^ 0x40, fp);
+    fclose(fp);
+    gp_linkpred_options opt;
+    small_options(&opt);
+    opt.epochs = 4;
+    opt.drnl = true;
+    opt.threads = 2;
+    gp_linkpred_model *m = NULL;
+    assert_int_equal(gp_linkpred_model_new(&m, &opt, 0), GP_OK);
+    gp_linkpred_result r;
+    assert_int_equal(gp_linkpred_fit_resumable(&r, m, f.obs, f.split, NULL, NULL, NULL, path), GP_E_PARSE);
+    assert_non_null(strstr(gp_last_error(), "checksum mismatch"));
+    fp = fopen(path, "wb"); /* undamaged again: a run of fewer epochs than the state holds is refused */
+    assert_non_null(fp);
+    assert_int_equal(fwrite(before, 1, nbefore, fp), nbefore);
+    fclose(fp);
+    gp_linkpred_model_free(&m);
+    opt.epochs = 3;
+    assert_int_equal(gp_linkpred_model_new(&m, &opt, 0), GP_OK);
+    assert_int_equal(gp_linkpred_fit_resumable(&r, m, f.obs, f.split, NULL, NULL, NULL, path), GP_E_INVALID);
+    assert_non_null(strstr(gp_last_error(), "holds 4 completed epochs, more than the 3 of this run"));
+    assert_int_equal(gp_linkpred_fit_resumable(&r, m, f.obs, f.split, NULL, NULL, NULL, ""), GP_E_INVALID);
+    gp_linkpred_model_free(&m);
+    gp_set_threads(1);
+    free(before);
+    free(after);
+    remove(path);
+    free_fixture(&f);
+}
+
 /* Node attributes replace the constant features: they change the scores, the same attributes
  * give the same scores, and training with them runs and is deterministic. */
 static void test_attributes_used(void **state)
@@ -914,6 +1071,7 @@ int main(void)
         cmocka_unit_test(test_no_test_link_in_training_subgraphs),
         cmocka_unit_test(test_training_learns_and_checkpoint),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_resume),
         cmocka_unit_test(test_attributes_used),
         cmocka_unit_test(test_torch_init),
         cmocka_unit_test(test_model_matches_dense),

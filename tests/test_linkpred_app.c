@@ -173,6 +173,45 @@ static void test_curve(void **state)
     assert_false(exists("curve_bad.tsv"));
 }
 
+/* --resume: a run stopped after 2 of 4 epochs and run again with 4 ends with the same result
+ * and the same model (its predictions) as an uninterrupted run; a finished state gives the result
+ * again; another run's state is refused and kept; --resume without training is a usage error. */
+static void test_resume(void **state)
+{
+    (void)state;
+    const char *common = "--lr 1e-3 --hidden 16 --walk-len 4 --quiet --json";
+    char args[1024], cmd[1024];
+    snprintf(args, sizeof args, "%s --epochs 4 --save-model '%s/whole.gpm'", common, dir);
+    assert_int_equal(run(args), 0);
+    double whole = reported_test_auc();
+    snprintf(args, sizeof args, "%s --epochs 2 --resume '%s/state.gps'", common, dir);
+    assert_int_equal(run(args), 0);
+    assert_true(exists("state.gps"));
+    for (int again = 0; again < 2; again++) { /* continued, then finished */
+        snprintf(args, sizeof args, "%s --epochs 4 --resume '%s/state.gps' --save-model '%s/resumed.gpm'", common, dir,
+                 dir);
+        assert_int_equal(run(args), 0);
+        assert_true(reported_test_auc() == whole);
+        char *out = slurp("out.txt");
+        assert_non_null(strstr(out, again ? "\"resumed_epochs\": 4" : "\"resumed_epochs\": 2"));
+        free(out);
+        snprintf(cmd, sizeof cmd, "cmp -s '%s/whole.gpm' '%s/resumed.gpm'", dir, dir);
+        assert_int_equal(system(cmd), 0); /* the same weights, options and data checksum */
+    }
+    snprintf(cmd, sizeof cmd, "cp '%s/state.gps' '%s/state.bak'", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(args, sizeof args, "%s --epochs 4 --seed 2 --resume '%s/state.gps'", common, dir);
+    assert_int_equal(run(args), 1);
+    char *err = slurp("err.txt");
+    if (!strstr(err, "holds the state of another run")) fail_msg("%s", err);
+    free(err);
+    snprintf(cmd, sizeof cmd, "cmp -s '%s/state.gps' '%s/state.bak'", dir, dir);
+    assert_int_equal(system(cmd), 0); /* unchanged */
+    snprintf(args, sizeof args, "--method cn --resume '%s/state2.gps'", dir);
+    assert_int_equal(run(args), 2);
+    assert_false(exists("state2.gps"));
+}
+
 /* The model trained in one run scores exactly as the saved model in the next. */
 static void test_save_load_exact(void **state)
 {
@@ -705,6 +744,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_learns_and_saves),
         cmocka_unit_test(test_save_load_exact),
         cmocka_unit_test(test_curve),
+        cmocka_unit_test(test_resume),
         cmocka_unit_test(test_recommend),
         cmocka_unit_test(test_labels_and_heuristics),
         cmocka_unit_test(test_demo_default),

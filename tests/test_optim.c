@@ -272,6 +272,50 @@ static void test_adam_l2_vs_adamw_decoupled(void **state)
 
 /* ---- optimiser housekeeping ---- */
 
+/* The state accessors: Adam run 5 steps equals Adam run 2 steps whose step count and moments
+ * are copied into a fresh optimiser that runs 3 more (bit for bit); plain SGD keeps no moments. */
+static void test_state_transfer(void **state)
+{
+    (void)state;
+    gp_tensor *a = param_with("a", w_start, NW), *b = param_with("b", w_start, NW), *c = param_with("c", w_start, NW);
+    gp_optim *oa = NULL, *ob = NULL, *oc = NULL;
+    assert_int_equal(gp_adam_new(&oa, &a, 1, 0.1f, 0.9f, 0.999f, 1e-8f, 0.01f), GP_OK);
+    assert_int_equal(gp_adam_new(&ob, &b, 1, 0.1f, 0.9f, 0.999f, 1e-8f, 0.01f), GP_OK);
+    assert_int_equal(gp_adam_new(&oc, &c, 1, 0.1f, 0.9f, 0.999f, 1e-8f, 0.01f), GP_OK);
+    for (int s = 0; s < 5; s++) {
+        for (int i = 0; i < NW; i++) a->grad[i] = a->data[i] * a->data[i] - 0.3f; /* a nonlinear gradient */
+        assert_int_equal(gp_optim_step(oa), GP_OK);
+        if (s < 2) {
+            for (int i = 0; i < NW; i++) b->grad[i] = b->data[i] * b->data[i] - 0.3f;
+            assert_int_equal(gp_optim_step(ob), GP_OK);
+        }
+    }
+    assert_int_equal(gp_optim_get_step(oa), 5);
+    assert_int_equal(gp_optim_get_step(ob), 2);
+    memcpy(c->data, b->data, NW * sizeof(float));
+    gp_optim_set_step(oc, gp_optim_get_step(ob));
+    for (int which = 0; which < 2; which++)
+        memcpy(gp_optim_moment(oc, which, 0), gp_optim_moment(ob, which, 0), NW * sizeof(float));
+    for (int s = 0; s < 3; s++) {
+        for (int i = 0; i < NW; i++) c->grad[i] = c->data[i] * c->data[i] - 0.3f;
+        assert_int_equal(gp_optim_step(oc), GP_OK);
+    }
+    assert_memory_equal(a->data, c->data, NW * sizeof(float));
+    assert_null(gp_optim_moment(oc, 2, 0));
+    assert_null(gp_optim_moment(oc, 0, 1));
+    gp_optim *sgd = NULL;
+    assert_int_equal(gp_sgd_new(&sgd, &a, 1, 0.1f, 0.0f, 0.0f, false), GP_OK);
+    assert_null(gp_optim_moment(sgd, 0, 0));
+    assert_null(gp_optim_moment(sgd, 1, 0));
+    gp_optim_free(&sgd);
+    gp_optim_free(&oa);
+    gp_optim_free(&ob);
+    gp_optim_free(&oc);
+    gp_tensor_free(&a);
+    gp_tensor_free(&b);
+    gp_tensor_free(&c);
+}
+
 static void test_zero_grad_and_lr(void **state)
 {
     (void)state;
@@ -698,6 +742,7 @@ int main(void)
         cmocka_unit_test(test_adam_first_steps),
         cmocka_unit_test(test_adam_bias_correction),
         cmocka_unit_test(test_adam_l2_vs_adamw_decoupled),
+        cmocka_unit_test(test_state_transfer),
         cmocka_unit_test(test_zero_grad_and_lr),
         cmocka_unit_test(test_nonfinite_gradient_rejected),
         cmocka_unit_test(test_invalid_construction),

@@ -35,6 +35,13 @@ GP_API gp_status gp_optim_step(gp_optim *o);
 GP_API void gp_optim_zero_grad(gp_optim *o);
 GP_API void gp_optim_set_lr(gp_optim *o, float lr);
 GP_API float gp_optim_get_lr(const gp_optim *o);
+/* State for resuming training (e.g. gp_linkpred_fit_resumable): the number of completed
+ * updates (Adam's bias corrections use it), and a moment buffer of parameter `param` with the
+ * parameter's size: which 0 = SGD momentum or Adam's first moment, 1 = Adam's second moment;
+ * NULL where the optimiser keeps none (plain SGD, SGD's second) or an index is out of range. */
+GP_API long gp_optim_get_step(const gp_optim *o);
+GP_API void gp_optim_set_step(gp_optim *o, long step);
+GP_API float *gp_optim_moment(gp_optim *o, int which, int param);
 
 /* Scale all gradients so that their global L2 norm is at most max_norm; returns the norm
  * before clipping. */
