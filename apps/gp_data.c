@@ -9,9 +9,12 @@
  * verify  SHA-256 of every file (of NAME, or all) against the registry (a directory or other
  *         non-regular file where a file is expected is reported as such, "NOTFILE")
  * fetch   files that are missing or wrong: those with a byte-identical public copy are
- *         downloaded with curl to FILE.part, verified, and only then renamed into place;
- *         for the others (converted files), and when the download fails (no network), it
- *         prints exactly which file to put where, its checksum, its source and how it was made.
+ *         downloaded with curl to FILE.part, verified, and only then renamed into place; those
+ *         made from a MATLAB file (fetch_url "mat:URL", and "mat-meta" for linkpred/meta.tsv,
+ *         made from every network's .mat) are downloaded and converted (data_convert.h) into
+ *         FILE.part, then verified and renamed the same way; for the others, and when the
+ *         download fails (no network), it prints exactly which file to put where, its
+ *         checksum, its source and how it was made.
  *
  * Data directory: --data-dir, else $GP_DATA_DIR, else $XDG_CACHE_HOME/graphpool, else
  * ~/.cache/graphpool. Registry: --registry, else $GP_REGISTRY, else DIR/registry.tsv if
@@ -32,6 +35,8 @@
 
 #include <graphpool/graphpool.h>
 #include <graphpool/io.h>
+
+#include "data_convert.h"
 
 #ifndef GP_REGISTRY_DEFAULT
 #define GP_REGISTRY_DEFAULT "data/registry.tsv"
@@ -205,8 +210,96 @@ static int run_curl(const char *url, const char *out)
 static void print_manual(const gp_registry_entry *e, const char *dir)
 {
     printf("  put %s/%s\n    sha256 %s\n    source %s\n", dir, e->path, e->sha256, e->source_url);
-    if (strcmp(e->fetch_url, "-")) printf("    download %s\n", e->fetch_url);
+    if (!strncmp(e->fetch_url, "mat:", 4)) printf("    from   %s (converted as below)\n", e->fetch_url + 4);
+    else if (!strcmp(e->fetch_url, "mat-meta")) printf("    from   every network's .mat file (as below)\n");
+    else if (strcmp(e->fetch_url, "-")) printf("    download %s\n", e->fetch_url);
     printf("    how    %s\n", e->notes);
+}
+
+/* curl URL to path; 0 on success. *offline is set when the network cannot be reached, after
+ * which nothing more is downloaded. */
+static int download(const char *url, const char *path, int *offline)
+{
+    int rc = run_curl(url, path);
+    if (rc == 0) return 0;
+    if (rc > 0) fprintf(stderr, "gp-data: curl failed (exit %d) for %s\n", rc, url);
+    /* 5, 6, 7, 28: proxy / host not resolved, no connection, timeout */
+    *offline = rc < 0 || rc == 5 || rc == 6 || rc == 7 || rc == 28;
+    if (*offline) fprintf(stderr, "gp-data: no network: not trying further downloads\n");
+    unlink(path);
+    return 1;
+}
+
+/* dest + suffix, or NULL. */
+static char *with_suffix(const char *dest, const char *suffix)
+{
+    size_t n = strlen(dest) + strlen(suffix) + 1;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s%s", dest, suffix);
+    return p;
+}
+
+/* A .mat file of e's fetch_url ("mat:URL") converted into part by e's format. */
+static int fetch_converted(const gp_registry_entry *e, const char *dest, const char *part, int *offline)
+{
+    char *src = with_suffix(dest, ".src.mat"), err[1024] = "";
+    if (!src) return fprintf(stderr, "gp-data: out of memory\n"), 1;
+    int rc = download(e->fetch_url + 4, src, offline);
+    if (rc == 0) {
+        const char *base = strrchr(e->path, '/');
+        base = base ? base + 1 : e->path;
+        size_t blen = strlen(base);
+        char gzname[512];
+        if (!strcmp(e->format, "edgelist")) {
+            rc = convert_mat_edges(src, part, err, sizeof err);
+        } else if (!strcmp(e->format, "linksplit-gz") && blen > 3 && blen - 3 < sizeof gzname &&
+                   !strcmp(base + blen - 3, ".gz")) {
+            snprintf(gzname, sizeof gzname, "%.*s", (int)(blen - 3), base);
+            rc = convert_mat_split(src, part, gzname, err, sizeof err);
+        } else {
+            rc = 1;
+            snprintf(err, sizeof err, "no conversion from a .mat file to format %s", e->format);
+        }
+        if (rc) fprintf(stderr, "gp-data: %s: converting %s: %s\n", e->path, e->fetch_url + 4, err);
+    }
+    unlink(src);
+    free(src);
+    return rc;
+}
+
+/* linkpred/meta.tsv ("mat-meta"): a line per link-prediction network of the registry (entries of
+ * format edgelist with a "mat:" source, in registry order), each from its downloaded .mat. */
+static int fetch_meta(const gp_registry *r, const char *dest, const char *part, int *offline)
+{
+    int count = 0, rc = 0;
+    const char **names = calloc((size_t)r->count + 1, sizeof *names);
+    char **mats = calloc((size_t)r->count + 1, sizeof *mats);
+    if (!names || !mats) rc = fprintf(stderr, "gp-data: out of memory\n") > 0;
+    for (int64_t i = 0; i < r->count && !rc; i++) {
+        const gp_registry_entry *e = &r->entries[i];
+        if (strcmp(e->format, "edgelist") || strncmp(e->fetch_url, "mat:", 4) || strncmp(e->path, "linkpred/", 9) ||
+            seen_path(r, i, NULL))
+            continue;
+        char suffix[32];
+        snprintf(suffix, sizeof suffix, ".src%d.mat", count);
+        if (!(mats[count] = with_suffix(dest, suffix))) {
+            rc = fprintf(stderr, "gp-data: out of memory\n") > 0;
+            break;
+        }
+        names[count] = e->dataset;
+        rc = download(e->fetch_url + 4, mats[count++], offline);
+    }
+    char err[1024] = "";
+    if (!rc && count == 0) rc = fprintf(stderr, "gp-data: %s: no network with a .mat source in the registry\n", dest) > 0;
+    if (!rc && convert_mat_meta(count, names, (const char *const *)mats, part, err, sizeof err))
+        rc = fprintf(stderr, "gp-data: %s: %s\n", dest, err) > 0;
+    for (int i = 0; i < count; i++) {
+        unlink(mats[i]);
+        free(mats[i]);
+    }
+    free(mats);
+    free(names);
+    return rc;
 }
 
 static int cmd_fetch(const gp_registry *r, const char *dir, const char *name)
@@ -239,31 +332,27 @@ static int cmd_fetch(const gp_registry *r, const char *dir, const char *name)
         }
         const char *why = res == GP_VERIFY_MISSING ? "missing" : "checksum mismatch";
         if (strcmp(e->fetch_url, "-") && !offline) {
-            char *dest = join(dir, e->path);
-            size_t n = dest ? strlen(dest) + 6 : 0;
-            char *part = dest ? malloc(n) : NULL;
+            char *dest = join(dir, e->path), *part = dest ? with_suffix(dest, ".part") : NULL;
             if (!dest || !part) {
                 free(dest);
                 fprintf(stderr, "gp-data: out of memory\n");
                 return 1;
             }
-            snprintf(part, n, "%s.part", dest);
-            fprintf(stderr, "fetching %s (%s)\n", e->path, why);
-            int rc = make_parents(dest) == 0 ? run_curl(e->fetch_url, part) : -1;
+            int convert = !strncmp(e->fetch_url, "mat:", 4), meta = !strcmp(e->fetch_url, "mat-meta");
+            fprintf(stderr, "%s %s (%s)\n", convert || meta ? "fetching and converting" : "fetching", e->path, why);
+            int rc = make_parents(dest) != 0                  ? -1
+                     : convert                                ? fetch_converted(e, dest, part, &offline)
+                     : meta                                   ? fetch_meta(r, dest, part, &offline)
+                                                              : download(e->fetch_url, part, &offline);
             int placed = 0;
             if (rc == 0) {
                 if (gp_sha256_file(hex, part) == GP_OK && !strcmp(hex, e->sha256)) {
                     placed = rename(part, dest) == 0;
                     if (!placed) fprintf(stderr, "gp-data: cannot rename %s (%s)\n", part, strerror(errno));
                 } else {
-                    fprintf(stderr, "gp-data: %s: downloaded file has sha256 %s, expected %s; discarded\n",
-                            e->path, hex, e->sha256);
+                    fprintf(stderr, "gp-data: %s: %s file has sha256 %s, expected %s; discarded\n", e->path,
+                            convert || meta ? "converted" : "downloaded", hex, e->sha256);
                 }
-            } else {
-                if (rc > 0) fprintf(stderr, "gp-data: curl failed (exit %d) for %s\n", rc, e->fetch_url);
-                /* 5, 6, 7, 28: proxy / host not resolved, no connection, timeout */
-                offline = rc < 0 || rc == 5 || rc == 6 || rc == 7 || rc == 28;
-                if (offline) fprintf(stderr, "gp-data: no network: not trying further downloads\n");
             }
             if (!placed) unlink(part);
             free(part);

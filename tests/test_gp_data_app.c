@@ -1,15 +1,22 @@
 /*
  * gp-data verify and fetch against a registry written by the test (suite "apps"; no network:
- * no entry has a fetch URL). A file with the right checksum is OK, a missing one MISSING, one
+ * no entry has an http URL). A file with the right checksum is OK, a missing one MISSING, one
  * with other bytes MISMATCH, and a directory where a file is expected is reported as such
  * ("NOTFILE ... is a directory"; it was counted as a checksum mismatch after a read error);
- * fetch does not try to replace it. The app path is argv[1].
+ * fetch does not try to replace it. Conversions of MATLAB files ("mat:file://..." URLs to the
+ * fixtures, curl reads them): the edge list, meta.tsv and a gzipped split come out with the
+ * registered checksums (the split against tests/fixtures/tiny_split1.txt.gz, written by Python's
+ * gzip module as the real split files were); a .mat that cannot be converted leaves nothing
+ * behind. argv[1]: the app; argv[2]: tests/fixtures.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <graphpool/graphpool.h>
+#include <graphpool/io.h>
 
 #include "app_run.h"
 
@@ -44,10 +51,54 @@ static int check(char *app, const char *cmd, const char *name, int want, const c
     return bad;
 }
 
+static void sha_text(char hex[65], const char *text)
+{
+    gp_sha256 h;
+    uint8_t d[32];
+    gp_sha256_init(&h);
+    gp_sha256_update(&h, text, strlen(text));
+    gp_sha256_final(&h, d);
+    gp_sha256_hex(hex, d);
+}
+
+/* Dataset L: tiny.edges from mat_net.mat (edges 0-1 0-2 1-2 2-3 3-4 4-5 of a 6 x 6 matrix),
+ * meta.tsv from it, a split from mat_split.mat; then M, whose .mat cannot be converted. */
+static int check_conversions(char *app, const char *fixtures)
+{
+    char edges_sha[65], meta_sha[65], split_sha[65], path[512], reg[4096];
+    sha_text(edges_sha, "0 1\n0 2\n1 2\n2 3\n3 4\n4 5\n");
+    sha_text(meta_sha, "# name\tnum_nodes\tnum_undirected_edges\tisolated_nodes\tmax_degree\nL\t6\t6\t0\t3\n");
+    snprintf(path, sizeof path, "%s/tiny_split1.txt.gz", fixtures);
+    if (gp_sha256_file(split_sha, path) != GP_OK) return fprintf(stderr, "%s\n", gp_last_error()), 1;
+    snprintf(reg, sizeof reg,
+             "L\tlinkpred\tedgelist\tlinkpred/tiny.edges\t%s\tsrc\tmat:file://%s/mat_net.mat\tnotes\n"
+             "L\tlinkpred\tlinkpred-meta\tlinkpred/meta.tsv\t%s\tsrc\tmat-meta\tnotes\n"
+             "L\tlinkpred\tlinksplit-gz\tlinkpred/splits/test10/tiny_split1.txt.gz\t%s\tsrc\t"
+             "mat:file://%s/mat_split.mat\tnotes\n"
+             "M\tlinkpred\tlinksplit-gz\tlinkpred/splits/test10/M_split1.txt.gz\t%s\tsrc\t"
+             "mat:file://%s/mat_complex.mat\tnotes\n",
+             edges_sha, fixtures, meta_sha, split_sha, fixtures, split_sha, fixtures);
+    if (put("registry.tsv", reg)) return 1;
+    static const char *const fetched[] = {"fetching and converting linkpred/tiny.edges (missing)",
+                                          "L: 0 present, 3 downloaded, 0 still needed", NULL};
+    static const char *const verified[] = {"OK       linkpred/tiny.edges", "OK       linkpred/meta.tsv",
+                                           "OK       linkpred/splits/test10/tiny_split1.txt.gz", NULL};
+    static const char *const again[] = {"L: 3 present, 0 downloaded, 0 still needed", NULL};
+    static const char *const failed[] = {"M_split1.txt.gz: converting file://", "no variable train_pos",
+                                         "M: 0 present, 0 downloaded, 1 still needed", "from   file://", NULL};
+    int bad = check(app, "fetch", "L", 0, fetched) || check(app, "verify", "L", 0, verified) ||
+              check(app, "fetch", "L", 0, again) || check(app, "fetch", "M", 1, failed);
+    snprintf(path, sizeof path, "%s/data/linkpred/splits/test10", root); /* nothing of M left behind */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "test \"$(ls '%s')\" = tiny_split1.txt.gz", path);
+    if (!bad && system(cmd) != 0) bad = fprintf(stderr, "files left in %s\n", path) > 0;
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: test_gp_data_app PATH-TO-gp-data\n");
+    if (argc < 3) {
+        fprintf(stderr, "usage: test_gp_data_app PATH-TO-gp-data FIXTURE-DIR\n");
         return 2;
     }
     if (!mkdtemp(root)) return 1;
@@ -72,6 +123,7 @@ int main(int argc, char **argv)
     bad = bad || check(argv[1], "verify", NULL, 1, verify) || check(argv[1], "fetch", "D", 1, fetch);
     struct stat sb;
     if (!bad && (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))) bad = fprintf(stderr, "%s was replaced\n", path);
+    bad = bad || check_conversions(argv[1], argv[2]);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);

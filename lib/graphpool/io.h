@@ -340,7 +340,9 @@ typedef struct gp_registry_entry {
     const char *path;       /* relative to the data directory */
     const char *sha256;     /* 64 lowercase hex digits */
     const char *source_url; /* public URL of the original file(s) it was made from */
-    const char *fetch_url;  /* URL of a byte-identical copy, or "-" if it must be converted */
+    const char *fetch_url;  /* URL of a byte-identical copy; "mat:URL" of a MATLAB file that
+                               gp-data converts; "mat-meta" (linkpred/meta.tsv, made from every
+                               network's .mat); or "-" if it must be made by hand */
     const char *notes;      /* how it was converted */
 } gp_registry_entry;
 
