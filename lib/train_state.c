@@ -15,7 +15,9 @@
  *                  test_ap (2 words each, IEEE double), the number of random streams, then
  *                  each stream's 4 x 64-bit state.
  * "order" and "meta" carry integer bits in float slots (copied with memcpy, never computed on).
- * Loading checks the whole file and the fingerprint before it changes anything.
+ * Loading checks the whole file and the fingerprint before it changes the model, the random
+ * streams or the order; the best copy and the moments are read in place and put back on failure
+ * (the moments to zero: load into a fresh optimiser).
  */
 #include <stdio.h>
 #include <string.h>
