@@ -1,7 +1,9 @@
 /* gp-data's .mat conversions (data_convert.h has the formats). */
 #include "data_convert.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +14,13 @@
 #include <graphpool/io.h>
 #include <graphpool/linksplit.h>
 
-static int fail(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
+static int fail(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errsz, const char *fmt, ...)
 {
-    snprintf(err, errsz, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
     return 1;
 }
 
@@ -28,16 +34,16 @@ static int cmp_i64(const void *a, const void *b)
 static int net_pairs(int64_t **keys, int64_t *count, int64_t *nodes, const char *mat, char *err, size_t errsz)
 {
     gp_mat_var *v = NULL;
-    if (gp_mat_read(&v, mat, "net") != GP_OK) return fail(err, errsz, "%s%s", gp_last_error_message(), "");
+    if (gp_mat_read(&v, mat, "net") != GP_OK) return fail(err, errsz, "%s", gp_last_error_message());
     int64_t n = v->rows, cap = v->sparse ? v->nnz : v->rows * v->cols, m = 0;
     if (v->rows != v->cols) {
         gp_mat_var_free(&v);
-        return fail(err, errsz, "%s: variable net is not a square matrix%s", mat, "");
+        return fail(err, errsz, "%s: variable net is not a square matrix", mat);
     }
     int64_t *k = malloc((size_t)(cap + 1) * sizeof *k);
     if (!k) {
         gp_mat_var_free(&v);
-        return fail(err, errsz, "%s: out of memory%s", mat, "");
+        return fail(err, errsz, "%s: out of memory", mat);
     }
     for (int64_t j = 0; j < n; j++) {
         int64_t k0 = v->sparse ? v->jc[j] : j * n, k1 = v->sparse ? v->jc[j + 1] : (j + 1) * n;
@@ -47,7 +53,7 @@ static int net_pairs(int64_t **keys, int64_t *count, int64_t *nodes, const char 
             if (isnan(x)) {
                 free(k);
                 gp_mat_var_free(&v);
-                return fail(err, errsz, "%s: variable net holds NaN%s", mat, "");
+                return fail(err, errsz, "%s: variable net holds NaN", mat);
             }
             if (x != 0.0 && i != j) k[m++] = i < j ? i * n + j : j * n + i;
         }
@@ -66,7 +72,7 @@ static int net_pairs(int64_t **keys, int64_t *count, int64_t *nodes, const char 
 static int close_checked(FILE *f, const char *out, char *err, size_t errsz)
 {
     int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return fail(err, errsz, "cannot write %s%s", out, "");
+    if (fclose(f) != 0 || bad) return fail(err, errsz, "cannot write %s (%s)", out, strerror(errno));
     return 0;
 }
 
@@ -77,7 +83,7 @@ int convert_mat_edges(const char *mat, const char *out, char *err, size_t errsz)
     FILE *f = fopen(out, "wb");
     if (!f) {
         free(k);
-        return fail(err, errsz, "cannot create %s%s", out, "");
+        return fail(err, errsz, "cannot create %s (%s)", out, strerror(errno));
     }
     for (int64_t e = 0; e < m; e++) fprintf(f, "%lld %lld\n", (long long)(k[e] / n), (long long)(k[e] % n));
     free(k);
@@ -88,7 +94,7 @@ int convert_mat_meta(int count, const char *const *names, const char *const *mat
                      size_t errsz)
 {
     FILE *f = fopen(out, "wb");
-    if (!f) return fail(err, errsz, "cannot create %s%s", out, "");
+    if (!f) return fail(err, errsz, "cannot create %s (%s)", out, strerror(errno));
     fprintf(f, "# name\tnum_nodes\tnum_undirected_edges\tisolated_nodes\tmax_degree\n");
     for (int i = 0; i < count; i++) {
         int64_t *k, m, n;
@@ -100,7 +106,7 @@ int convert_mat_meta(int count, const char *const *names, const char *const *mat
         if (!deg) {
             free(k);
             fclose(f);
-            return fail(err, errsz, "%s: out of memory%s", mats[i], "");
+            return fail(err, errsz, "%s: out of memory", mats[i]);
         }
         for (int64_t e = 0; e < m; e++) deg[k[e] / n]++, deg[k[e] % n]++;
         for (int64_t v = 0; v < n; v++) {
@@ -124,12 +130,12 @@ static int write_gzip(const char *out, const char *name, const unsigned char *te
     z_stream z;
     memset(&z, 0, sizeof z);
     if (deflateInit2(&z, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return fail(err, errsz, "zlib: cannot start compressing %s%s", out, "");
+        return fail(err, errsz, "zlib: cannot start compressing %s", out);
     size_t cap = deflateBound(&z, (uLong)len) + 64;
     unsigned char *buf = malloc(cap);
     if (!buf) {
         deflateEnd(&z);
-        return fail(err, errsz, "%s: out of memory%s", out, "");
+        return fail(err, errsz, "%s: out of memory", out);
     }
     z.next_in = (unsigned char *)text;
     z.avail_in = (uInt)len;
@@ -140,12 +146,12 @@ static int write_gzip(const char *out, const char *name, const unsigned char *te
     deflateEnd(&z);
     if (!ok) {
         free(buf);
-        return fail(err, errsz, "zlib: compressing %s failed%s", out, "");
+        return fail(err, errsz, "zlib: compressing %s failed", out);
     }
     FILE *f = fopen(out, "wb");
     if (!f) {
         free(buf);
-        return fail(err, errsz, "cannot create %s%s", out, "");
+        return fail(err, errsz, "cannot create %s (%s)", out, strerror(errno));
     }
     const unsigned char head[10] = {0x1f, 0x8b, 8, 8 /* FNAME */, 0, 0, 0, 0 /* mtime */, 2 /* best */, 255};
     uint32_t crc = (uint32_t)crc32(0L, text, (uInt)len), size = (uint32_t)len;
@@ -164,13 +170,13 @@ int convert_mat_split(const char *mat, const char *out, const char *gzip_name, c
     static const char *const part[GP_LINK_PARTS] = {"train_pos", "train_neg", "val_pos",
                                                     "val_neg",   "test_pos",  "test_neg"};
     gp_link_split *s = NULL;
-    if (gp_link_split_read(&s, mat, 0) != GP_OK) return fail(err, errsz, "%s%s", gp_last_error_message(), "");
+    if (gp_link_split_read(&s, mat, 0) != GP_OK) return fail(err, errsz, "%s", gp_last_error_message());
     size_t cap = 64, len = 0;
     for (int p = 0; p < GP_LINK_PARTS; p++) cap += (size_t)s->count[p] * 48;
     char *text = malloc(cap);
     if (!text) {
         gp_link_split_free(&s);
-        return fail(err, errsz, "%s: out of memory%s", mat, "");
+        return fail(err, errsz, "%s: out of memory", mat);
     }
     for (int p = 0; p < GP_LINK_PARTS; p++)
         for (int64_t i = 0; i < s->count[p]; i++)
