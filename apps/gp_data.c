@@ -3,7 +3,7 @@
  *
  *   gp-data [--data-dir DIR] [--registry FILE] list
  *   gp-data [--data-dir DIR] [--registry FILE] verify [NAME]
- *   gp-data [--data-dir DIR] [--registry FILE] fetch NAME
+ *   gp-data [--data-dir DIR] [--registry FILE] fetch NAME...
  *
  * list    every dataset with its task and how many of its files are present
  * verify  SHA-256 of every file (of NAME, or all) against the registry (a directory or other
@@ -48,7 +48,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: gp-data [--data-dir DIR] [--registry FILE] list\n"
                "       gp-data [--data-dir DIR] [--registry FILE] verify [NAME]\n"
-               "       gp-data [--data-dir DIR] [--registry FILE] fetch NAME\n");
+               "       gp-data [--data-dir DIR] [--registry FILE] fetch NAME...\n");
 }
 
 /* Same rule as the library's dataset lookup: case and punctuation do not matter. */
@@ -394,7 +394,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[optind], *name = optind + 1 < argc ? argv[optind + 1] : NULL;
     int is_list = !strcmp(cmd, "list"), is_verify = !strcmp(cmd, "verify"), is_fetch = !strcmp(cmd, "fetch");
     if ((!is_list && !is_verify && !is_fetch) || (is_list && name) || (is_fetch && !name) ||
-        optind + 2 < argc) {
+        (!is_fetch && optind + 2 < argc)) {
         usage(stderr);
         return 2;
     }
@@ -423,18 +423,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "gp-data: %s\n", reg_path ? gp_last_error_message() : "out of memory");
         goto done;
     }
-    const char *ds = NULL;
-    if (name) {
-        ds = resolve_name(r, name);
-        if (!ds) {
-            fprintf(stderr, "gp-data: unknown dataset '%s' (gp-data list shows the names)\n", name);
+    for (int i = optind + 1; i < argc; i++) /* every name known before anything is fetched */
+        if (!resolve_name(r, argv[i])) {
+            fprintf(stderr, "gp-data: unknown dataset '%s' (gp-data list shows the names)\n", argv[i]);
             rc = 2;
             goto done;
         }
-    }
     if (is_list) rc = cmd_list(r, dir);
-    else if (is_verify) rc = cmd_verify(r, dir, ds);
-    else rc = cmd_fetch(r, dir, ds);
+    else if (is_verify) rc = cmd_verify(r, dir, name ? resolve_name(r, name) : NULL);
+    else {
+        rc = 0;
+        for (int i = optind + 1; i < argc; i++)
+            if (cmd_fetch(r, dir, resolve_name(r, argv[i]))) rc = 1;
+    }
 done:
     gp_registry_free(&r);
     free(reg_path);

@@ -88,6 +88,19 @@ static int check_conversions(char *app, const char *fixtures)
                                          "M: 0 present, 0 downloaded, 1 still needed", "from   file://", NULL};
     int bad = check(app, "fetch", "L", 0, fetched) || check(app, "verify", "L", 0, verified) ||
               check(app, "fetch", "L", 0, again) || check(app, "fetch", "M", 1, failed);
+    /* several names: each fetched, exit 1 when one fails; an unknown name stops before any */
+    static char out[1 << 14];
+    char data[128], regp[128];
+    snprintf(data, sizeof data, "%s/data", root);
+    snprintf(regp, sizeof regp, "%s/registry.tsv", root);
+    char *two[] = {app, "--data-dir", data, "--registry", regp, "fetch", "L", "M", NULL};
+    int rc = app_run(two, true, out, sizeof out);
+    if (!bad && (rc != 1 || !strstr(out, "L: 3 present") || !strstr(out, "M: 0 present")))
+        bad = fprintf(stderr, "fetch L M: exit %d\n%s\n", rc, out) > 0;
+    char *unknown[] = {app, "--data-dir", data, "--registry", regp, "fetch", "L", "nosuch", NULL};
+    rc = app_run(unknown, true, out, sizeof out);
+    if (!bad && (rc != 2 || !strstr(out, "unknown dataset 'nosuch'") || strstr(out, "L: ")))
+        bad = fprintf(stderr, "fetch L nosuch: exit %d\n%s\n", rc, out) > 0;
     snprintf(path, sizeof path, "%s/data/linkpred/splits/test10", root); /* nothing of M left behind */
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "test \"$(ls '%s')\" = tiny_split1.txt.gz", path);
