@@ -172,7 +172,8 @@ int convert_mat_split(const char *mat, const char *out, const char *gzip_name, c
     gp_link_split *s = NULL;
     if (gp_link_split_read(&s, mat, 0) != GP_OK) return fail(err, errsz, "%s", gp_last_error_message());
     size_t cap = 64, len = 0;
-    for (int p = 0; p < GP_LINK_PARTS; p++) cap += (size_t)s->count[p] * 48;
+    /* a line is at most "train_pos " + two 19-digit ids + separator and newline = 50 bytes */
+    for (int p = 0; p < GP_LINK_PARTS; p++) cap += (size_t)s->count[p] * 64;
     char *text = malloc(cap);
     if (!text) {
         gp_link_split_free(&s);

@@ -80,13 +80,18 @@ static int seen_path(const gp_registry *r, int64_t i, const char *only)
     return 0;
 }
 
-static char *join(const char *a, const char *b)
+/* a + sep + b in a new string, or NULL. */
+static char *concat(const char *a, const char *sep, const char *b)
 {
-    size_t n = strlen(a) + strlen(b) + 2;
+    size_t n = strlen(a) + strlen(sep) + strlen(b) + 1;
     char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", a, b);
+    if (p) snprintf(p, n, "%s%s%s", a, sep, b);
     return p;
 }
+
+static char *join(const char *a, const char *b) { return concat(a, "/", b); }
+
+static char *with_suffix(const char *path, const char *suffix) { return concat(path, "", suffix); }
 
 static int exists(const char *path)
 {
@@ -228,15 +233,6 @@ static int download(const char *url, const char *path, int *offline)
     if (*offline) fprintf(stderr, "gp-data: no network: not trying further downloads\n");
     unlink(path);
     return 1;
-}
-
-/* dest + suffix, or NULL. */
-static char *with_suffix(const char *dest, const char *suffix)
-{
-    size_t n = strlen(dest) + strlen(suffix) + 1;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s%s", dest, suffix);
-    return p;
 }
 
 /* A .mat file of e's fetch_url ("mat:URL") converted into part by e's format. */
