@@ -135,6 +135,8 @@ static void usage(FILE *f)
             "  --lr X                Adam learning rate (default 5e-4)\n"
             "  --weight-decay X      L2 penalty (default 0)\n"
             "  --batch-size N        (default 60)\n"
+            "  --eval-batch-size N   graphs per batch when scoring validation and test graphs\n"
+            "                        (default 256; smaller needs less memory)\n"
             "  --epochs N            maximum epochs (default 100)\n"
             "  --patience N          early stopping on validation loss (default 20, 0 = off)\n"
             "  --select loss|acc     what the kept epoch and --patience go by: validation loss\n"
@@ -990,7 +992,7 @@ done:
 static bool options_valid(const options *o)
 {
     return o->hidden >= 1 && o->hidden <= MAX_WIDTH && o->blocks >= 0 && o->blocks <= MAX_BLOCKS &&
-           o->epochs >= 1 && o->batch >= 1 && o->threads >= 1 && o->folds >= 2 && o->max_folds >= 0 &&
+           o->epochs >= 1 && o->batch >= 1 && o->eval_batch >= 1 && o->threads >= 1 && o->folds >= 2 && o->max_folds >= 0 &&
            o->patience >= 0 &&
            o->ratio > 0 && o->ratio <= 1 && o->dropout >= 0 && o->dropout < 1 && o->val_ratio >= 0 &&
            o->val_ratio < 1 && o->lr > 0 && o->gnp_lr >= 0 && o->clip_norm >= 0 && o->warmup_epochs >= 0 &&
@@ -1341,7 +1343,7 @@ int main(int argc, char **argv)
     enum { O_ENC = 256, O_MLPNORM, O_RATIO, O_READOUT, O_JK, O_MLP, O_DROP, O_LR, O_WD, O_BATCH, O_EPOCHS,
            O_PAT, O_FOLDS, O_FFILES, O_VAL, O_MAXF, O_FRANGE, O_FEAT, O_JSON, O_SAVE, O_LOAD, O_PRED, O_OUT,
            O_QUIET, O_DATADIR, O_HELP, O_CLIP, O_COSINE, O_WARMUP, O_PRESET, O_WPARSE, O_GRID, O_SELECT,
-           O_GNPLR, O_FRUNS, O_RESUME };
+           O_GNPLR, O_FRUNS, O_RESUME, O_EBATCH };
     static const struct option longs[] = {
         {"dataset", required_argument, 0, 'd'}, {"data-dir", required_argument, 0, O_DATADIR},
         {"layer", required_argument, 0, 'l'},   {"hidden", required_argument, 0, 'h'},
@@ -1351,7 +1353,7 @@ int main(int argc, char **argv)
         {"mlp", required_argument, 0, O_MLP},   {"mlp-norm", required_argument, 0, O_MLPNORM},
         {"dropout", required_argument, 0, O_DROP},
         {"lr", required_argument, 0, O_LR},     {"weight-decay", required_argument, 0, O_WD},
-        {"batch-size", required_argument, 0, O_BATCH}, {"epochs", required_argument, 0, O_EPOCHS},
+        {"batch-size", required_argument, 0, O_BATCH}, {"eval-batch-size", required_argument, 0, O_EBATCH}, {"epochs", required_argument, 0, O_EPOCHS},
         {"patience", required_argument, 0, O_PAT}, {"select", required_argument, 0, O_SELECT},
         {"folds", required_argument, 0, O_FOLDS},
         {"fold-files", no_argument, 0, O_FFILES}, {"val-ratio", required_argument, 0, O_VAL},
@@ -1410,6 +1412,7 @@ int main(int argc, char **argv)
         case O_LR: ok = parse_double(&o.lr, optarg); break;
         case O_WD: ok = parse_double(&o.weight_decay, optarg); break;
         case O_BATCH: ok = parse_int(&o.batch, optarg); break;
+        case O_EBATCH: ok = parse_int(&o.eval_batch, optarg); break;
         case O_EPOCHS: ok = parse_int(&o.epochs, optarg); break;
         case O_PAT: ok = parse_int(&o.patience, optarg); break;
         case O_SELECT:

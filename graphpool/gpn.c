@@ -42,7 +42,8 @@
  * against it in tests/bench_gpn.c (docs/benchmarks.md); the hand kernel is used.
  *
  * Options: gnn_layers=2, parser_layers=2, ds_layers=1, dropout=0, act_final=false,
- * gnn2=share|identity, readout=sum|levelmean.
+ * gnn2=share|identity, readout=sum|levelmean, recompute=true (edge scores recomputed in backward
+ * instead of kept, see "edge scores recomputed" below), score_chunk=4096 (edges per chunk).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -52,13 +53,17 @@
 
 #include "pool_internal.h"
 
-enum { MAX_GNN_LAYERS = 8, SCORE_CHUNK = 1 << 15 };
+enum { MAX_GNN_LAYERS = 8, MAX_PARSER_RNGS = 16 };
 
 typedef struct gpn_state {
-    int64_t gnn_layers, parser_layers, ds_layers;
+    int64_t gnn_layers, parser_layers, ds_layers, score_chunk;
     double dropout;
-    bool act_final, gnn2_identity, levelmean;
+    bool act_final, gnn2_identity, levelmean, recompute;
     gp_module *conv[MAX_GNN_LAYERS], *parser, *ds_pre, *ds_post; /* children of the module */
+    gp_tensor *parser_param;                /* the parser's first parameter */
+    gp_rng *rngs[MAX_PARSER_RNGS];          /* the parser modules' dropout streams */
+    int num_rngs;
+    gp_tape *scratch;                       /* edge-score chunks (created on first use) */
     gp_tensor *gnn_gamma, *gnn_beta, *pre_gamma, *pre_beta, *post_gamma, *post_beta;
     /* pooled graphs of the last readout (borrowed by its tape) */
     gp_graph **graphs;
@@ -79,6 +84,7 @@ static void gpn_destroy(void *state)
     if (!s) return;
     free_graphs(s);
     gp_i_free(s->graphs);
+    gp_tape_free(&s->scratch);
     gp_i_free(s);
 }
 
@@ -100,6 +106,15 @@ static gp_status add_norm(gp_module *m, gp_tensor **gamma, gp_tensor **beta, con
     return gp_module_add_param(m, beta, bname, 1, m->in_dim);
 }
 
+/* The dropout streams of the parser's module tree, depth first. */
+static int parser_rngs(gp_module *m, gp_rng **out, int cap, int k)
+{
+    if (k < cap) out[k] = &m->rng;
+    k++;
+    for (int c = 0; c < m->num_children; c++) k = parser_rngs(m->children[c], out, cap, k);
+    return k;
+}
+
 static gp_status gpn_init(gp_module *m, void **state, const gp_pool_options *opt, gp_rng *rng,
                           int64_t *readout_dim, int64_t *node_dim)
 {
@@ -116,6 +131,8 @@ static gp_status gpn_init(gp_module *m, void **state, const gp_pool_options *opt
     GP_TRY(gp_pool_opt_int(opt, "gpn", "ds_layers", 1, 1, 8, &s->ds_layers));
     GP_TRY(gp_pool_opt_double(opt, "gpn", "dropout", 0.0, 0.0, 0.99, &s->dropout));
     GP_TRY(gp_pool_opt_bool(opt, "gpn", "act_final", false, &s->act_final));
+    GP_TRY(gp_pool_opt_bool(opt, "gpn", "recompute", true, &s->recompute));
+    GP_TRY(gp_pool_opt_int(opt, "gpn", "score_chunk", 4096, 1, INT64_C(1) << 30, &s->score_chunk));
     GP_TRY(gp_pool_opt_string(opt, "gpn", "gnn2", "share", &gnn2));
     GP_TRY(gp_pool_opt_string(opt, "gpn", "readout", "sum", &readout));
     if (!strcmp(gnn2, "identity")) s->gnn2_identity = true;
@@ -137,6 +154,12 @@ static gp_status gpn_init(gp_module *m, void **state, const gp_pool_options *opt
     gp_mlp_options mo = {GP_ACT_RELU, (float)s->dropout, GP_NORM_LAYER};
     GP_TRY(gp_mlp_new(&child, d, (int)s->parser_layers - 1, hidden, 1, &mo, rng));
     GP_TRY(add_child(m, &child, &s->parser));
+    s->num_rngs = parser_rngs(s->parser, s->rngs, MAX_PARSER_RNGS, 0);
+    if (s->num_rngs > MAX_PARSER_RNGS || s->parser->num_children < 1 || s->parser->children[0]->num_params < 1) {
+        st = GP_ERR(GP_E_STATE, "gpn: unexpected parser module layout");
+        goto fail;
+    }
+    s->parser_param = s->parser->children[0]->params[0];
     /* DeepSets MLPs: one linear layer (ds_layers=1), else d -> d ... -> d with ReLU and dropout
      * between layers and no inserted norm (the official MLP "post" form) */
     gp_mlp_options dso = {GP_ACT_RELU, (float)s->dropout, GP_NORM_NONE};
@@ -370,6 +393,126 @@ static gp_tensor *edge_scores(gpn_state *s, gp_tape *t, gp_tensor *g1, const int
     return gp_sigmoid(t, gp_module_forward(s->parser, t, NULL, prod));
 }
 
+/* ---- edge scores recomputed in backward (gradient checkpointing) ----
+ *
+ * The scorer's temporaries are edge-wide d-column tensors (the product g1_u * g1_v, the hidden
+ * layer before and after its norm, the ReLU + dropout output and their gradients), the largest
+ * items of a GPN step on big graphs (DD: ~46 000 undirected edges per batch of 64, every level
+ * kept until backward). With recompute (the default) the scores are computed score_chunk edges
+ * at a time on a scratch tape that does not record, only sigma (m x 1) goes on the caller's tape,
+ * and backward recomputes each chunk on the scratch tape, recording, and back-propagates sigma's
+ * gradient through it: the parser's parameters accumulate their gradients directly and g1's
+ * gradient is accumulated through a leaf that shares g1's values and its gradient buffer.
+ * Dropout replays: the parser modules' rng states before each chunk are saved in the forward
+ * and restored for its recomputation (then put back), so the recomputed chunk is the forward's.
+ * Cost: one more forward of the scorer per step. Without recompute the chunks are recorded on
+ * the caller's tape and concatenated (the same values and dropout draws, for tests and
+ * timing). */
+
+static void save_rngs(gp_rng *dst, gp_rng *const *rngs, int count)
+{
+    for (int r = 0; r < count; r++) dst[r] = *rngs[r];
+}
+
+static void load_rngs(gp_rng *const *rngs, const gp_rng *src, int count)
+{
+    for (int r = 0; r < count; r++) *rngs[r] = src[r];
+}
+
+typedef struct score_ctx {
+    gpn_state *s;
+    const int64_t *eu, *ev;
+    int64_t m;
+    bool training;
+    gp_rng *before; /* per chunk, s->num_rngs states */
+} score_ctx;
+
+static gp_status scores_backward(gp_tape *t, gp_node *n)
+{
+    const score_ctx *c = n->p[0];
+    gpn_state *s = c->s;
+    gp_tensor *g1 = n->in[0];
+    const float *dsigma = n->out->grad;
+    gp_tensor leaf = *g1; /* g1's values; its gradient goes straight into g1's buffer */
+    leaf.node = -1;
+    leaf.flags = 0;
+    leaf.grad = NULL;
+    if (gp_i_needs_grad(g1)) {
+        leaf.grad = gp_i_grad(t, g1);
+        if (!leaf.grad) return GP_E_NOMEM;
+        leaf.flags = GP_TENSOR_REQUIRES_GRAD;
+    }
+    gp_rng after[MAX_PARSER_RNGS];
+    save_rngs(after, s->rngs, s->num_rngs);
+    gp_tape *sc = s->scratch;
+    gp_tape_set_training(sc, c->training);
+    gp_tape_set_recording(sc, true);
+    gp_status st = GP_OK;
+    for (int64_t k0 = 0, chunk = 0; st == GP_OK && k0 < c->m; k0 += s->score_chunk, chunk++) {
+        int64_t len = c->m - k0 < s->score_chunk ? c->m - k0 : s->score_chunk;
+        gp_tape_reset(sc);
+        load_rngs(s->rngs, c->before + chunk * s->num_rngs, s->num_rngs);
+        gp_tensor *part = edge_scores(s, sc, &leaf, c->eu + k0, c->ev + k0, len);
+        st = part ? gp_tape_backward_from(sc, part, dsigma + k0) : gp_tape_status(sc);
+    }
+    gp_tape_reset(sc);
+    load_rngs(s->rngs, after, s->num_rngs);
+    return st;
+}
+
+static const gp_op_info scores_op = {"gpn_edge_scores", scores_backward};
+
+/* sigma (m x 1) for the undirected edges (eu, ev), score_chunk edges at a time. */
+static gp_tensor *edge_scores_chunked(gpn_state *s, gp_tape *t, gp_tensor *g1, const int64_t *eu,
+                                      const int64_t *ev, int64_t m)
+{
+    int64_t nchunks = (m + s->score_chunk - 1) / s->score_chunk;
+    if (!s->recompute && gp_tape_recording(t)) { /* not recording: always the lean path */
+        if (nchunks == 1) return edge_scores(s, t, g1, eu, ev, m);
+        if (nchunks > INT32_MAX) {
+            GP_TAPE_FAIL(t, GP_E_INVALID, "gpn: %lld score chunks", (long long)nchunks);
+            return NULL;
+        }
+        gp_tensor **parts = gp_tape_alloc(t, (size_t)nchunks * sizeof *parts);
+        if (!parts) return NULL;
+        for (int64_t k = 0; k < nchunks; k++) {
+            int64_t k0 = k * s->score_chunk, len = m - k0 < s->score_chunk ? m - k0 : s->score_chunk;
+            parts[k] = edge_scores(s, t, g1, eu + k0, ev + k0, len);
+        }
+        return gp_concat_rows(t, (int)nchunks, parts);
+    }
+    if (!s->scratch && gp_tape_new(&s->scratch) != GP_OK) {
+        GP_TAPE_FAIL(t, GP_E_NOMEM, "gpn: out of memory (scratch tape)");
+        return NULL;
+    }
+    gp_tensor *sigma = gp_tape_tensor(t, m, 1);
+    score_ctx *c = gp_tape_alloc(t, sizeof *c);
+    gp_rng *before = gp_tape_alloc(t, (size_t)nchunks * (size_t)s->num_rngs * sizeof *before);
+    if (!sigma || !c || !before) return NULL;
+    *c = (score_ctx){s, eu, ev, m, gp_tape_training(t), before};
+    gp_tape *sc = s->scratch;
+    gp_tape_set_training(sc, c->training);
+    gp_tape_set_recording(sc, false);
+    for (int64_t k0 = 0, chunk = 0; k0 < m; k0 += s->score_chunk, chunk++) {
+        int64_t len = m - k0 < s->score_chunk ? m - k0 : s->score_chunk;
+        gp_tape_reset(sc);
+        save_rngs(before + chunk * s->num_rngs, s->rngs, s->num_rngs);
+        gp_tensor *part = edge_scores(s, sc, g1, eu + k0, ev + k0, len);
+        if (!part) {
+            gp_status cst = gp_tape_status(sc);
+            GP_TAPE_FAIL(t, cst, "gpn: edge scores: %s", gp_last_error_message());
+            return NULL;
+        }
+        memcpy(sigma->data + k0, part->data, (size_t)len * sizeof(float));
+    }
+    gp_tape_reset(sc);
+    /* g1 and the parser's first parameter: recorded whenever the scores need a gradient */
+    gp_tensor *in[2] = {g1, s->parser_param};
+    gp_node *n = gp_i_record(t, &scores_op, sigma, 2, in);
+    if (n) n->p[0] = c;
+    return gp_i_done(t, sigma);
+}
+
 static gp_tensor *deepsets(gp_tape *t, gp_module *mlp, gp_tensor *gamma, gp_tensor *beta, gp_tensor *x,
                            bool single_linear)
 {
@@ -379,14 +522,9 @@ static gp_tensor *deepsets(gp_tape *t, gp_module *mlp, gp_tensor *gamma, gp_tens
     return gp_layer_norm(t, sum, gamma, beta, 1e-5f);
 }
 
-/*
- * One level: g1, scores, parse, pooled graph and pooled features. With chunk_tape (gp_gpn_parse,
- * not recording) the edge scores are computed SCORE_CHUNK edges at a time on that scratch tape
- * and copied into a constant, so the edge temporaries never exist for all edges at once (the
- * gate then carries no gradient, which is fine without recording).
- */
+/* One level: g1, scores, parse, pooled graph and pooled features. */
 static gp_status level_forward(gp_module *m, gpn_state *s, gp_tape *t, gp_graph *g, gp_tensor *h,
-                               gp_tape *chunk_tape, level_out *o)
+                               level_out *o)
 {
     memset(o, 0, sizeof *o);
     gp_status st = GP_OK;
@@ -397,22 +535,7 @@ static gp_status level_forward(gp_module *m, gpn_state *s, gp_tape *t, gp_graph 
     o->merged = true;
     gp_tensor *g1 = gnn1(m, s, t, g, h);
     if (!g1) return gp_tape_status(t);
-    gp_tensor *sigma = NULL;
-    if (!chunk_tape) {
-        sigma = edge_scores(s, t, g1, eu, ev, ne);
-    } else {
-        sigma = gp_tape_tensor(t, ne, 1);
-        for (int64_t k0 = 0; sigma && k0 < ne; k0 += SCORE_CHUNK) {
-            int64_t len = ne - k0 < SCORE_CHUNK ? ne - k0 : SCORE_CHUNK;
-            gp_tensor *part = edge_scores(s, chunk_tape, g1, eu + k0, ev + k0, len);
-            if (!part) {
-                gp_status cst = gp_tape_status(chunk_tape);
-                return GP_TAPE_FAIL(t, cst, "gpn: edge scores: %s", gp_last_error_message());
-            }
-            memcpy(sigma->data + k0, part->data, (size_t)len * sizeof(float));
-            gp_tape_reset(chunk_tape);
-        }
-    }
+    gp_tensor *sigma = edge_scores_chunked(s, t, g1, eu, ev, ne);
     if (!sigma) return gp_tape_status(t);
     o->cluster = gp_tape_alloc(t, (size_t)n * sizeof(int64_t));
     if (!o->cluster) return GP_TAPE_FAIL(t, GP_E_NOMEM, "gpn: out of memory");
@@ -533,7 +656,7 @@ static gp_tensor *gpn_readout(gp_module *m, void *state, gp_tape *t, const gp_po
             acc = acc ? gp_add(t, acc, mean) : mean;
         }
         level_out o;
-        if (level_forward(m, s, t, g, h, NULL, &o) != GP_OK) return NULL;
+        if (level_forward(m, s, t, g, h, &o) != GP_OK) return NULL;
         if (!o.merged) {
             if (!s->levelmean) acc = gp_segment_sum(t, h, g->graph_ptr, g->num_graphs);
             break;
@@ -556,7 +679,7 @@ const gp_pool_class gp_i_pool_gpn = {
     "gpn",
     "graph parsing network (readout): gnn_layers=2, parser_layers=2, ds_layers=1, dropout=0, "
     "act_final=false, "
-    "gnn2=share|identity, readout=sum|levelmean",
+    "gnn2=share|identity, readout=sum|levelmean, recompute=true, score_chunk=4096",
     GP_POOL_READOUT, gpn_init, gpn_readout, NULL, NULL, gpn_destroy};
 
 /* ---- the parse hierarchy of one graph ---- */
@@ -602,17 +725,14 @@ static gp_status run_parse(gp_gpn_hierarchy *out, gp_module *gpn, gpn_state *s, 
                            const gp_tensor *x)
 {
     gp_status st = GP_OK;
-    gp_tape *t = NULL, *chunk = NULL;
+    gp_tape *t = NULL;
     gp_graph *cur = g, *owned = NULL;
     float *hbuf = NULL;
     int64_t d = x->cols, n = g->adj.rows;
     int cap = 0;
     GP_TRY(gp_tape_new(&t));
-    GP_TRY(gp_tape_new(&chunk));
     gp_tape_set_training(t, false);
     gp_tape_set_recording(t, false);
-    gp_tape_set_training(chunk, false);
-    gp_tape_set_recording(chunk, false);
     out->num_nodes = gp_i_malloc(sizeof(int64_t));
     hbuf = gp_i_malloc(gp_i_mul_size((size_t)(n > 0 ? n : 1) * (size_t)d, sizeof(float)));
     if (!out->num_nodes || !hbuf) {
@@ -624,7 +744,7 @@ static gp_status run_parse(gp_gpn_hierarchy *out, gp_module *gpn, gpn_state *s, 
     for (;;) {
         gp_tensor hv = gp_tensor_view(hbuf, cur->adj.rows, d);
         level_out o;
-        st = level_forward(gpn, s, t, cur, &hv, chunk, &o);
+        st = level_forward(gpn, s, t, cur, &hv, &o);
         if (st != GP_OK) goto fail;
         if (!o.merged) break;
         if (out->num_levels == cap) {
@@ -658,7 +778,6 @@ fail:
     if (st != GP_OK) gp_gpn_hierarchy_free(out);
     gp_graph_free(&owned);
     gp_i_free(hbuf);
-    gp_tape_free(&chunk);
     gp_tape_free(&t);
     return st;
 }
