@@ -120,5 +120,16 @@ void gp_arena_reset(gp_arena *a)
     a->used_total = 0;
 }
 
+bool gp_i_arena_release_from(gp_arena *a, const void *p)
+{
+    block *b = a->head;
+    const unsigned char *q = p;
+    if (!q || q < b->base || q >= b->base + b->used) return false;
+    size_t off = (size_t)(q - b->base);
+    a->used_total -= b->used - off;
+    b->used = off;
+    return true;
+}
+
 size_t gp_arena_used(const gp_arena *a) { return a->used_total; }
 size_t gp_arena_reserved(const gp_arena *a) { return a->reserved_total; }

@@ -182,6 +182,15 @@ gp_tensor *gp_i_out_zero(gp_tape *t, int64_t rows, int64_t cols);
  * valid until the next record. */
 gp_node *gp_i_record(gp_tape *t, const gp_op_info *op, gp_tensor *out, int nin,
                      gp_tensor *const *in);
+/* Hand p and everything allocated after it back to the arena: for scratch memory that an op
+ * allocates last and is done with before it returns (nothing may point into it afterwards).
+ * No effect unless p lies in the arena's current block (false then). */
+bool gp_i_arena_release_from(gp_arena *a, const void *p);
+void gp_i_tape_release_from(gp_tape *t, const void *p);
+/* Y = Â (X W) + b (bias may be NULL) as one op that keeps no X W (ops_gcn.c); the same bits as
+ * gp_add(gp_spmm(norm, gp_matmul(X, W)), b). */
+gp_tensor *gp_i_gcn_propagate(gp_tape *t, const gp_graph *norm, gp_tensor *x, gp_tensor *w,
+                              gp_tensor *bias);
 /* out, or NULL if the tape is in error. */
 gp_tensor *gp_i_done(gp_tape *t, gp_tensor *out);
 /* Set the sticky error (first one wins) and the last-error message; returns st. */

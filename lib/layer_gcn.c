@@ -7,7 +7,9 @@
  * narrower than the input on the usual first layer; a sparse X (gp_module_forward_csr) goes
  * through gp_sparse_matmul, so bag-of-words features are never densified and input dropout
  * touches only their stored values.
- * Gradients: dW = X^T Â^T dY, db = column sums of dY, dX = Â^T dY W^T (from the ops used).
+ * Gradients: dW = X^T Â^T dY, db = column sums of dY, dX = Â^T dY W^T. A dense X goes
+ * through gp_i_gcn_propagate (ops_gcn.c: one op, X W not kept), a sparse X through the ops
+ * gp_sparse_matmul, gp_spmm and gp_add.
  */
 #include "layer_affine.h"
 
@@ -22,7 +24,8 @@ static gp_tensor *gcn_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, c
         GP_TAPE_FAIL(t, st, "gcn: cannot normalise the graph (%s)", gp_last_error_message());
         return NULL;
     }
-    gp_tensor *xw = gp_i_input_matmul(t, m, x, xs, dropout, l->weight);
+    if (x) return gp_i_gcn_propagate(t, norm, x, l->weight, l->bias); /* keeps no X W */
+    gp_tensor *xw = gp_i_input_matmul(t, m, NULL, xs, dropout, l->weight);
     gp_tensor *y = gp_spmm(t, norm, NULL, xw);
     return l->bias ? gp_add(t, y, l->bias) : y;
 }

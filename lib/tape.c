@@ -117,6 +117,8 @@ void *gp_tape_alloc(gp_tape *t, size_t bytes)
     return p;
 }
 
+void gp_i_tape_release_from(gp_tape *t, const void *p) { (void)gp_i_arena_release_from(t->arena, p); }
+
 static gp_tensor *new_temp(gp_tape *t, int64_t rows, int64_t cols, bool zero)
 {
     if (rows < 0 || cols < 0) {

@@ -547,6 +547,85 @@ static void test_layers_on_batches(void **state)
     gp_graph_free(&g2);
 }
 
+/* ---- GCN as one op (ops_gcn.c) against the ops it replaces ---- */
+
+/* The layer's output and gradients (x, W, b) have the bits of gp_add(gp_spmm(Â, X W), b), and
+ * its tape keeps less memory. Directed weighted graphs (Â^T != Â), the small test graph and a
+ * 300-node one with widths that are not multiples of the product kernel's tiles. */
+static void gcn_fused_case(gp_graph *g, int64_t din, int64_t dout, uint64_t seed)
+{
+    gp_rng rng;
+    gp_rng_seed(&rng, seed);
+    gp_module *m = NULL;
+    assert_int_equal(gp_gcn_new(&m, din, dout, true, &rng), GP_OK);
+    gc_fill(m->params[1], &rng, -0.5f, 0.5f); /* a nonzero bias */
+    gp_tensor *x = NULL;
+    assert_int_equal(gp_param_new(&x, "x", g->adj.rows, din), GP_OK);
+    gc_fill(x, &rng, -1.0f, 1.0f);
+    int64_t ny = g->adj.rows * dout;
+    float *dy = malloc((size_t)ny * sizeof(float)), *keep[2][4];
+    for (int64_t i = 0; i < ny; i++) dy[i] = gp_rng_uniform(&rng) - 0.5f;
+    gp_tensor *vals[4] = {NULL, x, m->params[0], m->params[1]};
+    size_t used[2];
+    gp_tape *t = NULL;
+    assert_int_equal(gp_tape_new(&t), GP_OK);
+    for (int run = 0; run < 2; run++) {
+        gp_tape_reset(t);
+        for (int k = 1; k < 4; k++) gp_tensor_zero_grad(vals[k]);
+        gp_tensor *y;
+        if (run == 0) {
+            y = gp_module_forward(m, t, g, x);
+        } else {
+            const gp_graph *norm = NULL;
+            assert_int_equal(gp_graph_gcn_norm(&norm, g), GP_OK);
+            y = gp_add(t, gp_spmm(t, norm, NULL, gp_matmul(t, x, m->params[0], false, false)), m->params[1]);
+        }
+        assert_non_null(y);
+        used[run] = gp_arena_used(gp_tape_arena(t));
+        assert_int_equal(gp_tape_backward_from(t, y, dy), GP_OK);
+        vals[0] = y;
+        for (int k = 0; k < 4; k++) {
+            size_t bytes = (size_t)gp_tensor_size(vals[k]) * sizeof(float);
+            keep[run][k] = malloc(bytes);
+            memcpy(keep[run][k], k == 0 ? vals[k]->data : vals[k]->grad, bytes);
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        int64_t count = k == 0 ? ny : gp_tensor_size(vals[k]);
+        assert_memory_equal(keep[0][k], keep[1][k], (size_t)count * sizeof(float));
+        free(keep[0][k]);
+        free(keep[1][k]);
+    }
+    assert_true(used[0] < used[1]);
+    free(dy);
+    gp_tape_free(&t);
+    gp_tensor_free(&x);
+    gp_module_free(&m);
+}
+
+static void test_gcn_fused_matches_ops(void **state)
+{
+    (void)state;
+    gp_graph *small = test_graph(17, true);
+    gcn_fused_case(small, IN, 3, 1);
+    gp_rng rng;
+    gp_rng_seed(&rng, 33);
+    enum { BN = 300, BM = 1500 };
+    int64_t src[BM], dst[BM];
+    float w[BM];
+    for (int k = 0; k < BM; k++) {
+        src[k] = (int64_t)gp_rng_below(&rng, BN);
+        dst[k] = (int64_t)gp_rng_below(&rng, BN);
+        w[k] = 0.25f + gp_rng_uniform(&rng);
+    }
+    gp_graph *big = NULL;
+    assert_int_equal(gp_graph_from_edges(&big, BN, BM, src, dst, w, 0), GP_OK);
+    gcn_fused_case(big, 37, 33, 2);
+    gcn_fused_case(big, 130, 128, 3);
+    gp_graph_free(&big);
+    gp_graph_free(&small);
+}
+
 /* ---- sparse input: same values as dense, dropout only while training ---- */
 
 static void test_layers_sparse_input(void **state)
@@ -1109,6 +1188,7 @@ int main(void)
         cmocka_unit_test(test_layers_gradcheck),
         cmocka_unit_test(test_layers_permutation_equivariant),
         cmocka_unit_test(test_layers_on_batches),
+        cmocka_unit_test(test_gcn_fused_matches_ops),
         cmocka_unit_test(test_layers_sparse_input),
         cmocka_unit_test(test_gat_attention_normalised),
         cmocka_unit_test(test_layer_errors),
