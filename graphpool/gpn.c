@@ -42,8 +42,10 @@
  * against it in tests/bench_gpn.c (docs/benchmarks.md); the hand kernel is used.
  *
  * Options: gnn_layers=2, parser_layers=2, ds_layers=1, dropout=0, act_final=false,
- * gnn2=share|identity, readout=sum|levelmean, recompute=true (edge scores recomputed in backward
- * instead of kept, see "edge scores recomputed" below), score_chunk=4096 (edges per chunk).
+ * gnn2=share|identity, readout=sum|levelmean, recompute=auto|true|false (the edge scorer and
+ * DeepSets pre computed score_chunk=4096 rows at a time and recomputed in backward instead of
+ * kept; auto: when the batch has at least 2^21 / width undirected edges, i.e. large batches;
+ * false: computed on all rows at once and kept, as before).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -53,17 +55,24 @@
 
 #include "pool_internal.h"
 
-enum { MAX_GNN_LAYERS = 8, MAX_PARSER_RNGS = 16 };
+enum { MAX_GNN_LAYERS = 8, MAX_RNGS = 16 };
+/* recompute=auto recomputes on every level when the batch's edge scorer would keep temporaries
+ * of (undirected edges x width) floats of at least this many (8 MB each): DD batches of 64 yes,
+ * PROTEINS batches of 128 no (docs/benchmarks.md, session 14). */
+#define RECOMPUTE_AUTO_MIN (INT64_C(1) << 21)
+enum { RECOMPUTE_OFF, RECOMPUTE_ON, RECOMPUTE_AUTO };
 
 typedef struct gpn_state {
     int64_t gnn_layers, parser_layers, ds_layers, score_chunk;
     double dropout;
-    bool act_final, gnn2_identity, levelmean, recompute;
+    bool act_final, gnn2_identity, levelmean;
+    int recompute;       /* RECOMPUTE_* */
+    bool recompute_now;  /* this readout's choice (auto: from the batch's size) */
     gp_module *conv[MAX_GNN_LAYERS], *parser, *ds_pre, *ds_post; /* children of the module */
     gp_tensor *parser_param;                /* the parser's first parameter */
-    gp_rng *rngs[MAX_PARSER_RNGS];          /* the parser modules' dropout streams */
-    int num_rngs;
-    gp_tape *scratch;                       /* edge-score chunks (created on first use) */
+    gp_rng *parser_rngs[MAX_RNGS], *pre_rngs[MAX_RNGS]; /* dropout streams: parser, DeepSets pre */
+    int num_parser_rngs, num_pre_rngs;
+    gp_tape *scratch;                       /* chunks of recomputed row maps (created on first use) */
     gp_tensor *gnn_gamma, *gnn_beta, *pre_gamma, *pre_beta, *post_gamma, *post_beta;
     /* pooled graphs of the last readout (borrowed by its tape) */
     gp_graph **graphs;
@@ -106,12 +115,12 @@ static gp_status add_norm(gp_module *m, gp_tensor **gamma, gp_tensor **beta, con
     return gp_module_add_param(m, beta, bname, 1, m->in_dim);
 }
 
-/* The dropout streams of the parser's module tree, depth first. */
-static int parser_rngs(gp_module *m, gp_rng **out, int cap, int k)
+/* The dropout streams of a module tree, depth first (their number; at most cap stored). */
+static int module_rngs(gp_module *m, gp_rng **out, int cap, int k)
 {
     if (k < cap) out[k] = &m->rng;
     k++;
-    for (int c = 0; c < m->num_children; c++) k = parser_rngs(m->children[c], out, cap, k);
+    for (int c = 0; c < m->num_children; c++) k = module_rngs(m->children[c], out, cap, k);
     return k;
 }
 
@@ -131,7 +140,15 @@ static gp_status gpn_init(gp_module *m, void **state, const gp_pool_options *opt
     GP_TRY(gp_pool_opt_int(opt, "gpn", "ds_layers", 1, 1, 8, &s->ds_layers));
     GP_TRY(gp_pool_opt_double(opt, "gpn", "dropout", 0.0, 0.0, 0.99, &s->dropout));
     GP_TRY(gp_pool_opt_bool(opt, "gpn", "act_final", false, &s->act_final));
-    GP_TRY(gp_pool_opt_bool(opt, "gpn", "recompute", true, &s->recompute));
+    const char *rc = NULL;
+    GP_TRY(gp_pool_opt_string(opt, "gpn", "recompute", "auto", &rc));
+    if (!strcmp(rc, "auto")) s->recompute = RECOMPUTE_AUTO;
+    else if (!strcmp(rc, "true") || !strcmp(rc, "1")) s->recompute = RECOMPUTE_ON;
+    else if (!strcmp(rc, "false") || !strcmp(rc, "0")) s->recompute = RECOMPUTE_OFF;
+    else {
+        st = GP_ERR(GP_E_INVALID, "gpn: option recompute=%s: expected auto, true or false", rc);
+        goto fail;
+    }
     GP_TRY(gp_pool_opt_int(opt, "gpn", "score_chunk", 4096, 1, INT64_C(1) << 30, &s->score_chunk));
     GP_TRY(gp_pool_opt_string(opt, "gpn", "gnn2", "share", &gnn2));
     GP_TRY(gp_pool_opt_string(opt, "gpn", "readout", "sum", &readout));
@@ -154,8 +171,8 @@ static gp_status gpn_init(gp_module *m, void **state, const gp_pool_options *opt
     gp_mlp_options mo = {GP_ACT_RELU, (float)s->dropout, GP_NORM_LAYER};
     GP_TRY(gp_mlp_new(&child, d, (int)s->parser_layers - 1, hidden, 1, &mo, rng));
     GP_TRY(add_child(m, &child, &s->parser));
-    s->num_rngs = parser_rngs(s->parser, s->rngs, MAX_PARSER_RNGS, 0);
-    if (s->num_rngs > MAX_PARSER_RNGS || s->parser->num_children < 1 || s->parser->children[0]->num_params < 1) {
+    s->num_parser_rngs = module_rngs(s->parser, s->parser_rngs, MAX_RNGS, 0);
+    if (s->num_parser_rngs > MAX_RNGS || s->parser->num_children < 1 || s->parser->children[0]->num_params < 1) {
         st = GP_ERR(GP_E_STATE, "gpn: unexpected parser module layout");
         goto fail;
     }
@@ -167,6 +184,11 @@ static gp_status gpn_init(gp_module *m, void **state, const gp_pool_options *opt
         if (s->ds_layers == 1) GP_TRY(gp_linear_new(&child, d, d, true, rng));
         else GP_TRY(gp_mlp_new(&child, d, (int)s->ds_layers - 1, hidden, d, &dso, rng));
         GP_TRY(add_child(m, &child, k == 0 ? &s->ds_pre : &s->ds_post));
+    }
+    s->num_pre_rngs = module_rngs(s->ds_pre, s->pre_rngs, MAX_RNGS, 0);
+    if (s->num_pre_rngs > MAX_RNGS) {
+        st = GP_ERR(GP_E_STATE, "gpn: unexpected DeepSets module layout");
+        goto fail;
     }
     if (s->gnn_layers > 0) GP_TRY(add_norm(m, &s->gnn_gamma, &s->gnn_beta, "gnn_norm"));
     GP_TRY(add_norm(m, &s->pre_gamma, &s->pre_beta, "ds_pre_norm"));
@@ -393,124 +415,46 @@ static gp_tensor *edge_scores(gpn_state *s, gp_tape *t, gp_tensor *g1, const int
     return gp_sigmoid(t, gp_module_forward(s->parser, t, NULL, prod));
 }
 
-/* ---- edge scores recomputed in backward (gradient checkpointing) ----
- *
- * The scorer's temporaries are edge-wide d-column tensors (the product g1_u * g1_v, the hidden
- * layer before and after its norm, the ReLU + dropout output and their gradients), the largest
- * items of a GPN step on big graphs (DD: ~46 000 undirected edges per batch of 64, every level
- * kept until backward). With recompute (the default) the scores are computed score_chunk edges
- * at a time on a scratch tape that does not record, only sigma (m x 1) goes on the caller's tape,
- * and backward recomputes each chunk on the scratch tape, recording, and back-propagates sigma's
- * gradient through it: the parser's parameters accumulate their gradients directly and g1's
- * gradient is accumulated through a leaf that shares g1's values and its gradient buffer.
- * Dropout replays: the parser modules' rng states before each chunk are saved in the forward
- * and restored for its recomputation (then put back), so the recomputed chunk is the forward's.
- * Cost: one more forward of the scorer per step. Without recompute the chunks are recorded on
- * the caller's tape and concatenated (the same values and dropout draws, for tests and
- * timing). */
-
-static void save_rngs(gp_rng *dst, gp_rng *const *rngs, int count)
-{
-    for (int r = 0; r < count; r++) dst[r] = *rngs[r];
-}
-
-static void load_rngs(gp_rng *const *rngs, const gp_rng *src, int count)
-{
-    for (int r = 0; r < count; r++) *rngs[r] = src[r];
-}
-
+/* Edge scores, computed score_chunk edges at a time (gp_i_rowmap_run, lib/ops_recompute.c):
+ * with recompute (the default) only sigma (m x 1) stays on the tape and backward recomputes
+ * each chunk (the scorer's edge-wide temporaries were the largest items of a GPN step on big
+ * graphs; DD: ~46 000 undirected edges per batch of 64, every level kept until backward; on
+ * small batches the recomputation costs more than the memory is worth: recompute=auto). */
 typedef struct score_ctx {
     gpn_state *s;
     const int64_t *eu, *ev;
-    int64_t m;
-    bool training;
-    gp_rng *before; /* per chunk, s->num_rngs states */
 } score_ctx;
 
-static gp_status scores_backward(gp_tape *t, gp_node *n)
+static gp_tensor *score_rows(void *ctx, gp_tape *t, gp_tensor *g1, int64_t k0, int64_t len)
 {
-    const score_ctx *c = n->p[0];
-    gpn_state *s = c->s;
-    gp_tensor *g1 = n->in[0];
-    const float *dsigma = n->out->grad;
-    gp_tensor leaf = *g1; /* g1's values; its gradient goes straight into g1's buffer */
-    leaf.node = -1;
-    leaf.flags = 0;
-    leaf.grad = NULL;
-    if (gp_i_needs_grad(g1)) {
-        leaf.grad = gp_i_grad(t, g1);
-        if (!leaf.grad) return GP_E_NOMEM;
-        leaf.flags = GP_TENSOR_REQUIRES_GRAD;
-    }
-    gp_rng after[MAX_PARSER_RNGS];
-    save_rngs(after, s->rngs, s->num_rngs);
-    gp_tape *sc = s->scratch;
-    gp_tape_set_training(sc, c->training);
-    gp_tape_set_recording(sc, true);
-    gp_status st = GP_OK;
-    for (int64_t k0 = 0, chunk = 0; st == GP_OK && k0 < c->m; k0 += s->score_chunk, chunk++) {
-        int64_t len = c->m - k0 < s->score_chunk ? c->m - k0 : s->score_chunk;
-        gp_tape_reset(sc);
-        load_rngs(s->rngs, c->before + chunk * s->num_rngs, s->num_rngs);
-        gp_tensor *part = edge_scores(s, sc, &leaf, c->eu + k0, c->ev + k0, len);
-        st = part ? gp_tape_backward_from(sc, part, dsigma + k0) : gp_tape_status(sc);
-    }
-    gp_tape_reset(sc);
-    load_rngs(s->rngs, after, s->num_rngs);
-    return st;
+    const score_ctx *c = ctx;
+    return edge_scores(c->s, t, g1, c->eu + k0, c->ev + k0, len);
 }
 
-static const gp_op_info scores_op = {"gpn_edge_scores", scores_backward};
+/* Recompute in this readout? Decided once, on the batch (level 0), for all levels. */
+static bool recompute_batch(const gpn_state *s, const gp_graph *g, int64_t d)
+{
+    return s->recompute == RECOMPUTE_ON ||
+           (s->recompute == RECOMPUTE_AUTO && g->adj.nnz / 2 * d >= RECOMPUTE_AUTO_MIN);
+}
 
-/* sigma (m x 1) for the undirected edges (eu, ev), score_chunk edges at a time. */
+static bool have_scratch(gpn_state *s, gp_tape *t)
+{
+    if (s->scratch || gp_tape_new(&s->scratch) == GP_OK) return true;
+    GP_TAPE_FAIL(t, GP_E_NOMEM, "gpn: out of memory (scratch tape)");
+    return false;
+}
+
 static gp_tensor *edge_scores_chunked(gpn_state *s, gp_tape *t, gp_tensor *g1, const int64_t *eu,
                                       const int64_t *ev, int64_t m)
 {
-    int64_t nchunks = (m + s->score_chunk - 1) / s->score_chunk;
-    if (!s->recompute && gp_tape_recording(t)) { /* not recording: always the lean path */
-        if (nchunks == 1) return edge_scores(s, t, g1, eu, ev, m);
-        if (nchunks > INT32_MAX) {
-            GP_TAPE_FAIL(t, GP_E_INVALID, "gpn: %lld score chunks", (long long)nchunks);
-            return NULL;
-        }
-        gp_tensor **parts = gp_tape_alloc(t, (size_t)nchunks * sizeof *parts);
-        if (!parts) return NULL;
-        for (int64_t k = 0; k < nchunks; k++) {
-            int64_t k0 = k * s->score_chunk, len = m - k0 < s->score_chunk ? m - k0 : s->score_chunk;
-            parts[k] = edge_scores(s, t, g1, eu + k0, ev + k0, len);
-        }
-        return gp_concat_rows(t, (int)nchunks, parts);
-    }
-    if (!s->scratch && gp_tape_new(&s->scratch) != GP_OK) {
-        GP_TAPE_FAIL(t, GP_E_NOMEM, "gpn: out of memory (scratch tape)");
-        return NULL;
-    }
-    gp_tensor *sigma = gp_tape_tensor(t, m, 1);
     score_ctx *c = gp_tape_alloc(t, sizeof *c);
-    gp_rng *before = gp_tape_alloc(t, (size_t)nchunks * (size_t)s->num_rngs * sizeof *before);
-    if (!sigma || !c || !before) return NULL;
-    *c = (score_ctx){s, eu, ev, m, gp_tape_training(t), before};
-    gp_tape *sc = s->scratch;
-    gp_tape_set_training(sc, c->training);
-    gp_tape_set_recording(sc, false);
-    for (int64_t k0 = 0, chunk = 0; k0 < m; k0 += s->score_chunk, chunk++) {
-        int64_t len = m - k0 < s->score_chunk ? m - k0 : s->score_chunk;
-        gp_tape_reset(sc);
-        save_rngs(before + chunk * s->num_rngs, s->rngs, s->num_rngs);
-        gp_tensor *part = edge_scores(s, sc, g1, eu + k0, ev + k0, len);
-        if (!part) {
-            gp_status cst = gp_tape_status(sc);
-            GP_TAPE_FAIL(t, cst, "gpn: edge scores: %s", gp_last_error_message());
-            return NULL;
-        }
-        memcpy(sigma->data + k0, part->data, (size_t)len * sizeof(float));
-    }
-    gp_tape_reset(sc);
-    /* g1 and the parser's first parameter: recorded whenever the scores need a gradient */
-    gp_tensor *in[2] = {g1, s->parser_param};
-    gp_node *n = gp_i_record(t, &scores_op, sigma, 2, in);
-    if (n) n->p[0] = c;
-    return gp_i_done(t, sigma);
+    if (!c || !have_scratch(s, t)) return NULL;
+    *c = (score_ctx){s, eu, ev};
+    gp_i_rowmap rm = {score_rows, c, g1, false, NULL, m, 1, 0, s->score_chunk,
+                      s->parser_rngs, s->num_parser_rngs, s->parser_param, s->scratch,
+                      s->recompute_now};
+    return gp_i_rowmap_run(t, &rm);
 }
 
 static gp_tensor *deepsets(gp_tape *t, gp_module *mlp, gp_tensor *gamma, gp_tensor *beta, gp_tensor *x,
@@ -520,6 +464,25 @@ static gp_tensor *deepsets(gp_tape *t, gp_module *mlp, gp_tensor *gamma, gp_tens
     gp_tensor *sum = single_linear ? gp_i_linear_residual(mlp, t, x, x)
                                    : gp_add(t, x, gp_module_forward(mlp, t, NULL, x));
     return gp_layer_norm(t, sum, gamma, beta, 1e-5f);
+}
+
+/* sum over each cluster's members of DS_pre(g2_i), score_chunk nodes at a time (row map with a
+ * scatter: with recompute, DS_pre's node-wide temporaries are not kept either). */
+static gp_tensor *pre_rows(void *ctx, gp_tape *t, gp_tensor *x, int64_t k0, int64_t len)
+{
+    gpn_state *s = ctx;
+    (void)k0, (void)len;
+    return deepsets(t, s->ds_pre, s->pre_gamma, s->pre_beta, x, s->ds_layers == 1);
+}
+
+static gp_tensor *deepsets_pre_sum(gpn_state *s, gp_tape *t, gp_tensor *g2, const int64_t *cluster,
+                                   int64_t nc)
+{
+    if (!have_scratch(s, t)) return NULL;
+    gp_i_rowmap rm = {pre_rows, s, g2, true, cluster, g2->rows, g2->cols, nc, s->score_chunk,
+                      s->pre_rngs, s->num_pre_rngs, s->pre_gamma, s->scratch,
+                      s->recompute_now};
+    return gp_i_rowmap_run(t, &rm);
 }
 
 /* One level: g1, scores, parse, pooled graph and pooled features. */
@@ -547,9 +510,8 @@ static gp_status level_forward(gp_module *m, gpn_state *s, gp_tape *t, gp_graph 
     /* pooled features: DeepSets over members, gated by the internal edges' scores */
     gp_tensor *g2 = s->gnn2_identity ? h : g1;
     bool one_linear = s->ds_layers == 1;
-    gp_tensor *pre = deepsets(t, s->ds_pre, s->pre_gamma, s->pre_beta, g2, one_linear);
-    gp_tensor *post = deepsets(t, s->ds_post, s->post_gamma, s->post_beta,
-                               gp_scatter_add_rows(t, pre, o->cluster, nc), one_linear);
+    gp_tensor *pre_sum = deepsets_pre_sum(s, t, g2, o->cluster, nc);
+    gp_tensor *post = deepsets(t, s->ds_post, s->post_gamma, s->post_beta, pre_sum, one_linear);
     int64_t nint = 0;
     for (int64_t k = 0; k < ne; k++) nint += o->cluster[eu[k]] == o->cluster[ev[k]];
     int64_t *int_edge = gp_tape_alloc(t, (size_t)(nint > 0 ? nint : 1) * sizeof(int64_t));
@@ -650,6 +612,7 @@ static gp_tensor *gpn_readout(gp_module *m, void *state, gp_tape *t, const gp_po
     if (s->last_tape != t || gp_tape_size(t) < s->last_tape_size) free_graphs(s);
     gp_graph *g = in->graph;
     gp_tensor *h = in->x, *acc = NULL;
+    s->recompute_now = recompute_batch(s, g, m->in_dim);
     for (int64_t level = 0;; level++) {
         if (s->levelmean) {
             gp_tensor *mean = gp_segment_mean(t, h, g->graph_ptr, g->num_graphs);
@@ -679,7 +642,7 @@ const gp_pool_class gp_i_pool_gpn = {
     "gpn",
     "graph parsing network (readout): gnn_layers=2, parser_layers=2, ds_layers=1, dropout=0, "
     "act_final=false, "
-    "gnn2=share|identity, readout=sum|levelmean, recompute=true, score_chunk=4096",
+    "gnn2=share|identity, readout=sum|levelmean, recompute=auto|true|false, score_chunk=4096",
     GP_POOL_READOUT, gpn_init, gpn_readout, NULL, NULL, gpn_destroy};
 
 /* ---- the parse hierarchy of one graph ---- */

@@ -191,6 +191,23 @@ void gp_i_tape_release_from(gp_tape *t, const void *p);
  * gp_add(gp_spmm(norm, gp_matmul(X, W)), b). */
 gp_tensor *gp_i_gcn_propagate(gp_tape *t, const gp_graph *norm, gp_tensor *x, gp_tensor *w,
                               gp_tensor *bias);
+/* A row map recomputed in backward (ops_recompute.c): Y = f(in) computed `chunk` rows at a
+ * time on `scratch`, only Y (or its rows summed by `scatter`) kept on the tape. */
+typedef gp_tensor *(*gp_i_rowmap_fn)(void *ctx, gp_tape *t, gp_tensor *in, int64_t k0, int64_t len);
+typedef struct gp_i_rowmap {
+    gp_i_rowmap_fn f;        /* rows [k0, k0 + len) of Y from `in` (or from its rows k0.., slice) */
+    void *ctx;               /* f's context: must stay valid until the tape is reset */
+    gp_tensor *in;           /* f's tensor input */
+    bool slice;              /* f gets rows [k0, k0 + len) of in (in->rows == rows), else all of in */
+    const int64_t *scatter;  /* NULL: the result is Y (rows x cols); else out[scatter[k]] += Y[k] */
+    int64_t rows, cols, num_out, chunk;
+    gp_rng *const *rngs;     /* dropout streams f draws from (at most 16), replayed in backward */
+    int num_rngs;
+    gp_tensor *param;        /* one of f's parameters: the op is recorded whenever it trains */
+    gp_tape *scratch;        /* for the chunks; must outlive the backward, used by one map at a time */
+    bool recompute;          /* false: the chunks are recorded on the tape and kept */
+} gp_i_rowmap;
+gp_tensor *gp_i_rowmap_run(gp_tape *t, const gp_i_rowmap *spec);
 /* out, or NULL if the tape is in error. */
 gp_tensor *gp_i_done(gp_tape *t, gp_tensor *out);
 /* Set the sticky error (first one wins) and the last-error message; returns st. */
