@@ -282,6 +282,11 @@ static gp_tensor *stack_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x,
         if (!parts) return NULL;
         if (!s->opt.jk_skip_input) parts[np++] = x;
     }
+    /* ReLU followed by the next layer's dropout runs as one op (gp_relu_dropout: the same rng
+     * draw and forward bits, one pass and one tensor fewer) when nothing else reads the ReLU's
+     * output (no residual, no jumping knowledge) */
+    bool fuse = s->opt.act == GP_ACT_RELU && !s->opt.residual && !s->opt.jk_concat;
+    bool dropped = false; /* h already went through the dropout of the next layer */
     gp_tensor *h = x;
     for (int l = 0; l < L; l++) {
         gp_module *layer = m->children[l];
@@ -290,8 +295,9 @@ static gp_tensor *stack_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x,
             z = gp_module_forward_csr(layer, t, g, xs, s->opt.input_dropout);
         } else {
             float p = l == 0 ? s->opt.input_dropout : s->opt.dropout;
-            z = gp_module_forward(layer, t, g, gp_dropout(t, h, p, &m->rng));
+            z = gp_module_forward(layer, t, g, dropped ? h : gp_dropout(t, h, p, &m->rng));
         }
+        dropped = false;
         if (l < L - 1 || s->opt.act_last) {
             stack_norm *nm = &s->norm[l];
             if (nm->gamma && s->opt.norm == GP_NORM_BATCH)
@@ -299,7 +305,12 @@ static gp_tensor *stack_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x,
                                   0.1f, 1e-5f);
             else if (nm->gamma)
                 z = gp_layer_norm(t, z, nm->gamma, nm->beta, 1e-5f);
-            z = gp_activate(t, z, s->opt.act);
+            if (fuse && l < L - 1) {
+                z = gp_relu_dropout(t, z, s->opt.dropout, &m->rng);
+                dropped = true;
+            } else {
+                z = gp_activate(t, z, s->opt.act);
+            }
         }
         if (s->opt.residual && !(l == 0 && xs) && layer->in_dim == layer->out_dim)
             z = gp_add(t, z, h);

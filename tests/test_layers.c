@@ -811,6 +811,82 @@ static void test_layer_errors(void **state)
 
 /* ---- stacks ---- */
 
+/* A stack with ReLU and dropout between layers runs them as one relu_dropout op (no separate
+ * relu and dropout outputs): training values equal to the layers run by hand with the same rng
+ * state (relu, then dropout), gradients equal (up to the sign of zeros); with a residual the two
+ * stay separate (the residual reads the ReLU's output). */
+static void test_stack_relu_dropout_fused(void **state)
+{
+    (void)state;
+    gp_graph *g = test_graph(63, true);
+    for (int residual = 0; residual < 2; residual++) {
+        gp_rng rng;
+        gp_rng_seed(&rng, 64);
+        gp_stack_options o = {.act = GP_ACT_RELU, .dropout = 0.4f, .residual = residual == 1};
+        gp_module *s = NULL, *l = NULL;
+        assert_int_equal(gp_stack_new(&s, &o, &rng), GP_OK);
+        for (int k = 0; k < 3; k++) {
+            assert_int_equal(gp_linear_new(&l, k == 0 ? IN : 5, 5, true, &rng), GP_OK);
+            gc_fill(l->params[1], &rng, -0.5f, 0.5f);
+            assert_int_equal(gp_stack_add(s, &l), GP_OK);
+        }
+        gp_tensor *x = NULL;
+        assert_int_equal(gp_param_new(&x, "x", N, IN), GP_OK);
+        gc_fill(x, &rng, -1.0f, 1.0f);
+        gp_param_list pl;
+        assert_int_equal(gp_module_params(&pl, s, false), GP_OK);
+        gp_tape *t = NULL;
+        assert_int_equal(gp_tape_new(&t), GP_OK);
+        float *grads[2][8];
+        gp_tensor *ys[2];
+        gp_rng start = s->rng;
+        for (int run = 0; run < 2; run++) {
+            s->rng = start;
+            gp_tensor_zero_grad(x);
+            for (int i = 0; i < pl.count; i++) gp_tensor_zero_grad(pl.tensors[i]);
+            size_t before = gp_tape_size(t);
+            gp_tensor *y;
+            if (run == 0) {
+                y = gp_module_forward(s, t, g, x);
+            } else { /* by hand */
+                gp_tensor *h = x;
+                for (int k = 0; k < 3; k++) {
+                    gp_tensor *in = k == 0 ? h : gp_dropout(t, h, 0.4f, &s->rng);
+                    gp_tensor *z = gp_module_forward(s->children[k], t, g, in);
+                    if (k < 2) z = gp_relu(t, z);
+                    if (residual && k > 0) z = gp_add(t, z, h);
+                    h = z;
+                }
+                y = h;
+            }
+            assert_non_null(y);
+            int fused = 0;
+            for (size_t i = before; i < gp_tape_size(t); i++) fused += !strcmp(gp_tape_node_name(t, i), "relu_dropout");
+            assert_int_equal(fused, run == 0 && !residual ? 2 : 0);
+            ys[run] = y;
+            assert_int_equal(gp_tape_backward(t, gp_sum_all(t, gp_mul(t, y, y))), GP_OK);
+            assert_true(pl.count + 1 <= 8);
+            for (int i = 0; i <= pl.count; i++) {
+                const gp_tensor *p = i < pl.count ? pl.tensors[i] : x;
+                grads[run][i] = malloc((size_t)gp_tensor_size(p) * sizeof(float));
+                memcpy(grads[run][i], p->grad, (size_t)gp_tensor_size(p) * sizeof(float));
+            }
+        }
+        assert_memory_equal(ys[0]->data, ys[1]->data, (size_t)gp_tensor_size(ys[0]) * sizeof(float));
+        for (int i = 0; i <= pl.count; i++) {
+            const gp_tensor *p = i < pl.count ? pl.tensors[i] : x;
+            for (int64_t e = 0; e < gp_tensor_size(p); e++) assert_true(grads[0][i][e] == grads[1][i][e]);
+            free(grads[0][i]);
+            free(grads[1][i]);
+        }
+        gp_param_list_free(&pl);
+        gp_tape_free(&t);
+        gp_tensor_free(&x);
+        gp_module_free(&s);
+    }
+    gp_graph_free(&g);
+}
+
 static void test_stack_jk_residual(void **state)
 {
     (void)state;
@@ -1193,6 +1269,7 @@ int main(void)
         cmocka_unit_test(test_gat_attention_normalised),
         cmocka_unit_test(test_layer_errors),
         cmocka_unit_test(test_stack_jk_residual),
+        cmocka_unit_test(test_stack_relu_dropout_fused),
         cmocka_unit_test(test_mlp_norms_gradcheck),
         cmocka_unit_test(test_gin_batch_norm_one_node),
         cmocka_unit_test(test_checkpoint_round_trip_and_damage),
