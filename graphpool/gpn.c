@@ -44,7 +44,7 @@
  * Options: gnn_layers=2, parser_layers=2, ds_layers=1, dropout=0, act_final=false,
  * gnn2=share|identity, readout=sum|levelmean, recompute=auto|true|false (the edge scorer and
  * DeepSets pre computed score_chunk=4096 rows at a time and recomputed in backward instead of
- * kept; auto: when the batch has at least 2^21 / width undirected edges, i.e. large batches;
+ * kept; auto: when the batch has at least 2^22 / width undirected edges, i.e. large batches;
  * false: computed on all rows at once and kept, as before).
  */
 #include <math.h>
@@ -57,9 +57,10 @@
 
 enum { MAX_GNN_LAYERS = 8, MAX_RNGS = 16 };
 /* recompute=auto recomputes on every level when the batch's edge scorer would keep temporaries
- * of (undirected edges x width) floats of at least this many (8 MB each): DD batches of 64 yes,
- * PROTEINS batches of 128 no (docs/benchmarks.md, session 14). */
-#define RECOMPUTE_AUTO_MIN (INT64_C(1) << 21)
+ * of (undirected edges x width) floats of at least this many (16 MB each): DD batches of 64 yes
+ * (~46 000 edges x 128), PROTEINS (~9 300 x 128) and NCI1 (~8 300 x 256) presets' batches no
+ * (docs/benchmarks.md, session 14). */
+#define RECOMPUTE_AUTO_MIN (INT64_C(1) << 22)
 enum { RECOMPUTE_OFF, RECOMPUTE_ON, RECOMPUTE_AUTO };
 
 typedef struct gpn_state {
