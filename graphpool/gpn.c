@@ -417,10 +417,11 @@ static gp_tensor *edge_scores(gpn_state *s, gp_tape *t, gp_tensor *g1, const int
 }
 
 /* Edge scores, computed score_chunk edges at a time (gp_i_rowmap_run, lib/ops_recompute.c):
- * with recompute (the default) only sigma (m x 1) stays on the tape and backward recomputes
- * each chunk (the scorer's edge-wide temporaries were the largest items of a GPN step on big
- * graphs; DD: ~46 000 undirected edges per batch of 64, every level kept until backward; on
- * small batches the recomputation costs more than the memory is worth: recompute=auto). */
+ * when recomputing (recompute=true, or auto on large batches) only sigma (m x 1) stays on the
+ * tape and backward recomputes each chunk (the scorer's edge-wide temporaries were the largest
+ * items of a GPN step on big graphs; DD: ~46 000 undirected edges per batch of 64, every level
+ * kept until backward; on small batches the recomputation costs more than the memory is worth,
+ * hence recompute=auto). */
 typedef struct score_ctx {
     gpn_state *s;
     const int64_t *eu, *ev;
