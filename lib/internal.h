@@ -187,10 +187,11 @@ gp_node *gp_i_record(gp_tape *t, const gp_op_info *op, gp_tensor *out, int nin,
  * No effect unless p lies in the arena's current block (false then). */
 bool gp_i_arena_release_from(gp_arena *a, const void *p);
 void gp_i_tape_release_from(gp_tape *t, const void *p);
-/* Y = Â (X W) + b (bias may be NULL) as one op that keeps no X W (ops_gcn.c); the same bits as
- * gp_add(gp_spmm(norm, gp_matmul(X, W)), b). */
-gp_tensor *gp_i_gcn_propagate(gp_tape *t, const gp_graph *norm, gp_tensor *x, gp_tensor *w,
-                              gp_tensor *bias);
+/* Y = A (X W) [+ X W_root] + b (w_root, bias may be NULL) as one op that keeps neither X W nor
+ * the aggregate (ops_propagate.c): GCN (A = its normalised graph) and GraphConv with sum
+ * aggregation; the bits of the ops it replaces. */
+gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_tensor *w,
+                                gp_tensor *w_root, gp_tensor *bias);
 /* A row map recomputed in backward (ops_recompute.c): Y = f(in) computed `chunk` rows at a
  * time on `scratch`, only Y (or its rows summed by `scatter`) kept on the tape. */
 typedef gp_tensor *(*gp_i_rowmap_fn)(void *ctx, gp_tape *t, gp_tensor *in, int64_t k0, int64_t len);
@@ -205,7 +206,7 @@ typedef struct gp_i_rowmap {
     int num_rngs;
     gp_tensor *param;        /* one of f's parameters: the op is recorded whenever it trains */
     gp_tape *scratch;        /* for the chunks; must outlive the backward, used by one map at a time */
-    bool recompute;          /* false: the chunks are recorded on the tape and kept */
+    bool recompute;          /* false: f runs once on all rows on the tape, kept */
 } gp_i_rowmap;
 gp_tensor *gp_i_rowmap_run(gp_tape *t, const gp_i_rowmap *spec);
 /* out, or NULL if the tape is in error. */

@@ -8,7 +8,7 @@
  * through gp_sparse_matmul, so bag-of-words features are never densified and input dropout
  * touches only their stored values.
  * Gradients: dW = X^T Â^T dY, db = column sums of dY, dX = Â^T dY W^T. A dense X goes
- * through gp_i_gcn_propagate (ops_gcn.c: one op, X W not kept), a sparse X through the ops
+ * through gp_i_graph_propagate (ops_propagate.c: one op, X W not kept), a sparse X through the ops
  * gp_sparse_matmul, gp_spmm and gp_add.
  */
 #include "layer_affine.h"
@@ -24,7 +24,7 @@ static gp_tensor *gcn_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, c
         GP_TAPE_FAIL(t, st, "gcn: cannot normalise the graph (%s)", gp_last_error_message());
         return NULL;
     }
-    if (x) return gp_i_gcn_propagate(t, norm, x, l->weight, l->bias); /* keeps no X W */
+    if (x) return gp_i_graph_propagate(t, norm, x, l->weight, NULL, l->bias); /* keeps no X W */
     gp_tensor *xw = gp_i_input_matmul(t, m, NULL, xs, dropout, l->weight);
     gp_tensor *y = gp_spmm(t, norm, NULL, xw);
     return l->bias ? gp_add(t, y, l->bias) : y;

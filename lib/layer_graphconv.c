@@ -7,7 +7,8 @@
  * Sum and mean are linear and run as A (X W_rel); a sparse X goes through one product
  * X [W_root | W_rel] (input dropout draws one mask for both terms), a dense X through two
  * products (no copies of column slices; the root product adds into the aggregate and the bias,
- * gp_addmm); max aggregates X itself.
+ * gp_addmm; with sum aggregation all of it is one op, gp_i_graph_propagate, that keeps neither
+ * X W_rel nor the aggregate); max aggregates X itself.
  * Gradients come from the ops used.
  */
 #include <string.h>
@@ -29,9 +30,11 @@ static gp_tensor *graphconv_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor
     if (l->aggr == GP_AGGR_MAX) {
         y = gp_add(t, gp_matmul(t, x, l->w_root, false, false),
                    gp_matmul(t, gp_i_graph_aggregate_max(t, g, x, true), l->w_rel, false, false));
+    } else if (x && l->aggr == GP_AGGR_SUM) { /* one op, X W_rel and the aggregate not kept */
+        return gp_i_graph_propagate(t, g, x, l->w_rel, l->w_root, l->bias);
     } else if (x) { /* dense input: two products, no concatenation or slices to copy */
         gp_tensor *agg = gp_spmm(t, g, NULL, gp_matmul(t, x, l->w_rel, false, false));
-        if (l->aggr == GP_AGGR_MEAN) agg = gp_mul(t, agg, gp_i_graph_inverse_counts(t, g));
+        agg = gp_mul(t, agg, gp_i_graph_inverse_counts(t, g)); /* mean */
         return gp_addmm(t, agg, x, l->w_root, l->bias); /* agg + x W_root + b in one product */
     } else {
         gp_tensor *w = gp_concat_cols(t, 2, (gp_tensor *[]){l->w_root, l->w_rel});

@@ -547,50 +547,58 @@ static void test_layers_on_batches(void **state)
     gp_graph_free(&g2);
 }
 
-/* ---- GCN as one op (ops_gcn.c) against the ops it replaces ---- */
+/* ---- GCN and GraphConv (sum) as one op (ops_propagate.c) against the ops it replaces ---- */
 
-/* The layer's output and gradients (x, W, b) have the bits of gp_add(gp_spmm(Â, X W), b), and
- * its tape keeps less memory. Directed weighted graphs (Â^T != Â), the small test graph and a
- * 300-node one with widths that are not multiples of the product kernel's tiles. */
-static void gcn_fused_case(gp_graph *g, int64_t din, int64_t dout, uint64_t seed)
+/* The layer's output and gradients (x, the weights, b) have the bits of the ops it replaces,
+ * gp_add(gp_spmm(Â, X W), b) for GCN and gp_addmm(gp_spmm(A, X W_rel), X, W_root, b) for
+ * GraphConv, and its tape keeps less memory. Directed weighted graphs (A^T != A), the small test
+ * graph and a 300-node one with widths that are not multiples of the product kernel's tiles. */
+static void gcn_fused_case(gp_graph *g, int64_t din, int64_t dout, uint64_t seed, bool graphconv)
 {
     gp_rng rng;
     gp_rng_seed(&rng, seed);
     gp_module *m = NULL;
-    assert_int_equal(gp_gcn_new(&m, din, dout, true, &rng), GP_OK);
-    gc_fill(m->params[1], &rng, -0.5f, 0.5f); /* a nonzero bias */
+    if (graphconv) assert_int_equal(gp_graphconv_new(&m, din, dout, GP_AGGR_SUM, true, &rng), GP_OK);
+    else assert_int_equal(gp_gcn_new(&m, din, dout, true, &rng), GP_OK);
+    gp_tensor *bias = m->params[m->num_params - 1];
+    gc_fill(bias, &rng, -0.5f, 0.5f); /* a nonzero bias */
     gp_tensor *x = NULL;
     assert_int_equal(gp_param_new(&x, "x", g->adj.rows, din), GP_OK);
     gc_fill(x, &rng, -1.0f, 1.0f);
     int64_t ny = g->adj.rows * dout;
-    float *dy = malloc((size_t)ny * sizeof(float)), *keep[2][4];
+    float *dy = malloc((size_t)ny * sizeof(float)), *keep[2][5];
     for (int64_t i = 0; i < ny; i++) dy[i] = gp_rng_uniform(&rng) - 0.5f;
-    gp_tensor *vals[4] = {NULL, x, m->params[0], m->params[1]};
+    /* output, x, then the parameters (GCN: weight, bias; GraphConv: root, rel, bias) */
+    gp_tensor *vals[5] = {NULL, x, m->params[0], m->params[1], graphconv ? m->params[2] : NULL};
+    int nv = graphconv ? 5 : 4;
     size_t used[2];
     gp_tape *t = NULL;
     assert_int_equal(gp_tape_new(&t), GP_OK);
     for (int run = 0; run < 2; run++) {
         gp_tape_reset(t);
-        for (int k = 1; k < 4; k++) gp_tensor_zero_grad(vals[k]);
+        for (int k = 1; k < nv; k++) gp_tensor_zero_grad(vals[k]);
         gp_tensor *y;
         if (run == 0) {
             y = gp_module_forward(m, t, g, x);
+        } else if (graphconv) {
+            gp_tensor *agg = gp_spmm(t, g, NULL, gp_matmul(t, x, m->params[1], false, false));
+            y = gp_addmm(t, agg, x, m->params[0], bias);
         } else {
             const gp_graph *norm = NULL;
             assert_int_equal(gp_graph_gcn_norm(&norm, g), GP_OK);
-            y = gp_add(t, gp_spmm(t, norm, NULL, gp_matmul(t, x, m->params[0], false, false)), m->params[1]);
+            y = gp_add(t, gp_spmm(t, norm, NULL, gp_matmul(t, x, m->params[0], false, false)), bias);
         }
         assert_non_null(y);
         used[run] = gp_arena_used(gp_tape_arena(t));
         assert_int_equal(gp_tape_backward_from(t, y, dy), GP_OK);
         vals[0] = y;
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < nv; k++) {
             size_t bytes = (size_t)gp_tensor_size(vals[k]) * sizeof(float);
             keep[run][k] = malloc(bytes);
             memcpy(keep[run][k], k == 0 ? vals[k]->data : vals[k]->grad, bytes);
         }
     }
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < nv; k++) {
         int64_t count = k == 0 ? ny : gp_tensor_size(vals[k]);
         assert_memory_equal(keep[0][k], keep[1][k], (size_t)count * sizeof(float));
         free(keep[0][k]);
@@ -607,7 +615,8 @@ static void test_gcn_fused_matches_ops(void **state)
 {
     (void)state;
     gp_graph *small = test_graph(17, true);
-    gcn_fused_case(small, IN, 3, 1);
+    gcn_fused_case(small, IN, 3, 1, false);
+    gcn_fused_case(small, IN, 3, 4, true);
     gp_rng rng;
     gp_rng_seed(&rng, 33);
     enum { BN = 300, BM = 1500 };
@@ -620,8 +629,10 @@ static void test_gcn_fused_matches_ops(void **state)
     }
     gp_graph *big = NULL;
     assert_int_equal(gp_graph_from_edges(&big, BN, BM, src, dst, w, 0), GP_OK);
-    gcn_fused_case(big, 37, 33, 2);
-    gcn_fused_case(big, 130, 128, 3);
+    gcn_fused_case(big, 37, 33, 2, false);
+    gcn_fused_case(big, 37, 33, 5, true);
+    gcn_fused_case(big, 130, 128, 3, false);
+    gcn_fused_case(big, 130, 128, 6, true);
     gp_graph_free(&big);
     gp_graph_free(&small);
 }

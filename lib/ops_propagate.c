@@ -1,0 +1,117 @@
+/*
+ * Graph propagation with a dense input as one op (GCN, Kipf & Welling 2017; GraphConv with sum
+ * aggregation, Morris et al. 2019):
+ *   Y = A (X W) [+ X W_root] + b          (GCN: A = Â = D^-1/2 (A + I) D^-1/2, no root term)
+ *   db_j += sum_i dY_ij,  dW_root += X^T dY,  T' = A^T dY,  dW += X^T T',
+ *   dX += dY W_root^T + T' W^T
+ * with the kernels of the ops it replaces, in their order, so values and gradients have the
+ * same bits: GCN was gp_add(gp_spmm(A, gp_matmul(X, W)), b), GraphConv
+ * gp_addmm(gp_spmm(A, gp_matmul(X, W)), X, W_root, b). What it saves is memory: T = X W and
+ * the aggregate are dead once Y is formed (no backward needs their values), but as ops' outputs
+ * they stayed in the tape's arena until the step ended. Here T is allocated after Y and handed
+ * back to the arena at once (gp_i_tape_release_from), the aggregate is formed in Y itself, and
+ * T' in backward is also handed back: one n x d tensor per layer where there were three (DD,
+ * GPN preset: 64 of the step's 325 MB of arena; docs/benchmarks.md, session 14).
+ *
+ * Graphs whose copies share one structure (implicit adjacency) go through the ops.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static gp_status propagate_backward(gp_tape *t, gp_node *n)
+{
+    gp_tensor *x = n->in[0], *w = n->in[1], *w_root = n->in[2], *bias = n->in[3], *y = n->out;
+    const gp_csr *tr = n->p[1];
+    int64_t rows = y->rows, din = x->cols, dout = y->cols;
+    const float *dy = y->grad;
+    bool need_x = gp_i_needs_grad(x);
+    float *gx = NULL;
+    bool assign_x = false;
+    if (need_x && !(gx = gp_i_grad_acc(t, x, &assign_x))) return GP_E_NOMEM;
+    if (w_root) { /* addmm's backward: x, then W_root, then the bias */
+        if (gx) gp_i_gemm(false, true, rows, din, dout, 1.0f, dy, dout, w_root->data, dout, assign_x ? 0.0f : 1.0f, gx, din);
+        assign_x = false;
+        if (gp_i_needs_grad(w_root)) {
+            bool assign;
+            float *gr = gp_i_grad_acc(t, w_root, &assign);
+            if (!gr) return GP_E_NOMEM;
+            gp_i_gemm(true, false, din, dout, rows, 1.0f, x->data, din, dy, dout, assign ? 0.0f : 1.0f, gr, dout);
+        }
+    }
+    if (gp_i_needs_grad(bias)) { /* column sums down the rows in float: gp_add's and addmm's bits */
+        bool assign;
+        float *gb = gp_i_grad_acc(t, bias, &assign);
+        if (!gb) return GP_E_NOMEM;
+        if (assign) memset(gb, 0, (size_t)dout * sizeof(float));
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < dout; j++) gb[j] += dy[i * dout + j];
+    }
+    bool need_w = gp_i_needs_grad(w);
+    if (!gx && !need_w) return GP_OK;
+    bool assign_w = false;
+    float *gw = need_w ? gp_i_grad_acc(t, w, &assign_w) : NULL;
+    if (need_w && !gw) return GP_E_NOMEM;
+    float *dt = gp_tape_alloc(t, gp_i_mul_size((size_t)(rows * dout > 0 ? rows * dout : 1), sizeof(float)));
+    if (!dt) return GP_E_NOMEM;
+    gp_i_csr_spmm_set(dt, tr, NULL, dy, dout); /* T' = A^T dY */
+    if (gx) gp_i_gemm(false, true, rows, din, dout, 1.0f, dt, dout, w->data, dout, assign_x ? 0.0f : 1.0f, gx, din);
+    if (gw) gp_i_gemm(true, false, din, dout, rows, 1.0f, x->data, din, dt, dout, assign_w ? 0.0f : 1.0f, gw, dout);
+    gp_i_tape_release_from(t, dt);
+    return GP_OK;
+}
+
+static const gp_op_info propagate_op = {"graph_propagate", propagate_backward};
+
+gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_tensor *w,
+                                gp_tensor *w_root, gp_tensor *bias)
+{
+    gp_tensor *xw[2] = {x, w};
+    if (!gp_i_begin(t, 2, xw)) return NULL;
+    if (gp_i_graph_copies(g)) { /* the per-copy kernels live in the spmm op */
+        gp_tensor *agg = gp_spmm(t, g, NULL, gp_matmul(t, x, w, false, false));
+        if (w_root) return gp_addmm(t, agg, x, w_root, bias);
+        return bias ? gp_add(t, agg, bias) : agg;
+    }
+    const gp_csr *adj = &g->adj;
+    if (!GP_TAPE_CHECK(t, x->cols == w->rows && x->rows == adj->cols && adj->rows == adj->cols &&
+                              (!w_root || (w_root->rows == w->rows && w_root->cols == w->cols)) &&
+                              (!bias || (bias->rows == 1 && bias->cols == w->cols)),
+                       "graph propagation: shapes x %lld x %lld, W %lld x %lld, graph of %lld nodes",
+                       (long long)x->rows, (long long)x->cols, (long long)w->rows,
+                       (long long)w->cols, (long long)adj->rows))
+        return NULL;
+    int64_t rows = x->rows, din = x->cols, dout = w->cols;
+    gp_tensor *y = gp_i_out(t, rows, dout);
+    if (!y) return NULL;
+    float *xw_data = gp_tape_alloc(t, gp_i_mul_size((size_t)(rows * dout > 0 ? rows * dout : 1), sizeof(float)));
+    if (!xw_data) return NULL;
+    gp_i_gemm(false, false, rows, dout, din, 1.0f, x->data, din, w->data, dout, 0.0f, xw_data, dout);
+    gp_i_csr_spmm_set(y->data, adj, NULL, xw_data, dout); /* the aggregate, in Y */
+    gp_i_tape_release_from(t, xw_data);
+    if (bias) {
+        int nt = gp_i_threads();
+        (void)nt;
+        GP_I_PARALLEL_FOR(rows * dout >= GP_PAR_MIN_WORK,
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < dout; j++) y->data[i * dout + j] += bias->data[j];);
+    }
+    if (w_root) /* Y += X W_root: addmm's product onto its addend */
+        gp_i_gemm(false, false, rows, dout, din, 1.0f, x->data, din, w_root->data, dout, 1.0f, y->data, dout);
+    gp_tensor *in[4] = {x, w, w_root, bias};
+    gp_node *n = gp_i_record(t, &propagate_op, y, 4, in);
+    if (n) {
+        n->p[0] = g;
+        if (gp_i_needs_grad(x) || gp_i_needs_grad(w)) { /* built here so that backward cannot fail on it */
+            const gp_csr *tr = NULL;
+            const int64_t *perm = NULL;
+            gp_status st = gp_graph_transpose(&tr, &perm, (gp_graph *)g);
+            if (st != GP_OK) {
+                GP_TAPE_FAIL(t, st, "graph propagation: cannot build the transpose (%s)", gp_last_error_message());
+                return NULL;
+            }
+            n->p[1] = tr;
+        }
+    }
+    return gp_i_done(t, y);
+}
