@@ -27,6 +27,7 @@
 #include <graphpool/layers.h>
 #include <graphpool/pool.h>
 
+#include "failing_alloc.h"
 #include "gradcheck.h"
 
 /* ---- helpers ---- */
@@ -540,6 +541,51 @@ static void test_recompute_matches_stored(void **state)
     recompute_case("gpn:dropout=0.3,gnn_layers=1,ds_layers=3,score_chunk=64", false);
 }
 
+/* Out of memory anywhere in a GPN training step with the edge scorer and DeepSets recomputed
+ * (scratch tape, chunk forward and recomputation, dropout replay) and in the parse of one graph:
+ * every failing allocation ends in GP_E_NOMEM with a message and leaves nothing allocated. */
+static gp_status gpn_oom_scenario(void *ctx)
+{
+    (void)ctx;
+    gp_status st = GP_OK;
+    gp_rng rng;
+    gp_rng_seed(&rng, 9);
+    int64_t u[] = {0, 1, 2, 3, 4, 0, 5, 6, 7, 8}, v[] = {1, 2, 3, 4, 0, 2, 6, 7, 8, 5};
+    gp_graph *g = NULL;
+    gp_module *mod = NULL;
+    gp_tensor *x = NULL;
+    gp_tape *t = NULL;
+    gp_gpn_hierarchy h = {0};
+    if ((st = gp_graph_from_edges(&g, 10, 10, u, v, NULL, GP_EDGES_SYMMETRISE)) != GP_OK) goto done;
+    if ((st = gp_pool_new(&mod, "gpn:gnn_layers=1,ds_layers=2,dropout=0.2,recompute=true,score_chunk=3", 3, &rng)) != GP_OK)
+        goto done;
+    if ((st = gp_param_new(&x, "x", 10, 3)) != GP_OK || (st = gp_tape_new(&t)) != GP_OK) goto done;
+    for (int64_t i = 0; i < 30; i++) x->data[i] = (float)((i * 7) % 11) / 11.0f - 0.4f;
+    gp_pool_batch b = gp_pool_batch_of(g, x);
+    gp_tensor *r = gp_pool_readout(mod, t, &b);
+    if ((st = gp_tape_backward(t, gp_sum_all(t, r))) != GP_OK) goto done;
+    st = gp_gpn_parse(&h, mod, g, x);
+done:
+    if (st != GP_OK && !*gp_last_error()) st = GP_E_STATE; /* an error must come with a message */
+    gp_gpn_hierarchy_free(&h);
+    gp_tape_free(&t);
+    gp_tensor_free(&x);
+    gp_module_free(&mod);
+    gp_graph_free(&g);
+    return st;
+}
+
+static void test_gpn_out_of_memory(void **state)
+{
+    (void)state;
+    gp_set_allocator(fa_allocator());
+    fa_reset(-1);
+    fa_result r = fa_every_failure("gpn scenario", gpn_oom_scenario, NULL);
+    gp_set_allocator(NULL);
+    printf("gpn out of memory: %ld allocations, %ld failure points ended in GP_E_NOMEM\n", r.total, r.failures);
+    assert_true(r.failures > 20);
+}
+
 /* The scorer (child gnn_layers, the parser MLP) gets a gradient, which can only come through the
  * gate; batch rows equal single-graph readouts; done graphs read out their input features. */
 static void test_gate_gradient_reaches_parser(void **state)
@@ -663,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_termination_and_json),
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_recompute_matches_stored),
+        cmocka_unit_test(test_gpn_out_of_memory),
         cmocka_unit_test(test_gate_gradient_reaches_parser),
         cmocka_unit_test(test_one_level_value),
     };
