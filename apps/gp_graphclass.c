@@ -389,7 +389,7 @@ static gp_tensor *model_forward(model *md, gp_tape *t, gp_graph *g, gp_tensor *x
                  : NULL;
     }
     for (int b = 0; b < md->blocks; b++) {
-        h = gp_relu(t, gp_module_forward(md->conv[b], t, cur.graph, h));
+        h = gp_module_forward_relu(md->conv[b], t, cur.graph, h); /* one op for GCN and GraphConv */
         if (!h) return NULL;
         cur.x = h;
         if (md->pool[b]) {
@@ -954,7 +954,7 @@ static int write_parses(model *md, run_ctx *c, const char *dir)
         gp_tape_reset(t);
         gp_tensor *h = batch_features(t, c, &info);
         h = encode(md, t, g, h);
-        for (int k = 0; k <= b && k < md->blocks; k++) h = gp_relu(t, gp_module_forward(md->conv[k], t, g, h));
+        for (int k = 0; k <= b && k < md->blocks; k++) h = gp_module_forward_relu(md->conv[k], t, g, h);
         gp_gpn_hierarchy hier;
         memset(&hier, 0, sizeof hier);
         gp_status st = h ? gp_gpn_parse(&hier, md->readout[b], g, h) : gp_tape_status(t);

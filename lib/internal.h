@@ -187,11 +187,11 @@ gp_node *gp_i_record(gp_tape *t, const gp_op_info *op, gp_tensor *out, int nin,
  * No effect unless p lies in the arena's current block (false then). */
 bool gp_i_arena_release_from(gp_arena *a, const void *p);
 void gp_i_tape_release_from(gp_tape *t, const void *p);
-/* Y = A (X W) [+ X W_root] + b (w_root, bias may be NULL) as one op that keeps neither X W nor
- * the aggregate (ops_propagate.c): GCN (A = its normalised graph) and GraphConv with sum
- * aggregation; the bits of the ops it replaces. */
+/* Y = A (X W) [+ X W_root] + b (w_root, bias may be NULL), then ReLU if relu, as one op that
+ * keeps neither X W nor the aggregate (ops_propagate.c): GCN (A = its normalised graph) and
+ * GraphConv with sum aggregation; the bits of the ops it replaces. */
 gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_tensor *w,
-                                gp_tensor *w_root, gp_tensor *bias);
+                                gp_tensor *w_root, gp_tensor *bias, bool relu);
 /* A row map recomputed in backward (ops_recompute.c): Y = f(in) computed `chunk` rows at a
  * time on `scratch`, only Y (or its rows summed by `scatter`) kept on the tape. */
 typedef gp_tensor *(*gp_i_rowmap_fn)(void *ctx, gp_tape *t, gp_tensor *in, int64_t k0, int64_t len);

@@ -12,6 +12,10 @@
  * x is NULL and xs is given. */
 gp_tensor *gp_i_input_matmul(gp_tape *t, gp_module *m, gp_tensor *x, const gp_csr *xs,
                              float dropout, gp_tensor *w);
+/* ReLU(layer(x)) as one op when m is a GCN (gcn.c) / GraphConv with sum aggregation
+ * (graphconv.c) layer: true and *out set (NULL on a tape error); false for other modules. */
+bool gp_i_gcn_forward_relu(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, gp_tensor **out);
+bool gp_i_graphconv_forward_relu(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, gp_tensor **out);
 /* Fails the tape unless g is a graph with `rows` nodes. */
 bool gp_i_check_layer_graph(gp_tape *t, const char *kind, const gp_graph *g, int64_t rows);
 /* n x 1 constant: 1 / (number of stored entries of row i), 0 for empty rows. */

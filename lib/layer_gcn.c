@@ -14,7 +14,7 @@
 #include "layer_affine.h"
 
 static gp_tensor *gcn_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, const gp_csr *xs,
-                          float dropout)
+                          float dropout, bool relu)
 {
     gp_i_affine *l = m->impl;
     if (!gp_i_check_layer_graph(t, "gcn", g, x ? x->rows : xs->rows)) return NULL;
@@ -24,20 +24,30 @@ static gp_tensor *gcn_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, c
         GP_TAPE_FAIL(t, st, "gcn: cannot normalise the graph (%s)", gp_last_error_message());
         return NULL;
     }
-    if (x) return gp_i_graph_propagate(t, norm, x, l->weight, NULL, l->bias); /* keeps no X W */
+    if (x) return gp_i_graph_propagate(t, norm, x, l->weight, NULL, l->bias, relu); /* keeps no X W */
     gp_tensor *xw = gp_i_input_matmul(t, m, NULL, xs, dropout, l->weight);
     gp_tensor *y = gp_spmm(t, norm, NULL, xw);
-    return l->bias ? gp_add(t, y, l->bias) : y;
+    y = l->bias ? gp_add(t, y, l->bias) : y;
+    return relu ? gp_relu(t, y) : y;
 }
 
 static gp_tensor *gcn_forward(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x)
 {
-    return gcn_run(m, t, g, x, NULL, 0.0f);
+    return gcn_run(m, t, g, x, NULL, 0.0f, false);
+}
+
+static const gp_module_ops gcn_ops;
+
+bool gp_i_gcn_forward_relu(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, gp_tensor **out)
+{
+    if (m->ops != &gcn_ops) return false;
+    *out = gcn_run(m, t, g, x, NULL, 0.0f, true);
+    return true;
 }
 
 static gp_tensor *gcn_forward_csr(gp_module *m, gp_tape *t, gp_graph *g, const gp_csr *x, float dropout)
 {
-    return gcn_run(m, t, g, NULL, x, dropout);
+    return gcn_run(m, t, g, NULL, x, dropout, false);
 }
 
 static const gp_module_ops gcn_ops = {"gcn", gcn_forward, gcn_forward_csr, NULL};

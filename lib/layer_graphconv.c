@@ -31,7 +31,7 @@ static gp_tensor *graphconv_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor
         y = gp_add(t, gp_matmul(t, x, l->w_root, false, false),
                    gp_matmul(t, gp_i_graph_aggregate_max(t, g, x, true), l->w_rel, false, false));
     } else if (x && l->aggr == GP_AGGR_SUM) { /* one op, X W_rel and the aggregate not kept */
-        return gp_i_graph_propagate(t, g, x, l->w_rel, l->w_root, l->bias);
+        return gp_i_graph_propagate(t, g, x, l->w_rel, l->w_root, l->bias, false);
     } else if (x) { /* dense input: two products, no concatenation or slices to copy */
         gp_tensor *agg = gp_spmm(t, g, NULL, gp_matmul(t, x, l->w_rel, false, false));
         agg = gp_mul(t, agg, gp_i_graph_inverse_counts(t, g)); /* mean */
@@ -49,6 +49,19 @@ static gp_tensor *graphconv_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor
 static gp_tensor *graphconv_forward(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x)
 {
     return graphconv_run(m, t, g, x, NULL, 0.0f);
+}
+
+static const gp_module_ops graphconv_csr_ops;
+
+/* sum aggregation only (the max and mean ones are not one op) */
+bool gp_i_graphconv_forward_relu(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, gp_tensor **out)
+{
+    if (m->ops != &graphconv_csr_ops || ((graphconv_impl *)m->impl)->aggr != GP_AGGR_SUM) return false;
+    graphconv_impl *l = m->impl;
+    *out = gp_i_check_layer_graph(t, "graphconv", g, x->rows)
+               ? gp_i_graph_propagate(t, g, x, l->w_rel, l->w_root, l->bias, true)
+               : NULL;
+    return true;
 }
 
 static gp_tensor *graphconv_forward_csr(gp_module *m, gp_tape *t, gp_graph *g, const gp_csr *x,

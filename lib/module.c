@@ -122,6 +122,15 @@ gp_tensor *gp_module_forward(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x
     return m->ops->forward(m, t, g, x);
 }
 
+gp_tensor *gp_module_forward_relu(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x)
+{
+    if (m && gp_i_begin(t, 1, &x) && x->cols == m->in_dim) {
+        gp_tensor *y = NULL;
+        if (gp_i_gcn_forward_relu(m, t, g, x, &y) || gp_i_graphconv_forward_relu(m, t, g, x, &y)) return y;
+    }
+    return gp_relu(t, gp_module_forward(m, t, g, x)); /* and every error message */
+}
+
 bool gp_module_accepts_csr(const gp_module *m)
 {
     return m && m->ops->forward_csr;

@@ -1,7 +1,8 @@
 /*
  * Graph propagation with a dense input as one op (GCN, Kipf & Welling 2017; GraphConv with sum
- * aggregation, Morris et al. 2019):
+ * aggregation, Morris et al. 2019), optionally followed by ReLU:
  *   Y = A (X W) [+ X W_root] + b          (GCN: A = Â = D^-1/2 (A + I) D^-1/2, no root term)
+ *   [Y = max(Y, 0): dY is first masked by Y > 0, the bits of gp_relu's forward and backward]
  *   db_j += sum_i dY_ij,  dW_root += X^T dY,  T' = A^T dY,  dW += X^T T',
  *   dX += dY W_root^T + T' W^T
  * with the kernels of the ops it replaces, in their order, so values and gradients have the
@@ -11,7 +12,8 @@
  * they stayed in the tape's arena until the step ended. Here T is allocated after Y and handed
  * back to the arena at once (gp_i_tape_release_from), the aggregate is formed in Y itself, and
  * T' in backward is also handed back: one n x d tensor per layer where there were three (DD,
- * GPN preset: 64 of the step's 325 MB of arena; docs/benchmarks.md, session 14).
+ * GPN preset: 64 of the step's 325 MB of arena; docs/benchmarks.md, session 14), or four with
+ * the ReLU (its input is dead too: its backward reads the output).
  *
  * Graphs whose copies share one structure (implicit adjacency) go through the ops.
  */
@@ -23,12 +25,29 @@ static gp_status propagate_backward(gp_tape *t, gp_node *n)
 {
     gp_tensor *x = n->in[0], *w = n->in[1], *w_root = n->in[2], *bias = n->in[3], *y = n->out;
     const gp_csr *tr = n->p[1];
+    bool relu = n->i[0];
     int64_t rows = y->rows, din = x->cols, dout = y->cols;
     const float *dy = y->grad;
-    bool need_x = gp_i_needs_grad(x);
-    float *gx = NULL;
-    bool assign_x = false;
+    bool need_x = gp_i_needs_grad(x), need_w = gp_i_needs_grad(w);
+    float *gx = NULL, *gw = NULL;
+    bool assign_x = false, assign_w = false;
     if (need_x && !(gx = gp_i_grad_acc(t, x, &assign_x))) return GP_E_NOMEM;
+    if (need_w && !(gw = gp_i_grad_acc(t, w, &assign_w))) return GP_E_NOMEM;
+    size_t bytes = gp_i_mul_size((size_t)(rows * dout > 0 ? rows * dout : 1), sizeof(float));
+    float *scratch = NULL; /* arena memory from here on is handed back at the end */
+    if (relu) { /* dY masked by Y > 0: gp_relu's backward into a fresh gradient */
+        float *masked = scratch = gp_tape_alloc(t, bytes);
+        if (!masked) return GP_E_NOMEM;
+        int64_t size = rows * dout;
+        int nt = gp_i_threads();
+        (void)nt;
+        GP_I_PARALLEL_FOR(size >= GP_PAR_MIN_WORK,
+        for (int64_t i = 0; i < size; i++) {
+            float g = dy[i];
+            masked[i] = y->data[i] > 0.0f ? g : 0.0f;
+        });
+        dy = masked;
+    }
     if (w_root) { /* addmm's backward: x, then W_root, then the bias */
         if (gx) gp_i_gemm(false, true, rows, din, dout, 1.0f, dy, dout, w_root->data, dout, assign_x ? 0.0f : 1.0f, gx, din);
         assign_x = false;
@@ -47,31 +66,29 @@ static gp_status propagate_backward(gp_tape *t, gp_node *n)
         for (int64_t i = 0; i < rows; i++)
             for (int64_t j = 0; j < dout; j++) gb[j] += dy[i * dout + j];
     }
-    bool need_w = gp_i_needs_grad(w);
-    if (!gx && !need_w) return GP_OK;
-    bool assign_w = false;
-    float *gw = need_w ? gp_i_grad_acc(t, w, &assign_w) : NULL;
-    if (need_w && !gw) return GP_E_NOMEM;
-    float *dt = gp_tape_alloc(t, gp_i_mul_size((size_t)(rows * dout > 0 ? rows * dout : 1), sizeof(float)));
-    if (!dt) return GP_E_NOMEM;
-    gp_i_csr_spmm_set(dt, tr, NULL, dy, dout); /* T' = A^T dY */
-    if (gx) gp_i_gemm(false, true, rows, din, dout, 1.0f, dt, dout, w->data, dout, assign_x ? 0.0f : 1.0f, gx, din);
-    if (gw) gp_i_gemm(true, false, din, dout, rows, 1.0f, x->data, din, dt, dout, assign_w ? 0.0f : 1.0f, gw, dout);
-    gp_i_tape_release_from(t, dt);
+    if (gx || gw) {
+        float *dt = gp_tape_alloc(t, bytes);
+        if (!dt) return GP_E_NOMEM;
+        if (!scratch) scratch = dt;
+        gp_i_csr_spmm_set(dt, tr, NULL, dy, dout); /* T' = A^T dY */
+        if (gx) gp_i_gemm(false, true, rows, din, dout, 1.0f, dt, dout, w->data, dout, assign_x ? 0.0f : 1.0f, gx, din);
+        if (gw) gp_i_gemm(true, false, din, dout, rows, 1.0f, x->data, din, dt, dout, assign_w ? 0.0f : 1.0f, gw, dout);
+    }
+    if (scratch) gp_i_tape_release_from(t, scratch);
     return GP_OK;
 }
 
 static const gp_op_info propagate_op = {"graph_propagate", propagate_backward};
 
 gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_tensor *w,
-                                gp_tensor *w_root, gp_tensor *bias)
+                                gp_tensor *w_root, gp_tensor *bias, bool relu)
 {
     gp_tensor *xw[2] = {x, w};
     if (!gp_i_begin(t, 2, xw)) return NULL;
     if (gp_i_graph_copies(g)) { /* the per-copy kernels live in the spmm op */
         gp_tensor *agg = gp_spmm(t, g, NULL, gp_matmul(t, x, w, false, false));
-        if (w_root) return gp_addmm(t, agg, x, w_root, bias);
-        return bias ? gp_add(t, agg, bias) : agg;
+        gp_tensor *y = w_root ? gp_addmm(t, agg, x, w_root, bias) : bias ? gp_add(t, agg, bias) : agg;
+        return relu ? gp_relu(t, y) : y;
     }
     const gp_csr *adj = &g->adj;
     if (!GP_TAPE_CHECK(t, x->cols == w->rows && x->rows == adj->cols && adj->rows == adj->cols &&
@@ -98,10 +115,19 @@ gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_
     }
     if (w_root) /* Y += X W_root: addmm's product onto its addend */
         gp_i_gemm(false, false, rows, dout, din, 1.0f, x->data, din, w_root->data, dout, 1.0f, y->data, dout);
+    if (relu) { /* in place: gp_relu's forward */
+        int64_t size = rows * dout;
+        int nt = gp_i_threads();
+        (void)nt;
+        float *yd = y->data;
+        GP_I_PARALLEL_FOR(size >= GP_PAR_MIN_WORK,
+        for (int64_t i = 0; i < size; i++) yd[i] = yd[i] > 0.0f ? yd[i] : 0.0f;);
+    }
     gp_tensor *in[4] = {x, w, w_root, bias};
     gp_node *n = gp_i_record(t, &propagate_op, y, 4, in);
     if (n) {
         n->p[0] = g;
+        n->i[0] = relu;
         if (gp_i_needs_grad(x) || gp_i_needs_grad(w)) { /* built here so that backward cannot fail on it */
             const gp_csr *tr = NULL;
             const int64_t *perm = NULL;

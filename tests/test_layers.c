@@ -551,9 +551,9 @@ static void test_layers_on_batches(void **state)
 
 /* The layer's output and gradients (x, the weights, b) have the bits of the ops it replaces,
  * gp_add(gp_spmm(Â, X W), b) for GCN and gp_addmm(gp_spmm(A, X W_rel), X, W_root, b) for
- * GraphConv, and its tape keeps less memory. Directed weighted graphs (A^T != A), the small test
+ * GraphConv, followed by gp_relu with gp_module_forward_relu, and its tape keeps less memory. Directed weighted graphs (A^T != A), the small test
  * graph and a 300-node one with widths that are not multiples of the product kernel's tiles. */
-static void gcn_fused_case(gp_graph *g, int64_t din, int64_t dout, uint64_t seed, bool graphconv)
+static void gcn_fused_case(gp_graph *g, int64_t din, int64_t dout, uint64_t seed, bool graphconv, bool relu)
 {
     gp_rng rng;
     gp_rng_seed(&rng, seed);
@@ -579,7 +579,8 @@ static void gcn_fused_case(gp_graph *g, int64_t din, int64_t dout, uint64_t seed
         for (int k = 1; k < nv; k++) gp_tensor_zero_grad(vals[k]);
         gp_tensor *y;
         if (run == 0) {
-            y = gp_module_forward(m, t, g, x);
+            y = relu ? gp_module_forward_relu(m, t, g, x) : gp_module_forward(m, t, g, x);
+            assert_int_equal(gp_tape_size(t), 1); /* one op, ReLU included */
         } else if (graphconv) {
             gp_tensor *agg = gp_spmm(t, g, NULL, gp_matmul(t, x, m->params[1], false, false));
             y = gp_addmm(t, agg, x, m->params[0], bias);
@@ -588,6 +589,7 @@ static void gcn_fused_case(gp_graph *g, int64_t din, int64_t dout, uint64_t seed
             assert_int_equal(gp_graph_gcn_norm(&norm, g), GP_OK);
             y = gp_add(t, gp_spmm(t, norm, NULL, gp_matmul(t, x, m->params[0], false, false)), bias);
         }
+        if (run == 1 && relu) y = gp_relu(t, y);
         assert_non_null(y);
         used[run] = gp_arena_used(gp_tape_arena(t));
         assert_int_equal(gp_tape_backward_from(t, y, dy), GP_OK);
@@ -615,8 +617,10 @@ static void test_gcn_fused_matches_ops(void **state)
 {
     (void)state;
     gp_graph *small = test_graph(17, true);
-    gcn_fused_case(small, IN, 3, 1, false);
-    gcn_fused_case(small, IN, 3, 4, true);
+    gcn_fused_case(small, IN, 3, 1, false, false);
+    gcn_fused_case(small, IN, 3, 4, true, false);
+    gcn_fused_case(small, IN, 3, 7, false, true);
+    gcn_fused_case(small, IN, 3, 8, true, true);
     gp_rng rng;
     gp_rng_seed(&rng, 33);
     enum { BN = 300, BM = 1500 };
@@ -629,10 +633,30 @@ static void test_gcn_fused_matches_ops(void **state)
     }
     gp_graph *big = NULL;
     assert_int_equal(gp_graph_from_edges(&big, BN, BM, src, dst, w, 0), GP_OK);
-    gcn_fused_case(big, 37, 33, 2, false);
-    gcn_fused_case(big, 37, 33, 5, true);
-    gcn_fused_case(big, 130, 128, 3, false);
-    gcn_fused_case(big, 130, 128, 6, true);
+    gcn_fused_case(big, 37, 33, 2, false, false);
+    gcn_fused_case(big, 37, 33, 5, true, false);
+    gcn_fused_case(big, 37, 33, 9, true, true);
+    gcn_fused_case(big, 130, 128, 3, false, false);
+    gcn_fused_case(big, 130, 128, 6, true, false);
+    gcn_fused_case(big, 130, 128, 10, false, true);
+    /* layers without a fused form: gp_module_forward_relu is gp_relu of the forward */
+    gp_rng rng2;
+    gp_rng_seed(&rng2, 11);
+    gp_module *mean = NULL;
+    assert_int_equal(gp_graphconv_new(&mean, IN, 3, GP_AGGR_MEAN, true, &rng2), GP_OK);
+    gp_tensor *xs = random_input(&rng2);
+    gp_tape *t = NULL;
+    assert_int_equal(gp_tape_new(&t), GP_OK);
+    gp_tensor *y1 = gp_module_forward_relu(mean, t, small, xs);
+    gp_tensor *y2 = gp_relu(t, gp_module_forward(mean, t, small, xs));
+    assert_non_null(y1);
+    assert_non_null(y2);
+    assert_memory_equal(y1->data, y2->data, (size_t)gp_tensor_size(y1) * sizeof(float));
+    assert_null(gp_module_forward_relu(mean, t, small, gp_tape_tensor(t, N, IN + 1))); /* width error */
+    assert_int_equal(gp_tape_status(t), GP_E_SHAPE);
+    gp_tape_free(&t);
+    gp_tensor_free(&xs);
+    gp_module_free(&mean);
     gp_graph_free(&big);
     gp_graph_free(&small);
 }

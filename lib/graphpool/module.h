@@ -61,6 +61,9 @@ struct gp_module {
 
 /* ---- using modules ---- */
 GP_API gp_tensor *gp_module_forward(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x);
+/* gp_relu(gp_module_forward(...)), as one op where the layer allows (GCN, and GraphConv with sum
+ * aggregation, on a dense input: the pre-activation is not kept); the same values and gradients. */
+GP_API gp_tensor *gp_module_forward_relu(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x);
 /* GP_E_UNSUPPORTED on the tape if the module cannot take sparse input. dropout in [0, 1). */
 GP_API gp_tensor *gp_module_forward_csr(gp_module *m, gp_tape *t, gp_graph *g, const gp_csr *x,
                                         float dropout);
