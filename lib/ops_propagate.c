@@ -28,11 +28,13 @@ static gp_status propagate_backward(gp_tape *t, gp_node *n)
     bool relu = n->i[0];
     int64_t rows = y->rows, din = x->cols, dout = y->cols;
     const float *dy = y->grad;
-    bool need_x = gp_i_needs_grad(x), need_w = gp_i_needs_grad(w);
-    float *gx = NULL, *gw = NULL;
-    bool assign_x = false, assign_w = false;
-    if (need_x && !(gx = gp_i_grad_acc(t, x, &assign_x))) return GP_E_NOMEM;
-    if (need_w && !(gw = gp_i_grad_acc(t, w, &assign_w))) return GP_E_NOMEM;
+    /* every gradient buffer first: the scratch allocated after them is handed back at the end */
+    float *gx = NULL, *gw = NULL, *gr = NULL, *gb = NULL;
+    bool assign_x = false, assign_w = false, assign_r = false, assign_b = false;
+    if (gp_i_needs_grad(x) && !(gx = gp_i_grad_acc(t, x, &assign_x))) return GP_E_NOMEM;
+    if (gp_i_needs_grad(w) && !(gw = gp_i_grad_acc(t, w, &assign_w))) return GP_E_NOMEM;
+    if (gp_i_needs_grad(w_root) && !(gr = gp_i_grad_acc(t, w_root, &assign_r))) return GP_E_NOMEM;
+    if (gp_i_needs_grad(bias) && !(gb = gp_i_grad_acc(t, bias, &assign_b))) return GP_E_NOMEM;
     size_t bytes = gp_i_mul_size((size_t)(rows * dout > 0 ? rows * dout : 1), sizeof(float));
     float *scratch = NULL; /* arena memory from here on is handed back at the end */
     if (relu) { /* dY masked by Y > 0: gp_relu's backward into a fresh gradient */
@@ -51,18 +53,10 @@ static gp_status propagate_backward(gp_tape *t, gp_node *n)
     if (w_root) { /* addmm's backward: x, then W_root, then the bias */
         if (gx) gp_i_gemm(false, true, rows, din, dout, 1.0f, dy, dout, w_root->data, dout, assign_x ? 0.0f : 1.0f, gx, din);
         assign_x = false;
-        if (gp_i_needs_grad(w_root)) {
-            bool assign;
-            float *gr = gp_i_grad_acc(t, w_root, &assign);
-            if (!gr) return GP_E_NOMEM;
-            gp_i_gemm(true, false, din, dout, rows, 1.0f, x->data, din, dy, dout, assign ? 0.0f : 1.0f, gr, dout);
-        }
+        if (gr) gp_i_gemm(true, false, din, dout, rows, 1.0f, x->data, din, dy, dout, assign_r ? 0.0f : 1.0f, gr, dout);
     }
-    if (gp_i_needs_grad(bias)) { /* column sums down the rows in float: gp_add's and addmm's bits */
-        bool assign;
-        float *gb = gp_i_grad_acc(t, bias, &assign);
-        if (!gb) return GP_E_NOMEM;
-        if (assign) memset(gb, 0, (size_t)dout * sizeof(float));
+    if (gb) { /* column sums down the rows in float: gp_add's and addmm's bits */
+        if (assign_b) memset(gb, 0, (size_t)dout * sizeof(float));
         for (int64_t i = 0; i < rows; i++)
             for (int64_t j = 0; j < dout; j++) gb[j] += dy[i * dout + j];
     }
