@@ -23,6 +23,7 @@
  * --save writes the model and PATH.meta both or neither (check_save_pair).
  * --preset topk-NAME sets Cangea et al.'s width and epochs, overridable (check_topk_preset).
  * --gnp-lr changes a GNP readout's training and nothing else (check_gnp_lr).
+ * --eval-batch-size changes no validation or test result; 0 is a usage error (check_eval_batch).
  * --final-runs R: each fold's accuracy is the mean of its R runs; without a grid run 1 is the
  * fold's ordinary run and the others differ; with a grid the runs are fresh trainings of the
  * selected configuration (runs 2.. of it alone); bad values are usage errors (check_final_runs).
@@ -318,6 +319,41 @@ static int check_gnp_lr(char *app)
     int rc = app_run(neg, false, out, sizeof out);
     if (rc != 2) return fprintf(stderr, "--gnp-lr -1: exit %d, expected 2\n", rc), 1;
     printf("--gnp-lr 0.2: GNP epoch-3 loss %.4f (%.4f without), mean readout unchanged (%.4f)\n", g1, g0, m1);
+    return 0;
+}
+
+/* --eval-batch-size only changes how many graphs are scored at once: the validation lines of
+ * every epoch (loss and accuracy) and the test accuracies are those of the default (256). */
+static int check_eval_batch(char *app)
+{
+    static char out[1 << 16], sig[2][1 << 14];
+    const char *sizes[2] = {"256", "7"};
+    const char *keys[] = {"val_loss ", "val_acc ", "test_acc ", "\"fold_acc\": ["};
+    for (int k = 0; k < 2; k++) {
+        char *argv_run[] = {app, "--dataset", "MUTAG", "--folds", "2", "--epochs", "4", "--patience", "0",
+                            "--hidden", "16", "--eval-batch-size", (char *)sizes[k], "--json", NULL};
+        if (app_run(argv_run, true, out, sizeof out) != 0)
+            return fprintf(stderr, "--eval-batch-size %s failed\n%s\n", sizes[k], out), 1;
+        /* the signature: every validation loss and accuracy, test accuracy and fold accuracy list */
+        size_t n = 0;
+        for (const char *q = out; *q; q++)
+            for (int j = 0; j < 4; j++) {
+                size_t len = strlen(keys[j]);
+                if (strncmp(q, keys[j], len) != 0) continue;
+                const char *v = q + len; /* a number, or the list up to its ']' */
+                while (*v && (j == 3 ? *v != ']' : (*v == '.' || (*v >= '0' && *v <= '9'))) && n + 2 < sizeof sig[k])
+                    sig[k][n++] = *v++;
+                sig[k][n++] = '|';
+            }
+        sig[k][n] = '\0';
+    }
+    if (strlen(sig[0]) < 40 || strcmp(sig[0], sig[1]) != 0)
+        return fprintf(stderr, "--eval-batch-size 7 changed the results:\n%s\n%s\n", sig[0], sig[1]), 1;
+    static char err[1 << 12];
+    char *bad[] = {app, "--dataset", "MUTAG", "--eval-batch-size", "0", "--quiet", NULL};
+    int rc = app_run(bad, false, err, sizeof err);
+    if (rc != 2) return fprintf(stderr, "--eval-batch-size 0: exit %d, expected 2\n", rc), 1;
+    printf("--eval-batch-size 7: the same validation and test results as 256 (%s)\n", sig[1]);
     return 0;
 }
 
@@ -640,6 +676,6 @@ int main(int argc, char **argv)
     if ((rc = app_run(argv_save, true, out, sizeof out)) != 2 || !strstr(out, "is not a writable directory"))
         return fprintf(stderr, "--save in a missing directory: exit %d, expected 2\n%s\n", rc, out), 1;
     return check_single_class(argv[1]) || check_save_pair(argv[1]) || check_grid(argv[1]) || check_fold_range(argv[1]) || check_resume(argv[1]) || check_blocks0(argv[1]) || check_json_name(argv[1]) ||
-           check_topk_preset(argv[1]) || check_gnp_lr(argv[1]) ||
+           check_topk_preset(argv[1]) || check_gnp_lr(argv[1]) || check_eval_batch(argv[1]) ||
            check_final_runs(argv[1]);
 }
