@@ -116,15 +116,6 @@ static gp_status add_norm(gp_module *m, gp_tensor **gamma, gp_tensor **beta, con
     return gp_module_add_param(m, beta, bname, 1, m->in_dim);
 }
 
-/* The dropout streams of a module tree, depth first (their number; at most cap stored). */
-static int module_rngs(gp_module *m, gp_rng **out, int cap, int k)
-{
-    if (k < cap) out[k] = &m->rng;
-    k++;
-    for (int c = 0; c < m->num_children; c++) k = module_rngs(m->children[c], out, cap, k);
-    return k;
-}
-
 static gp_status gpn_init(gp_module *m, void **state, const gp_pool_options *opt, gp_rng *rng,
                           int64_t *readout_dim, int64_t *node_dim)
 {
@@ -172,7 +163,7 @@ static gp_status gpn_init(gp_module *m, void **state, const gp_pool_options *opt
     gp_mlp_options mo = {GP_ACT_RELU, (float)s->dropout, GP_NORM_LAYER};
     GP_TRY(gp_mlp_new(&child, d, (int)s->parser_layers - 1, hidden, 1, &mo, rng));
     GP_TRY(add_child(m, &child, &s->parser));
-    s->num_parser_rngs = module_rngs(s->parser, s->parser_rngs, MAX_RNGS, 0);
+    gp_i_module_rngs(s->parser, s->parser_rngs, MAX_RNGS, &s->num_parser_rngs);
     if (s->num_parser_rngs > MAX_RNGS || s->parser->num_children < 1 || s->parser->children[0]->num_params < 1) {
         st = GP_ERR(GP_E_STATE, "gpn: unexpected parser module layout");
         goto fail;
@@ -186,7 +177,7 @@ static gp_status gpn_init(gp_module *m, void **state, const gp_pool_options *opt
         else GP_TRY(gp_mlp_new(&child, d, (int)s->ds_layers - 1, hidden, d, &dso, rng));
         GP_TRY(add_child(m, &child, k == 0 ? &s->ds_pre : &s->ds_post));
     }
-    s->num_pre_rngs = module_rngs(s->ds_pre, s->pre_rngs, MAX_RNGS, 0);
+    gp_i_module_rngs(s->ds_pre, s->pre_rngs, MAX_RNGS, &s->num_pre_rngs);
     if (s->num_pre_rngs > MAX_RNGS) {
         st = GP_ERR(GP_E_STATE, "gpn: unexpected DeepSets module layout");
         goto fail;

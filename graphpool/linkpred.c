@@ -1475,15 +1475,6 @@ static gp_status run_fingerprint(uint8_t out[32], const gp_linkpred_model *m, co
     return GP_OK;
 }
 
-/* The dropout streams of every module in the tree (depth first); *n counts, out may be NULL. */
-static void module_rngs(gp_rng **out, int *n, gp_module *mod)
-{
-    if (!mod) return;
-    if (out) out[*n] = &mod->rng;
-    (*n)++;
-    for (int c = 0; c < mod->num_children; c++) module_rngs(out, n, mod->children[c]);
-}
-
 /* The model's tensors without the constant records (options, data checksum): what training
  * changes, what the best epoch keeps and what a training state stores. */
 static void drop_records(gp_param_list *all, const gp_linkpred_model *m)
@@ -1590,8 +1581,8 @@ static gp_status fit(gp_linkpred_result *res, gp_linkpred_model *m, const gp_gra
     int first_epoch = 1;
     if (state_path) { /* continue from the state file when it holds this run, then save after every epoch */
         int nrngs = 1;
-        module_rngs(NULL, &nrngs, m->root);
-        module_rngs(NULL, &nrngs, tp.rep_root);
+        gp_i_module_rngs(m->root, NULL, 0, &nrngs);
+        gp_i_module_rngs(tp.rep_root, NULL, 0, &nrngs);
         rngs = gp_i_malloc((size_t)(nrngs + 1) * sizeof *rngs);
         if (!rngs) GP_TRY(GP_ERR(GP_E_NOMEM, "gp_linkpred_fit: out of memory"));
         for (int i = 0; i < params.count; i++) /* the state's moments follow all's first entries */
@@ -1601,8 +1592,8 @@ static gp_status fit(gp_linkpred_result *res, gp_linkpred_model *m, const gp_gra
                                 .count = ntrain, .rngs = rngs, .best_val = best_val, .max_epoch = o->epochs};
         rngs[ts.nrngs++] = &shuffle;
         if (tp.rep_root) rngs[ts.nrngs++] = &tp.rep_rng;
-        module_rngs(rngs, &ts.nrngs, m->root);
-        module_rngs(rngs, &ts.nrngs, tp.rep_root);
+        gp_i_module_rngs(m->root, rngs, nrngs + 1, &ts.nrngs);
+        gp_i_module_rngs(tp.rep_root, rngs, nrngs + 1, &ts.nrngs);
         GP_TRY(run_fingerprint(ts.fingerprint, m, observed, split, attr, &all));
         FILE *f = fopen(state_path, "rb");
         if (!f && errno != ENOENT)

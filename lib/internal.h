@@ -187,6 +187,9 @@ gp_node *gp_i_record(gp_tape *t, const gp_op_info *op, gp_tensor *out, int nin,
  * No effect unless p lies in the arena's current block (false then). */
 bool gp_i_arena_release_from(gp_arena *a, const void *p);
 void gp_i_tape_release_from(gp_tape *t, const void *p);
+/* The dropout streams of every module in m's tree, depth first (module.c): stored at out[*n]
+ * while *n < cap (out may be NULL: count only), *n counting them all; a NULL m adds none. */
+void gp_i_module_rngs(gp_module *m, gp_rng **out, int cap, int *n);
 /* Y = A (X W) [+ X W_root] + b (w_root, bias may be NULL), then ReLU if relu, as one op that
  * keeps neither X W nor the aggregate (ops_propagate.c): GCN (A = its normalised graph) and
  * GraphConv with sum aggregation; the bits of the ops it replaces. */

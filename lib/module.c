@@ -131,6 +131,14 @@ gp_tensor *gp_module_forward_relu(gp_module *m, gp_tape *t, gp_graph *g, gp_tens
     return gp_relu(t, gp_module_forward(m, t, g, x)); /* and every error message */
 }
 
+void gp_i_module_rngs(gp_module *m, gp_rng **out, int cap, int *n)
+{
+    if (!m) return;
+    if (out && *n < cap) out[*n] = &m->rng;
+    (*n)++;
+    for (int c = 0; c < m->num_children; c++) gp_i_module_rngs(m->children[c], out, cap, n);
+}
+
 bool gp_module_accepts_csr(const gp_module *m)
 {
     return m && m->ops->forward_csr;

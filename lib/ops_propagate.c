@@ -11,9 +11,9 @@
  * the aggregate are dead once Y is formed (no backward needs their values), but as ops' outputs
  * they stayed in the tape's arena until the step ended. Here T is allocated after Y and handed
  * back to the arena at once (gp_i_tape_release_from), the aggregate is formed in Y itself, and
- * T' in backward is also handed back: one n x d tensor per layer where there were three (DD,
- * GPN preset: 64 of the step's 325 MB of arena; docs/benchmarks.md, session 14), or four with
- * the ReLU (its input is dead too: its backward reads the output).
+ * T' in backward is also handed back: one n x d tensor per layer where there were three, or four
+ * with the ReLU (its input is dead too: its backward reads the output). DD peak RSS, GPN preset
+ * 526 -> 474 MB, top-k with GCN 401 -> 354 MB (docs/benchmarks.md, session 14).
  *
  * Graphs whose copies share one structure (implicit adjacency) go through the ops.
  */
