@@ -989,16 +989,37 @@ done:
 
 /* ---- option checks and --grid settings ---- */
 
-static bool options_valid(const options *o)
+/* The first option out of its range, described for the user ("--hidden must be 1..4096"), or
+ * NULL if all are in range. */
+static const char *option_out_of_range(const options *o)
 {
-    return o->hidden >= 1 && o->hidden <= MAX_WIDTH && o->blocks >= 0 && o->blocks <= MAX_BLOCKS &&
-           o->epochs >= 1 && o->batch >= 1 && o->eval_batch >= 1 && o->threads >= 1 && o->folds >= 2 && o->max_folds >= 0 &&
-           o->patience >= 0 &&
-           o->ratio > 0 && o->ratio <= 1 && o->dropout >= 0 && o->dropout < 1 && o->val_ratio >= 0 &&
-           o->val_ratio < 1 && o->lr > 0 && o->gnp_lr >= 0 && o->clip_norm >= 0 && o->warmup_epochs >= 0 &&
-           o->final_runs >= 1 && o->final_runs <= MAX_FINAL_RUNS &&
-           (!strcmp(o->jk, "sum") || !strcmp(o->jk, "last"));
+    static char msg[128];
+#define RANGE(cond, ...) \
+    if (!(cond)) return snprintf(msg, sizeof msg, __VA_ARGS__), msg
+    RANGE(o->hidden >= 1 && o->hidden <= MAX_WIDTH, "--hidden must be 1..%d (got %d)", MAX_WIDTH, o->hidden);
+    RANGE(o->blocks >= 0 && o->blocks <= MAX_BLOCKS, "--blocks must be 0..%d (got %d)", MAX_BLOCKS, o->blocks);
+    RANGE(o->epochs >= 1, "--epochs must be at least 1 (got %d)", o->epochs);
+    RANGE(o->batch >= 1, "--batch-size must be at least 1 (got %d)", o->batch);
+    RANGE(o->eval_batch >= 1, "--eval-batch-size must be at least 1 (got %d)", o->eval_batch);
+    RANGE(o->threads >= 1, "--threads must be at least 1 (got %d)", o->threads);
+    RANGE(o->folds >= 2, "--folds must be at least 2 (got %d)", o->folds);
+    RANGE(o->max_folds >= 0, "--max-folds must be at least 0 (got %d)", o->max_folds);
+    RANGE(o->patience >= 0, "--patience must be at least 0 (got %d)", o->patience);
+    RANGE(o->ratio > 0 && o->ratio <= 1, "--ratio must be in (0, 1] (got %g)", o->ratio);
+    RANGE(o->dropout >= 0 && o->dropout < 1, "--dropout must be in [0, 1) (got %g)", o->dropout);
+    RANGE(o->val_ratio >= 0 && o->val_ratio < 1, "--val-ratio must be in [0, 1) (got %g)", o->val_ratio);
+    RANGE(o->lr > 0, "--lr must be positive (got %g)", o->lr);
+    RANGE(o->gnp_lr >= 0, "--gnp-lr must be at least 0 (got %g)", o->gnp_lr);
+    RANGE(o->clip_norm >= 0, "--clip-norm must be at least 0 (got %g)", o->clip_norm);
+    RANGE(o->warmup_epochs >= 0, "--warmup-epochs must be at least 0 (got %d)", o->warmup_epochs);
+    RANGE(o->final_runs >= 1 && o->final_runs <= MAX_FINAL_RUNS, "--final-runs must be 1..%d (got %d)",
+          MAX_FINAL_RUNS, o->final_runs);
+    RANGE(!strcmp(o->jk, "sum") || !strcmp(o->jk, "last"), "--jk must be sum or last (got %s)", o->jk);
+#undef RANGE
+    return NULL;
 }
+
+static bool options_valid(const options *o) { return !option_out_of_range(o); }
 
 static bool parse_double(double *out, const char *s)
 {
@@ -1065,10 +1086,11 @@ static int check_grid(const options *o)
                 return 2;
             }
         }
-        if (!options_valid(&oc)) {
+        const char *range = option_out_of_range(&oc);
+        if (range) {
             char desc[512];
             grid_describe(&o->grid, i, desc, sizeof desc);
-            fprintf(stderr, "gp-graphclass: --grid: %s is out of range\n", desc);
+            fprintf(stderr, "gp-graphclass: --grid: %s is out of range: %s\n", desc, range);
             return 2;
         }
     }
@@ -1475,7 +1497,13 @@ int main(int argc, char **argv)
         for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
         return 2;
     }
-    if (optind < argc || (!o.dataset && !o.predict) || (o.predict && !o.load) || !options_valid(&o)) {
+    const char *range = option_out_of_range(&o);
+    if (range) {
+        fprintf(stderr, "gp-graphclass: %s\n", range);
+        for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+        return 2;
+    }
+    if (optind < argc || (!o.dataset && !o.predict) || (o.predict && !o.load)) {
         usage(stderr);
         return 2;
     }

@@ -273,23 +273,30 @@ static int parse_args(options *o, int argc, char **argv)
         return 2;
     }
     /* -1: not given (the layer's default); a given value must be in range */
-    if ((hidden != -1 && (hidden < 1 || hidden > MAX_WIDTH)) || (dropout != -1.0f && !(dropout >= 0.0f)) ||
-        (lr != -1.0f && !(lr > 0.0f))) {
-        fprintf(stderr, "gp-nodeclass: invalid option value (see --help)\n");
-        return 2;
-    }
     bool gat = strcmp(o->layer, "gat") == 0;
-    o->hidden = hidden > 0 ? hidden : gat ? 8 : 16;
-    o->dropout = dropout >= 0.0f ? dropout : gat ? 0.6f : 0.5f;
-    o->lr = lr > 0.0f ? lr : gat ? 0.005f : 0.01f;
+    o->hidden = hidden != -1 ? hidden : gat ? 8 : 16;
+    o->dropout = dropout != -1.0f ? dropout : gat ? 0.6f : 0.5f;
+    o->lr = lr != -1.0f ? lr : gat ? 0.005f : 0.01f;
     o->epochs = epochs;
-    if (o->epochs < 1 || o->threads < 1 || o->split < 0 || o->layers < 1 || o->layers > MAX_LAYERS ||
-        o->heads < 1 || o->heads > MAX_HEADS || o->out_heads < 1 || o->out_heads > MAX_HEADS ||
-        !(o->dropout < 1.0f) || !(o->attn_dropout >= 0.0f && o->attn_dropout < 1.0f) ||
-        !(o->weight_decay >= 0.0f)) {
-        fprintf(stderr, "gp-nodeclass: invalid option value (see --help)\n");
-        return 2;
+#define RANGE(cond, ...)                                    \
+    if (!(cond)) {                                          \
+        fprintf(stderr, "gp-nodeclass: " __VA_ARGS__);      \
+        return 2;                                           \
     }
+    RANGE(o->hidden >= 1 && o->hidden <= MAX_WIDTH, "--hidden must be 1..%d (got %d)\n", MAX_WIDTH, o->hidden);
+    RANGE(o->dropout >= 0.0f && o->dropout < 1.0f, "--dropout must be in [0, 1) (got %g)\n", (double)o->dropout);
+    RANGE(o->lr > 0.0f, "--lr must be positive (got %g)\n", (double)o->lr);
+    RANGE(o->epochs >= 1, "--epochs must be at least 1 (got %d)\n", o->epochs);
+    RANGE(o->threads >= 1, "--threads must be at least 1 (got %d)\n", o->threads);
+    RANGE(o->split >= 0, "--split must be at least 0 (got %d)\n", o->split);
+    RANGE(o->layers >= 1 && o->layers <= MAX_LAYERS, "--layers must be 1..%d (got %d)\n", MAX_LAYERS, o->layers);
+    RANGE(o->heads >= 1 && o->heads <= MAX_HEADS, "--heads must be 1..%d (got %d)\n", MAX_HEADS, o->heads);
+    RANGE(o->out_heads >= 1 && o->out_heads <= MAX_HEADS, "--out-heads must be 1..%d (got %d)\n", MAX_HEADS,
+          o->out_heads);
+    RANGE(o->attn_dropout >= 0.0f && o->attn_dropout < 1.0f, "--attn-dropout must be in [0, 1) (got %g)\n",
+          (double)o->attn_dropout);
+    RANGE(o->weight_decay >= 0.0f, "--weight-decay must be at least 0 (got %g)\n", (double)o->weight_decay);
+#undef RANGE
     return 0;
 }
 

@@ -670,6 +670,18 @@ int main(int argc, char **argv)
         if ((rc = app_run(argv_num, false, out, sizeof out)) != 2)
             return fprintf(stderr, "%s %s: exit %d, expected 2\n", bad_num[i][0], bad_num[i][1], rc), 1;
     }
+    /* a number out of its range names the option and its range, not the whole usage */
+    const char *range[][3] = {{"--hidden", "4097", "--hidden must be 1..4096 (got 4097)"},
+                              {"--eval-batch-size", "0", "--eval-batch-size must be at least 1 (got 0)"},
+                              {"--dropout", "1", "--dropout must be in [0, 1) (got 1)"},
+                              {"--folds", "1", "--folds must be at least 2 (got 1)"}};
+    for (int i = 0; i < 4; i++) {
+        char *argv_range[] = {argv[1], "--dataset", "MUTAG", (char *)range[i][0], (char *)range[i][1], "--quiet", NULL};
+        if ((rc = app_run(argv_range, true, out, sizeof out)) != 2 || !strstr(out, range[i][2]) ||
+            strstr(out, "Usage") || strstr(out, "usage"))
+            return fprintf(stderr, "%s %s: exit %d, expected 2 and '%s'\n%s\n", range[i][0], range[i][1], rc,
+                           range[i][2], out), 1;
+    }
     /* --save in a missing directory: refused before training (it failed after the last fold) */
     char *argv_save[] = {argv[1], "--dataset", "MUTAG", "--folds", "2", "--max-folds", "1", "--epochs", "1",
                          "--save", "/nonexistent-gp-dir/model", "--quiet", NULL};

@@ -69,7 +69,9 @@ int main(int argc, char **argv)
               check(argv[1], "notrain", NULL, NULL, 1, "split 0 has no training nodes") ||
               check(argv[1], "good", "--split", "3", 1, "has no split of that number") ||
               check(argv[1], "good", "--hidden", "4294967304", 2, "bad value '4294967304' for --hidden") ||
-              check(argv[1], "good", "--hidden", "5000", 2, "invalid option value") ||
+              check(argv[1], "good", "--hidden", "5000", 2, "--hidden must be 1..4096 (got 5000)") ||
+              check(argv[1], "good", "--dropout", "1", 2, "--dropout must be in [0, 1) (got 1)") ||
+              check(argv[1], "good", "--epochs", "0", 2, "--epochs must be at least 1 (got 0)") ||
               check(argv[1], "good", "--seed", "abc", 2, "bad value 'abc' for --seed") ||
               check(argv[1], "good", "--seed", "-1", 2, "bad value '-1' for --seed") ||
               check(argv[1], "good", "--seed", "7x", 2, "bad value '7x' for --seed");
