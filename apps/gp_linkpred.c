@@ -962,14 +962,31 @@ static bool output_path_ok(const char *opt, const char *path)
     return ok;
 }
 
-static bool parse_num(double *out, const char *s, double lo, double hi)
+/* The range of the last number option parsed, for the error message. */
+static struct {
+    double lo, hi;
+    bool integer;
+} wanted;
+
+static bool parse_number(double *out, const char *s, double lo, double hi, bool integer)
 {
     char *end;
     errno = 0;
+    wanted.lo = lo, wanted.hi = hi, wanted.integer = integer;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) return false;
+    if (errno || end == s || *end || !(v >= lo && v <= hi) || (integer && v != floor(v))) return false;
     *out = v;
     return true;
+}
+
+static bool parse_num(double *out, const char *s, double lo, double hi)
+{
+    return parse_number(out, s, lo, hi, false);
+}
+
+static bool parse_count(double *out, const char *s, double lo, double hi)
+{
+    return parse_number(out, s, lo, hi, true);
 }
 
 /* --seed: a decimal integer, digits only (strtoull alone would take "-1", " 7" or "7x"). */
@@ -1020,10 +1037,11 @@ int main(int argc, char **argv)
     for (int c; (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
         double v = 0;
         bool ok = true;
+        wanted.lo = 1, wanted.hi = 0; /* no range unless a number option sets one */
         switch (c) {
         case OPT_DATASET: a.dataset = optarg; break;
         case OPT_DATA_DIR: a.data_dir = optarg; break;
-        case OPT_SPLIT: ok = parse_num(&v, optarg, 1, 1000); a.split_k = (int)v; break;
+        case OPT_SPLIT: ok = parse_count(&v, optarg, 1, 1000); a.split_k = (int)v; break;
         case OPT_TEST_PERCENT:
             ok = parse_num(&v, optarg, 1, 99);
             if (ok && v != 10 && v != 50) {
@@ -1039,27 +1057,27 @@ int main(int argc, char **argv)
         case OPT_SEED: ok = parse_seed(&a.lp.seed, optarg); break;
         case OPT_METHOD: a.method = optarg; break;
         case OPT_COMPARE: a.compare_on = true; a.compare = optarg; break;
-        case OPT_EPOCHS: ok = parse_num(&v, optarg, 0, 100000); a.lp.epochs = (int)v; epochs_set = true; break;
+        case OPT_EPOCHS: ok = parse_count(&v, optarg, 0, 100000); a.lp.epochs = (int)v; epochs_set = true; break;
         case OPT_LR: ok = parse_num(&v, optarg, 1e-12, 10); a.lp.lr = (float)v; break;
-        case OPT_BATCH: ok = parse_num(&v, optarg, 1, 1e6); a.lp.batch_size = (int64_t)v; break;
-        case OPT_HOPS: ok = parse_num(&v, optarg, 1, 10); a.lp.hops = (int)v; hops_set = true; break;
-        case OPT_CAP: ok = parse_num(&v, optarg, 0, 1e9); a.lp.max_nodes_per_hop = (int64_t)v; cap_set = true; break;
-        case OPT_HIDDEN: ok = parse_num(&v, optarg, 1, 4096); a.lp.hidden = (int64_t)v; break;
-        case OPT_HEADS: ok = parse_num(&v, optarg, 1, 64); a.lp.heads = (int)v; break;
-        case OPT_WALK: ok = parse_num(&v, optarg, 1, 64); a.lp.walk_len = (int)v; break;
-        case OPT_LAYERS: ok = parse_num(&v, optarg, 1, 8); a.lp.gnn_layers = (int)v; break;
+        case OPT_BATCH: ok = parse_count(&v, optarg, 1, 1e6); a.lp.batch_size = (int64_t)v; break;
+        case OPT_HOPS: ok = parse_count(&v, optarg, 1, 10); a.lp.hops = (int)v; hops_set = true; break;
+        case OPT_CAP: ok = parse_count(&v, optarg, 0, 1e9); a.lp.max_nodes_per_hop = (int64_t)v; cap_set = true; break;
+        case OPT_HIDDEN: ok = parse_count(&v, optarg, 1, 4096); a.lp.hidden = (int64_t)v; break;
+        case OPT_HEADS: ok = parse_count(&v, optarg, 1, 64); a.lp.heads = (int)v; break;
+        case OPT_WALK: ok = parse_count(&v, optarg, 1, 64); a.lp.walk_len = (int)v; break;
+        case OPT_LAYERS: ok = parse_count(&v, optarg, 1, 8); a.lp.gnn_layers = (int)v; break;
         case OPT_DROPOUT: ok = parse_num(&v, optarg, 0, 0.99); a.lp.dropout = (float)v; break;
         case OPT_DRNL: a.lp.drnl = true; break;
         case OPT_BCE: a.lp.bce = true; break;
         case OPT_TORCH_INIT: a.lp.torch_init = true; break;
-        case OPT_THREADS: ok = parse_num(&v, optarg, 1, 1024); threads = (int)v; break;
+        case OPT_THREADS: ok = parse_count(&v, optarg, 1, 1024); threads = (int)v; break;
         case OPT_SAVE: a.save_model = optarg; break;
         case OPT_RESUME: a.resume = optarg; break;
         case OPT_LOAD: a.load_model = optarg; break;
         case OPT_PREDICT: a.predict = optarg; break;
-        case OPT_RECOMMEND: ok = parse_num(&v, optarg, 1, 1e9); a.recommend = (int)v; break;
+        case OPT_RECOMMEND: ok = parse_count(&v, optarg, 1, 1e9); a.recommend = (int)v; break;
         case OPT_FOR: a.for_node = optarg; break;
-        case OPT_MAXCAND: ok = parse_num(&v, optarg, 1, 1e12); a.max_candidates = (int64_t)v; break;
+        case OPT_MAXCAND: ok = parse_count(&v, optarg, 1, 1e12); a.max_candidates = (int64_t)v; break;
         case OPT_OUTPUT: a.output = optarg; break;
         case OPT_CURVE: a.curve = optarg; break;
         case OPT_JSON: a.json = true; break;
@@ -1070,7 +1088,10 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
         if (!ok) {
-            fprintf(stderr, "gp-linkpred: bad value '%s' for --%s\n", optarg, longopts[c - OPT_DATASET].name);
+            fprintf(stderr, "gp-linkpred: bad value '%s' for --%s", optarg, longopts[c - OPT_DATASET].name);
+            if (wanted.lo <= wanted.hi)
+                fprintf(stderr, " (%s from %g to %g)", wanted.integer ? "an integer" : "a number", wanted.lo, wanted.hi);
+            fputc('\n', stderr);
             return 2;
         }
     }

@@ -675,6 +675,9 @@ static void test_option_conflicts(void **state)
         {"--seed abc", "bad value 'abc' for --seed"},
         {"--seed -1", "bad value '-1' for --seed"},
         {"--seed 1.5", "bad value '1.5' for --seed"},
+        {"--hidden 0", "bad value '0' for --hidden (an integer from 1 to 4096)"},
+        {"--epochs 2.5", "bad value '2.5' for --epochs (an integer from 0 to 100000)"},
+        {"--dropout 1", "bad value '1' for --dropout (a number from 0 to 0.99)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char args[512];
