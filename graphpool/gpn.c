@@ -412,16 +412,23 @@ static gp_tensor *edge_scores(gpn_state *s, gp_tape *t, gp_tensor *g1, const int
  * tape and backward recomputes each chunk (the scorer's edge-wide temporaries were the largest
  * items of a GPN step on big graphs; DD: ~46 000 undirected edges per batch of 64, every level
  * kept until backward; on small batches the recomputation costs more than the memory is worth,
- * hence recompute=auto). */
+ * hence recompute=auto). The backward recomputes only the edges inside clusters: the gate is
+ * the only use of sigma with a gradient (skip_zero_grad). */
 typedef struct score_ctx {
     gpn_state *s;
     const int64_t *eu, *ev;
 } score_ctx;
 
-static gp_tensor *score_rows(void *ctx, gp_tape *t, gp_tensor *g1, int64_t k0, int64_t len)
+static gp_tensor *score_rows(void *ctx, gp_tape *t, gp_tensor *g1, int64_t k0, int64_t len,
+                             const int64_t *rows)
 {
     const score_ctx *c = ctx;
-    return edge_scores(c->s, t, g1, c->eu + k0, c->ev + k0, len);
+    if (!rows) return edge_scores(c->s, t, g1, c->eu + k0, c->ev + k0, len);
+    int64_t *eu = gp_tape_alloc(t, (size_t)(len > 0 ? len : 1) * sizeof *eu);
+    int64_t *ev = gp_tape_alloc(t, (size_t)(len > 0 ? len : 1) * sizeof *ev);
+    if (!eu || !ev) return NULL;
+    for (int64_t i = 0; i < len; i++) eu[i] = c->eu[rows[i]], ev[i] = c->ev[rows[i]];
+    return edge_scores(c->s, t, g1, eu, ev, len);
 }
 
 /* Recompute in this readout? Decided once, on the batch (level 0), for all levels. */
@@ -446,7 +453,7 @@ static gp_tensor *edge_scores_chunked(gpn_state *s, gp_tape *t, gp_tensor *g1, c
     *c = (score_ctx){s, eu, ev};
     gp_i_rowmap rm = {score_rows, c, g1, false, NULL, m, 1, 0, s->score_chunk,
                       s->parser_rngs, s->num_parser_rngs, s->parser_param, s->scratch,
-                      s->recompute_now};
+                      s->recompute_now, true};
     return gp_i_rowmap_run(t, &rm);
 }
 
@@ -461,10 +468,11 @@ static gp_tensor *deepsets(gp_tape *t, gp_module *mlp, gp_tensor *gamma, gp_tens
 
 /* sum over each cluster's members of DS_pre(g2_i), score_chunk nodes at a time (row map with a
  * scatter: with recompute, DS_pre's node-wide temporaries are not kept either). */
-static gp_tensor *pre_rows(void *ctx, gp_tape *t, gp_tensor *x, int64_t k0, int64_t len)
+static gp_tensor *pre_rows(void *ctx, gp_tape *t, gp_tensor *x, int64_t k0, int64_t len,
+                           const int64_t *rows)
 {
     gpn_state *s = ctx;
-    (void)k0, (void)len;
+    (void)k0, (void)len, (void)rows; /* a slice: x holds the rows */
     return deepsets(t, s->ds_pre, s->pre_gamma, s->pre_beta, x, s->ds_layers == 1);
 }
 
@@ -474,7 +482,7 @@ static gp_tensor *deepsets_pre_sum(gpn_state *s, gp_tape *t, gp_tensor *g2, cons
     if (!have_scratch(s, t)) return NULL;
     gp_i_rowmap rm = {pre_rows, s, g2, true, cluster, g2->rows, g2->cols, nc, s->score_chunk,
                       s->pre_rngs, s->num_pre_rngs, s->pre_gamma, s->scratch,
-                      s->recompute_now};
+                      s->recompute_now, false};
     return gp_i_rowmap_run(t, &rm);
 }
 

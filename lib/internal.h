@@ -196,8 +196,11 @@ void gp_i_module_rngs(gp_module *m, gp_rng **out, int cap, int *n);
 gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_tensor *w,
                                 gp_tensor *w_root, gp_tensor *bias, bool relu);
 /* A row map recomputed in backward (ops_recompute.c): Y = f(in) computed `chunk` rows at a
- * time on `scratch`, only Y (or its rows summed by `scatter`) kept on the tape. */
-typedef gp_tensor *(*gp_i_rowmap_fn)(void *ctx, gp_tape *t, gp_tensor *in, int64_t k0, int64_t len);
+ * time on `scratch`, only Y (or its rows summed by `scatter`) kept on the tape. f computes the
+ * rows [k0, k0 + len) of Y, or, when `rows` is not NULL, the len rows listed there (only with
+ * skip_zero_grad: the backward recomputes the rows whose gradient is not zero). */
+typedef gp_tensor *(*gp_i_rowmap_fn)(void *ctx, gp_tape *t, gp_tensor *in, int64_t k0, int64_t len,
+                                     const int64_t *rows);
 typedef struct gp_i_rowmap {
     gp_i_rowmap_fn f;        /* rows [k0, k0 + len) of Y from `in` (or from its rows k0.., slice) */
     void *ctx;               /* f's context: must stay valid until the tape is reset */
@@ -210,8 +213,15 @@ typedef struct gp_i_rowmap {
     gp_tensor *param;        /* one of f's parameters: the op is recorded whenever it trains */
     gp_tape *scratch;        /* for the chunks; must outlive the backward, used by one map at a time */
     bool recompute;          /* false: f runs once on all rows on the tape, kept */
+    bool skip_zero_grad;     /* recomputing: only rows with a nonzero output gradient (not slice;
+                                f must be row-wise, its dropout on chunk-shaped tensors) */
 } gp_i_rowmap;
 gp_tensor *gp_i_rowmap_run(gp_tape *t, const gp_i_rowmap *spec);
+/* Dropout on tape t then takes, for a tensor of `count` rows, rows rows[0..count) of the masks
+ * it would draw for `full_rows` rows (the same seed): a row map's backward recomputing some
+ * rows of a chunk gets the chunk's masks. rows NULL: off. */
+void gp_i_tape_set_row_subset(gp_tape *t, const int64_t *rows, int64_t count, int64_t full_rows);
+const int64_t *gp_i_tape_row_subset(const gp_tape *t, int64_t *count, int64_t *full_rows);
 /* out, or NULL if the tape is in error. */
 gp_tensor *gp_i_done(gp_tape *t, gp_tensor *out);
 /* Set the sticky error (first one wins) and the last-error message; returns st. */

@@ -196,7 +196,21 @@ static gp_tensor *dropout(gp_tape *t, gp_tensor *a, float p, gp_rng *rng, bool r
     unsigned char *keep = gp_tape_alloc(t, (size_t)(size > 0 ? size : 1));
     if (!keep) return NULL;
     float scale = 1.0f / (1.0f - p);
-    gp_i_dropout_mask(keep, size, p, gp_i_xoshiro_next(rng->s));
+    uint64_t seed = gp_i_xoshiro_next(rng->s);
+    int64_t count, full;
+    const int64_t *rows = gp_i_tape_row_subset(t, &count, &full);
+    if (!rows) {
+        gp_i_dropout_mask(keep, size, p, seed);
+    } else { /* rows of the masks of a full_rows-row tensor (a row map's backward) */
+        if (!GP_TAPE_CHECK(t, a->rows == count, "%s: %lld rows inside a row subset of %lld", name,
+                           (long long)a->rows, (long long)count))
+            return NULL;
+        int64_t cols = a->cols;
+        unsigned char *all = gp_tape_alloc(t, gp_i_mul_size((size_t)(full > 0 ? full : 1), (size_t)(cols > 0 ? cols : 1)));
+        if (!all) return NULL;
+        gp_i_dropout_mask(all, full * cols, p, seed);
+        for (int64_t i = 0; i < count; i++) memcpy(keep + i * cols, all + rows[i] * cols, (size_t)cols);
+    }
     const float *x = a->data;
     float *y = out->data;
     int nt = gp_i_threads();

@@ -17,6 +17,12 @@
  *
  * Dropout inside f replays: the given rng streams are saved before every chunk in the forward,
  * restored for the chunk's recomputation, and put back afterwards. Cost: one more forward of f.
+ *
+ * skip_zero_grad: a row whose output gradient is zero adds nothing to any gradient (f is
+ * row-wise), so the backward recomputes and back-propagates only the chunk's other rows: f gets
+ * their indices, and dropout on the scratch tape takes those rows of the masks it drew for the
+ * whole chunk (gp_i_tape_set_row_subset), the forward's masks. GPN's edge scores get a gradient
+ * only on edges inside clusters (~56 % on PROTEINS): a DD epoch 4.2-4.4 s -> 3.7 s.
  * With recompute off, f runs once on all rows on the caller's tape (recorded and kept, as
  * without a row map); on a tape that does not record the chunked forward is always used, which
  * bounds the temporaries (inference on large graphs). Used by GPN (graphpool/gpn.c) for its
@@ -89,14 +95,38 @@ static gp_status rowmap_backward(gp_tape *t, gp_node *n)
         int64_t len = chunk_len(s, k0);
         gp_tape_reset(sc);
         load_rngs(s->rngs, sv->before + c * s->num_rngs, s->num_rngs);
+        int64_t *rows = NULL, *local = NULL, count = len; /* the chunk's rows to recompute */
+        if (s->skip_zero_grad) {
+            rows = gp_tape_alloc(sc, (size_t)len * sizeof *rows);
+            local = gp_tape_alloc(sc, (size_t)len * sizeof *local);
+            if (!rows || !local) {
+                st = GP_E_NOMEM;
+                break;
+            }
+            count = 0;
+            for (int64_t r = 0; r < len; r++) {
+                const float *g = dout + (s->scatter ? s->scatter[k0 + r] : k0 + r) * s->cols;
+                bool nonzero = false;
+                for (int64_t j = 0; j < s->cols && !nonzero; j++) nonzero = g[j] != 0.0f;
+                if (nonzero) rows[count] = k0 + r, local[count] = r, count++;
+            }
+            if (count == 0) continue; /* no gradient reaches these rows: nothing to add */
+            if (count == len) rows = NULL; /* all of them: the plain recomputation */
+            else gp_i_tape_set_row_subset(sc, local, count, len);
+        }
         gp_tensor leaf = stand_in(s, k0, len, gin);
-        gp_tensor *part = s->f(s->ctx, sc, &leaf, k0, len);
-        const float *seed = s->scatter ? NULL : dout + k0 * s->cols;
-        if (part && s->scatter) {
-            float *g = gp_tape_alloc(sc, gp_i_mul_size((size_t)(len * s->cols), sizeof(float)));
+        gp_tensor *part = s->f(s->ctx, sc, &leaf, k0, count, rows);
+        gp_i_tape_set_row_subset(sc, NULL, 0, 0);
+        if (part && !part_ok(sc, s, part, count)) part = NULL;
+        const float *seed = s->scatter || rows ? NULL : dout + k0 * s->cols;
+        if (part && !seed) { /* the gradient rows of the recomputed rows, gathered */
+            float *g = gp_tape_alloc(sc, gp_i_mul_size((size_t)(count * s->cols), sizeof(float)));
             if (g)
-                for (int64_t r = 0; r < len; r++)
-                    memcpy(g + r * s->cols, dout + s->scatter[k0 + r] * s->cols, (size_t)s->cols * sizeof(float));
+                for (int64_t i = 0; i < count; i++) {
+                    int64_t k = rows ? rows[i] : k0 + i;
+                    memcpy(g + i * s->cols, dout + (s->scatter ? s->scatter[k] : k) * s->cols,
+                           (size_t)s->cols * sizeof(float));
+                }
             seed = g;
         }
         st = part && seed ? gp_tape_backward_from(sc, part, seed) : gp_tape_status(sc);
@@ -112,7 +142,7 @@ static const gp_op_info rowmap_op = {"rowmap_recomputed", rowmap_backward};
  * a row map). */
 static gp_tensor *rowmap_kept(gp_tape *t, const gp_i_rowmap *s)
 {
-    gp_tensor *y = s->f(s->ctx, t, s->in, 0, s->rows);
+    gp_tensor *y = s->f(s->ctx, t, s->in, 0, s->rows, NULL);
     if (!y || !part_ok(t, s, y, s->rows)) return NULL;
     return s->scatter ? gp_scatter_add_rows(t, y, s->scatter, s->num_out) : y;
 }
@@ -124,6 +154,7 @@ gp_tensor *gp_i_rowmap_run(gp_tape *t, const gp_i_rowmap *spec)
     if (!GP_TAPE_CHECK(t, spec->f && spec->chunk >= 1 && spec->rows >= 0 && spec->cols >= 0 &&
                               spec->num_rngs >= 0 && spec->num_rngs <= MAX_RNGS &&
                               (!spec->slice || spec->in->rows == spec->rows) &&
+                              !(spec->slice && spec->skip_zero_grad) &&
                               (!spec->recompute || spec->scratch),
                        "row map: bad arguments"))
         return NULL;
@@ -144,7 +175,7 @@ gp_tensor *gp_i_rowmap_run(gp_tape *t, const gp_i_rowmap *spec)
         gp_tape_reset(sc);
         save_rngs(before + c * s->num_rngs, s->rngs, s->num_rngs);
         gp_tensor leaf = stand_in(s, k0, len, NULL);
-        gp_tensor *part = s->f(s->ctx, sc, &leaf, k0, len);
+        gp_tensor *part = s->f(s->ctx, sc, &leaf, k0, len, NULL);
         if (!part) {
             gp_status cst = gp_tape_status(sc);
             GP_TAPE_FAIL(t, cst, "%s", gp_last_error_message());

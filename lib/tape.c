@@ -42,6 +42,8 @@ struct gp_tape {
     size_t owned_cap, owned_count;
     grad_buf *spare; /* released gradient buffers */
     size_t spare_count, spare_cap;
+    const int64_t *subset_rows; /* gp_i_tape_set_row_subset: dropout masks are these rows... */
+    int64_t subset_count, subset_full; /* ...of the masks of a subset_full-row tensor */
 };
 
 gp_status gp_tape_new(gp_tape **out)
@@ -80,12 +82,27 @@ void gp_tape_reset(gp_tape *t)
     t->spare_count = 0;
     t->count = 0;
     t->error = GP_OK;
+    gp_i_tape_set_row_subset(t, NULL, 0, 0);
 }
 
 void gp_tape_set_training(gp_tape *t, bool training) { t->training = training; }
 bool gp_tape_training(const gp_tape *t) { return t->training; }
 bool gp_i_training(const gp_tape *t) { return t->training; }
 void gp_tape_set_recording(gp_tape *t, bool recording) { t->recording = recording; }
+
+void gp_i_tape_set_row_subset(gp_tape *t, const int64_t *rows, int64_t count, int64_t full_rows)
+{
+    t->subset_rows = rows;
+    t->subset_count = rows ? count : 0;
+    t->subset_full = rows ? full_rows : 0;
+}
+
+const int64_t *gp_i_tape_row_subset(const gp_tape *t, int64_t *count, int64_t *full_rows)
+{
+    *count = t->subset_count;
+    *full_rows = t->subset_full;
+    return t->subset_rows;
+}
 bool gp_tape_recording(const gp_tape *t) { return t->recording; }
 gp_status gp_tape_status(const gp_tape *t) { return t->error; }
 gp_arena *gp_tape_arena(gp_tape *t) { return t->arena; }
