@@ -130,6 +130,62 @@ static void scatter_product(float *dst, const int64_t *idx, const float *dy, con
     }
 }
 
+/* The sources of each row of a scatter, in ascending order: the k with idx[k] == v are
+ * src[start[v] .. start[v + 1]) (a stable counting sort). false on out of memory. */
+static bool sources_by_row(gp_tape *t, const int64_t *idx, int64_t n, int64_t rows, int64_t **start,
+                           int64_t **src)
+{
+    *start = gp_tape_alloc(t, (size_t)(rows + 1) * sizeof **start);
+    *src = gp_tape_alloc(t, (size_t)(n > 0 ? n : 1) * sizeof **src);
+    if (!*start || !*src) return false;
+    int64_t *st = *start;
+    memset(st, 0, (size_t)(rows + 1) * sizeof *st);
+    for (int64_t k = 0; k < n; k++) st[idx[k] + 1]++;
+    for (int64_t v = 0; v < rows; v++) st[v + 1] += st[v];
+    int64_t *fill = gp_tape_alloc(t, (size_t)(rows > 0 ? rows : 1) * sizeof *fill);
+    if (!fill) return false;
+    memcpy(fill, st, (size_t)rows * sizeof *fill);
+    for (int64_t k = 0; k < n; k++) (*src)[fill[idx[k]]++] = k;
+    return true;
+}
+
+/* One or two term lists of gather_mul's backward into dst (rows x cols): the terms
+ * dst_{idx[k]} += dy_k * other_{oidx[k]} of list 0 for k in order, then those of list 1 (NULL:
+ * none; a and b the same tensor). With threads the rows of dst are split: each row takes its
+ * terms of list 0 in ascending k, then list 1's, which is the serial order of its additions, so
+ * the bits do not depend on the thread count. */
+typedef struct product_terms {
+    const int64_t *idx, *oidx;
+    const float *other;
+} product_terms;
+
+static gp_status scatter_products(gp_tape *t, float *dst, int64_t rows, const float *dy, int64_t n,
+                                  int64_t cols, const product_terms *l0, const product_terms *l1)
+{
+    int nt = gp_i_threads();
+    if (nt < 2 || n * cols <= GP_PAR_MIN_WORK) {
+        scatter_product(dst, l0->idx, dy, l0->other, l0->oidx, n, cols);
+        if (l1) scatter_product(dst, l1->idx, dy, l1->other, l1->oidx, n, cols);
+        return GP_OK;
+    }
+    const product_terms *lists[2] = {l0, l1};
+    int64_t *start[2] = {NULL, NULL}, *src[2] = {NULL, NULL};
+    int nl = l1 ? 2 : 1;
+    for (int l = 0; l < nl; l++)
+        if (!sources_by_row(t, lists[l]->idx, n, rows, &start[l], &src[l])) return GP_E_NOMEM;
+    GP_I_PARALLEL_FOR(true,
+    for (int64_t v = 0; v < rows; v++) {
+        float *d = dst + v * cols;
+        for (int l = 0; l < nl; l++)
+            for (int64_t q = start[l][v]; q < start[l][v + 1]; q++) {
+                int64_t k = src[l][q];
+                const float *g = dy + k * cols, *o = lists[l]->other + lists[l]->oidx[k] * cols;
+                for (int64_t c = 0; c < cols; c++) d[c] += g[c] * o[c];
+            }
+    });
+    return GP_OK;
+}
+
 static gp_status gather_mul_backward(gp_tape *t, gp_node *n)
 {
     gp_tensor *a = n->in[0], *b = n->in[1];
@@ -139,17 +195,14 @@ static gp_status gather_mul_backward(gp_tape *t, gp_node *n)
     /* a's terms first, then b's: the order of the unfused ops when b's gather is recorded
      * first (as gcc evaluates gp_mul(t, gp_gather_rows(a..), gp_gather_rows(b..)): right to
      * left), which matters when a and b are one tensor */
-    if (gp_i_needs_grad(a)) {
-        float *ga = gp_i_grad(t, a);
-        if (!ga) return GP_E_NOMEM;
-        scatter_product(ga, ia, dy, b->data, ib, m, cols);
-    }
-    if (gp_i_needs_grad(b)) {
-        float *gb = gp_i_grad(t, b);
-        if (!gb) return GP_E_NOMEM;
-        scatter_product(gb, ib, dy, a->data, ia, m, cols);
-    }
-    return GP_OK;
+    product_terms ta = {ia, ib, b->data}, tb = {ib, ia, a->data};
+    float *ga = NULL, *gb = NULL;
+    if (gp_i_needs_grad(a) && !(ga = gp_i_grad(t, a))) return GP_E_NOMEM;
+    if (gp_i_needs_grad(b) && !(gb = gp_i_grad(t, b))) return GP_E_NOMEM;
+    if (ga && ga == gb) return scatter_products(t, ga, a->rows, dy, m, cols, &ta, &tb);
+    gp_status st = ga ? scatter_products(t, ga, a->rows, dy, m, cols, &ta, NULL) : GP_OK;
+    if (st == GP_OK && gb) st = scatter_products(t, gb, b->rows, dy, m, cols, &tb, NULL);
+    return st;
 }
 
 static const gp_op_info gather_mul_op = {"gather_mul", gather_mul_backward};

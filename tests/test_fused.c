@@ -328,6 +328,70 @@ static gp_tensor *passthrough_forward(gp_tape *t, gp_tensor **in, void *ctx)
     return gp_add(t, gp_add(t, d, e), gp_mul(t, v, v));
 }
 
+/* gather_mul's backward above the parallel threshold: rows of the gradient split over the threads,
+ * each summing its terms in the serial order (a's, then b's, ascending k), so 1 and 2 threads
+ * give the same bits; against a naive double-precision scatter. One tensor (as in GPN) and two. */
+static void gather_mul_grads(bool same, int threads, float *ga, float *gb, int64_t rows, int64_t m,
+                             int64_t cols, const int64_t *ia, const int64_t *ib, gp_tensor *a,
+                             gp_tensor *b, const float *r)
+{
+    gp_set_threads(threads);
+    gp_tape *t = gc_tape();
+    gp_tensor_zero_grad(a);
+    gp_tensor_zero_grad(b);
+    gp_tensor *y = gp_gather_mul(t, a, ia, same ? a : b, ib, m);
+    assert_non_null(y);
+    assert_int_equal(gp_tape_backward_from(t, y, r), GP_OK);
+    memcpy(ga, a->grad, sizeof(float) * (size_t)(rows * cols));
+    if (!same) memcpy(gb, b->grad, sizeof(float) * (size_t)(rows * cols));
+    gp_tape_free(&t);
+    gp_set_threads(1);
+}
+
+static void test_gather_mul_threads(void **state)
+{
+    (void)state;
+    enum { ROWS = 700, M = 3000, C = 96 }; /* M x C above GP_PAR_MIN_WORK */
+    gp_rng rng;
+    gp_rng_seed(&rng, 8);
+    gp_tensor *a = gc_param(&rng, "a", ROWS, C, -1, 1), *b = gc_param(&rng, "b", ROWS, C, -1, 1);
+    int64_t *ia = malloc(M * sizeof *ia), *ib = malloc(M * sizeof *ib);
+    float *r = malloc(M * C * sizeof *r);
+    for (int k = 0; k < M; k++) /* skewed: some rows take many terms, some none */
+        ia[k] = (int64_t)(gp_rng_uniform(&rng) * gp_rng_uniform(&rng) * ROWS), ib[k] = (int64_t)(gp_rng_uniform(&rng) * ROWS);
+    for (int i = 0; i < M * C; i++) r[i] = gp_rng_uniform(&rng) - 0.5f;
+    float *g[2][2];
+    double *want = malloc(2 * ROWS * C * sizeof *want);
+    for (int same = 1; same >= 0; same--) {
+        for (int k = 0; k < 2; k++) {
+            g[k][0] = malloc(ROWS * C * sizeof(float));
+            g[k][1] = malloc(ROWS * C * sizeof(float));
+            gather_mul_grads(same, k + 1, g[k][0], g[k][1], ROWS, M, C, ia, ib, a, b, r);
+        }
+        memset(want, 0, 2 * ROWS * C * sizeof *want);
+        double *wa = want, *wb = same ? want : want + ROWS * C;
+        const float *bd = same ? a->data : b->data;
+        for (int k = 0; k < M; k++)
+            for (int c = 0; c < C; c++) {
+                wa[ia[k] * C + c] += (double)r[k * C + c] * bd[ib[k] * C + c];
+                wb[ib[k] * C + c] += (double)r[k * C + c] * a->data[ia[k] * C + c];
+            }
+        assert_memory_equal(g[0][0], g[1][0], ROWS * C * sizeof(float));
+        assert_close("gather_mul dA", g[0][0], want, ROWS * C, 1e-5);
+        if (!same) {
+            assert_memory_equal(g[0][1], g[1][1], ROWS * C * sizeof(float));
+            assert_close("gather_mul dB", g[0][1], want + ROWS * C, ROWS * C, 1e-5);
+        }
+        for (int k = 0; k < 2; k++) free(g[k][0]), free(g[k][1]);
+    }
+    free(want);
+    free(r);
+    free(ia);
+    free(ib);
+    gp_tensor_free(&a);
+    gp_tensor_free(&b);
+}
+
 static void test_passthrough_gradients(void **state)
 {
     (void)state;
@@ -619,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_relu_dropout_eval_and_errors),
         cmocka_unit_test(test_dropout_mask_threads),
         cmocka_unit_test(test_gather_mul),
+        cmocka_unit_test(test_gather_mul_threads),
         cmocka_unit_test(test_passthrough_gradients),
         cmocka_unit_test(test_segment_extremum),
         cmocka_unit_test(test_segment_max_mean),
