@@ -416,7 +416,8 @@ static void model_release(model *md)
 typedef struct run_ctx {
     const options *o;
     const gp_graph_dataset *ds;
-    const float *x;
+    const node_features *fs; /* the input features, written per batch from ix */
+    const node_features_index *ix;
     int64_t dim;
     gp_tape *tape;
 } run_ctx;
@@ -425,8 +426,7 @@ static gp_tensor *batch_features(gp_tape *t, const run_ctx *c, const gp_minibatc
 {
     gp_tensor *x = gp_tape_tensor(t, info->num_nodes, c->dim);
     if (!x) return NULL;
-    for (int64_t i = 0; i < info->num_nodes; i++)
-        memcpy(x->data + i * c->dim, c->x + info->nodes[i] * c->dim, (size_t)c->dim * sizeof(float));
+    node_features_rows(x->data, c->fs, c->ix, c->ds, info->nodes, info->num_nodes);
     return x;
 }
 
@@ -1279,7 +1279,8 @@ static int predict(const options *o_in)
     int rc = 1;
     model md;
     memset(&md, 0, sizeof md);
-    float *x = NULL, *probs = NULL;
+    node_features_index ix = {0};
+    float *probs = NULL;
     gp_tape *t = NULL;
     FILE *out = stdout;
     app_output outf = {0}; /* --output (app_output.c: written whole or not at all) */
@@ -1288,7 +1289,7 @@ static int predict(const options *o_in)
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error_message());
         goto done;
     }
-    if (!(x = node_features_build(&fs, ds))) goto done;
+    if (node_features_index_build(&ix, &fs, ds) != 0) goto done;
     if (model_new(&md, &o, mt.pool, fs.dim, mt.num_classes, 1) != GP_OK ||
         gp_module_load(md.root, o.load) != GP_OK || gp_tape_new(&t) != GP_OK) {
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error_message());
@@ -1298,7 +1299,7 @@ static int predict(const options *o_in)
     probs = malloc((size_t)(ds->num_graphs * mt.num_classes + 1) * sizeof(float));
     if (!idx || !probs) goto done;
     for (int64_t i = 0; i < ds->num_graphs; i++) idx[i] = i;
-    run_ctx c = {&o, ds, x, fs.dim, t};
+    run_ctx c = {&o, ds, &fs, &ix, fs.dim, t};
     double loss, acc;
     if (evaluate(&loss, &acc, probs, &md, &c, ds->num_graphs, idx) != GP_OK) {
         fprintf(stderr, "gp-graphclass: %s\n", gp_last_error_message());
@@ -1332,7 +1333,7 @@ done:
     }
     free(idx);
     free(probs);
-    free(x);
+    node_features_index_free(&ix);
     free(where);
     model_free(&md);
     gp_tape_free(&t);
@@ -1573,7 +1574,7 @@ int main(int argc, char **argv)
     gp_graph_dataset *ds = NULL;
     gp_cv_folds *folds = NULL;
     gp_tape *tape = NULL;
-    float *x = NULL;
+    node_features_index ix = {0};
     char *where = NULL;
     node_features fs;
     memset(&fs, 0, sizeof fs);
@@ -1595,7 +1596,7 @@ int main(int argc, char **argv)
     rc = 1;
     char feat_name[64];
     node_features_name(fs.parts, feat_name, sizeof feat_name);
-    if (!(x = node_features_build(&fs, ds))) goto done;
+    if (node_features_index_build(&ix, &fs, ds) != 0) goto done;
     gp_status st;
     if (o.fold_files) {
         char dir[4096];
@@ -1651,7 +1652,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "gp-graphclass: --resume %s: %d of %d fold run(s) logged (%d line(s) of other runs)\n",
                     o.resume, logged, o.num_pools * nf, log.other_keys);
     }
-    run_ctx ctx = {&o, ds, x, fs.dim, tape};
+    run_ctx ctx = {&o, ds, &fs, &ix, fs.dim, tape};
     for (int pi = 0; pi < o.num_pools; pi++) {
         for (int j = 0; j < nf; j++) {
             model md;
@@ -1788,7 +1789,7 @@ done:
     fold_log_close(&log);
     free(acc);
     free(fr);
-    free(x);
+    node_features_index_free(&ix);
     free(where);
     node_features_free(&fs);
     gp_tape_free(&tape);

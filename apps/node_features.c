@@ -117,47 +117,70 @@ int node_features_choose(node_features *fs, const gp_graph_dataset *ds, const ch
     return 0;
 }
 
-float *node_features_build(const node_features *fs, const gp_graph_dataset *ds)
+int node_features_index_build(node_features_index *ix, const node_features *fs, const gp_graph_dataset *ds)
 {
+    memset(ix, 0, sizeof *ix);
     if ((fs->parts & NF_ATTR) && ds->num_node_attr != fs->num_attr) {
         fprintf(stderr, "gp-graphclass: %lld node attributes, the model expects %lld\n",
                 (long long)ds->num_node_attr, (long long)fs->num_attr);
-        return NULL;
+        return 1;
     }
     if ((fs->parts & NF_LABELS) && !ds->node_labels) {
         fprintf(stderr, "gp-graphclass: the dataset has no node labels\n");
-        return NULL;
+        return 1;
     }
-    float *x = calloc((size_t)(ds->num_nodes > 0 ? ds->num_nodes : 1) * (size_t)fs->dim, sizeof(float));
-    if (!x) {
+    size_t n = (size_t)(ds->num_nodes > 0 ? ds->num_nodes : 1);
+    ix->label_col = malloc(n * sizeof *ix->label_col);
+    ix->degree = malloc(n * sizeof *ix->degree);
+    if (!ix->label_col || !ix->degree) {
+        node_features_index_free(ix);
         fprintf(stderr, "gp-graphclass: out of memory for the node features\n");
-        return NULL;
+        return 1;
     }
     for (int64_t gi = 0; gi < ds->num_graphs; gi++)
         for (int64_t j = 0; j < gp_graph_nodes(ds->graphs[gi]); j++) {
-            int64_t v = ds->node_ptr[gi] + j;
-            float *row = x + v * fs->dim;
-            int64_t d = node_degree(ds, gi, j);
+            int64_t v = ds->node_ptr[gi] + j, c = -1;
             if (fs->parts & NF_LABELS) {
                 int64_t val = ds->node_label_values ? ds->node_label_values[ds->node_labels[v]] : ds->node_labels[v];
-                int64_t c;
                 for (c = 0; c < fs->num_label_values && fs->label_values[c] != val; c++) {}
-                if (c < fs->num_label_values) row[c] = 1.0f; /* unseen label: all zeros */
-                row += fs->num_label_values;
+                if (c == fs->num_label_values) c = -1; /* unseen label: all zeros */
             }
-            if (fs->parts & NF_ATTR) {
-                for (int64_t a = 0; a < fs->num_attr; a++)
-                    row[a] = (float)((ds->node_attr[v * fs->num_attr + a] - fs->attr_mean[a]) / fs->attr_std[a]);
-                row += fs->num_attr;
-            }
-            if (fs->parts & NF_DEGREE) {
-                row[d < fs->max_degree ? d : fs->max_degree] = 1.0f;
-                row += fs->max_degree + 1;
-            }
-            if (fs->parts & NF_DEGREE_NORM) *row++ = (float)(((double)d - fs->deg_mean) / fs->deg_std);
-            if (fs->parts & NF_ONES) *row = 1.0f;
+            ix->label_col[v] = c;
+            ix->degree[v] = node_degree(ds, gi, j);
         }
-    return x;
+    return 0;
+}
+
+void node_features_rows(float *out, const node_features *fs, const node_features_index *ix,
+                        const gp_graph_dataset *ds, const int64_t *nodes, int64_t count)
+{
+    memset(out, 0, (size_t)(count * fs->dim) * sizeof(float));
+    for (int64_t i = 0; i < count; i++) {
+        int64_t v = nodes[i], d = ix->degree[v];
+        float *row = out + i * fs->dim;
+        if (fs->parts & NF_LABELS) {
+            if (ix->label_col[v] >= 0) row[ix->label_col[v]] = 1.0f;
+            row += fs->num_label_values;
+        }
+        if (fs->parts & NF_ATTR) {
+            for (int64_t a = 0; a < fs->num_attr; a++)
+                row[a] = (float)((ds->node_attr[v * fs->num_attr + a] - fs->attr_mean[a]) / fs->attr_std[a]);
+            row += fs->num_attr;
+        }
+        if (fs->parts & NF_DEGREE) {
+            row[d < fs->max_degree ? d : fs->max_degree] = 1.0f;
+            row += fs->max_degree + 1;
+        }
+        if (fs->parts & NF_DEGREE_NORM) *row++ = (float)(((double)d - fs->deg_mean) / fs->deg_std);
+        if (fs->parts & NF_ONES) *row = 1.0f;
+    }
+}
+
+void node_features_index_free(node_features_index *ix)
+{
+    free(ix->label_col);
+    free(ix->degree);
+    ix->label_col = ix->degree = NULL;
 }
 
 void node_features_free(node_features *fs)

@@ -49,9 +49,21 @@ int64_t node_features_dim(const node_features *fs);
  * with a message for a bad mode or a part the dataset lacks, or 1 when out of memory. */
 int node_features_choose(node_features *fs, const gp_graph_dataset *ds, const char *mode);
 
-/* Features of ds as chosen by fs (num_nodes x fs->dim, malloc), or NULL with a message (attribute
- * width differs, no node labels, out of memory). Label values not in fs give an all-zero one-hot. */
-float *node_features_build(const node_features *fs, const gp_graph_dataset *ds);
+/* What the feature rows of ds's nodes are made from, per node: the one-hot label column (-1: the
+ * label value is not in fs) and the degree. Rows are written per batch (node_features_rows), not
+ * kept for the whole dataset: a dense num_nodes x dim matrix was 137 MB on DD with labels +
+ * degree. 0, or 1 with a message (attribute width differs, no node labels, out of memory). */
+typedef struct node_features_index {
+    int64_t *label_col;
+    int64_t *degree;
+} node_features_index;
+int node_features_index_build(node_features_index *ix, const node_features *fs, const gp_graph_dataset *ds);
+
+/* The feature rows (count x fs->dim, row-major) of the dataset's nodes nodes[0..count). */
+void node_features_rows(float *out, const node_features *fs, const node_features_index *ix,
+                        const gp_graph_dataset *ds, const int64_t *nodes, int64_t count);
+
+void node_features_index_free(node_features_index *ix);
 
 void node_features_free(node_features *fs);
 

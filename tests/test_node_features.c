@@ -72,8 +72,11 @@ static void test_columns(void **state)
     assert_int_equal(fs.parts, 31);
     assert_int_equal(fs.max_degree, 2);
     assert_int_equal(fs.dim, 4 + 2 + 3 + 1 + 1);
-    float *x = node_features_build(&fs, d);
-    assert_non_null(x);
+    node_features_index ix;
+    assert_int_equal(node_features_index_build(&ix, &fs, d), 0);
+    float x[9 * 11];
+    int64_t all[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+    node_features_rows(x, &fs, &ix, d, all, 9);
     static const int label_col[9] = {1, 0, 1, 2, 2, 0, 0, 1, 3}; /* values 3 5 7 9 -> columns 0..3 */
     static const int degree[9] = {2, 2, 2, 1, 2, 2, 2, 2, 2};
     static const double a0[9] = {1.5, -1, 3, 5, 7, 9, 11, 13, 15}, a1[9] = {2, 0.25, 4, 6, 8, 10, 12, 14, 16};
@@ -91,7 +94,12 @@ static void test_columns(void **state)
         assert_float_equal(row[9], degree[v] == 2 ? 1 / sqrt(8.0) : -sqrt(8.0), 1e-5);
         assert_float_equal(row[10], 1.0f, 0.0f);
     }
-    free(x);
+    /* any subset of nodes, in any order, gets the same rows (rows are written per batch) */
+    int64_t some[3] = {8, 3, 0};
+    float y[3 * 11];
+    node_features_rows(y, &fs, &ix, d, some, 3);
+    for (int i = 0; i < 3; i++) assert_memory_equal(y + i * 11, x + some[i] * 11, 11 * sizeof(float));
+    node_features_index_free(&ix);
     node_features_free(&fs);
 
     /* "all" on a dataset with labels and attributes: labels+attr+degree; "auto": labels */
@@ -130,7 +138,8 @@ static void test_missing_parts(void **state)
     gp_graph_dataset *full = read_tu(tiny);
     d = read_tu(tiny_bare);
     assert_int_equal(node_features_choose(&fs, full, "labels"), 0);
-    assert_null(node_features_build(&fs, d));
+    node_features_index ix;
+    assert_int_equal(node_features_index_build(&ix, &fs, d), 1);
     node_features_free(&fs);
     gp_graph_dataset_free(&d);
     gp_graph_dataset_free(&full);
