@@ -400,11 +400,15 @@ static gp_tensor *gnn1(gp_module *m, gpn_state *s, gp_tape *t, gp_graph *g, gp_t
     return gp_layer_norm(t, gp_add(t, h, y), s->gnn_gamma, s->gnn_beta, 1e-5f);
 }
 
+/* sigma(parser(g1_u * g1_v)) per edge; the parser's first layer and the product run as one op
+ * that keeps no products and back-propagates only the edges with a gradient (those inside
+ * clusters: the gate is sigma's only use with a gradient); the same forward bits as
+ * gp_gather_mul followed by the parser's own forward. */
 static gp_tensor *edge_scores(gpn_state *s, gp_tape *t, gp_tensor *g1, const int64_t *eu,
                               const int64_t *ev, int64_t m)
 {
-    gp_tensor *prod = gp_gather_mul(t, g1, eu, g1, ev, m); /* g1_u * g1_v without copies */
-    return gp_sigmoid(t, gp_module_forward(s->parser, t, NULL, prod));
+    gp_tensor *z = gp_i_linear_gather_mul(s->parser->children[0], t, g1, eu, ev, m);
+    return gp_sigmoid(t, gp_i_stack_forward_after_first(s->parser, t, NULL, z));
 }
 
 /* Edge scores, computed score_chunk edges at a time (gp_i_rowmap_run, lib/ops_recompute.c):

@@ -195,6 +195,18 @@ void gp_i_module_rngs(gp_module *m, gp_rng **out, int cap, int *n);
  * GraphConv with sum aggregation; the bits of the ops it replaces. */
 gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_tensor *w,
                                 gp_tensor *w_root, gp_tensor *bias, bool relu);
+/* Indices idx[0..n) all in [0, limit), else the tape fails (GP_E_RANGE, naming op). */
+bool gp_i_check_indices(gp_tape *t, const char *op, const int64_t *idx, int64_t n, int64_t limit);
+/* The terms dst_{idx[k]} += dy_k * other_{oidx[k]} (k = 0..n-1, cols columns) of a gather-multiply's
+ * backward (ops_index.c): list l0 for k in order, then l1 (NULL: none; one tensor gathered twice).
+ * Threads split the rows of dst; the bits are those of the serial loops. GP_E_NOMEM or GP_OK. */
+typedef struct gp_i_product_terms {
+    const int64_t *idx, *oidx;
+    const float *other;
+} gp_i_product_terms;
+gp_status gp_i_scatter_products(gp_tape *t, float *dst, int64_t rows, const float *dy, int64_t n,
+                                int64_t cols, const gp_i_product_terms *l0, const gp_i_product_terms *l1);
+
 /* A row map recomputed in backward (ops_recompute.c): Y = f(in) computed `chunk` rows at a
  * time on `scratch`, only Y (or its rows summed by `scatter`) kept on the tape. f computes the
  * rows [k0, k0 + len) of Y, or, when `rows` is not NULL, the len rows listed there (only with
@@ -357,6 +369,15 @@ gp_tensor *gp_i_graph_aggregate_max(gp_tape *t, const gp_graph *g, gp_tensor *x,
 /* C + x W + b for a linear module m (gp_linear_new) and a dense x, as one gp_addmm: a residual
  * sum without a separate add pass. GP_E_INVALID on the tape if m is not a linear module. */
 gp_tensor *gp_i_linear_residual(gp_module *m, gp_tape *t, gp_tensor *c, gp_tensor *x);
+/* (a[ia] * a[ib]) W + b for a linear module m, as one gp_gather_mul_affine (its backward skips
+ * rows without a gradient). GP_E_INVALID on the tape if m is not a linear module. */
+gp_tensor *gp_i_linear_gather_mul(gp_module *m, gp_tape *t, gp_tensor *a, const int64_t *ia,
+                                  const int64_t *ib, int64_t n);
+/* The rest of a stack (gp_stack_new / gp_mlp_new) given z0, the output of its first layer:
+ * the first layer's norm and activation, then the other layers, as the stack's own forward
+ * would run them after that layer. Stacks with a residual, jumping knowledge or input dropout:
+ * GP_E_UNSUPPORTED on the tape. */
+gp_tensor *gp_i_stack_forward_after_first(gp_module *stack, gp_tape *t, gp_graph *g, gp_tensor *z0);
 /* Dropout masks (ops_dropout.c): keep[i] = 1 with probability 1 - p, a function of seed and i
  * only (blocks of GP_I_DROPOUT_BLOCK elements drawn independently, in parallel when large). */
 #define GP_I_DROPOUT_BLOCK 8192

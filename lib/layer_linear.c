@@ -30,6 +30,18 @@ gp_tensor *gp_i_linear_residual(gp_module *m, gp_tape *t, gp_tensor *c, gp_tenso
     return gp_addmm(t, c, x, l->weight, l->bias);
 }
 
+gp_tensor *gp_i_linear_gather_mul(gp_module *m, gp_tape *t, gp_tensor *a, const int64_t *ia,
+                                  const int64_t *ib, int64_t n)
+{
+    if (!t) return NULL;
+    if (!m || m->ops != &linear_ops) {
+        GP_TAPE_FAIL(t, GP_E_INVALID, "linear gather-multiply: not a linear module");
+        return NULL;
+    }
+    gp_i_affine *l = m->impl;
+    return gp_gather_mul_affine(t, a, ia, ib, n, l->weight, l->bias);
+}
+
 static gp_tensor *linear_forward(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x)
 {
     (void)g;

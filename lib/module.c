@@ -279,12 +279,20 @@ typedef struct stack_impl {
     int norm_cap;
 } stack_impl;
 
-static gp_tensor *stack_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, const gp_csr *xs)
+/* z0 (not NULL): the first layer's output, given (gp_i_stack_forward_after_first) */
+static gp_tensor *stack_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x, const gp_csr *xs,
+                           gp_tensor *z0)
 {
     stack_impl *s = m->impl;
     int L = m->num_children;
     if (L == 0) {
         GP_TAPE_FAIL(t, GP_E_STATE, "stack: no layers");
+        return NULL;
+    }
+    if (z0 && (s->opt.residual || s->opt.jk_concat || s->opt.input_dropout > 0.0f)) {
+        GP_TAPE_FAIL(t, GP_E_UNSUPPORTED,
+                     "stack: the first layer's output alone does not give a stack with a residual, "
+                     "jumping knowledge or input dropout");
         return NULL;
     }
     if (xs && s->opt.jk_concat && !s->opt.jk_skip_input) {
@@ -308,7 +316,9 @@ static gp_tensor *stack_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x,
     for (int l = 0; l < L; l++) {
         gp_module *layer = m->children[l];
         gp_tensor *z;
-        if (l == 0 && xs) {
+        if (l == 0 && z0) {
+            z = z0;
+        } else if (l == 0 && xs) {
             z = gp_module_forward_csr(layer, t, g, xs, s->opt.input_dropout);
         } else {
             float p = l == 0 ? s->opt.input_dropout : s->opt.dropout;
@@ -340,7 +350,20 @@ static gp_tensor *stack_run(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x,
 
 static gp_tensor *stack_forward(gp_module *m, gp_tape *t, gp_graph *g, gp_tensor *x)
 {
-    return stack_run(m, t, g, x, NULL);
+    return stack_run(m, t, g, x, NULL, NULL);
+}
+
+static void stack_destroy(gp_module *m);
+
+gp_tensor *gp_i_stack_forward_after_first(gp_module *stack, gp_tape *t, gp_graph *g, gp_tensor *z0)
+{
+    if (!t) return NULL;
+    if (!gp_i_begin(t, 1, &z0)) return NULL;
+    if (!stack || stack->ops->destroy != stack_destroy) {
+        GP_TAPE_FAIL(t, GP_E_INVALID, "stack forward after the first layer: not a stack");
+        return NULL;
+    }
+    return stack_run(stack, t, g, NULL, NULL, z0);
 }
 
 static gp_tensor *stack_forward_csr(gp_module *m, gp_tape *t, gp_graph *g, const gp_csr *x,
@@ -355,7 +378,7 @@ static gp_tensor *stack_forward_csr(gp_module *m, gp_tape *t, gp_graph *g, const
     /* the caller's dropout adds to the stack's own input dropout: keep the larger */
     float saved = s->opt.input_dropout;
     if (dropout > saved) s->opt.input_dropout = dropout;
-    gp_tensor *out = stack_run(m, t, g, NULL, x);
+    gp_tensor *out = stack_run(m, t, g, NULL, x, NULL);
     s->opt.input_dropout = saved;
     return out;
 }

@@ -17,8 +17,7 @@
 #include "internal.h"
 
 /* Every idx[i] (i < n) in [0, limit); otherwise fail the tape with GP_E_RANGE. */
-static bool check_indices(gp_tape *t, const char *op, const int64_t *idx, int64_t n,
-                          int64_t limit)
+bool gp_i_check_indices(gp_tape *t, const char *op, const int64_t *idx, int64_t n, int64_t limit)
 {
     if (n > 0 && !idx) {
         GP_TAPE_FAIL(t, GP_E_INVALID, "%s: index array is NULL", op);
@@ -79,7 +78,7 @@ gp_tensor *gp_gather_rows(gp_tape *t, gp_tensor *a, const int64_t *idx, int64_t 
         GP_TAPE_FAIL(t, GP_E_INVALID, "gather_rows: negative count %lld", (long long)n);
         return NULL;
     }
-    if (!check_indices(t, "gather_rows", idx, n, a->rows)) return NULL;
+    if (!gp_i_check_indices(t, "gather_rows", idx, n, a->rows)) return NULL;
     gp_tensor *out = gp_i_out(t, n, a->cols);
     if (!out) return NULL;
     gather(out->data, a->data, idx, n, a->cols, false);
@@ -108,7 +107,7 @@ gp_tensor *gp_scatter_add_rows(gp_tape *t, gp_tensor *a, const int64_t *idx, int
                      (long long)out_rows);
         return NULL;
     }
-    if (!check_indices(t, "scatter_add_rows", idx, a->rows, out_rows)) return NULL;
+    if (!gp_i_check_indices(t, "scatter_add_rows", idx, a->rows, out_rows)) return NULL;
     gp_tensor *out = gp_i_out_zero(t, out_rows, a->cols);
     if (!out) return NULL;
     scatter_add(out->data, a->data, idx, a->rows, a->cols);
@@ -149,18 +148,11 @@ static bool sources_by_row(gp_tape *t, const int64_t *idx, int64_t n, int64_t ro
     return true;
 }
 
-/* One or two term lists of gather_mul's backward into dst (rows x cols): the terms
- * dst_{idx[k]} += dy_k * other_{oidx[k]} of list 0 for k in order, then those of list 1 (NULL:
- * none; a and b the same tensor). With threads the rows of dst are split: each row takes its
- * terms of list 0 in ascending k, then list 1's, which is the serial order of its additions, so
- * the bits do not depend on the thread count. */
-typedef struct product_terms {
-    const int64_t *idx, *oidx;
-    const float *other;
-} product_terms;
-
-static gp_status scatter_products(gp_tape *t, float *dst, int64_t rows, const float *dy, int64_t n,
-                                  int64_t cols, const product_terms *l0, const product_terms *l1)
+/* gather_mul's backward into dst (internal.h): with threads the rows of dst are split, each row
+ * taking its terms of list 0 in ascending k, then list 1's, the serial order of its additions,
+ * so the bits do not depend on the thread count. */
+gp_status gp_i_scatter_products(gp_tape *t, float *dst, int64_t rows, const float *dy, int64_t n,
+                                int64_t cols, const gp_i_product_terms *l0, const gp_i_product_terms *l1)
 {
     int nt = gp_i_threads();
     if (nt < 2 || n * cols <= GP_PAR_MIN_WORK) {
@@ -168,7 +160,7 @@ static gp_status scatter_products(gp_tape *t, float *dst, int64_t rows, const fl
         if (l1) scatter_product(dst, l1->idx, dy, l1->other, l1->oidx, n, cols);
         return GP_OK;
     }
-    const product_terms *lists[2] = {l0, l1};
+    const gp_i_product_terms *lists[2] = {l0, l1};
     int64_t *start[2] = {NULL, NULL}, *src[2] = {NULL, NULL};
     int nl = l1 ? 2 : 1;
     for (int l = 0; l < nl; l++)
@@ -195,13 +187,13 @@ static gp_status gather_mul_backward(gp_tape *t, gp_node *n)
     /* a's terms first, then b's: the order of the unfused ops when b's gather is recorded
      * first (as gcc evaluates gp_mul(t, gp_gather_rows(a..), gp_gather_rows(b..)): right to
      * left), which matters when a and b are one tensor */
-    product_terms ta = {ia, ib, b->data}, tb = {ib, ia, a->data};
+    gp_i_product_terms ta = {ia, ib, b->data}, tb = {ib, ia, a->data};
     float *ga = NULL, *gb = NULL;
     if (gp_i_needs_grad(a) && !(ga = gp_i_grad(t, a))) return GP_E_NOMEM;
     if (gp_i_needs_grad(b) && !(gb = gp_i_grad(t, b))) return GP_E_NOMEM;
-    if (ga && ga == gb) return scatter_products(t, ga, a->rows, dy, m, cols, &ta, &tb);
-    gp_status st = ga ? scatter_products(t, ga, a->rows, dy, m, cols, &ta, NULL) : GP_OK;
-    if (st == GP_OK && gb) st = scatter_products(t, gb, b->rows, dy, m, cols, &tb, NULL);
+    if (ga && ga == gb) return gp_i_scatter_products(t, ga, a->rows, dy, m, cols, &ta, &tb);
+    gp_status st = ga ? gp_i_scatter_products(t, ga, a->rows, dy, m, cols, &ta, NULL) : GP_OK;
+    if (st == GP_OK && gb) st = gp_i_scatter_products(t, gb, b->rows, dy, m, cols, &tb, NULL);
     return st;
 }
 
@@ -219,8 +211,8 @@ gp_tensor *gp_gather_mul(gp_tape *t, gp_tensor *a, const int64_t *ia, gp_tensor 
     if (!GP_TAPE_CHECK(t, a->cols == b->cols, "gather_mul: %lld and %lld columns differ",
                        (long long)a->cols, (long long)b->cols))
         return NULL;
-    if (!check_indices(t, "gather_mul", ia, n, a->rows) ||
-        !check_indices(t, "gather_mul", ib, n, b->rows))
+    if (!gp_i_check_indices(t, "gather_mul", ia, n, a->rows) ||
+        !gp_i_check_indices(t, "gather_mul", ib, n, b->rows))
         return NULL;
     int64_t cols = a->cols;
     gp_tensor *out = gp_i_out(t, n, cols);

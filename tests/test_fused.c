@@ -392,6 +392,116 @@ static void test_gather_mul_threads(void **state)
     gp_tensor_free(&b);
 }
 
+/* ================= gather_mul_affine ================= */
+
+typedef struct {
+    const int64_t *ia, *ib;
+    int64_t n;
+    const float *mask; /* n x out: rows of zeros give the backward rows without a gradient */
+} gma_ctx;
+
+static gp_tensor *gma_forward(gp_tape *t, gp_tensor **in, void *ctx)
+{
+    gma_ctx *c = ctx;
+    gp_tensor *z = gp_gather_mul_affine(t, in[0], c->ia, c->ib, c->n, in[1], in[2]);
+    if (!z || !c->mask) return z;
+    return gp_mul(t, gp_mul(t, z, z), gp_tape_constant(t, c->mask, z->rows, z->cols));
+}
+
+/* gradients of sum(z .* r) through the fused op (fused) or gp_addmm(gp_gather_mul) into g
+ * (a, w, bias in order); the forward values into y */
+static void gma_grads(bool fused, gp_tensor *a, gp_tensor *w, gp_tensor *bias, const int64_t *ia,
+                      const int64_t *ib, int64_t n, const float *r, float *y, float *g)
+{
+    gp_tape *t = gc_tape();
+    gp_tensor *in[3] = {a, w, bias};
+    for (int i = 0; i < 3; i++) gp_tensor_zero_grad(in[i]);
+    gp_tensor *z = fused ? gp_gather_mul_affine(t, a, ia, ib, n, w, bias)
+                         : gp_addmm(t, NULL, gp_gather_mul(t, a, ia, a, ib, n), w, bias);
+    assert_non_null(z);
+    memcpy(y, z->data, sizeof(float) * (size_t)gp_tensor_size(z));
+    assert_int_equal(gp_tape_backward_from(t, z, r), GP_OK);
+    for (int i = 0; i < 3; i++) {
+        memcpy(g, in[i]->grad, sizeof(float) * (size_t)gp_tensor_size(in[i]));
+        g += gp_tensor_size(in[i]);
+    }
+    gp_tape_free(&t);
+}
+
+/* values and gradients of the fused op against gp_gather_mul + gp_addmm: forward bit for bit;
+ * with every output row weighted, gradients bit for bit; with rows of r zero (skipped in the
+ * backward), dbias bit for bit, dA and dW to rounding (products over fewer rows) */
+static void gma_compare(int64_t rows, int64_t din, int64_t dout, int64_t n, uint64_t seed, int threads)
+{
+    gp_set_threads(threads);
+    gp_rng rng;
+    gp_rng_seed(&rng, seed);
+    gp_tensor *a = gc_param(&rng, "a", rows, din, -1, 1), *w = gc_param(&rng, "w", din, dout, -1, 1);
+    gp_tensor *bias = gc_param(&rng, "bias", 1, dout, -1, 1);
+    int64_t *ia = malloc((size_t)n * sizeof *ia), *ib = malloc((size_t)n * sizeof *ib);
+    float *r = malloc(sizeof(float) * (size_t)(n * dout));
+    size_t ny = (size_t)(n * dout), ng = (size_t)(rows * din + din * dout + dout);
+    float *y[2] = {malloc(ny * sizeof(float)), malloc(ny * sizeof(float))};
+    float *g[2] = {malloc(ng * sizeof(float)), malloc(ng * sizeof(float))};
+    for (int64_t k = 0; k < n; k++)
+        ia[k] = (int64_t)(gp_rng_uniform(&rng) * rows), ib[k] = (int64_t)(gp_rng_uniform(&rng) * rows);
+    for (int zero_rows = 0; zero_rows < 2; zero_rows++) {
+        for (int64_t k = 0; k < n; k++)
+            for (int64_t j = 0; j < dout; j++)
+                r[k * dout + j] = zero_rows && k % 3 != 1 ? 0.0f : gp_rng_uniform(&rng) - 0.5f;
+        for (int f = 0; f < 2; f++) gma_grads(f == 1, a, w, bias, ia, ib, n, r, y[f], g[f]);
+        assert_memory_equal(y[0], y[1], ny * sizeof(float));
+        size_t na = (size_t)(rows * din), nw = (size_t)(din * dout);
+        if (!zero_rows) {
+            assert_memory_equal(g[0], g[1], ng * sizeof(float));
+        } else {
+            assert_memory_equal(g[0] + na + nw, g[1] + na + nw, (size_t)dout * sizeof(float)); /* dbias */
+            for (size_t i = 0; i < na + nw; i++) /* dA, dW: products over other rows (OpenBLAS: dA too) */
+                assert_true(fabsf(g[0][i] - g[1][i]) <= 1e-5f * (1.0f + fabsf(g[0][i])));
+        }
+    }
+    for (int f = 0; f < 2; f++) free(y[f]), free(g[f]);
+    free(r);
+    free(ia);
+    free(ib);
+    gp_tensor_free(&a);
+    gp_tensor_free(&w);
+    gp_tensor_free(&bias);
+    gp_set_threads(1);
+}
+
+static void test_gather_mul_affine(void **state)
+{
+    (void)state;
+    gp_rng rng;
+    gp_rng_seed(&rng, 31);
+    gp_tensor *a = gc_param(&rng, "a", 5, 6, -1, 1), *w = gc_param(&rng, "w", 6, 4, -1, 1);
+    gp_tensor *bias = gc_param(&rng, "bias", 1, 4, -1, 1);
+    gp_tensor *in[3] = {a, w, bias};
+    float mask[9 * 4];
+    for (int k = 0; k < 9; k++)
+        for (int j = 0; j < 4; j++) mask[k * 4 + j] = k == 2 || k == 5 || k == 6 ? 0.0f : 1.0f;
+    gma_ctx dense = {gm_ia, gm_ib, 9, NULL}, some = {gm_ia, gm_ib, 9, mask};
+    assert_true(gc_check(gma_forward, &dense, in, 3) < 1e-2);
+    assert_true(gc_check(gma_forward, &some, in, 3) < 1e-2); /* rows 2, 5, 6 without a gradient */
+    gma_compare(5, 6, 4, 9, 3, 1);
+    gma_compare(700, 40, 48, 2500, 4, 1); /* dW over several 512-row blocks */
+    gma_compare(700, 40, 48, 2500, 4, 2); /* threads: the products split, the scatter by rows */
+    /* errors */
+    gp_tape *t = gc_tape();
+    const int64_t bad[1] = {5};
+    assert_null(gp_gather_mul_affine(t, a, bad, gm_ib, 1, w, bias));
+    assert_int_equal(gp_tape_status(t), GP_E_RANGE);
+    gp_tape_reset(t);
+    assert_null(gp_gather_mul_affine(t, a, gm_ia, gm_ib, 9, bias, NULL));
+    assert_int_equal(gp_tape_status(t), GP_E_SHAPE);
+    gp_tape_reset(t);
+    assert_null(gp_gather_mul_affine(t, a, gm_ia, gm_ib, -1, w, bias));
+    assert_int_equal(gp_tape_status(t), GP_E_INVALID);
+    gp_tape_free(&t);
+    for (int i = 0; i < 3; i++) gp_tensor_free(&in[i]);
+}
+
 static void test_passthrough_gradients(void **state)
 {
     (void)state;
@@ -684,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_dropout_mask_threads),
         cmocka_unit_test(test_gather_mul),
         cmocka_unit_test(test_gather_mul_threads),
+        cmocka_unit_test(test_gather_mul_affine),
         cmocka_unit_test(test_passthrough_gradients),
         cmocka_unit_test(test_segment_extremum),
         cmocka_unit_test(test_segment_max_mean),

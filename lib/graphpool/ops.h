@@ -146,6 +146,15 @@ GP_API gp_tensor *gp_addmm(gp_tape *t, gp_tensor *c, gp_tensor *a, gp_tensor *b,
  * index out of range. */
 GP_API gp_tensor *gp_gather_mul(gp_tape *t, gp_tensor *a, const int64_t *ia, gp_tensor *b,
                                 const int64_t *ib, int64_t n);
+/* z_k = (a[ia[k]] * a[ib[k]]) W + bias, k < n (bias NULL: none): gp_addmm(NULL, gp_gather_mul(a,
+ * ia, a, ib, n), W, bias) with the same forward bits, without keeping the n products, and with a
+ * backward over the rows of dz that are not all zero only (rows without a gradient add nothing;
+ * GPN's edge scorer: edges between clusters). With every row's gradient nonzero the gradients
+ * have the unfused ops' bits; otherwise the products run over fewer rows (last-bit differences
+ * in dW, and in dA with OpenBLAS's kernels). ia and ib
+ * must stay valid until backward. GP_E_RANGE for an index out of range. */
+GP_API gp_tensor *gp_gather_mul_affine(gp_tape *t, gp_tensor *a, const int64_t *ia, const int64_t *ib,
+                                       int64_t n, gp_tensor *w, gp_tensor *bias);
 /* gp_concat_cols(max, mean) of gp_segment_max / gp_segment_mean (mean_first: [mean | max]) in
  * one op: num_segments x 2 cols, the same bits forward and backward, one pass over a. */
 GP_API gp_tensor *gp_segment_max_mean(gp_tape *t, gp_tensor *a, const int64_t *seg_ptr,
