@@ -132,8 +132,12 @@ int gp_i_threads(void);
 /* True inside an OpenMP parallel region (nested regions would run on one thread anyway). */
 bool gp_i_in_parallel(void);
 /* Run a loop in parallel only from this much work up (elements, or multiply-adds): below it,
- * waking a passive OpenMP worker (futex, tens of us in a VM) costs more than the loop. */
-#define GP_PAR_MIN_WORK 262144
+ * waking a passive OpenMP worker (futex, tens of us in a VM) costs more than the loop. 65536
+ * (was 262144; session 15, paired runs with two threads on an idle 2-vCPU EPYC): GPN PROTEINS
+ * epoch -5 to -7 ms (its levels past the first are below 2048 rows), top-k PROTEINS -5 ms,
+ * WalkPool USAir unchanged within its spread; 16384 gained another 1-3 ms but costs more where
+ * a sleeping worker must be woken for each loop (OMP_WAIT_POLICY=passive). */
+#define GP_PAR_MIN_WORK 65536
 /*
  * GP_I_PARALLEL_FOR(cond, for (...) { ... });
  * runs the for-statement with `#pragma omp parallel for schedule(static) num_threads(nt)` (an
