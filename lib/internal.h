@@ -199,6 +199,9 @@ void gp_i_module_rngs(gp_module *m, gp_rng **out, int cap, int *n);
  * GraphConv with sum aggregation; the bits of the ops it replaces. */
 gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_tensor *w,
                                 gp_tensor *w_root, gp_tensor *bias, bool relu);
+/* dst[j] = (assign) or += sign * sum_i src[i * cols + j] (float, rows in order: the serial
+ * loop's bits); with threads each takes a range of columns (ops_elementwise.c). */
+void gp_i_column_sums(float *dst, const float *src, int64_t rows, int64_t cols, float sign, bool assign);
 /* Indices idx[0..n) all in [0, limit), else the tape fails (GP_E_RANGE, naming op). */
 bool gp_i_check_indices(gp_tape *t, const char *op, const int64_t *idx, int64_t n, int64_t limit);
 /* The terms dst_{idx[k]} += dy_k * other_{oidx[k]} (k = 0..n-1, cols columns) of a gather-multiply's

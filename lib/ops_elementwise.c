@@ -24,7 +24,7 @@
 #include "internal.h"
 
 #define CHUNK 4096     /* elements per parallel work item in flat loops */
-#define COL_BLOCK 256  /* columns per work item in column sums */
+#define COL_BLOCK 16   /* columns per work item in column sums (a 64-byte line of floats) */
 
 typedef enum bin_kind { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV } bin_kind;
 
@@ -116,6 +116,21 @@ static double sum_double(const float *x, int64_t n)
 /* dst (to_rows x to_cols, broadcast to rows x cols) += sign * src summed over the broadcast
  * dimensions. Full-size targets add elementwise; row sums and totals accumulate in double;
  * column sums accumulate down the rows in float, each column block owned by one thread. */
+void gp_i_column_sums(float *dst, const float *src, int64_t rows, int64_t cols, float sign, bool assign)
+{
+    int nt = gp_i_threads();
+    int64_t blocks = (cols + COL_BLOCK - 1) / COL_BLOCK; /* each thread a range of whole blocks */
+    int64_t parts = blocks < nt ? blocks : nt;
+    GP_I_PARALLEL_FOR(parts > 1 && rows * cols >= GP_PAR_MIN_WORK,
+    for (int64_t p = 0; p < parts; p++) {
+        int64_t j0 = blocks * p / parts * COL_BLOCK, j1 = min64(cols, blocks * (p + 1) / parts * COL_BLOCK);
+        if (assign)
+            for (int64_t j = j0; j < j1; j++) dst[j] = 0.0f;
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = j0; j < j1; j++) dst[j] += sign * src[i * cols + j];
+    });
+}
+
 static void reduce_into(float *dst, int64_t to_rows, int64_t to_cols, const float *src,
                         int64_t rows, int64_t cols, float sign, bool assign)
 {
@@ -136,15 +151,7 @@ static void reduce_into(float *dst, int64_t to_rows, int64_t to_cols, const floa
             dst[i] = assign ? s : dst[i] + s;
         });
     } else if (to_cols == cols) { /* 1 x c: sum each column */
-        int64_t blocks = (cols + COL_BLOCK - 1) / COL_BLOCK;
-        GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
-        for (int64_t b = 0; b < blocks; b++) {
-            int64_t j0 = b * COL_BLOCK, j1 = min64(cols, j0 + COL_BLOCK);
-            if (assign)
-                for (int64_t j = j0; j < j1; j++) dst[j] = 0.0f;
-            for (int64_t i = 0; i < rows; i++)
-                for (int64_t j = j0; j < j1; j++) dst[j] += sign * src[i * cols + j];
-        });
+        gp_i_column_sums(dst, src, rows, cols, sign, assign);
     } else { /* 1 x 1 */
         float s = sign * (float)sum_double(src, n);
         dst[0] = assign ? s : dst[0] + s;

@@ -79,11 +79,7 @@ static gp_status gather_mul_affine_backward(gp_tape *t, gp_node *node)
     }
     if (st == GP_OK && gw)
         gp_i_gemm(true, false, din, dout, count, 1.0f, p, din, dzr, dout, assign_w ? 0.0f : 1.0f, gw, dout);
-    if (st == GP_OK && gb) { /* column sums down the rows in float: gp_addmm's bits */
-        if (assign_b) memset(gb, 0, (size_t)dout * sizeof(float));
-        for (int64_t i = 0; i < count; i++)
-            for (int64_t j = 0; j < dout; j++) gb[j] += dzr[i * dout + j];
-    }
+    if (st == GP_OK && gb) gp_i_column_sums(gb, dzr, count, dout, 1.0f, assign_b); /* gp_addmm's bits */
     gp_i_tape_release_from(t, rows);
     return st;
 }

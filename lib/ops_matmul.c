@@ -182,10 +182,7 @@ static gp_status addmm_backward(gp_tape *t, gp_node *n)
         bool assign;
         float *gb = gp_i_grad_acc(t, bias, &assign);
         if (!gb) return GP_E_NOMEM;
-        if (assign)
-            for (int64_t j = 0; j < nn; j++) gb[j] = 0.0f;
-        for (int64_t i = 0; i < m; i++) /* rows in order: the bits of gp_add's column sums */
-            for (int64_t j = 0; j < nn; j++) gb[j] += dy[i * nn + j];
+        gp_i_column_sums(gb, dy, m, nn, 1.0f, assign); /* rows in order: gp_add's bits */
     }
     /* C last: once it holds dY's buffer, no one may read dY (C may also be A, as in x + x W) */
     if (gp_i_needs_grad(c)) {

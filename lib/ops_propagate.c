@@ -55,11 +55,7 @@ static gp_status propagate_backward(gp_tape *t, gp_node *n)
         assign_x = false;
         if (gr) gp_i_gemm(true, false, din, dout, rows, 1.0f, x->data, din, dy, dout, assign_r ? 0.0f : 1.0f, gr, dout);
     }
-    if (gb) { /* column sums down the rows in float: gp_add's and addmm's bits */
-        if (assign_b) memset(gb, 0, (size_t)dout * sizeof(float));
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = 0; j < dout; j++) gb[j] += dy[i * dout + j];
-    }
+    if (gb) gp_i_column_sums(gb, dy, rows, dout, 1.0f, assign_b); /* gp_add's and addmm's bits */
     if (gx || gw) {
         float *dt = gp_tape_alloc(t, bytes);
         if (!dt) return GP_E_NOMEM;
