@@ -204,6 +204,9 @@ gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_
 void gp_i_column_sums(float *dst, const float *src, int64_t rows, int64_t cols, float sign, bool assign);
 /* Indices idx[0..n) all in [0, limit), else the tape fails (GP_E_RANGE, naming op). */
 bool gp_i_check_indices(gp_tape *t, const char *op, const int64_t *idx, int64_t n, int64_t limit);
+/* y_k = a[ia[k]] * b[ib[k]] (rows of cols floats), k < n, in parallel when large (ops_index.c). */
+void gp_i_gather_products(float *y, const float *a, const int64_t *ia, const float *b,
+                          const int64_t *ib, int64_t n, int64_t cols);
 /* The terms dst_{idx[k]} += dy_k * other_{oidx[k]} (k = 0..n-1, cols columns) of a gather-multiply's
  * backward (ops_index.c): list l0 for k in order, then l1 (NULL: none; one tensor gathered twice).
  * Threads split the rows of dst; the bits are those of the serial loops. GP_E_NOMEM or GP_OK. */

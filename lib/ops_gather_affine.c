@@ -18,20 +18,6 @@
 
 #include "internal.h"
 
-/* P[i] = A[ia[i]] * A[ib[i]] for i < n (cols columns). */
-static void products(float *p, const gp_tensor *a, const int64_t *ia, const int64_t *ib, int64_t n)
-{
-    int64_t cols = a->cols;
-    const float *ad = a->data;
-    int nt = gp_i_threads();
-    GP_I_PARALLEL_FOR(n * cols > GP_PAR_MIN_WORK,
-    for (int64_t i = 0; i < n; i++) {
-        const float *u = ad + ia[i] * cols, *v = ad + ib[i] * cols;
-        float *pi = p + i * cols;
-        for (int64_t c = 0; c < cols; c++) pi[c] = u[c] * v[c];
-    });
-}
-
 static gp_status gather_mul_affine_backward(gp_tape *t, gp_node *node)
 {
     gp_tensor *a = node->in[0], *w = node->in[1], *bias = node->in[2], *z = node->out;
@@ -68,7 +54,7 @@ static gp_status gather_mul_affine_backward(gp_tape *t, gp_node *node)
     }
     float *p = gp_tape_alloc(t, gp_i_mul_size((size_t)(count > 0 ? count : 1), (size_t)din * sizeof(float)));
     if (!p) return GP_E_NOMEM;
-    products(p, a, ja, jb, count);
+    gp_i_gather_products(p, a->data, ja, a->data, jb, count, din);
     gp_status st = GP_OK;
     if (ga) { /* gp_addmm's dX (into a fresh buffer), then gather_mul's backward */
         float *dp = gp_tape_alloc(t, gp_i_mul_size((size_t)(count > 0 ? count : 1), (size_t)din * sizeof(float)));
@@ -108,7 +94,7 @@ gp_tensor *gp_gather_mul_affine(gp_tape *t, gp_tensor *a, const int64_t *ia, con
     if (!z) return NULL;
     float *p = gp_tape_alloc(t, gp_i_mul_size((size_t)(n > 0 ? n : 1), (size_t)din * sizeof(float)));
     if (!p) return NULL;
-    products(p, a, ia, ib, n);
+    gp_i_gather_products(p, a->data, ia, a->data, ib, n, din);
     float *zd = z->data;
     int nt = gp_i_threads();
     if (bias) {

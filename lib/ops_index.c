@@ -199,6 +199,18 @@ static gp_status gather_mul_backward(gp_tape *t, gp_node *n)
 
 static const gp_op_info gather_mul_op = {"gather_mul", gather_mul_backward};
 
+void gp_i_gather_products(float *y, const float *a, const int64_t *ia, const float *b,
+                          const int64_t *ib, int64_t n, int64_t cols)
+{
+    int nt = gp_i_threads();
+    GP_I_PARALLEL_FOR(n * cols > GP_PAR_MIN_WORK,
+    for (int64_t k = 0; k < n; k++) {
+        const float *x = a + ia[k] * cols, *z = b + ib[k] * cols;
+        float *yk = y + k * cols;
+        for (int64_t c = 0; c < cols; c++) yk[c] = x[c] * z[c];
+    });
+}
+
 gp_tensor *gp_gather_mul(gp_tape *t, gp_tensor *a, const int64_t *ia, gp_tensor *b,
                          const int64_t *ib, int64_t n)
 {
@@ -217,15 +229,7 @@ gp_tensor *gp_gather_mul(gp_tape *t, gp_tensor *a, const int64_t *ia, gp_tensor 
     int64_t cols = a->cols;
     gp_tensor *out = gp_i_out(t, n, cols);
     if (!out) return NULL;
-    float *y = out->data;
-    const float *ad = a->data, *bd = b->data;
-    int nt = gp_i_threads();
-    GP_I_PARALLEL_FOR(n * cols > GP_PAR_MIN_WORK,
-    for (int64_t k = 0; k < n; k++) {
-        const float *x = ad + ia[k] * cols, *z = bd + ib[k] * cols;
-        float *yk = y + k * cols;
-        for (int64_t c = 0; c < cols; c++) yk[c] = x[c] * z[c];
-    });
+    gp_i_gather_products(out->data, a->data, ia, b->data, ib, n, cols);
     gp_node *node = gp_i_record(t, &gather_mul_op, out, 2, in);
     if (node) {
         node->p[0] = ia;
