@@ -306,6 +306,10 @@ gp_status gp_graph_transpose(const gp_csr **out, const int64_t **perm, gp_graph 
         if (st != GP_OK) return st;
         return gp_graph_transpose(out, perm, (gp_graph *)e);
     }
+    if (g->symmetric && !perm) { /* the graph itself, and no pairing asked for: nothing to build */
+        *out = &g->adj;
+        return GP_OK;
+    }
     gp_graph_cache *c = g->cache;
     if (!c->tperm) {
         gp_csr *t = NULL;

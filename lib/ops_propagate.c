@@ -119,9 +119,8 @@ gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_
         n->p[0] = g;
         n->i[0] = relu;
         if (gp_i_needs_grad(x) || gp_i_needs_grad(w)) { /* built here so that backward cannot fail on it */
-            const gp_csr *tr = NULL;
-            const int64_t *perm = NULL;
-            gp_status st = gp_graph_transpose(&tr, &perm, (gp_graph *)g);
+            const gp_csr *tr = NULL; /* a symmetric graph is its own: nothing built */
+            gp_status st = gp_graph_transpose(&tr, NULL, (gp_graph *)g);
             if (st != GP_OK) {
                 GP_TAPE_FAIL(t, st, "graph propagation: cannot build the transpose (%s)", gp_last_error_message());
                 return NULL;

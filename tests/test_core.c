@@ -325,6 +325,9 @@ static void test_graph_from_edges_and_gcn_norm(void **state)
     gp_free(dense);
     const gp_csr *t = NULL;
     const int64_t *perm = NULL;
+    assert_true(g->symmetric);
+    assert_int_equal(gp_graph_transpose(&t, NULL, g), GP_OK); /* no pairing asked: g itself */
+    assert_ptr_equal(t, &g->adj);
     assert_int_equal(gp_graph_transpose(&t, &perm, g), GP_OK);
     for (int64_t j = 0; j < t->rows; j++)
         for (int64_t k = t->ptr[j]; k < t->ptr[j + 1]; k++) {

@@ -94,7 +94,8 @@ GP_API gp_status gp_graph_add_self_loops(gp_graph **out, const gp_graph *g);
  * graph is owned by g. */
 GP_API gp_status gp_graph_gcn_norm(const gp_graph **out, gp_graph *g);
 /* Cached transpose: row i lists out-neighbours of i; perm maps transpose entry -> entry of g.
- * For a symmetric graph the transpose is g itself with the permutation pairing (i,j)<->(j,i). */
+ * For a symmetric graph the transpose is g itself with the permutation pairing (i,j)<->(j,i);
+ * with perm NULL (the pairing not wanted) it is returned without building anything. */
 GP_API gp_status gp_graph_transpose(const gp_csr **out, const int64_t **perm, gp_graph *g);
 
 /*
