@@ -73,7 +73,7 @@ static gp_status gather_mul_affine_backward(gp_tape *t, gp_node *node)
 static const gp_op_info gather_mul_affine_op = {"gather_mul_affine", gather_mul_affine_backward};
 
 gp_tensor *gp_gather_mul_affine(gp_tape *t, gp_tensor *a, const int64_t *ia, const int64_t *ib,
-                                  int64_t n, gp_tensor *w, gp_tensor *bias)
+                                int64_t n, gp_tensor *w, gp_tensor *bias)
 {
     gp_tensor *aw[2] = {a, w};
     if (!gp_i_begin(t, 2, aw)) return NULL;

@@ -17,16 +17,16 @@
  *
  * Dropout inside f replays: the given rng streams are saved before every chunk in the forward,
  * restored for the chunk's recomputation, and put back afterwards. Cost: one more forward of f.
+ * With recompute off, f runs once on all rows on the caller's tape (recorded and kept, as
+ * without a row map); on a tape that does not record the chunked forward is always used, which
+ * bounds the temporaries (inference on large graphs). Used by GPN (graphpool/gpn.c) for its
+ * edge scorer and DeepSets.
  *
  * skip_zero_grad: a row whose output gradient is zero adds nothing to any gradient (f is
  * row-wise), so the backward recomputes and back-propagates only the chunk's other rows: f gets
  * their indices, and dropout on the scratch tape takes those rows of the masks it drew for the
  * whole chunk (gp_i_tape_set_row_subset), the forward's masks. GPN's edge scores get a gradient
  * only on edges inside clusters (~56 % on PROTEINS): a DD epoch 4.2-4.4 s -> 3.7 s.
- * With recompute off, f runs once on all rows on the caller's tape (recorded and kept, as
- * without a row map); on a tape that does not record the chunked forward is always used, which
- * bounds the temporaries (inference on large graphs). Used by GPN (graphpool/gpn.c) for its
- * edge scorer and DeepSets.
  */
 #include <string.h>
 
