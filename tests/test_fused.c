@@ -1,6 +1,7 @@
 /*
  * Fused and rewritten ops of the speed work (docs/benchmarks.md, "Epoch speed, session 3"):
- * gp_addmm, gp_relu_dropout, gp_gather_mul, the dropout mask, the gradient pass-through of
+ * gp_addmm, gp_relu_dropout, gp_gather_mul (and its backward on two threads), gp_gather_mul_affine
+ * (session 15: its backward over the rows with a gradient only), the dropout mask, the gradient pass-through of
  * add / sub / add_scalar / addmm, vectorised segment max / min, ReLU's backward from its
  * output, and layer norm's fused serial backward. Each against a naive reference (values) and
  * finite differences (gradients), the fused ops also bit for bit against the unfused
