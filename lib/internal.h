@@ -135,8 +135,9 @@ bool gp_i_in_parallel(void);
  * waking a passive OpenMP worker (futex, tens of us in a VM) costs more than the loop. 65536
  * (was 262144; session 15, paired runs with two threads on an idle 2-vCPU EPYC): GPN PROTEINS
  * epoch -5 to -7 ms (its levels past the first are below 2048 rows), top-k PROTEINS -5 ms,
- * WalkPool USAir unchanged within its spread; 16384 gained another 1-3 ms but costs more where
- * a sleeping worker must be woken for each loop (OMP_WAIT_POLICY=passive). */
+ * WalkPool USAir unchanged within its spread; 16384 gave no consistent further gain (paired
+ * medians -3 and +1 ms) and costs more where a sleeping worker must be woken for each loop
+ * (OMP_WAIT_POLICY=passive). */
 #define GP_PAR_MIN_WORK 65536
 /*
  * GP_I_PARALLEL_FOR(cond, for (...) { ... });
@@ -202,6 +203,13 @@ gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_
 /* dst[j] = (assign) or += sign * sum_i src[i * cols + j] (float, rows in order: the serial
  * loop's bits); with threads each takes a range of columns (ops_elementwise.c). */
 void gp_i_column_sums(float *dst, const float *src, int64_t rows, int64_t cols, float sign, bool assign);
+/* True when x[0..n) are all zero (+0 or -0): a gradient row that adds nothing. */
+static inline bool gp_i_all_zero(const float *x, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++)
+        if (x[j] != 0.0f) return false;
+    return true;
+}
 /* Indices idx[0..n) all in [0, limit), else the tape fails (GP_E_RANGE, naming op). */
 bool gp_i_check_indices(gp_tape *t, const char *op, const int64_t *idx, int64_t n, int64_t limit);
 /* y_k = a[ia[k]] * b[ib[k]] (rows of cols floats), k < n, in parallel when large (ops_index.c). */

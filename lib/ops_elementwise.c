@@ -113,9 +113,6 @@ static double sum_double(const float *x, int64_t n)
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-/* dst (to_rows x to_cols, broadcast to rows x cols) += sign * src summed over the broadcast
- * dimensions. Full-size targets add elementwise; row sums and totals accumulate in double;
- * column sums accumulate down the rows in float, each column block owned by one thread. */
 void gp_i_column_sums(float *dst, const float *src, int64_t rows, int64_t cols, float sign, bool assign)
 {
     int nt = gp_i_threads();
@@ -131,6 +128,9 @@ void gp_i_column_sums(float *dst, const float *src, int64_t rows, int64_t cols, 
     });
 }
 
+/* dst (to_rows x to_cols, broadcast to rows x cols) += sign * src summed over the broadcast
+ * dimensions. Full-size targets add elementwise; row sums and totals accumulate in double;
+ * column sums accumulate down the rows in float, each column block owned by one thread. */
 static void reduce_into(float *dst, int64_t to_rows, int64_t to_cols, const float *src,
                         int64_t rows, int64_t cols, float sign, bool assign)
 {

@@ -33,12 +33,8 @@ static gp_status gather_mul_affine_backward(gp_tape *t, gp_node *node)
     int64_t *rows = gp_tape_alloc(t, (size_t)(n > 0 ? n : 1) * sizeof *rows);
     if (!rows) return GP_E_NOMEM;
     int64_t count = 0;
-    for (int64_t k = 0; k < n; k++) {
-        const float *g = dz + k * dout;
-        bool nonzero = false;
-        for (int64_t j = 0; j < dout && !nonzero; j++) nonzero = g[j] != 0.0f;
-        if (nonzero) rows[count++] = k;
-    }
+    for (int64_t k = 0; k < n; k++)
+        if (!gp_i_all_zero(dz + k * dout, dout)) rows[count++] = k;
     const float *dzr = dz;
     const int64_t *ja = ia, *jb = ib;
     if (count < n) { /* the rows with a gradient, compacted */

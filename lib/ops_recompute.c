@@ -104,12 +104,9 @@ static gp_status rowmap_backward(gp_tape *t, gp_node *n)
                 break;
             }
             count = 0;
-            for (int64_t r = 0; r < len; r++) {
-                const float *g = dout + (s->scatter ? s->scatter[k0 + r] : k0 + r) * s->cols;
-                bool nonzero = false;
-                for (int64_t j = 0; j < s->cols && !nonzero; j++) nonzero = g[j] != 0.0f;
-                if (nonzero) rows[count] = k0 + r, local[count] = r, count++;
-            }
+            for (int64_t r = 0; r < len; r++)
+                if (!gp_i_all_zero(dout + (s->scatter ? s->scatter[k0 + r] : k0 + r) * s->cols, s->cols))
+                    rows[count] = k0 + r, local[count] = r, count++;
             if (count == 0) continue; /* no gradient reaches these rows: nothing to add */
             if (count == len) rows = NULL; /* all of them: the plain recomputation */
             else gp_i_tape_set_row_subset(sc, local, count, len);

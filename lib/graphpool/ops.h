@@ -151,8 +151,8 @@ GP_API gp_tensor *gp_gather_mul(gp_tape *t, gp_tensor *a, const int64_t *ia, gp_
  * backward over the rows of dz that are not all zero only (rows without a gradient add nothing;
  * GPN's edge scorer: edges between clusters). With every row's gradient nonzero the gradients
  * have the unfused ops' bits; otherwise the products run over fewer rows (last-bit differences
- * in dW, and in dA with OpenBLAS's kernels). ia and ib
- * must stay valid until backward. GP_E_RANGE for an index out of range. */
+ * in dW, and in dA with OpenBLAS's kernels). ia and ib must stay valid until backward.
+ * GP_E_RANGE for an index out of range. */
 GP_API gp_tensor *gp_gather_mul_affine(gp_tape *t, gp_tensor *a, const int64_t *ia, const int64_t *ib,
                                        int64_t n, gp_tensor *w, gp_tensor *bias);
 /* gp_concat_cols(max, mean) of gp_segment_max / gp_segment_mean (mean_first: [mean | max]) in
