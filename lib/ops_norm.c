@@ -18,6 +18,7 @@
  * adds dgamma / dbeta in the same pass as dx (in fixed row parts, in parallel).
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -76,10 +77,12 @@ static gp_status affine_backward(gp_tape *t, gp_node *n, const double *stats, bo
 /* ---- layer norm ---- */
 
 /*
- * Row kernels, built twice from one macro: 2-double SSE2 vectors, and 4-double AVX2 vectors
- * when the CPU has AVX2 (chosen at run time). Row sums accumulate in double in NACC = 16
- * interleaved partial sums (entry j goes to partial sum j mod 16, each a vector lane in both
- * builds), combined pairwise in a fixed order: both builds give the same bits (no FMA under
+ * Row kernels, built three times from one macro: 2-double SSE2 vectors, 4-double AVX2 vectors
+ * and 8-double AVX-512 vectors, the widest the CPU has chosen at run time (GP_NORM_KERNEL below;
+ * AVX-512 over AVX2: GPN's PROTEINS epoch -6 ms of ~256 in paired runs, docs/benchmarks.md
+ * "Session 16"). Row sums accumulate in double in NACC = 16
+ * interleaved partial sums (entry j goes to partial sum j mod 16, each a vector lane in every
+ * build), combined pairwise in a fixed order: all builds give the same bits (no FMA under
  * ISO C's -ffp-contract=off), the result is deterministic, and the dependency chains are
  * short enough not to stall (four partial sums, as before, left the double additions
  * latency-bound; the statistics differ from those in the last bits of a double). The
@@ -91,6 +94,8 @@ typedef float v2f __attribute__((vector_size(8)));
 typedef double v2d __attribute__((vector_size(16)));
 typedef float v4f __attribute__((vector_size(16)));
 typedef double v4d __attribute__((vector_size(32)));
+typedef float v8f __attribute__((vector_size(32)));
+typedef double v8d __attribute__((vector_size(64)));
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define NORM_AVX2 1
 #endif
@@ -121,6 +126,12 @@ __attribute__((target("avx2"))) static inline v4d load_cvt_v4d(const float *p)
     v4f v;
     memcpy(&v, p, sizeof v);
     return __builtin_convertvector(v, v4d);
+}
+__attribute__((target("avx512f"))) static inline v8d load_cvt_v8d(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, v8d);
 }
 #endif
 #define LOAD_CVT(VF, VD, p) load_cvt_##VD(p)
@@ -235,6 +246,7 @@ __attribute__((target("avx2"))) static inline v4d load_cvt_v4d(const float *p)
 DEFINE_LN_KERNELS(ln_sse2, , v2f, v2d)
 #ifdef NORM_AVX2
 DEFINE_LN_KERNELS(ln_avx2, __attribute__((target("avx2"))), v4f, v4d)
+DEFINE_LN_KERNELS(ln_avx512, __attribute__((target("avx512f"))), v8f, v8d)
 #endif
 
 typedef void (*ln_forward_fn)(const float *x, float *y, int64_t cols, const float *gamma,
@@ -243,19 +255,30 @@ typedef void (*ln_backward_fn)(const float *x, const float *dy, float *dx, int64
                                const float *gamma, const double *stats, bool assign,
                                double *acc_g, double *acc_b);
 
-static bool use_avx2(void)
+/* The widest build the processor has, or the one the environment asks for: GP_NORM_KERNEL=
+ * sse2|avx2|avx512 (read at every layer norm, so a test can switch builds between calls; a
+ * build the processor lacks falls back to the widest it has). All give the same bits. */
+enum { LEVEL_SSE2, LEVEL_AVX2, LEVEL_AVX512 };
+
+static int norm_level(void)
 {
+    int widest = LEVEL_SSE2;
 #ifdef NORM_AVX2
-    return __builtin_cpu_supports("avx2");
-#else
-    return false;
+    if (__builtin_cpu_supports("avx512f")) widest = LEVEL_AVX512;
+    else if (__builtin_cpu_supports("avx2")) widest = LEVEL_AVX2;
 #endif
+    const char *env = getenv("GP_NORM_KERNEL");
+    if (!env) return widest;
+    int want = strcmp(env, "sse2") == 0 ? LEVEL_SSE2 : strcmp(env, "avx2") == 0 ? LEVEL_AVX2 : widest;
+    return want < widest ? want : widest;
 }
 
 static ln_forward_fn pick_ln_forward(void)
 {
 #ifdef NORM_AVX2
-    if (use_avx2()) return ln_avx2_forward;
+    int level = norm_level();
+    if (level == LEVEL_AVX512) return ln_avx512_forward;
+    if (level == LEVEL_AVX2) return ln_avx2_forward;
 #endif
     return ln_sse2_forward;
 }
@@ -263,7 +286,9 @@ static ln_forward_fn pick_ln_forward(void)
 static ln_backward_fn pick_ln_backward(void)
 {
 #ifdef NORM_AVX2
-    if (use_avx2()) return ln_avx2_backward;
+    int level = norm_level();
+    if (level == LEVEL_AVX512) return ln_avx512_backward;
+    if (level == LEVEL_AVX2) return ln_avx2_backward;
 #endif
     return ln_sse2_backward;
 }

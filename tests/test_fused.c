@@ -3,14 +3,17 @@
  * gp_addmm, gp_relu_dropout, gp_gather_mul (and its backward on two threads), gp_gather_mul_affine
  * (session 15: its backward over the rows with a gradient only), the dropout mask, the gradient pass-through of
  * add / sub / add_scalar / addmm, vectorised segment max / min, ReLU's backward from its
- * output, and layer norm's fused serial backward. Each against a naive reference (values) and
+ * output, and layer norm's fused serial backward and its SSE2 / AVX2 / AVX-512 builds (session
+ * 16). Each against a naive reference (values) and
  * finite differences (gradients), the fused ops also bit for bit against the unfused
  * compositions where they promise it, and the parallel paths against one thread.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -784,6 +787,46 @@ static void test_layer_norm_threads(void **state)
     gp_tensor_free(&beta);
 }
 
+/* The SSE2, AVX2 and AVX-512 row kernels (GP_NORM_KERNEL, lib/ops_norm.c) give the same bits
+ * (forward, dx, dgamma, dbeta): at a multiple of their 16 partial sums, with a tail, and
+ * narrower than 16. */
+static void test_layer_norm_kernels(void **state)
+{
+    (void)state;
+    static const int64_t widths[] = {128, 131, 7};
+    static const char *const builds[] = {"avx2", "avx512"};
+    const bool have[] = {__builtin_cpu_supports("avx2"), __builtin_cpu_supports("avx512f")};
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        int64_t R = 300, C = widths[w], N = R * C;
+        gp_rng rng;
+        gp_rng_seed(&rng, 31 + (uint64_t)w);
+        gp_tensor *a = gc_param(&rng, "a", R, C, -3, 3);
+        gp_tensor *gamma = gc_param(&rng, "gamma", 1, C, 0.5f, 1.5f);
+        gp_tensor *beta = gc_param(&rng, "beta", 1, C, -1, 1);
+        float *r = malloc((size_t)N * sizeof(float));
+        for (int64_t i = 0; i < N; i++) r[i] = gp_rng_uniform(&rng) - 0.5f;
+        size_t len = (size_t)(2 * N + 2 * C);
+        float *want = malloc(len * sizeof(float)), *got = malloc(len * sizeof(float));
+        setenv("GP_NORM_KERNEL", "sse2", 1);
+        run_layer_norm(want, a, gamma, beta, r);
+        for (int k = 0; k < 2; k++) {
+            if (!have[k]) continue; /* the processor lacks it: nothing to compare */
+            setenv("GP_NORM_KERNEL", builds[k], 1);
+            run_layer_norm(got, a, gamma, beta, r);
+            assert_memory_equal(want, got, len * sizeof(float));
+        }
+        unsetenv("GP_NORM_KERNEL");
+        if (w == 0) print_message("layer norm: SSE2 compared with%s%s\n", have[0] ? " AVX2" : "",
+                                  have[1] ? " AVX-512" : " (no wider build on this processor)");
+        free(want);
+        free(got);
+        free(r);
+        gp_tensor_free(&a);
+        gp_tensor_free(&gamma);
+        gp_tensor_free(&beta);
+    }
+}
+
 int main(void)
 {
     gp_init();
@@ -802,6 +845,7 @@ int main(void)
         cmocka_unit_test(test_parallel_new_ops),
         cmocka_unit_test(test_relu_backward),
         cmocka_unit_test(test_layer_norm_threads),
+        cmocka_unit_test(test_layer_norm_kernels),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     gp_finalize();
