@@ -18,7 +18,6 @@
  * adds dgamma / dbeta in the same pass as dx (in fixed row parts, in parallel).
  */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -78,7 +77,7 @@ static gp_status affine_backward(gp_tape *t, gp_node *n, const double *stats, bo
 
 /*
  * Row kernels, built three times from one macro: 2-double SSE2 vectors, 4-double AVX2 vectors
- * and 8-double AVX-512 vectors, the widest the CPU has chosen at run time (GP_NORM_KERNEL below;
+ * and 8-double AVX-512 vectors, the widest the CPU has chosen at run time (GP_SIMD, gp_i_simd_level;
  * AVX-512 over AVX2: GPN's PROTEINS epoch -6 ms of ~256 in paired runs, docs/benchmarks.md
  * "Session 16"). Row sums accumulate in double in NACC = 16
  * interleaved partial sums (entry j goes to partial sum j mod 16, each a vector lane in every
@@ -255,30 +254,12 @@ typedef void (*ln_backward_fn)(const float *x, const float *dy, float *dx, int64
                                const float *gamma, const double *stats, bool assign,
                                double *acc_g, double *acc_b);
 
-/* The widest build the processor has, or the one the environment asks for: GP_NORM_KERNEL=
- * sse2|avx2|avx512 (read at every layer norm, so a test can switch builds between calls; a
- * build the processor lacks falls back to the widest it has). All give the same bits. */
-enum { LEVEL_SSE2, LEVEL_AVX2, LEVEL_AVX512 };
-
-static int norm_level(void)
-{
-    int widest = LEVEL_SSE2;
-#ifdef NORM_AVX2
-    if (__builtin_cpu_supports("avx512f")) widest = LEVEL_AVX512;
-    else if (__builtin_cpu_supports("avx2")) widest = LEVEL_AVX2;
-#endif
-    const char *env = getenv("GP_NORM_KERNEL");
-    if (!env) return widest;
-    int want = strcmp(env, "sse2") == 0 ? LEVEL_SSE2 : strcmp(env, "avx2") == 0 ? LEVEL_AVX2 : widest;
-    return want < widest ? want : widest;
-}
-
 static ln_forward_fn pick_ln_forward(void)
 {
 #ifdef NORM_AVX2
-    int level = norm_level();
-    if (level == LEVEL_AVX512) return ln_avx512_forward;
-    if (level == LEVEL_AVX2) return ln_avx2_forward;
+    int level = gp_i_simd_level();
+    if (level == GP_SIMD_AVX512) return ln_avx512_forward;
+    if (level == GP_SIMD_AVX2) return ln_avx2_forward;
 #endif
     return ln_sse2_forward;
 }
@@ -286,9 +267,9 @@ static ln_forward_fn pick_ln_forward(void)
 static ln_backward_fn pick_ln_backward(void)
 {
 #ifdef NORM_AVX2
-    int level = norm_level();
-    if (level == LEVEL_AVX512) return ln_avx512_backward;
-    if (level == LEVEL_AVX2) return ln_avx2_backward;
+    int level = gp_i_simd_level();
+    if (level == GP_SIMD_AVX512) return ln_avx512_backward;
+    if (level == GP_SIMD_AVX2) return ln_avx2_backward;
 #endif
     return ln_sse2_backward;
 }

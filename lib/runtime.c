@@ -1,7 +1,9 @@
-/* gp_init / gp_finalize and the single thread setting for OpenMP, OpenBLAS and GraphBLAS. */
+/* gp_init / gp_finalize, the single thread setting for OpenMP, OpenBLAS and GraphBLAS, and the
+ * vector width of the hand kernels (GP_SIMD). */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <GraphBLAS.h>
 #include <cblas.h>
@@ -18,6 +20,19 @@ static bool grb_finalized;
 
 int gp_i_threads(void) { return atomic_load(&threads); }
 int gp_get_threads(void) { return atomic_load(&threads); }
+
+int gp_i_simd_level(void)
+{
+    int widest = GP_SIMD_SSE2;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (__builtin_cpu_supports("avx512f")) widest = GP_SIMD_AVX512;
+    else if (__builtin_cpu_supports("avx2")) widest = GP_SIMD_AVX2;
+#endif
+    const char *env = getenv("GP_SIMD");
+    if (!env) return widest;
+    int want = strcmp(env, "sse2") == 0 ? GP_SIMD_SSE2 : strcmp(env, "avx2") == 0 ? GP_SIMD_AVX2 : widest;
+    return want < widest ? want : widest;
+}
 
 bool gp_i_in_parallel(void)
 {

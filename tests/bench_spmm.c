@@ -44,6 +44,7 @@
  * bench_spmm --check only verifies gp_csr_spmm (registered as the test 'spmm_kernel'): against
  * a double reference over many shapes and widths, and bit-identical for 1, 2 and 3 threads.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv; clock_gettime */
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -599,7 +600,8 @@ static int run_case(printer *p, int64_t n, int64_t d, int max_threads, bool cand
 /* ---------------------------------------------------------------------------------------- */
 /* --check: gp_csr_spmm against a dense double reference over many shapes, widths (every      */
 /* tail 1..7, 8, 16 blocks), weighted / unweighted / overriding values, empty rows, 1-3       */
-/* threads (bit-identical), and bit for bit against the 4-float-vector copy of the kernel.   */
+/* threads (bit-identical), and bit for bit against the 4-float-vector copy of the kernel   */
+/* and the library's own narrower builds (GP_SIMD=sse2, avx2).                                */
 
 static int check_one(const gp_csr *m, const float *vals, int64_t d, gp_rng *rng)
 {
@@ -642,6 +644,19 @@ static int check_one(const gp_csr *m, const float *vals, int64_t d, gp_rng *rng)
                         (long long)d);
                 bad = 1;
             }
+            /* so do the library's narrower builds (GP_SIMD caps the width it picks) */
+            static const char *const builds[] = {"sse2", "avx2"};
+            for (int b = 0; b < 2 && !bad; b++) {
+                setenv("GP_SIMD", builds[b], 1);
+                memcpy(y, y0, ny * sizeof *y);
+                gp_csr_spmm(y, m, vals, x, d);
+                unsetenv("GP_SIMD");
+                if (memcmp(y, y1, ny * sizeof *y)) {
+                    fprintf(stderr, "check: d %lld: GP_SIMD=%s differs from the widest build\n",
+                            (long long)d, builds[b]);
+                    bad = 1;
+                }
+            }
         } else if (memcmp(y, y1, ny * sizeof *y)) {
             fprintf(stderr, "check: d %lld: %d threads differ from 1 thread\n", (long long)d, nt);
             bad = 1;
@@ -661,7 +676,7 @@ static int check_kernel(void)
                                         {1, 1, 1}, {7, 5, 9}, {50, 50, 400}, {300, 200, 20000},
                                         {64, 1000, 300}, {500, 500, 0}, {2000, 2000, 40000}};
     static const int64_t widths[] = {1, 2, 3, 5, 7, 8, 9, 12, 15, 16, 17, 23, 24, 25, 31, 32,
-                                     33, 40, 64, 100};
+                                     33, 40, 64, 65, 72, 100, 128, 136, 151};
     gp_rng rng;
     gp_rng_seed(&rng, 12345);
     int bad = 0, cases = 0;

@@ -787,7 +787,7 @@ static void test_layer_norm_threads(void **state)
     gp_tensor_free(&beta);
 }
 
-/* The SSE2, AVX2 and AVX-512 row kernels (GP_NORM_KERNEL, lib/ops_norm.c) give the same bits
+/* The SSE2, AVX2 and AVX-512 row kernels (GP_SIMD, lib/ops_norm.c) give the same bits
  * (forward, dx, dgamma, dbeta): at a multiple of their 16 partial sums, with a tail, and
  * narrower than 16. */
 static void test_layer_norm_kernels(void **state)
@@ -807,15 +807,15 @@ static void test_layer_norm_kernels(void **state)
         for (int64_t i = 0; i < N; i++) r[i] = gp_rng_uniform(&rng) - 0.5f;
         size_t len = (size_t)(2 * N + 2 * C);
         float *want = malloc(len * sizeof(float)), *got = malloc(len * sizeof(float));
-        setenv("GP_NORM_KERNEL", "sse2", 1);
+        setenv("GP_SIMD", "sse2", 1);
         run_layer_norm(want, a, gamma, beta, r);
         for (int k = 0; k < 2; k++) {
             if (!have[k]) continue; /* the processor lacks it: nothing to compare */
-            setenv("GP_NORM_KERNEL", builds[k], 1);
+            setenv("GP_SIMD", builds[k], 1);
             run_layer_norm(got, a, gamma, beta, r);
             assert_memory_equal(want, got, len * sizeof(float));
         }
-        unsetenv("GP_NORM_KERNEL");
+        unsetenv("GP_SIMD");
         if (w == 0) print_message("layer norm: SSE2 compared with%s%s\n", have[0] ? " AVX2" : "",
                                   have[1] ? " AVX-512" : " (no wider build on this processor)");
         free(want);
