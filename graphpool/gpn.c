@@ -19,7 +19,8 @@
  *             g2 = g1 (gnn2=share) or h (gnn2=identity, the official DD setting),
  *             gate_c = sum over the directed edges e inside c of sigma_e = 2 sum_{undirected}
  *             (the official node_score * link_counts), gate 1 for singletons.
- *   Graphs without edges at a level keep their node vectors unchanged (h'_c = h_i, c = {i}).
+ *   Graphs without edges at a level keep their node vectors unchanged (h'_c = h_i, c = {i});
+ *   GNN1, the scorer and DeepSets run on the other graphs' nodes only (active_nodes).
  *   readout = sum over the nodes that remain of h (readout=sum), or the sum over levels of the
  *             per-graph mean of h at the start of each level, including the last (readout=levelmean,
  *             the official molpcba variant).
@@ -490,6 +491,61 @@ static gp_tensor *deepsets_pre_sum(gpn_state *s, gp_tape *t, gp_tensor *g2, cons
     return gp_i_rowmap_run(t, &rm);
 }
 
+static gp_status keep_graph(gpn_state *s, gp_graph *g)
+{
+    if (s->num_graphs == s->cap_graphs) {
+        int cap = s->cap_graphs ? 2 * s->cap_graphs : 16;
+        gp_graph **p = gp_i_realloc(s->graphs, (size_t)cap * sizeof *p);
+        if (!p) return GP_ERR(GP_E_NOMEM, "gpn: out of memory");
+        s->graphs = p;
+        s->cap_graphs = cap;
+    }
+    s->graphs[s->num_graphs++] = g;
+    return GP_OK;
+}
+
+/* The nodes of the graphs that still have an edge (a graph without one keeps its vectors, so
+ * GNN1 and DeepSets would compute rows nobody reads: 3 % of PROTEINS' node rows, 11 % of its
+ * clusters): their count, the graph they induce (owned by s, like the pooled graphs), h's rows,
+ * and the edges' end points in that graph. Graphs are contiguous node ranges and frozen ones
+ * have no edge, so a node's new index is its old one minus the frozen nodes before it. With
+ * no frozen graph everything is the level's own (*ga = g, *ha = h, *au = eu, *av = ev). */
+typedef struct active_part {
+    int64_t na, *old_index, *new_index; /* new_index[i] = -1 for a frozen node */
+    gp_graph *ga;
+    gp_tensor *ha;
+    int64_t *au, *av;
+} active_part;
+
+static gp_status active_nodes(gpn_state *s, gp_tape *t, gp_graph *g, gp_tensor *h,
+                              const bool *has_edge, const int64_t *eu, const int64_t *ev, int64_t ne,
+                              active_part *p)
+{
+    int64_t n = g->adj.rows;
+    *p = (active_part){n, NULL, NULL, g, h, (int64_t *)eu, (int64_t *)ev};
+    int64_t na = 0;
+    for (int64_t i = 0; i < n; i++) na += has_edge[g->graph_of[i]];
+    if (na == n) return GP_OK;
+    p->na = na;
+    p->old_index = gp_tape_alloc(t, (size_t)na * sizeof(int64_t));
+    p->new_index = gp_tape_alloc(t, (size_t)n * sizeof(int64_t));
+    p->au = gp_tape_alloc(t, (size_t)ne * sizeof(int64_t));
+    p->av = gp_tape_alloc(t, (size_t)ne * sizeof(int64_t));
+    if (!p->old_index || !p->new_index || !p->au || !p->av)
+        return GP_TAPE_FAIL(t, GP_E_NOMEM, "gpn: out of memory");
+    na = 0;
+    for (int64_t i = 0; i < n; i++) {
+        p->new_index[i] = has_edge[g->graph_of[i]] ? na : -1;
+        if (p->new_index[i] >= 0) p->old_index[na++] = i;
+    }
+    for (int64_t k = 0; k < ne; k++) p->au[k] = p->new_index[eu[k]], p->av[k] = p->new_index[ev[k]];
+    gp_status st = gp_graph_induced(&p->ga, g, na, p->old_index);
+    if (st == GP_OK && (st = keep_graph(s, p->ga)) != GP_OK) gp_graph_free(&p->ga);
+    if (st != GP_OK) return GP_TAPE_FAIL(t, st, "%s", gp_last_error_message());
+    p->ha = gp_gather_rows(t, h, p->old_index, na);
+    return p->ha ? GP_OK : gp_tape_status(t);
+}
+
 /* One level: g1, scores, parse, pooled graph and pooled features. */
 static gp_status level_forward(gp_module *m, gpn_state *s, gp_tape *t, gp_graph *g, gp_tensor *h,
                                level_out *o)
@@ -501,9 +557,16 @@ static gp_status level_forward(gp_module *m, gpn_state *s, gp_tape *t, gp_graph 
     if (ne < 0) return gp_tape_status(t);
     if (ne == 0) return GP_OK;
     o->merged = true;
-    gp_tensor *g1 = gnn1(m, s, t, g, h);
+    bool *has_edge = gp_tape_alloc(t, (size_t)g->num_graphs * sizeof(bool));
+    if (!has_edge) return GP_TAPE_FAIL(t, GP_E_NOMEM, "gpn: out of memory");
+    memset(has_edge, 0, (size_t)g->num_graphs * sizeof(bool));
+    for (int64_t k = 0; k < ne; k++) has_edge[g->graph_of[eu[k]]] = true;
+    active_part p;
+    if ((st = active_nodes(s, t, g, h, has_edge, eu, ev, ne, &p)) != GP_OK) return st;
+
+    gp_tensor *g1 = gnn1(m, s, t, p.ga, p.ha);
     if (!g1) return gp_tape_status(t);
-    gp_tensor *sigma = edge_scores_chunked(s, t, g1, eu, ev, ne);
+    gp_tensor *sigma = edge_scores_chunked(s, t, g1, p.au, p.av, ne);
     if (!sigma) return gp_tape_status(t);
     o->cluster = gp_tape_alloc(t, (size_t)n * sizeof(int64_t));
     if (!o->cluster) return GP_TAPE_FAIL(t, GP_E_NOMEM, "gpn: out of memory");
@@ -512,41 +575,58 @@ static gp_status level_forward(gp_module *m, gpn_state *s, gp_tape *t, gp_graph 
     if (st != GP_OK) return GP_TAPE_FAIL(t, st, "%s", gp_last_error_message());
     int64_t nc = o->num_clusters;
 
+    /* Clusters of the active nodes, numbered 0..nca-1 in order (clusters are numbered by
+     * their smallest node, so a frozen node's singleton falls between them); without frozen
+     * graphs the level's own numbering. */
+    int64_t nca = nc, *cluster_a = o->cluster, *index = NULL;
+    int64_t *cmap = gp_tape_alloc(t, (size_t)nc * sizeof(int64_t));
+    if (!cmap) return GP_TAPE_FAIL(t, GP_E_NOMEM, "gpn: out of memory");
+    for (int64_t c = 0; c < nc; c++) cmap[c] = c;
+    if (p.na < n) {
+        index = gp_tape_alloc(t, (size_t)nc * sizeof(int64_t));
+        cluster_a = gp_tape_alloc(t, (size_t)p.na * sizeof(int64_t));
+        if (!index || !cluster_a) {
+            gp_graph_free(&o->pooled);
+            return GP_TAPE_FAIL(t, GP_E_NOMEM, "gpn: out of memory");
+        }
+        for (int64_t i = 0; i < n; i++)
+            if (p.new_index[i] < 0) cmap[o->cluster[i]] = -1 - i; /* the frozen node itself */
+        nca = 0;
+        for (int64_t c = 0; c < nc; c++) {
+            if (cmap[c] >= 0) cmap[c] = nca++;
+            index[c] = cmap[c] >= 0 ? n + cmap[c] : -1 - cmap[c]; /* rows of [h; hp_active] */
+        }
+        for (int64_t i = 0; i < p.na; i++) cluster_a[i] = cmap[o->cluster[p.old_index[i]]];
+    }
+
     /* pooled features: DeepSets over members, gated by the internal edges' scores */
-    gp_tensor *g2 = s->gnn2_identity ? h : g1;
+    gp_tensor *g2 = s->gnn2_identity ? p.ha : g1;
     bool one_linear = s->ds_layers == 1;
-    gp_tensor *pre_sum = deepsets_pre_sum(s, t, g2, o->cluster, nc);
+    gp_tensor *pre_sum = deepsets_pre_sum(s, t, g2, cluster_a, nca);
     gp_tensor *post = deepsets(t, s->ds_post, s->post_gamma, s->post_beta, pre_sum, one_linear);
     int64_t nint = 0;
     for (int64_t k = 0; k < ne; k++) nint += o->cluster[eu[k]] == o->cluster[ev[k]];
     int64_t *int_edge = gp_tape_alloc(t, (size_t)(nint > 0 ? nint : 1) * sizeof(int64_t));
     int64_t *int_cluster = gp_tape_alloc(t, (size_t)(nint > 0 ? nint : 1) * sizeof(int64_t));
-    gp_tensor *single = gp_tape_tensor(t, nc, 1);
-    int64_t *index = gp_tape_alloc(t, (size_t)nc * sizeof(int64_t));
-    bool *has_edge = gp_tape_alloc(t, (size_t)g->num_graphs * sizeof(bool));
-    if (!int_edge || !int_cluster || !single || !index || !has_edge) {
+    gp_tensor *single = gp_tape_tensor(t, nca, 1);
+    if (!int_edge || !int_cluster || !single) {
         gp_graph_free(&o->pooled);
         return GP_TAPE_FAIL(t, GP_E_NOMEM, "gpn: out of memory");
     }
-    for (int64_t c = 0; c < nc; c++) single->data[c] = 1.0f;
+    for (int64_t c = 0; c < nca; c++) single->data[c] = 1.0f;
     nint = 0;
     for (int64_t k = 0; k < ne; k++) {
         int64_t c = o->cluster[eu[k]];
-        if (c == o->cluster[ev[k]]) int_edge[nint] = k, int_cluster[nint] = c, nint++, single->data[c] = 0.0f;
+        if (c == o->cluster[ev[k]])
+            int_edge[nint] = k, int_cluster[nint] = cmap[c], nint++, single->data[cmap[c]] = 0.0f;
     }
     gp_tensor *gate = gp_add(t, gp_scale(t, gp_scatter_add_rows(t, gp_gather_rows(t, sigma, int_edge, nint),
-                                                                int_cluster, nc),
+                                                                int_cluster, nca),
                                          2.0f),
                              single);
     gp_tensor *hp = gp_mul(t, post, gate);
     /* graphs without edges keep their node vectors */
-    memset(has_edge, 0, (size_t)g->num_graphs * sizeof(bool));
-    for (int64_t k = 0; k < ne; k++) has_edge[g->graph_of[eu[k]]] = true;
-    bool any_frozen = false;
-    for (int64_t c = 0; c < nc; c++) index[c] = n + c;
-    for (int64_t i = 0; i < n; i++)
-        if (!has_edge[g->graph_of[i]]) index[o->cluster[i]] = i, any_frozen = true;
-    if (any_frozen) {
+    if (index) {
         gp_tensor *both[2] = {h, hp};
         hp = gp_gather_rows(t, gp_concat_rows(t, 2, both), index, nc);
     }
@@ -555,19 +635,6 @@ static gp_status level_forward(gp_module *m, gpn_state *s, gp_tape *t, gp_graph 
         gp_graph_free(&o->pooled);
         return gp_tape_status(t);
     }
-    return GP_OK;
-}
-
-static gp_status keep_graph(gpn_state *s, gp_graph *g)
-{
-    if (s->num_graphs == s->cap_graphs) {
-        int cap = s->cap_graphs ? 2 * s->cap_graphs : 16;
-        gp_graph **p = gp_i_realloc(s->graphs, (size_t)cap * sizeof *p);
-        if (!p) return GP_ERR(GP_E_NOMEM, "gpn: out of memory");
-        s->graphs = p;
-        s->cap_graphs = cap;
-    }
-    s->graphs[s->num_graphs++] = g;
     return GP_OK;
 }
 
