@@ -113,18 +113,70 @@ static double sum_double(const float *x, int64_t n)
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
+/*
+ * Columns [j0, j1) of the column sums: dst[j] (= 0 if assign) += sign src[i][j] for i = 0, 1, ...
+ * in order, one float accumulator per column. Blocks of 4 vectors of columns keep their sums
+ * in registers down all the rows (one load of src per vector, none of dst); the columns left
+ * over are summed one at a time. Every build adds the same terms in the same order: the same
+ * bits (ISO C, no FMA). Built for 4-, 8- and 16-float vectors (gp_i_simd_level).
+ */
+typedef float v4f __attribute__((vector_size(16)));
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define COLSUM_WIDE 1
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
+#endif
+#define DEFINE_COLUMN_SUMS(NAME, ATTR, VT)                                                     \
+    ATTR static void NAME(float *restrict dst, const float *restrict src, int64_t rows,        \
+                          int64_t cols, int64_t j0, int64_t j1, float sign, bool assign)       \
+    {                                                                                          \
+        enum { L = (int)(sizeof(VT) / sizeof(float)), NV = 4 };                                \
+        int64_t j = j0;                                                                        \
+        for (; j + NV * L <= j1; j += NV * L) {                                                \
+            VT acc[NV];                                                                        \
+            for (int q = 0; q < NV; q++) {                                                     \
+                if (assign) acc[q] = (VT){0};                                                  \
+                else memcpy(&acc[q], dst + j + q * L, sizeof(VT));                             \
+            }                                                                                  \
+            for (int64_t i = 0; i < rows; i++) {                                               \
+                const float *r = src + i * cols + j;                                           \
+                for (int q = 0; q < NV; q++) {                                                 \
+                    VT v;                                                                      \
+                    memcpy(&v, r + q * L, sizeof v);                                           \
+                    acc[q] += sign * v;                                                        \
+                }                                                                              \
+            }                                                                                  \
+            for (int q = 0; q < NV; q++) memcpy(dst + j + q * L, &acc[q], sizeof(VT));         \
+        }                                                                                      \
+        for (; j < j1; j++) {                                                                  \
+            float a = assign ? 0.0f : dst[j];                                                  \
+            for (int64_t i = 0; i < rows; i++) a += sign * src[i * cols + j];                  \
+            dst[j] = a;                                                                        \
+        }                                                                                      \
+    }
+
+DEFINE_COLUMN_SUMS(column_sums_v4, , v4f)
+#ifdef COLSUM_WIDE
+DEFINE_COLUMN_SUMS(column_sums_avx2, __attribute__((target("avx2"))), v8f)
+DEFINE_COLUMN_SUMS(column_sums_avx512, __attribute__((target("avx512f"))), v16f)
+#endif
+
 void gp_i_column_sums(float *dst, const float *src, int64_t rows, int64_t cols, float sign, bool assign)
 {
+    void (*kernel)(float *restrict, const float *restrict, int64_t, int64_t, int64_t, int64_t, float,
+                   bool) = column_sums_v4;
+#ifdef COLSUM_WIDE
+    int level = gp_i_simd_level();
+    if (level == GP_SIMD_AVX512) kernel = column_sums_avx512;
+    else if (level == GP_SIMD_AVX2) kernel = column_sums_avx2;
+#endif
     int nt = gp_i_threads();
     int64_t blocks = (cols + COL_BLOCK - 1) / COL_BLOCK; /* each thread a range of whole blocks */
     int64_t parts = blocks < nt ? blocks : nt;
     GP_I_PARALLEL_FOR(parts > 1 && rows * cols >= GP_PAR_MIN_WORK,
     for (int64_t p = 0; p < parts; p++) {
         int64_t j0 = blocks * p / parts * COL_BLOCK, j1 = min64(cols, blocks * (p + 1) / parts * COL_BLOCK);
-        if (assign)
-            for (int64_t j = j0; j < j1; j++) dst[j] = 0.0f;
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = j0; j < j1; j++) dst[j] += sign * src[i * cols + j];
+        kernel(dst, src, rows, cols, j0, j1, sign, assign);
     });
 }
 

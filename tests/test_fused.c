@@ -3,8 +3,8 @@
  * gp_addmm, gp_relu_dropout, gp_gather_mul (and its backward on two threads), gp_gather_mul_affine
  * (session 15: its backward over the rows with a gradient only), the dropout mask, the gradient pass-through of
  * add / sub / add_scalar / addmm, vectorised segment max / min, ReLU's backward from its
- * output, and layer norm's fused serial backward and its SSE2 / AVX2 / AVX-512 builds (session
- * 16). Each against a naive reference (values) and
+ * output, layer norm's fused serial backward, and (session 16) the SSE2 / AVX2 / AVX-512 builds of
+ * layer norm and of the column sums. Each against a naive reference (values) and
  * finite differences (gradients), the fused ops also bit for bit against the unfused
  * compositions where they promise it, and the parallel paths against one thread.
  */
@@ -827,6 +827,58 @@ static void test_layer_norm_kernels(void **state)
     }
 }
 
+/* Column sums (the bias gradient of x + bias, lib/ops_elementwise.c): the SSE2, AVX2 and AVX-512
+ * builds give the same bits, and the sums match a double reference; widths with whole register
+ * blocks, with columns left over, and narrower than one block; 1 and 2 threads. */
+static void bias_gradient(float *out, gp_tensor *x, gp_tensor *bias, const float *r)
+{
+    gp_tape *t = gc_tape();
+    gp_tensor_zero_grad(bias);
+    gp_tensor *y = gp_add(t, x, bias);
+    assert_non_null(y);
+    assert_int_equal(gp_tape_backward_from(t, y, r), GP_OK);
+    memcpy(out, bias->grad, (size_t)bias->cols * sizeof(float));
+    gp_tape_free(&t);
+}
+
+static void test_column_sums_kernels(void **state)
+{
+    (void)state;
+    static const int64_t widths[] = {128, 131, 7, 200};
+    static const char *const builds[] = {"sse2", "avx2", "avx512"};
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        int64_t R = 700, C = widths[w], N = R * C; /* some above the parallel threshold */
+        gp_rng rng;
+        gp_rng_seed(&rng, 41 + (uint64_t)w);
+        gp_tensor *x = gc_param(&rng, "x", R, C, -1, 1);
+        gp_tensor *bias = gc_param(&rng, "bias", 1, C, -1, 1);
+        float *r = malloc((size_t)N * sizeof(float));
+        for (int64_t i = 0; i < N; i++) r[i] = gp_rng_uniform(&rng) - 0.5f;
+        float *want = malloc((size_t)C * sizeof(float)), *got = malloc((size_t)C * sizeof(float));
+        double *ref = calloc((size_t)C, sizeof(double));
+        for (int64_t i = 0; i < R; i++)
+            for (int64_t j = 0; j < C; j++) ref[j] += r[i * C + j];
+        setenv("GP_SIMD", "sse2", 1);
+        bias_gradient(want, x, bias, r);
+        assert_close("column sums", want, ref, C, 1e-5);
+        for (int b = 0; b < 3; b++)
+            for (int nt = 1; nt <= 2; nt++) {
+                setenv("GP_SIMD", builds[b], 1); /* capped at what the processor has */
+                gp_set_threads(nt);
+                bias_gradient(got, x, bias, r);
+                gp_set_threads(1);
+                assert_memory_equal(want, got, (size_t)C * sizeof(float));
+            }
+        unsetenv("GP_SIMD");
+        free(ref);
+        free(want);
+        free(got);
+        free(r);
+        gp_tensor_free(&x);
+        gp_tensor_free(&bias);
+    }
+}
+
 int main(void)
 {
     gp_init();
@@ -846,6 +898,7 @@ int main(void)
         cmocka_unit_test(test_relu_backward),
         cmocka_unit_test(test_layer_norm_threads),
         cmocka_unit_test(test_layer_norm_kernels),
+        cmocka_unit_test(test_column_sums_kernels),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     gp_finalize();
