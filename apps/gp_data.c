@@ -11,8 +11,9 @@
  * fetch   files that are missing or wrong: those with a byte-identical public copy are
  *         downloaded with curl to FILE.part, verified, and only then renamed into place; those
  *         made from a MATLAB file (fetch_url "mat:URL", and "mat-meta" for linkpred/meta.tsv,
- *         made from every network's .mat) are downloaded and converted (data_convert.h) into
- *         FILE.part, then verified and renamed the same way; for the others, and when the
+ *         made from every network's .mat; each .mat is downloaded once per command) are
+ *         downloaded and converted (data_convert.h) into FILE.part, then verified and renamed
+ *         the same way; for the others, and when the
  *         download fails (no network), it prints exactly which file to put where, its
  *         checksum, its source and how it was made.
  *
@@ -235,12 +236,68 @@ static int download(const char *url, const char *path, int *offline)
     return 1;
 }
 
-/* A .mat file of e's fetch_url ("mat:URL") converted into part by e's format. */
-static int fetch_converted(const gp_registry_entry *e, const char *dest, const char *part, int *offline)
+/* The .mat files one fetch command has downloaded, by URL: linkpred/meta.tsv is made from every
+ * network's .mat, which the network's edge list was converted from a moment before, so each is
+ * downloaded once per command (into the file named when it was first needed) and removed at the
+ * command's end (mat_cache_clear). */
+typedef struct mat_cache {
+    int count, cap;
+    char **url, **path;
+} mat_cache;
+
+static void mat_cache_clear(mat_cache *c)
 {
-    char *src = with_suffix(dest, ".src.mat"), err[1024] = "";
-    if (!src) return fprintf(stderr, "gp-data: out of memory\n"), 1;
-    int rc = download(e->fetch_url + 4, src, offline);
+    for (int i = 0; i < c->count; i++) {
+        unlink(c->path[i]);
+        free(c->url[i]);
+        free(c->path[i]);
+    }
+    free(c->url);
+    free(c->path);
+    *c = (mat_cache){0};
+}
+
+/* *path: the local copy of url, downloaded into new_path unless c has it already. */
+static int cached_download(mat_cache *c, const char *url, const char *new_path, const char **path,
+                           int *offline)
+{
+    for (int i = 0; i < c->count; i++)
+        if (!strcmp(c->url[i], url)) return *path = c->path[i], 0;
+    if (c->count == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 16;
+        char **u = realloc(c->url, (size_t)cap * sizeof *u);
+        if (u) c->url = u;
+        char **p = u ? realloc(c->path, (size_t)cap * sizeof *p) : NULL;
+        if (p) c->path = p;
+        if (!u || !p) return fprintf(stderr, "gp-data: out of memory\n"), 1;
+        c->cap = cap;
+    }
+    char *u = strdup(url), *p = strdup(new_path);
+    if (!u || !p) {
+        free(u);
+        free(p);
+        return fprintf(stderr, "gp-data: out of memory\n"), 1;
+    }
+    fprintf(stderr, "  downloading %s\n", url);
+    if (download(url, new_path, offline)) {
+        free(u);
+        free(p);
+        return 1;
+    }
+    c->url[c->count] = u;
+    c->path[c->count++] = p;
+    *path = p;
+    return 0;
+}
+
+/* A .mat file of e's fetch_url ("mat:URL") converted into part by e's format. */
+static int fetch_converted(const gp_registry_entry *e, const char *dest, const char *part, mat_cache *cache,
+                           int *offline)
+{
+    char *local = with_suffix(dest, ".src.mat"), err[1024] = "";
+    if (!local) return fprintf(stderr, "gp-data: out of memory\n"), 1;
+    const char *src = NULL;
+    int rc = cached_download(cache, e->fetch_url + 4, local, &src, offline);
     if (rc == 0) {
         const char *base = strrchr(e->path, '/');
         base = base ? base + 1 : e->path;
@@ -258,18 +315,17 @@ static int fetch_converted(const gp_registry_entry *e, const char *dest, const c
         }
         if (rc) fprintf(stderr, "gp-data: %s: converting %s: %s\n", e->path, e->fetch_url + 4, err);
     }
-    unlink(src);
-    free(src);
+    free(local);
     return rc;
 }
 
 /* linkpred/meta.tsv ("mat-meta"): a line per link-prediction network of the registry (entries of
  * format edgelist with a "mat:" source, in registry order), each from its downloaded .mat. */
-static int fetch_meta(const gp_registry *r, const char *dest, const char *part, int *offline)
+static int fetch_meta(const gp_registry *r, const char *dest, const char *part, mat_cache *cache, int *offline)
 {
     int count = 0, rc = 0;
     const char **names = calloc((size_t)r->count + 1, sizeof *names);
-    char **mats = calloc((size_t)r->count + 1, sizeof *mats);
+    const char **mats = calloc((size_t)r->count + 1, sizeof *mats);
     if (!names || !mats) rc = fprintf(stderr, "gp-data: out of memory\n") > 0;
     for (int64_t i = 0; i < r->count && !rc; i++) {
         const gp_registry_entry *e = &r->entries[i];
@@ -278,21 +334,19 @@ static int fetch_meta(const gp_registry *r, const char *dest, const char *part, 
             continue;
         char suffix[32];
         snprintf(suffix, sizeof suffix, ".src%d.mat", count);
-        if (!(mats[count] = with_suffix(dest, suffix))) {
+        char *local = with_suffix(dest, suffix);
+        if (!local) {
             rc = fprintf(stderr, "gp-data: out of memory\n") > 0;
             break;
         }
         names[count] = e->dataset;
-        rc = download(e->fetch_url + 4, mats[count++], offline);
+        rc = cached_download(cache, e->fetch_url + 4, local, &mats[count++], offline);
+        free(local);
     }
     char err[1024] = "";
     if (!rc && count == 0) rc = fprintf(stderr, "gp-data: %s: no network with a .mat source in the registry\n", dest) > 0;
-    if (!rc && convert_mat_meta(count, names, (const char *const *)mats, part, err, sizeof err))
+    if (!rc && convert_mat_meta(count, names, mats, part, err, sizeof err))
         rc = fprintf(stderr, "gp-data: %s: %s\n", dest, err) > 0;
-    for (int i = 0; i < count; i++) {
-        unlink(mats[i]);
-        free(mats[i]);
-    }
     free(mats);
     free(names);
     return rc;
@@ -302,12 +356,13 @@ static int cmd_fetch(const gp_registry *r, const char *dir, const char *name)
 {
     int64_t have = 0, got = 0, todo = 0;
     int offline = 0; /* after curl could not start or reach the host, stop trying */
+    mat_cache cache = {0};
     for (int64_t i = 0; i < r->count; i++) {
         const gp_registry_entry *e = &r->entries[i];
         if (strcmp(e->dataset, name) || seen_path(r, i, name)) continue;
         int oom;
         const char *not_file = entry_not_a_file(dir, e->path, &oom);
-        if (oom) return fprintf(stderr, "gp-data: out of memory\n"), 1;
+        if (oom) return mat_cache_clear(&cache), fprintf(stderr, "gp-data: out of memory\n"), 1;
         if (not_file) { /* never replaced: it may hold something else */
             if (todo == 0) printf("%s: these files must be put in place by hand:\n", name);
             todo++;
@@ -331,14 +386,15 @@ static int cmd_fetch(const gp_registry *r, const char *dir, const char *name)
             char *dest = join(dir, e->path), *part = dest ? with_suffix(dest, ".part") : NULL;
             if (!dest || !part) {
                 free(dest);
+                mat_cache_clear(&cache);
                 fprintf(stderr, "gp-data: out of memory\n");
                 return 1;
             }
             int convert = !strncmp(e->fetch_url, "mat:", 4), meta = !strcmp(e->fetch_url, "mat-meta");
             fprintf(stderr, "%s %s (%s)\n", convert || meta ? "fetching and converting" : "fetching", e->path, why);
             int rc = make_parents(dest) != 0                  ? -1
-                     : convert                                ? fetch_converted(e, dest, part, &offline)
-                     : meta                                   ? fetch_meta(r, dest, part, &offline)
+                     : convert                                ? fetch_converted(e, dest, part, &cache, &offline)
+                     : meta                                   ? fetch_meta(r, dest, part, &cache, &offline)
                                                               : download(e->fetch_url, part, &offline);
             int placed = 0;
             if (rc == 0) {
@@ -363,6 +419,7 @@ static int cmd_fetch(const gp_registry *r, const char *dir, const char *name)
         printf("- %s (%s)\n", e->path, why);
         print_manual(e, dir);
     }
+    mat_cache_clear(&cache);
     printf("%s: %lld present, %lld downloaded, %lld still needed (data directory %s)\n", name,
            (long long)have, (long long)got, (long long)todo, dir);
     return todo ? 1 : 0;

@@ -6,8 +6,9 @@
  * fetch does not try to replace it. Conversions of MATLAB files ("mat:file://..." URLs to the
  * fixtures, curl reads them): the edge list, meta.tsv and a gzipped split come out with the
  * registered checksums (the split against tests/fixtures/tiny_split1.txt.gz, written by Python's
- * gzip module as the real split files were); a .mat that cannot be converted leaves nothing
- * behind. argv[1]: the app; argv[2]: tests/fixtures.
+ * gzip module as the real split files were); a .mat that serves several files is downloaded
+ * once and removed afterwards; a .mat that cannot be converted leaves nothing behind.
+ * argv[1]: the app; argv[2]: tests/fixtures.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +38,10 @@ static int put(const char *rel, const char *text)
 
 /* Runs gp-data with cmd and name; 0 when the exit status is want and the output holds every
  * string of expect (NULL-terminated). */
+static char out[1 << 16]; /* the output of the last check */
+
 static int check(char *app, const char *cmd, const char *name, int want, const char *const *expect)
 {
-    static char out[1 << 16];
     char data[128], reg[128];
     snprintf(data, sizeof data, "%s/data", root);
     snprintf(reg, sizeof reg, "%s/registry.tsv", root);
@@ -86,21 +88,31 @@ static int check_conversions(char *app, const char *fixtures)
     static const char *const again[] = {"L: 3 present, 0 downloaded, 0 still needed", NULL};
     static const char *const failed[] = {"M_split1.txt.gz: converting file://", "no variable train_pos",
                                          "M: 0 present, 0 downloaded, 1 still needed", "from   file://", NULL};
-    int bad = check(app, "fetch", "L", 0, fetched) || check(app, "verify", "L", 0, verified) ||
-              check(app, "fetch", "L", 0, again) || check(app, "fetch", "M", 1, failed);
+    int bad = check(app, "fetch", "L", 0, fetched);
+    /* mat_net.mat serves both tiny.edges and meta.tsv: downloaded once, and no copy left */
+    char url[600];
+    snprintf(url, sizeof url, "downloading file://%s/mat_net.mat\n", fixtures);
+    int downloads = 0;
+    for (const char *p = out; (p = strstr(p, url)); p++) downloads++;
+    if (!bad && downloads != 1) bad = fprintf(stderr, "mat_net.mat downloaded %d times:\n%s\n", downloads, out) > 0;
+    char cmd0[1024];
+    snprintf(cmd0, sizeof cmd0, "test -z \"$(ls '%s/data/linkpred' | grep -v -x -e tiny.edges -e meta.tsv -e splits)\"", root);
+    if (!bad && system(cmd0) != 0) bad = fprintf(stderr, "downloaded files left in %s/data/linkpred\n", root) > 0;
+    bad = bad || check(app, "verify", "L", 0, verified) || check(app, "fetch", "L", 0, again) ||
+          check(app, "fetch", "M", 1, failed);
     /* several names: each fetched, exit 1 when one fails; an unknown name stops before any */
-    static char out[1 << 14];
+    static char msg[1 << 14];
     char data[128], regp[128];
     snprintf(data, sizeof data, "%s/data", root);
     snprintf(regp, sizeof regp, "%s/registry.tsv", root);
     char *two[] = {app, "--data-dir", data, "--registry", regp, "fetch", "L", "M", NULL};
-    int rc = app_run(two, true, out, sizeof out);
-    if (!bad && (rc != 1 || !strstr(out, "L: 3 present") || !strstr(out, "M: 0 present")))
-        bad = fprintf(stderr, "fetch L M: exit %d\n%s\n", rc, out) > 0;
+    int rc = app_run(two, true, msg, sizeof msg);
+    if (!bad && (rc != 1 || !strstr(msg, "L: 3 present") || !strstr(msg, "M: 0 present")))
+        bad = fprintf(stderr, "fetch L M: exit %d\n%s\n", rc, msg) > 0;
     char *unknown[] = {app, "--data-dir", data, "--registry", regp, "fetch", "L", "nosuch", NULL};
-    rc = app_run(unknown, true, out, sizeof out);
-    if (!bad && (rc != 2 || !strstr(out, "unknown dataset 'nosuch'") || strstr(out, "L: ")))
-        bad = fprintf(stderr, "fetch L nosuch: exit %d\n%s\n", rc, out) > 0;
+    rc = app_run(unknown, true, msg, sizeof msg);
+    if (!bad && (rc != 2 || !strstr(msg, "unknown dataset 'nosuch'") || strstr(msg, "L: ")))
+        bad = fprintf(stderr, "fetch L nosuch: exit %d\n%s\n", rc, msg) > 0;
     snprintf(path, sizeof path, "%s/data/linkpred/splits/test10", root); /* nothing of M left behind */
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "test \"$(ls '%s')\" = tiny_split1.txt.gz", path);
