@@ -34,19 +34,27 @@ static void sgemm1(bool avx, bool ta, bool tb, int64_t m, int64_t m_all, int64_t
 
 /* Products of at least this many multiply-adds are split over the threads. */
 #define GEMM_PAR_MIN_MACS (1 << 20)
-/* Part boundaries are multiples of this many rows: with OpenBLAS 0.3.21's Haswell kernels a
- * product cut into row blocks at multiples of 12 gives the same bits as the whole product
- * (measured; SKYLAKEX: any cut). Cutting columns never did, so products are cut by rows only. */
+/* Part boundaries are multiples of this many rows (the AVX-512 kernel's tile; cutting columns
+ * would change how OpenBLAS packs, so products are cut by rows only). */
 #define GEMM_PART_ROWS 12
+/* Products on OpenBLAS from GEMM_PAR_MIN_MACS up are cut into this many row blocks (at most),
+ * for every thread count (see gp_i_gemm). */
+#define GEMM_BLAS_BLOCKS 8
 
 /*
  * Multi-threaded products are split here, not inside OpenBLAS: each thread runs a one-thread
- * sgemm on a block of whole rows of C. Every element of C is then summed by the same kernel
- * code in the same order as with one thread, so results do not depend on the thread count
- * (tests/test_determinism.c), and OpenMP is the only thread pool: OpenBLAS's own workers spin
- * after each call and compete with OpenMP's for the cores (docs/benchmarks.md, "One thread
- * pool"). Products with fewer than 2 x 12 rows run on one thread. The kernel is chosen once for
- * the whole product (gp_i_gemm_use_avx512), so every row block uses the same one.
+ * product on blocks of whole rows of C, and OpenMP is the only thread pool (OpenBLAS's own
+ * workers spin after each call and compete with OpenMP's for the cores: docs/benchmarks.md,
+ * "One thread pool"). Results do not depend on the thread count (tests/test_determinism.c):
+ * - the AVX-512 kernel sums every element of C in the same order in any row block, so a
+ *   product is cut into one part per thread (products with fewer than 2 x 12 rows: one part);
+ * - OpenBLAS picks its kernels by the shape of each call (0.3.21 takes its small-matrix kernels
+ *   below M N K = 10^6 on SKYLAKEX / COOPERLAKE, and the COOPERLAKE kernels summed a row block
+ *   at a cut of 12 rows differently), so a product on OpenBLAS is cut into the same
+ *   GEMM_BLAS_BLOCKS blocks for every thread count, the threads taking whole blocks. Before
+ *   (one part per thread), DD's top-k models differed between 1 and 2 threads; the fixed
+ *   blocks also made its one-thread epoch 4 % faster (docs/benchmarks.md, "Session 16").
+ * The kernel is chosen once for the whole product (gp_i_gemm_use_avx512).
  */
 void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
@@ -59,8 +67,25 @@ void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
     }
     bool avx = gp_i_gemm_use_avx512(m, n, k, ta, tb);
     int64_t tiles = m / GEMM_PART_ROWS, nt = gp_i_threads(); /* whole tiles; the last part takes the rest */
+    bool big = (double)m * n * k >= GEMM_PAR_MIN_MACS;
+    if (!avx && big && tiles >= 2) {
+        /* OpenBLAS chooses its kernels by the shape of each call (0.3.21: its small-matrix
+         * kernels by M N K), so a row block could be summed by another kernel than the whole
+         * product: cut into GEMM_BLAS_BLOCKS blocks whatever the thread count, and spread the
+         * blocks over the threads (1 thread: one after the other). */
+        int64_t blocks = tiles < GEMM_BLAS_BLOCKS ? tiles : GEMM_BLAS_BLOCKS;
+        int nb = nt < blocks ? (int)nt : (int)blocks;
+        GP_I_PARALLEL_FOR(nb > 1 && !gp_i_in_parallel(),
+        for (int64_t p = 0; p < blocks; p++) {
+            int64_t lo = tiles * p / blocks * GEMM_PART_ROWS;
+            int64_t hi = p == blocks - 1 ? m : tiles * (p + 1) / blocks * GEMM_PART_ROWS;
+            sgemm1(false, ta, tb, hi - lo, m, n, k, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
+                   c + lo * ldc, ldc);
+        });
+        return;
+    }
     int64_t parts = tiles < nt ? tiles : nt;
-    if (parts < 2 || (double)m * n * k < GEMM_PAR_MIN_MACS || gp_i_in_parallel()) {
+    if (parts < 2 || !big || gp_i_in_parallel()) {
         sgemm1(avx, ta, tb, m, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
