@@ -9,10 +9,12 @@
  * - top-k and SAGPool: hand-computed selection, gating and pooled graph; ties broken by node
  *   index; one-node graphs and graphs without edges; min_score mode; gradient checks (features and
  *   parameters, through the gate); equivariance (pooled features and graph permute with nodes);
- *   the hand induced-subgraph kernel against gp_graph_induced;
+ *   the hand induced-subgraph kernel against gp_graph_induced; the backward's vector builds and
+ *   1 / 2 threads bit for bit;
  * - the interface: registry errors (unknown name / option / bad value), parameters of a pool module
  *   (SAGPool's child GCN), a class registered at run time with expand + grouped readouts.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -596,6 +598,67 @@ static void test_nodedrop_gradcheck(void **state)
     gradcheck_nodedrop("sagpool:ratio=0.6,gnn=graphconv");
 }
 
+/* Top-k's backward through the gather and gate (graphpool/nodedrop_select.c: 4- and 8-float
+ * builds, rows split over the threads) gives the same bits for GP_SIMD=sse2 and the widest
+ * build, 1 and 2 threads: at a width above the parallel threshold, with a tail, and below 8. */
+static const int64_t bits_sizes[8] = {40, 33, 1, 41, 12, 40, 38, 39}; /* 244 nodes */
+
+static void topk_backward_bits(int64_t d, float *out)
+{
+    gp_graph *g = random_batch(8, bits_sizes, 21, NULL);
+    int64_t n = g->adj.rows;
+    gp_tensor *x = NULL;
+    assert_int_equal(gp_param_new(&x, "x", n, d), GP_OK);
+    gp_rng rng;
+    gp_rng_seed(&rng, 22);
+    gc_fill(x, &rng, -1.0f, 1.0f);
+    gp_module *m = pool_new("topk:ratio=0.8", d, 4);
+    gp_param_list pl;
+    assert_int_equal(gp_module_params(&pl, m, false), GP_OK);
+    gp_tape *t = gc_tape();
+    gp_pool_batch b = gp_pool_batch_of(g, x), o;
+    assert_int_equal(gp_pool_coarsen(m, t, &b, &o), GP_OK);
+    float *r = malloc((size_t)gp_tensor_size(o.x) * sizeof(float));
+    for (int64_t i = 0; i < gp_tensor_size(o.x); i++) r[i] = gp_rng_uniform(&rng) - 0.5f;
+    assert_int_equal(gp_tape_backward_from(t, o.x, r), GP_OK);
+    memcpy(out, x->grad, (size_t)(n * d) * sizeof(float));
+    memcpy(out + n * d, pl.tensors[0]->grad, (size_t)d * sizeof(float)); /* p */
+    free(r);
+    gp_pool_batch_release(&o);
+    gp_tape_free(&t);
+    gp_param_list_free(&pl);
+    gp_module_free(&m);
+    gp_tensor_free(&x);
+    gp_graph_free(&g);
+}
+
+static void test_topk_backward_builds(void **state)
+{
+    (void)state;
+    static const int64_t widths[] = {400, 131, 5}; /* 400: ~200 kept rows x 400 > GP_PAR_MIN_WORK */
+    int64_t n = 0;
+    for (int i = 0; i < 8; i++) n += bits_sizes[i];
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        int64_t d = widths[w];
+        size_t len = (size_t)(n * d + d);
+        float *want = malloc(len * sizeof(float)), *got = malloc(len * sizeof(float));
+        setenv("GP_SIMD", "sse2", 1);
+        topk_backward_bits(d, want);
+        unsetenv("GP_SIMD");
+        for (int nt = 1; nt <= 2; nt++) {
+            gp_set_threads(nt);
+            topk_backward_bits(d, got);
+            gp_set_threads(1);
+            assert_memory_equal(want, got, len * sizeof(float));
+        }
+        double norm = 0.0;
+        for (size_t i = 0; i < len; i++) norm += fabs(want[i]);
+        assert_true(norm > 0.0);
+        free(want);
+        free(got);
+    }
+}
+
 static void test_sagpool_scores_from_gcn(void **state)
 {
     (void)state;
@@ -829,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_topk_hand_computed),
         cmocka_unit_test(test_nodedrop_equivariance),
         cmocka_unit_test(test_nodedrop_gradcheck),
+        cmocka_unit_test(test_topk_backward_builds),
         cmocka_unit_test(test_sagpool_scores_from_gcn),
         cmocka_unit_test(test_induced_kernel_matches_library),
         cmocka_unit_test(test_interface),
