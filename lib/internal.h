@@ -127,10 +127,10 @@ static inline uint64_t gp_i_xoshiro_next(uint64_t s[4])
     return result;
 }
 
-/* ---- vector width of the hand kernels (layer norm, SpMM) ---- */
+/* ---- vector width of the hand kernels (layer norm, SpMM, column sums, top-k's gate) ---- */
 /* The widest vector build the processor has, capped by the environment: GP_SIMD=sse2|avx2|
  * avx512 (read at every call, so tests can switch builds between calls). Every build of a
- * kernel gives the same bits (tests/test_fused.c, bench_spmm --check). */
+ * kernel gives the same bits (tests/test_fused.c, tests/test_pool.c, bench_spmm --check). */
 enum { GP_SIMD_SSE2 = 0, GP_SIMD_AVX2 = 1, GP_SIMD_AVX512 = 2 };
 int gp_i_simd_level(void);
 
