@@ -127,6 +127,17 @@ static inline uint64_t gp_i_xoshiro_next(uint64_t s[4])
     return result;
 }
 
+/* Elementwise loops built for AVX-512, AVX2 and plain x86-64 (gcc picks one at load time);
+ * each build does the same float operations, so all give the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define GP_I_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef GP_I_CLONES
+#define GP_I_CLONES
+#endif
+
 /* ---- vector width of the hand kernels (layer norm, SpMM, column sums, top-k's gate) ---- */
 /* The widest vector build the processor has, capped by the environment: GP_SIMD=sse2|avx2|
  * avx512 (read at every call, so tests can switch builds between calls). Every build of a

@@ -145,21 +145,12 @@ void gp_i_dropout_mask(unsigned char *keep, int64_t size, float p, uint64_t seed
     });
 }
 
-/* The elementwise passes, built for AVX-512, AVX2 and plain x86-64 (gcc picks one at load
- * time; the same float operations in every build: the same bits). Against the plain build
- * alone, GPN's PROTEINS epoch on 2 threads: paired differences -1 to -14 ms, median -6
- * (docs/benchmarks.md, "Session 16"). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define MASK_PASS __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-#endif
-#ifndef MASK_PASS
-#define MASK_PASS
-#endif
+/* The elementwise passes, built for AVX-512, AVX2 and plain x86-64 (GP_I_CLONES; the same
+ * bits). Against the plain build alone, GPN's PROTEINS epoch on 2 threads: paired differences
+ * -1 to -14 ms, median -6 (docs/benchmarks.md, "Session 16"). */
 
 /* y = x keep scale, or y += x keep scale (no branch: the mask is random) */
-MASK_PASS static void masked_scale(float *restrict y, const float *restrict x,
+GP_I_CLONES static void masked_scale(float *restrict y, const float *restrict x,
                                    const unsigned char *restrict keep, float scale, int64_t n,
                                    bool accumulate)
 {
@@ -170,7 +161,7 @@ MASK_PASS static void masked_scale(float *restrict y, const float *restrict x,
 }
 
 /* y = max(x, 0) keep scale (the bits of gp_dropout(gp_relu(x))); keep becomes keep [x > 0] */
-MASK_PASS static void relu_masked_scale(float *restrict y, const float *restrict x,
+GP_I_CLONES static void relu_masked_scale(float *restrict y, const float *restrict x,
                                         unsigned char *restrict keep, float scale, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {

@@ -21,6 +21,30 @@
 
 #include "internal.h"
 
+/* The elementwise passes (GP_I_CLONES: AVX-512 / AVX2 / x86-64 builds, the same bits). */
+/* masked = dY where Y > 0, else 0 (gp_relu's backward) */
+GP_I_CLONES static void relu_mask(float *restrict masked, const float *restrict dy,
+                                  const float *restrict y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) masked[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+/* rows of Y += b */
+GP_I_CLONES static void add_bias_rows(float *restrict y, const float *restrict b, int64_t rows, int64_t d)
+{
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < d; j++) y[i * d + j] += b[j];
+}
+
+/* Y = max(Y, 0) in place (gp_relu's forward) */
+GP_I_CLONES static void relu_in_place(float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+}
+
+/* [lo, hi) of `count` items cut into `parts` equal parts */
+#define PART_LO(count, p, parts) ((count) * (p) / (parts))
+
 static gp_status propagate_backward(gp_tape *t, gp_node *n)
 {
     gp_tensor *x = n->in[0], *w = n->in[1], *w_root = n->in[2], *bias = n->in[3], *y = n->out;
@@ -42,11 +66,11 @@ static gp_status propagate_backward(gp_tape *t, gp_node *n)
         if (!masked) return GP_E_NOMEM;
         int64_t size = rows * dout;
         int nt = gp_i_threads();
-        (void)nt;
-        GP_I_PARALLEL_FOR(size >= GP_PAR_MIN_WORK,
-        for (int64_t i = 0; i < size; i++) {
-            float g = dy[i];
-            masked[i] = y->data[i] > 0.0f ? g : 0.0f;
+        int64_t parts = nt > 1 && size >= GP_PAR_MIN_WORK ? nt : 1;
+        GP_I_PARALLEL_FOR(parts > 1,
+        for (int64_t p = 0; p < parts; p++) {
+            int64_t lo = PART_LO(size, p, parts), hi = PART_LO(size, p + 1, parts);
+            relu_mask(masked + lo, dy + lo, y->data + lo, hi - lo);
         });
         dy = masked;
     }
@@ -96,23 +120,22 @@ gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_
     gp_i_gemm(false, false, rows, dout, din, 1.0f, x->data, din, w->data, dout, 0.0f, xw_data, dout);
     gp_i_csr_spmm_set(y->data, adj, NULL, xw_data, dout); /* the aggregate, in Y */
     gp_i_tape_release_from(t, xw_data);
-    if (bias) {
-        int nt = gp_i_threads();
-        (void)nt;
-        GP_I_PARALLEL_FOR(rows * dout >= GP_PAR_MIN_WORK,
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = 0; j < dout; j++) y->data[i * dout + j] += bias->data[j];);
-    }
+    int nt = gp_i_threads();
+    int64_t parts = nt > 1 && rows * dout >= GP_PAR_MIN_WORK ? nt : 1;
+    if (bias)
+        GP_I_PARALLEL_FOR(parts > 1,
+        for (int64_t p = 0; p < parts; p++) {
+            int64_t lo = PART_LO(rows, p, parts), hi = PART_LO(rows, p + 1, parts);
+            add_bias_rows(y->data + lo * dout, bias->data, hi - lo, dout);
+        });
     if (w_root) /* Y += X W_root: addmm's product onto its addend */
         gp_i_gemm(false, false, rows, dout, din, 1.0f, x->data, din, w_root->data, dout, 1.0f, y->data, dout);
-    if (relu) { /* in place: gp_relu's forward */
-        int64_t size = rows * dout;
-        int nt = gp_i_threads();
-        (void)nt;
-        float *yd = y->data;
-        GP_I_PARALLEL_FOR(size >= GP_PAR_MIN_WORK,
-        for (int64_t i = 0; i < size; i++) yd[i] = yd[i] > 0.0f ? yd[i] : 0.0f;);
-    }
+    if (relu) /* in place: gp_relu's forward */
+        GP_I_PARALLEL_FOR(parts > 1,
+        for (int64_t p = 0; p < parts; p++) {
+            int64_t lo = PART_LO(rows * dout, p, parts), hi = PART_LO(rows * dout, p + 1, parts);
+            relu_in_place(y->data + lo, hi - lo);
+        });
     gp_tensor *in[4] = {x, w, w_root, bias};
     gp_node *n = gp_i_record(t, &propagate_op, y, 4, in);
     if (n) {
