@@ -59,8 +59,8 @@ static int64_t broadcast_dim(int64_t x, int64_t y)
 
 /* out[j] = x[j * sx] (op) y[j * sy] for j < n, with strides 0 or 1. out may alias x or y
  * when its stride is 1. */
-static void bin_row(bin_kind k, float *out, const float *x, bool sx, const float *y, bool sy,
-                    int64_t n)
+GP_I_CLONES static void bin_row(bin_kind k, float *out, const float *x, bool sx, const float *y,
+                                bool sy, int64_t n)
 {
     if (n <= 0) return;
     const float x0 = x[0], y0 = y[0];
