@@ -34,8 +34,8 @@ static void sgemm1(bool avx, bool ta, bool tb, int64_t m, int64_t m_all, int64_t
 
 /* Products of at least this many multiply-adds are split over the threads. */
 #define GEMM_PAR_MIN_MACS (1 << 20)
-/* Part boundaries are multiples of this many rows (the AVX-512 kernel's tile; cutting columns
- * would change how OpenBLAS packs, so products are cut by rows only). */
+/* Part boundaries are multiples of this many rows (the AVX-512 kernel's tile). Cutting columns
+ * never gave the bits of the whole product with OpenBLAS, so products are cut by rows only. */
 #define GEMM_PART_ROWS 12
 /* Products on OpenBLAS from GEMM_PAR_MIN_MACS up are cut into this many row blocks (at most),
  * for every thread count (see gp_i_gemm). */
