@@ -15,6 +15,14 @@
  * with the ReLU (its input is dead too: its backward reads the output). DD peak RSS, GPN preset
  * 526 -> 474 MB, top-k with GCN 401 -> 354 MB (docs/benchmarks.md, session 14).
  *
+ * Aggregating first: with an input that gets no gradient (the data, e.g. one-hot labels) and
+ * fewer input than output columns, Y = (A X) W [+ X W_root] + b instead: the SpMM runs on din
+ * columns instead of dout, A X (rows x din) is kept, and backward needs no SpMM (dW = (A X)^T dY,
+ * and X needs no gradient). Values and gradients have the bits of
+ * gp_addmm(gp_matmul(gp_spmm(A, X), W), X, W_root, b) (GCN: gp_add(gp_matmul(gp_spmm(Â, X), W),
+ * b)), which differ from the other order's in the last bits. Top-k's PROTEINS model (3 input
+ * columns, 128 output): docs/benchmarks.md, "Session 16".
+ *
  * Graphs whose copies share one structure (implicit adjacency) go through the ops.
  */
 #include <string.h>
@@ -80,7 +88,10 @@ static gp_status propagate_backward(gp_tape *t, gp_node *n)
         if (gr) gp_i_gemm(true, false, din, dout, rows, 1.0f, x->data, din, dy, dout, assign_r ? 0.0f : 1.0f, gr, dout);
     }
     if (gb) gp_i_column_sums(gb, dy, rows, dout, 1.0f, assign_b); /* gp_add's and addmm's bits */
-    if (gx || gw) {
+    const float *ax = n->p[2];
+    if (ax) { /* aggregated first: dW = (A X)^T dY (matmul's backward); X has no gradient */
+        if (gw) gp_i_gemm(true, false, din, dout, rows, 1.0f, ax, din, dy, dout, assign_w ? 0.0f : 1.0f, gw, dout);
+    } else if (gx || gw) {
         float *dt = gp_tape_alloc(t, bytes);
         if (!dt) return GP_E_NOMEM;
         if (!scratch) scratch = dt;
@@ -115,11 +126,19 @@ gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_
     int64_t rows = x->rows, din = x->cols, dout = w->cols;
     gp_tensor *y = gp_i_out(t, rows, dout);
     if (!y) return NULL;
-    float *xw_data = gp_tape_alloc(t, gp_i_mul_size((size_t)(rows * dout > 0 ? rows * dout : 1), sizeof(float)));
-    if (!xw_data) return NULL;
-    gp_i_gemm(false, false, rows, dout, din, 1.0f, x->data, din, w->data, dout, 0.0f, xw_data, dout);
-    gp_i_csr_spmm_set(y->data, adj, NULL, xw_data, dout); /* the aggregate, in Y */
-    gp_i_tape_release_from(t, xw_data);
+    float *ax = NULL; /* A X, kept, when aggregating first */
+    if (!gp_i_needs_grad(x) && din < dout) {
+        ax = gp_tape_alloc(t, gp_i_mul_size((size_t)(rows * din > 0 ? rows * din : 1), sizeof(float)));
+        if (!ax) return NULL;
+        gp_i_csr_spmm_set(ax, adj, NULL, x->data, din);
+        gp_i_gemm(false, false, rows, dout, din, 1.0f, ax, din, w->data, dout, 0.0f, y->data, dout);
+    } else {
+        float *xw_data = gp_tape_alloc(t, gp_i_mul_size((size_t)(rows * dout > 0 ? rows * dout : 1), sizeof(float)));
+        if (!xw_data) return NULL;
+        gp_i_gemm(false, false, rows, dout, din, 1.0f, x->data, din, w->data, dout, 0.0f, xw_data, dout);
+        gp_i_csr_spmm_set(y->data, adj, NULL, xw_data, dout); /* the aggregate, in Y */
+        gp_i_tape_release_from(t, xw_data);
+    }
     int nt = gp_i_threads();
     int64_t parts = nt > 1 && rows * dout >= GP_PAR_MIN_WORK ? nt : 1;
     if (bias)
@@ -140,8 +159,9 @@ gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_
     gp_node *n = gp_i_record(t, &propagate_op, y, 4, in);
     if (n) {
         n->p[0] = g;
+        n->p[2] = ax;
         n->i[0] = relu;
-        if (gp_i_needs_grad(x) || gp_i_needs_grad(w)) { /* built here so that backward cannot fail on it */
+        if (!ax && (gp_i_needs_grad(x) || gp_i_needs_grad(w))) { /* built here so that backward cannot fail on it */
             const gp_csr *tr = NULL; /* a symmetric graph is its own: nothing built */
             gp_status st = gp_graph_transpose(&tr, NULL, (gp_graph *)g);
             if (st != GP_OK) {

@@ -551,9 +551,12 @@ static void test_layers_on_batches(void **state)
 
 /* The layer's output and gradients (x, the weights, b) have the bits of the ops it replaces,
  * gp_add(gp_spmm(Â, X W), b) for GCN and gp_addmm(gp_spmm(A, X W_rel), X, W_root, b) for
- * GraphConv, followed by gp_relu with gp_module_forward_relu, and its tape keeps less memory. Directed weighted graphs (A^T != A), the small test
+ * GraphConv, followed by gp_relu with gp_module_forward_relu, and its tape keeps less memory;
+ * with a data input (x_const: no gradient) narrower than the output, those of the aggregate-first
+ * order, gp_matmul(gp_spmm(A, X), W). Directed weighted graphs (A^T != A), the small test
  * graph and a 300-node one with widths that are not multiples of the product kernel's tiles. */
-static void gcn_fused_case(gp_graph *g, int64_t din, int64_t dout, uint64_t seed, bool graphconv, bool relu)
+static void gcn_fused_case_x(gp_graph *g, int64_t din, int64_t dout, uint64_t seed, bool graphconv, bool relu,
+                             bool x_const)
 {
     gp_rng rng;
     gp_rng_seed(&rng, seed);
@@ -563,8 +566,10 @@ static void gcn_fused_case(gp_graph *g, int64_t din, int64_t dout, uint64_t seed
     gp_tensor *bias = m->params[m->num_params - 1];
     gc_fill(bias, &rng, -0.5f, 0.5f); /* a nonzero bias */
     gp_tensor *x = NULL;
-    assert_int_equal(gp_param_new(&x, "x", g->adj.rows, din), GP_OK);
+    if (x_const) assert_int_equal(gp_tensor_new(&x, g->adj.rows, din), GP_OK); /* data: no gradient */
+    else assert_int_equal(gp_param_new(&x, "x", g->adj.rows, din), GP_OK);
     gc_fill(x, &rng, -1.0f, 1.0f);
+    bool first = x_const && din < dout; /* the op aggregates first: (A X) W */
     int64_t ny = g->adj.rows * dout;
     float *dy = malloc((size_t)ny * sizeof(float)), *keep[2][5];
     for (int64_t i = 0; i < ny; i++) dy[i] = gp_rng_uniform(&rng) - 0.5f;
@@ -576,18 +581,21 @@ static void gcn_fused_case(gp_graph *g, int64_t din, int64_t dout, uint64_t seed
     assert_int_equal(gp_tape_new(&t), GP_OK);
     for (int run = 0; run < 2; run++) {
         gp_tape_reset(t);
-        for (int k = 1; k < nv; k++) gp_tensor_zero_grad(vals[k]);
+        for (int k = x_const ? 2 : 1; k < nv; k++) gp_tensor_zero_grad(vals[k]);
         gp_tensor *y;
         if (run == 0) {
             y = relu ? gp_module_forward_relu(m, t, g, x) : gp_module_forward(m, t, g, x);
             assert_int_equal(gp_tape_size(t), 1); /* one op, ReLU included */
         } else if (graphconv) {
-            gp_tensor *agg = gp_spmm(t, g, NULL, gp_matmul(t, x, m->params[1], false, false));
+            gp_tensor *agg = first ? gp_matmul(t, gp_spmm(t, g, NULL, x), m->params[1], false, false)
+                                   : gp_spmm(t, g, NULL, gp_matmul(t, x, m->params[1], false, false));
             y = gp_addmm(t, agg, x, m->params[0], bias);
         } else {
             const gp_graph *norm = NULL;
             assert_int_equal(gp_graph_gcn_norm(&norm, g), GP_OK);
-            y = gp_add(t, gp_spmm(t, norm, NULL, gp_matmul(t, x, m->params[0], false, false)), bias);
+            gp_tensor *agg = first ? gp_matmul(t, gp_spmm(t, norm, NULL, x), m->params[0], false, false)
+                                   : gp_spmm(t, norm, NULL, gp_matmul(t, x, m->params[0], false, false));
+            y = gp_add(t, agg, bias);
         }
         if (run == 1 && relu) y = gp_relu(t, y);
         assert_non_null(y);
@@ -597,10 +605,16 @@ static void gcn_fused_case(gp_graph *g, int64_t din, int64_t dout, uint64_t seed
         for (int k = 0; k < nv; k++) {
             size_t bytes = (size_t)gp_tensor_size(vals[k]) * sizeof(float);
             keep[run][k] = malloc(bytes);
-            memcpy(keep[run][k], k == 0 ? vals[k]->data : vals[k]->grad, bytes);
+            if (k == 1 && x_const) assert_null(x->grad);
+            else memcpy(keep[run][k], k == 0 ? vals[k]->data : vals[k]->grad, bytes);
         }
     }
     for (int k = 0; k < nv; k++) {
+        if (k == 1 && x_const) {
+            free(keep[0][k]);
+            free(keep[1][k]);
+            continue;
+        }
         int64_t count = k == 0 ? ny : gp_tensor_size(vals[k]);
         assert_memory_equal(keep[0][k], keep[1][k], (size_t)count * sizeof(float));
         free(keep[0][k]);
@@ -611,6 +625,11 @@ static void gcn_fused_case(gp_graph *g, int64_t din, int64_t dout, uint64_t seed
     gp_tape_free(&t);
     gp_tensor_free(&x);
     gp_module_free(&m);
+}
+
+static void gcn_fused_case(gp_graph *g, int64_t din, int64_t dout, uint64_t seed, bool graphconv, bool relu)
+{
+    gcn_fused_case_x(g, din, dout, seed, graphconv, relu, false);
 }
 
 static void test_gcn_fused_matches_ops(void **state)
@@ -639,6 +658,11 @@ static void test_gcn_fused_matches_ops(void **state)
     gcn_fused_case(big, 130, 128, 3, false, false);
     gcn_fused_case(big, 130, 128, 6, true, false);
     gcn_fused_case(big, 130, 128, 10, false, true);
+    /* data input (no gradient) narrower than the output: aggregated first, (A X) W; wider: not */
+    gcn_fused_case_x(big, 3, 128, 12, true, true, true);
+    gcn_fused_case_x(big, 5, 33, 13, false, false, true);
+    gcn_fused_case_x(small, IN, 3 * IN + 1, 14, true, false, true);
+    gcn_fused_case_x(big, 130, 128, 15, true, true, true);
     /* layers without a fused form: gp_module_forward_relu is gp_relu of the forward */
     gp_rng rng2;
     gp_rng_seed(&rng2, 11);
