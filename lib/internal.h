@@ -218,6 +218,9 @@ void gp_i_module_rngs(gp_module *m, gp_rng **out, int cap, int *n);
  * GraphConv with sum aggregation; the bits of the ops it replaces. */
 gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_tensor *w,
                                 gp_tensor *w_root, gp_tensor *bias, bool relu);
+/* y = c + b row by row (c: rows x cols, may be y itself; b: 1 x cols; either may be NULL: the
+ * other alone; both NULL: nothing), in parallel when large (ops_matmul.c): gp_addmm's prefill. */
+void gp_i_rows_plus_bias(float *y, const float *c, const float *b, int64_t rows, int64_t cols);
 /* dst[j] = (assign) or += sign * sum_i src[i * cols + j] (float, rows in order: the serial
  * loop's bits); with threads each takes a range of columns (ops_elementwise.c). */
 void gp_i_column_sums(float *dst, const float *src, int64_t rows, int64_t cols, float sign, bool assign);

@@ -92,13 +92,7 @@ gp_tensor *gp_gather_mul_affine(gp_tape *t, gp_tensor *a, const int64_t *ia, con
     if (!p) return NULL;
     gp_i_gather_products(p, a->data, ia, a->data, ib, n, din);
     float *zd = z->data;
-    int nt = gp_i_threads();
-    if (bias) {
-        const float *bd = bias->data;
-        GP_I_PARALLEL_FOR(n * dout >= GP_PAR_MIN_WORK,
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t j = 0; j < dout; j++) zd[i * dout + j] = bd[j];);
-    }
+    gp_i_rows_plus_bias(zd, NULL, bias ? bias->data : NULL, n, dout); /* gp_addmm's prefill */
     gp_i_gemm(false, false, n, dout, din, 1.0f, p, din, w->data, dout, bias ? 1.0f : 0.0f, zd, dout);
     gp_i_tape_release_from(t, p);
     gp_tensor *in[3] = {a, w, bias};

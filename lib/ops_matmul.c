@@ -225,6 +225,34 @@ static gp_status addmm_backward(gp_tape *t, gp_node *n)
 
 static const gp_op_info addmm_op = {"addmm", addmm_backward};
 
+/* rows [0, rows) of y = c + b (either absent: the other alone), for one part of the rows */
+GP_I_CLONES static void rows_plus_bias_part(float *y, const float *c, const float *b, int64_t rows,
+                                            int64_t cols)
+{
+    for (int64_t i = 0; i < rows; i++) {
+        float *yi = y + i * cols;
+        const float *ci = c ? c + i * cols : NULL;
+        if (ci && b)
+            for (int64_t j = 0; j < cols; j++) yi[j] = ci[j] + b[j];
+        else if (ci)
+            for (int64_t j = 0; j < cols; j++) yi[j] = ci[j];
+        else
+            for (int64_t j = 0; j < cols; j++) yi[j] = b[j];
+    }
+}
+
+void gp_i_rows_plus_bias(float *y, const float *c, const float *b, int64_t rows, int64_t cols)
+{
+    if (!c && !b) return;
+    int nt = gp_i_threads();
+    int64_t parts = nt > 1 && rows * cols >= GP_PAR_MIN_WORK ? nt : 1;
+    GP_I_PARALLEL_FOR(parts > 1,
+    for (int64_t p = 0; p < parts; p++) {
+        int64_t lo = rows * p / parts, hi = rows * (p + 1) / parts;
+        rows_plus_bias_part(y + lo * cols, c ? c + lo * cols : NULL, b, hi - lo, cols);
+    });
+}
+
 gp_tensor *gp_addmm(gp_tape *t, gp_tensor *c, gp_tensor *a, gp_tensor *b, gp_tensor *bias)
 {
     gp_tensor *ab[2] = {a, b};
@@ -246,19 +274,7 @@ gp_tensor *gp_addmm(gp_tape *t, gp_tensor *c, gp_tensor *a, gp_tensor *b, gp_ten
     if (!y) return NULL;
     float *yd = y->data;
     const float *cd = c ? c->data : NULL, *bd = bias ? bias->data : NULL;
-    int nt = gp_i_threads();
-    if (cd || bd) {
-        GP_I_PARALLEL_FOR(m * nn >= GP_PAR_MIN_WORK,
-        for (int64_t i = 0; i < m; i++) {
-            float *yi = yd + i * nn;
-            if (cd && bd)
-                for (int64_t j = 0; j < nn; j++) yi[j] = cd[i * nn + j] + bd[j];
-            else if (cd)
-                for (int64_t j = 0; j < nn; j++) yi[j] = cd[i * nn + j];
-            else
-                for (int64_t j = 0; j < nn; j++) yi[j] = bd[j];
-        });
-    }
+    gp_i_rows_plus_bias(yd, cd, bd, m, nn);
     gp_i_gemm(false, false, m, nn, k, 1.0f, a->data, k, b->data, nn, cd || bd ? 1.0f : 0.0f, yd, nn);
     gp_tensor *in[4] = {c, a, b, bias}; /* absent operands stay NULL: they need no gradient */
     gp_i_record(t, &addmm_op, y, 4, in);

@@ -29,19 +29,13 @@
 
 #include "internal.h"
 
-/* The elementwise passes (GP_I_CLONES: AVX-512 / AVX2 / x86-64 builds, the same bits). */
+/* The ReLU passes (GP_I_CLONES: AVX-512 / AVX2 / x86-64 builds, the same bits); the bias rows
+ * go through gp_i_rows_plus_bias (ops_matmul.c). */
 /* masked = dY where Y > 0, else 0 (gp_relu's backward) */
 GP_I_CLONES static void relu_mask(float *restrict masked, const float *restrict dy,
                                   const float *restrict y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) masked[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-}
-
-/* rows of Y += b */
-GP_I_CLONES static void add_bias_rows(float *restrict y, const float *restrict b, int64_t rows, int64_t d)
-{
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < d; j++) y[i * d + j] += b[j];
 }
 
 /* Y = max(Y, 0) in place (gp_relu's forward) */
@@ -139,14 +133,9 @@ gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_
         gp_i_csr_spmm_set(y->data, adj, NULL, xw_data, dout); /* the aggregate, in Y */
         gp_i_tape_release_from(t, xw_data);
     }
+    if (bias) gp_i_rows_plus_bias(y->data, y->data, bias->data, rows, dout); /* Y += b */
     int nt = gp_i_threads();
     int64_t parts = nt > 1 && rows * dout >= GP_PAR_MIN_WORK ? nt : 1;
-    if (bias)
-        GP_I_PARALLEL_FOR(parts > 1,
-        for (int64_t p = 0; p < parts; p++) {
-            int64_t lo = PART_LO(rows, p, parts), hi = PART_LO(rows, p + 1, parts);
-            add_bias_rows(y->data + lo * dout, bias->data, hi - lo, dout);
-        });
     if (w_root) /* Y += X W_root: addmm's product onto its addend */
         gp_i_gemm(false, false, rows, dout, din, 1.0f, x->data, din, w_root->data, dout, 1.0f, y->data, dout);
     if (relu) /* in place: gp_relu's forward */
