@@ -273,10 +273,7 @@ static gp_status gather_gate_backward(gp_tape *t, gp_node *n)
 #ifdef GATE_AVX2
         if (gp_i_simd_level() >= GP_SIMD_AVX2) dots = gate_dots_avx2;
 #endif
-        int64_t parts = nt > 1 && k * d > GP_PAR_MIN_WORK ? nt : 1;
-        GP_I_PARALLEL_FOR(parts > 1,
-        for (int64_t p = 0; p < parts; p++)
-            dots(gg, set_g, dy, x->data, kept, k * p / parts, k * (p + 1) / parts, d););
+        GP_I_FOR_PARTS(k * d, k, lo, hi, dots(gg, set_g, dy, x->data, kept, lo, hi, d););
     }
     return GP_OK;
 }

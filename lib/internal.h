@@ -173,6 +173,22 @@ bool gp_i_in_parallel(void);
             __VA_ARGS__                                                                \
         }                                                                              \
     } while (0)
+/*
+ * GP_I_FOR_PARTS(work, count, lo, hi, statements);
+ * cuts [0, count) into nt equal parts [lo, hi) (int64_t variables the statements see) and runs
+ * the statements once per part, in parallel, when nt > 1 and work >= GP_PAR_MIN_WORK; else once
+ * over [0, count). For kernels that take a range (vector loops, one call per part). An `int nt`
+ * must be in scope.
+ */
+#define GP_I_FOR_PARTS(work, count, lo, hi, ...)                                                  \
+    do {                                                                                           \
+        int64_t gp_parts_ = nt > 1 && (work) >= GP_PAR_MIN_WORK ? nt : 1, gp_count_ = (count);     \
+        GP_I_PARALLEL_FOR(gp_parts_ > 1,                                                           \
+        for (int64_t gp_p_ = 0; gp_p_ < gp_parts_; gp_p_++) {                                      \
+            int64_t lo = gp_count_ * gp_p_ / gp_parts_, hi = gp_count_ * (gp_p_ + 1) / gp_parts_; \
+            __VA_ARGS__                                                                            \
+        });                                                                                        \
+    } while (0)
 
 /* ---- tape internals ---- */
 typedef struct gp_node gp_node;

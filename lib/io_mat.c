@@ -178,7 +178,7 @@ static gp_status parse_matrix(gp_mat_var **slots, const char *const *names, int 
                               const char *path)
 {
     uint32_t type;
-    span flags, dims, nm, ir = {0}, jc = {0}, pr = {0};
+    span flags = {0}, dims = {0}, nm = {0}, ir = {0}, jc = {0}, pr = {0};
     TRY(next_element(&m, &type, &flags, path, false));
     if (type != MI_UINT32 || flags.n < 8) return GP_ERR(GP_E_PARSE, "%s: a variable without its array flags", path);
     uint32_t cls = u32(flags.p) & 0xff, fl = u32(flags.p) >> 8;
@@ -371,7 +371,7 @@ gp_status gp_i_link_split_read_mat(gp_link_split **out, const char *path, int64_
     if (st == GP_OK) st = gp_link_split_new(&s, 1, count);
     for (int p = 0; p < GP_LINK_PARTS && st == GP_OK; p++) {
         for (int64_t k = 0; k < count[p] && st == GP_OK; k++) {
-            double id[2];
+            double id[2] = {0, 0};
             for (int c = 0; c < 2; c++) {
                 int64_t i = by_row[p] ? k : c, j = by_row[p] ? c : k; /* pair k, end c */
                 id[c] = v[p]->values[j * v[p]->rows + i];

@@ -183,12 +183,7 @@ static gp_status dropout_backward(gp_tape *t, gp_node *n)
     float scale = n->f[0];
     int64_t size = gp_tensor_size(a);
     int nt = gp_i_threads();
-    int64_t parts = nt > 1 && size >= GP_PAR_MIN_WORK ? nt : 1;
-    GP_I_PARALLEL_FOR(parts > 1,
-    for (int64_t q = 0; q < parts; q++) {
-        int64_t lo = size * q / parts, hi = size * (q + 1) / parts;
-        masked_scale(ga + lo, dy + lo, keep + lo, scale, hi - lo, !assign);
-    });
+    GP_I_FOR_PARTS(size, size, lo, hi, masked_scale(ga + lo, dy + lo, keep + lo, scale, hi - lo, !assign););
     return GP_OK;
 }
 
@@ -239,13 +234,9 @@ static gp_tensor *dropout(gp_tape *t, gp_tensor *a, float p, gp_rng *rng, bool r
     const float *x = a->data;
     float *y = out->data;
     int nt = gp_i_threads();
-    int64_t parts = nt > 1 && size >= GP_PAR_MIN_WORK ? nt : 1;
-    GP_I_PARALLEL_FOR(parts > 1,
-    for (int64_t q = 0; q < parts; q++) {
-        int64_t lo = size * q / parts, hi = size * (q + 1) / parts;
+    GP_I_FOR_PARTS(size, size, lo, hi,
         if (relu) relu_masked_scale(y + lo, x + lo, keep + lo, scale, hi - lo);
-        else masked_scale(y + lo, x + lo, keep + lo, scale, hi - lo, false);
-    });
+        else masked_scale(y + lo, x + lo, keep + lo, scale, hi - lo, false););
     gp_node *n = gp_i_record(t, relu ? &relu_dropout_op : &dropout_op, out, 1, &a);
     if (n) {
         n->f[0] = scale;

@@ -245,12 +245,8 @@ void gp_i_rows_plus_bias(float *y, const float *c, const float *b, int64_t rows,
 {
     if (!c && !b) return;
     int nt = gp_i_threads();
-    int64_t parts = nt > 1 && rows * cols >= GP_PAR_MIN_WORK ? nt : 1;
-    GP_I_PARALLEL_FOR(parts > 1,
-    for (int64_t p = 0; p < parts; p++) {
-        int64_t lo = rows * p / parts, hi = rows * (p + 1) / parts;
-        rows_plus_bias_part(y + lo * cols, c ? c + lo * cols : NULL, b, hi - lo, cols);
-    });
+    GP_I_FOR_PARTS(rows * cols, rows, lo, hi,
+        rows_plus_bias_part(y + lo * cols, c ? c + lo * cols : NULL, b, hi - lo, cols););
 }
 
 gp_tensor *gp_addmm(gp_tape *t, gp_tensor *c, gp_tensor *a, gp_tensor *b, gp_tensor *bias)

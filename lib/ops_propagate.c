@@ -44,9 +44,6 @@ GP_I_CLONES static void relu_in_place(float *y, int64_t n)
     for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
 }
 
-/* [lo, hi) of `count` items cut into `parts` equal parts */
-#define PART_LO(count, p, parts) ((count) * (p) / (parts))
-
 static gp_status propagate_backward(gp_tape *t, gp_node *n)
 {
     gp_tensor *x = n->in[0], *w = n->in[1], *w_root = n->in[2], *bias = n->in[3], *y = n->out;
@@ -68,12 +65,7 @@ static gp_status propagate_backward(gp_tape *t, gp_node *n)
         if (!masked) return GP_E_NOMEM;
         int64_t size = rows * dout;
         int nt = gp_i_threads();
-        int64_t parts = nt > 1 && size >= GP_PAR_MIN_WORK ? nt : 1;
-        GP_I_PARALLEL_FOR(parts > 1,
-        for (int64_t p = 0; p < parts; p++) {
-            int64_t lo = PART_LO(size, p, parts), hi = PART_LO(size, p + 1, parts);
-            relu_mask(masked + lo, dy + lo, y->data + lo, hi - lo);
-        });
+        GP_I_FOR_PARTS(size, size, lo, hi, relu_mask(masked + lo, dy + lo, y->data + lo, hi - lo););
         dy = masked;
     }
     if (w_root) { /* addmm's backward: x, then W_root, then the bias */
@@ -134,16 +126,12 @@ gp_tensor *gp_i_graph_propagate(gp_tape *t, const gp_graph *g, gp_tensor *x, gp_
         gp_i_tape_release_from(t, xw_data);
     }
     if (bias) gp_i_rows_plus_bias(y->data, y->data, bias->data, rows, dout); /* Y += b */
-    int nt = gp_i_threads();
-    int64_t parts = nt > 1 && rows * dout >= GP_PAR_MIN_WORK ? nt : 1;
     if (w_root) /* Y += X W_root: addmm's product onto its addend */
         gp_i_gemm(false, false, rows, dout, din, 1.0f, x->data, din, w_root->data, dout, 1.0f, y->data, dout);
-    if (relu) /* in place: gp_relu's forward */
-        GP_I_PARALLEL_FOR(parts > 1,
-        for (int64_t p = 0; p < parts; p++) {
-            int64_t lo = PART_LO(rows * dout, p, parts), hi = PART_LO(rows * dout, p + 1, parts);
-            relu_in_place(y->data + lo, hi - lo);
-        });
+    if (relu) { /* in place: gp_relu's forward */
+        int nt = gp_i_threads();
+        GP_I_FOR_PARTS(rows * dout, rows * dout, lo, hi, relu_in_place(y->data + lo, hi - lo););
+    }
     gp_tensor *in[4] = {x, w, w_root, bias};
     gp_node *n = gp_i_record(t, &propagate_op, y, 4, in);
     if (n) {
