@@ -240,6 +240,21 @@ void gp_i_rows_plus_bias(float *y, const float *c, const float *b, int64_t rows,
 /* dst[j] = (assign) or += sign * sum_i src[i * cols + j] (float, rows in order: the serial
  * loop's bits); with threads each takes a range of columns (ops_elementwise.c). */
 void gp_i_column_sums(float *dst, const float *src, int64_t rows, int64_t cols, float sign, bool assign);
+/* Sum of x[0..n) in double with four interleaved accumulators: a fixed order (deterministic)
+ * with a quarter of the dependency chain of a single accumulator. */
+static inline double gp_i_sum_double(const float *x, int64_t n)
+{
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s[0] += x[i];
+        s[1] += x[i + 1];
+        s[2] += x[i + 2];
+        s[3] += x[i + 3];
+    }
+    for (; i < n; i++) s[0] += x[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
 /* True when x[0..n) are all zero (+0 or -0): a gradient row that adds nothing. */
 static inline bool gp_i_all_zero(const float *x, int64_t n)
 {

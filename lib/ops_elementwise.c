@@ -97,22 +97,6 @@ static void bin_map(bin_kind k, float *out, int64_t rows, int64_t cols, operand 
                 y.data + (y.rows == 1 ? 0 : i * y.cols), sy, cols););
 }
 
-/* Sum in double with four interleaved accumulators: a fixed order (deterministic) with a
- * quarter of the dependency chain of a single accumulator. */
-static double sum_double(const float *x, int64_t n)
-{
-    double s[4] = {0.0, 0.0, 0.0, 0.0};
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s[0] += x[i];
-        s[1] += x[i + 1];
-        s[2] += x[i + 2];
-        s[3] += x[i + 3];
-    }
-    for (; i < n; i++) s[0] += x[i];
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
 /*
  * Columns [j0, j1) of the column sums: dst[j] (= 0 if assign) += sign src[i][j] for i = 0, 1, ...
  * in order, one float accumulator per column. Blocks of 4 vectors of columns keep their sums
@@ -199,13 +183,13 @@ static void reduce_into(float *dst, int64_t to_rows, int64_t to_cols, const floa
     } else if (to_rows == rows) { /* r x 1: sum each row */
         GP_I_PARALLEL_FOR(n >= GP_PAR_MIN_WORK,
         for (int64_t i = 0; i < rows; i++) {
-            float s = sign * (float)sum_double(src + i * cols, cols);
+            float s = sign * (float)gp_i_sum_double(src + i * cols, cols);
             dst[i] = assign ? s : dst[i] + s;
         });
     } else if (to_cols == cols) { /* 1 x c: sum each column */
         gp_i_column_sums(dst, src, rows, cols, sign, assign);
     } else { /* 1 x 1 */
-        float s = sign * (float)sum_double(src, n);
+        float s = sign * (float)gp_i_sum_double(src, n);
         dst[0] = assign ? s : dst[0] + s;
     }
 }

@@ -14,22 +14,6 @@
 
 #define COL_BLOCK 256 /* columns per work item in column sums (a local double buffer) */
 
-/* Sum in double with four interleaved accumulators: a fixed order (deterministic) with a
- * quarter of the dependency chain of a single accumulator. */
-static double sum_double(const float *x, int64_t n)
-{
-    double s[4] = {0.0, 0.0, 0.0, 0.0};
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s[0] += x[i];
-        s[1] += x[i + 1];
-        s[2] += x[i + 2];
-        s[3] += x[i + 3];
-    }
-    for (; i < n; i++) s[0] += x[i];
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
 typedef enum reduce_kind { REDUCE_ALL, REDUCE_ROWS, REDUCE_COLS } reduce_kind;
 
 static gp_status reduce_backward(gp_tape *t, gp_node *n)
@@ -78,11 +62,11 @@ static gp_tensor *reduce(gp_tape *t, gp_tensor *a, reduce_kind k, bool mean)
     const float *x = a->data;
     int nt = gp_i_threads();
     if (k == REDUCE_ALL) {
-        y->data[0] = (float)(sum_double(x, rows * cols) / divisor);
+        y->data[0] = (float)(gp_i_sum_double(x, rows * cols) / divisor);
     } else if (k == REDUCE_ROWS) {
         GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
         for (int64_t i = 0; i < rows; i++)
-            y->data[i] = (float)(sum_double(x + i * cols, cols) / divisor););
+            y->data[i] = (float)(gp_i_sum_double(x + i * cols, cols) / divisor););
     } else {
         int64_t blocks = (cols + COL_BLOCK - 1) / COL_BLOCK;
         GP_I_PARALLEL_FOR(rows * cols >= GP_PAR_MIN_WORK,
