@@ -158,11 +158,13 @@ static rows_fn pick_rows_kernel(void)
     return spmm_rows_v4;
 }
 
-/* Threads only from about a million multiply-adds (nnz d) up: entering an OpenMP region and
- * waking a second thread costs microseconds (docs/benchmarks.md), and at n = 1000 with
- * d = 16 and 64 (nnz d = 1.6e5 and 6.4e5, 8-40 us of work) two threads were slower than one
- * in every run. (The library-wide GP_PAR_MIN_WORK, 32768, is meant for elementwise loops.) */
-#define SPMM_PAR_MIN_WORK ((int64_t)1 << 20)
+/* Threads only from 2^18 multiply-adds (nnz d) up: entering an OpenMP region and waking a
+ * second thread costs microseconds. 2^20 before (then, with the workers sleeping between
+ * regions, two threads were slower than one at nnz d = 1.6e5 and 6.4e5); with the apps' short
+ * spin, 2^18 (session 17, paired runs, two threads, same bits): GPN PROTEINS preset -2 ms,
+ * top-k PROTEINS -1 ms, and -8 to -10 ms for top-k in the VM's slow phases (docs/benchmarks.md,
+ * "Session 17"). GP_PAR_MIN_WORK (65536) is meant for elementwise loops. */
+#define SPMM_PAR_MIN_WORK ((int64_t)1 << 18)
 
 /* First row r with ptr[r] + r >= target (ptr[r] + r is strictly increasing in r). */
 static int64_t split_row(const int64_t *ptr, int64_t rows, int64_t target)
