@@ -8,7 +8,8 @@
 # first-touch memory) and the peak RSS the apps report, median and range, with the target and
 # whether the median meets it; also written to OUT.md (default docs/bench_headline.md) with the
 # machine, the commit and the commands. Nothing else should run meanwhile: the verdicts are
-# about this machine now.
+# about this machine now. Before each job, tests/bench_cpus measures how many CPUs two threads
+# get (a VM can give its two vCPUs one core's time for a while); the table's header reports it.
 # Data: $GP_DATA_DIR (default ../shared/data): PROTEINS, DD, USAir. About 1.5 min per round.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,7 +27,8 @@ done
 export GP_DATA_DIR=${GP_DATA_DIR:-$here/../shared/data}
 gc=$build/apps/gp-graphclass
 lp=$build/apps/gp-linkpred
-for app in "$gc" "$lp"; do
+cpus=$build/tests/bench_cpus
+for app in "$gc" "$lp" "$cpus"; do
     [ -x "$app" ] || { echo "no $app: build first (meson setup build && ninja -C build)" >&2; exit 2; }
 done
 tmp=$(mktemp -d)
@@ -47,6 +49,7 @@ for r in $(seq 1 "$rounds"); do
     for j in "${jobs[@]}"; do
         IFS='|' read -r name app args <<< "$j"
         echo "$(date +%T) round $r $name" >&2
+        "$cpus" 3 >> "$tmp/cpus" # the CPUs two threads get now (the VM's phases: bench_cpus.c)
         if [ "$app" = gc ]; then
             # shellcheck disable=SC2086
             "$gc" $args --json > "$tmp/out.json" 2> "$tmp/err"
@@ -70,6 +73,7 @@ read -r gp2 gp2_lo gp2_hi <<< "$(stats "$tmp/gpn_t2.epochs")"
 read -r wp wp_lo wp_hi <<< "$(stats "$tmp/walkpool_t2.epochs")"
 read -r gdd gdd_lo gdd_hi <<< "$(stats "$tmp/gpn_dd.epochs")"
 read -r tdd tdd_lo tdd_hi <<< "$(stats "$tmp/topk_dd.epochs")"
+read -r cpu cpu_lo cpu_hi <<< "$(stats "$tmp/cpus")"
 read -r wpm wpm_lo wpm_hi <<< "$(stats "$tmp/walkpool_t2.peak")"
 read -r gddm gddm_lo gddm_hi <<< "$(stats "$tmp/gpn_dd.peak")"
 read -r tddm tddm_lo tddm_hi <<< "$(stats "$tmp/topk_dd.peak")"
@@ -83,7 +87,9 @@ fmt() { awk -v m="$1" -v lo="$2" -v hi="$3" -v k="$4" -v u="$5" 'BEGIN { printf 
     echo "$(date -u +%F), $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs, commit" \
          "$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown), build \`$build\`, rounds: $rounds;"
     echo "median (min-max) of the per-epoch times of every epoch but each run's first and of the peak"
-    echo "RSS the apps report (MiB; 500 MB = 476.8 MiB); verdicts on the medians."
+    echo "RSS the apps report (MiB; 500 MB = 476.8 MiB); verdicts on the medians. CPUs that two threads"
+    echo "got, measured before each job (\`tests/bench_cpus\`; 2.0 = two cores of their own, 1.0 = one"
+    echo "shared): median $cpu ($cpu_lo-$cpu_hi)."
     echo
     echo "| job | measured | target | verdict |"
     echo "|---|---|---|---|"
