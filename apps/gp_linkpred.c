@@ -81,6 +81,9 @@ typedef struct app {
     char name[256];
     char sha[65];
     bool tty;
+    /* read before training, so that a bad --predict file or --for node fails at once */
+    int64_t *predict_pairs, predict_count; /* --predict: the pairs (node ids) */
+    int64_t for_id;                         /* --for: the node id, else -1 */
 } app;
 
 /* Epochs on the generated network when --epochs is not given (the paper's 50 otherwise). */
@@ -700,10 +703,10 @@ static void pair_labels(char *lu, char *lv, size_t size, const app *a, int64_t u
 
 static gp_status do_predict(app *a, gp_linkpred_model *model, const gp_heuristic_info *h)
 {
-    int64_t *pairs = NULL, count = 0;
-    gp_status st = read_pair_file(&pairs, &count, a, a->predict, false);
-    double *sc = st == GP_OK ? malloc((size_t)(count + 1) * sizeof(double)) : NULL;
-    if (st == GP_OK && !sc) st = app_error(GP_E_NOMEM, "out of memory");
+    const int64_t *pairs = a->predict_pairs, count = a->predict_count;
+    gp_status st = GP_OK;
+    double *sc = malloc((size_t)(count + 1) * sizeof(double));
+    if (!sc) st = app_error(GP_E_NOMEM, "out of memory");
     if (st == GP_OK) st = score_pairs(sc, a, model, h, count, pairs);
     app_output o = {0};
     if (st == GP_OK) st = out_open(&o, a->output);
@@ -721,7 +724,6 @@ static gp_status do_predict(app *a, gp_linkpred_model *model, const gp_heuristic
         if (a->json) fprintf(o.f, "]}\n");
         st = out_close(&o, true);
     }
-    free(pairs);
     free(sc);
     return st;
 }
@@ -803,11 +805,7 @@ static gp_status recommend_candidates(cand **out, int64_t *count, const app *a, 
 
 static gp_status do_recommend(app *a, gp_linkpred_model *model, const gp_heuristic_info *h)
 {
-    int64_t only = -1;
-    if (a->for_node) {
-        only = node_lookup(a, a->for_node);
-        if (only < 0) return app_error(GP_E_RANGE, "--for: unknown node '%s'", a->for_node);
-    }
+    int64_t only = a->for_id;
     cand *cs = NULL;
     int64_t c = 0;
     gp_status st = recommend_candidates(&cs, &c, a, only);
@@ -1057,7 +1055,7 @@ int main(int argc, char **argv)
         case OPT_SEED: ok = parse_seed(&a.lp.seed, optarg); break;
         case OPT_METHOD: a.method = optarg; break;
         case OPT_COMPARE: a.compare_on = true; a.compare = optarg; break;
-        case OPT_EPOCHS: ok = parse_count(&v, optarg, 0, 100000); a.lp.epochs = (int)v; epochs_set = true; break;
+        case OPT_EPOCHS: ok = parse_count(&v, optarg, 1, 100000); a.lp.epochs = (int)v; epochs_set = true; break;
         case OPT_LR: ok = parse_num(&v, optarg, 1e-12, 10); a.lp.lr = (float)v; break;
         case OPT_BATCH: ok = parse_count(&v, optarg, 1, 1e6); a.lp.batch_size = (int64_t)v; break;
         case OPT_HOPS: ok = parse_count(&v, optarg, 1, 10); a.lp.hops = (int)v; hops_set = true; break;
@@ -1185,6 +1183,16 @@ int main(int argc, char **argv)
         rc = fail(a.features);
         goto done;
     }
+    a.for_id = a.for_node ? node_lookup(&a, a.for_node) : -1;
+    if (a.for_node && a.for_id < 0) {
+        app_error(GP_E_RANGE, "--for: unknown node '%s'", a.for_node);
+        rc = fail("recommend");
+        goto done;
+    }
+    if (a.predict && read_pair_file(&a.predict_pairs, &a.predict_count, &a, a.predict, false) != GP_OK) {
+        rc = fail("predict");
+        goto done;
+    }
     if (a.load_model) {
         char sha[65];
         if (gp_linkpred_model_load(&model, sha, a.load_model) != GP_OK) {
@@ -1287,6 +1295,7 @@ done:
     gp_graph_free(&a.g);
     gp_idmap_free(&a.ids);
     free(a.attr);
+    free(a.predict_pairs);
     gp_finalize();
     return rc;
 }

@@ -572,6 +572,28 @@ static void test_pair_files(void **state)
     }
 }
 
+/* A bad --predict file or --for node fails before WalkPool trains (it used to fail only after
+ * training, minutes later on a real graph): no epoch line on stderr, no output file. */
+static void test_fails_before_training(void **state)
+{
+    (void)state;
+    write_cities("early.txt", 30);
+    write_file("early_pairs.txt", "city0 city3\ncity1 atlantis\n");
+    char args[2048];
+    static const char *bad[][2] = {{"--predict '%s/early_pairs.txt'", "early_pairs.txt:2: unknown node 'atlantis'"},
+                                   {"--recommend 3 --for atlantis", "--for: unknown node 'atlantis'"}};
+    for (int i = 0; i < 2; i++) {
+        char opt[512];
+        snprintf(opt, sizeof opt, bad[i][0], dir);
+        snprintf(args, sizeof args, "--epochs 3 --test-ratio 0.1 %s --output '%s/never.txt' '%s/early.txt'", opt, dir, dir);
+        assert_int_equal(run(args), 1);
+        char *err = slurp("err.txt");
+        if (!strstr(err, bad[i][1]) || strstr(err, "epoch")) fail_msg("%s: %s", bad[i][0], err);
+        free(err);
+        assert_false(exists("never.txt"));
+    }
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -676,7 +698,8 @@ static void test_option_conflicts(void **state)
         {"--seed -1", "bad value '-1' for --seed"},
         {"--seed 1.5", "bad value '1.5' for --seed"},
         {"--hidden 0", "bad value '0' for --hidden (an integer from 1 to 4096)"},
-        {"--epochs 2.5", "bad value '2.5' for --epochs (an integer from 0 to 100000)"},
+        {"--epochs 2.5", "bad value '2.5' for --epochs (an integer from 1 to 100000)"},
+        {"--epochs 0", "bad value '0' for --epochs (an integer from 1 to 100000)"},
         {"--dropout 1", "bad value '1' for --dropout (a number from 0 to 0.99)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -755,6 +778,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_labelled_split),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_pair_files),
+        cmocka_unit_test(test_fails_before_training),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_option_conflicts),
         cmocka_unit_test(test_paper_settings),
