@@ -147,7 +147,8 @@ typedef void (*back_fn)(double *, double *, const double *, const double *, cons
                         const int32_t *, const int32_t *, int64_t, int64_t, int64_t);
 
 #if defined(__x86_64__) && defined(__GNUC__)
-static bool use_avx2(void) { return __builtin_cpu_supports("avx2"); }
+/* GP_SIMD=sse2 picks the base build (gp_i_simd_level), so the tests compare the two */
+static bool use_avx2(void) { return gp_i_simd_level() >= GP_SIMD_AVX2; }
 #endif
 
 /* Local CSR of link l's block and its transpose (counting sort; tperm: transpose entry ->

@@ -253,10 +253,12 @@ DEFINE_ARG_EXTREMUM(arg_extremum_avx2, __attribute__((target("avx2"))), v8f, v8i
 typedef void (*arg_extremum_fn)(float *restrict y, int32_t *restrict as, float *restrict sum,
                                 const float *restrict x, int64_t len, int64_t cols, bool is_max);
 
+/* AVX2 where the processor has it (gp_i_simd_level; GP_SIMD=sse2 picks the 4-lane build, so
+ * the tests compare the two: the same bits) */
 static arg_extremum_fn pick_arg_extremum(void)
 {
 #ifdef SEG_AVX2
-    if (__builtin_cpu_supports("avx2")) return arg_extremum_avx2;
+    if (gp_i_simd_level() >= GP_SIMD_AVX2) return arg_extremum_avx2;
 #endif
     return arg_extremum_v4;
 }

@@ -100,6 +100,37 @@ static void test_tensor_basics(void **state)
     gp_tensor *bad = NULL;
     assert_int_equal(gp_tensor_new(&bad, -1, 2), GP_E_INVALID);
     assert_null(bad);
+    /* copy: same shape only */
+    gp_tensor *a = NULL, *b = NULL, *c = NULL;
+    assert_int_equal(gp_tensor_new(&a, 2, 3), GP_OK);
+    assert_int_equal(gp_tensor_new(&b, 2, 3), GP_OK);
+    assert_int_equal(gp_tensor_new(&c, 3, 2), GP_OK);
+    for (int i = 0; i < 6; i++) a->data[i] = (float)i - 2.5f, b->data[i] = 9.0f;
+    assert_int_equal(gp_tensor_copy(b, a), GP_OK);
+    assert_memory_equal(b->data, a->data, 6 * sizeof(float));
+    assert_int_equal(gp_tensor_copy(c, a), GP_E_SHAPE);
+    assert_non_null(strstr(gp_last_error_message(), "2 x 3 into 3 x 2"));
+    for (int i = 0; i < 6; i++) assert_true(c->data[i] == 0.0f); /* untouched (zeroed by new) */
+    gp_tensor_free(&a);
+    gp_tensor_free(&b);
+    gp_tensor_free(&c);
+}
+
+/* Status names and the thread setting as the public API reports them. */
+static void test_status_names_and_threads(void **state)
+{
+    (void)state;
+    assert_string_equal(gp_status_name(GP_OK), "GP_OK");
+    assert_string_equal(gp_status_name(GP_E_SHAPE), "GP_E_SHAPE");
+    assert_string_equal(gp_status_name(GP_E_UNSUPPORTED), "GP_E_UNSUPPORTED");
+    assert_string_equal(gp_status_name((gp_status)12345), "GP_E_UNKNOWN");
+    int before = gp_get_threads();
+    gp_set_threads(3);
+    assert_int_equal(gp_get_threads(), 3);
+    gp_set_threads(0); /* below 1: one thread */
+    assert_int_equal(gp_get_threads(), 1);
+    gp_set_threads(before);
+    assert_int_equal(gp_get_threads(), before);
 }
 
 typedef struct {
@@ -372,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_arena_grows_and_resets),
         cmocka_unit_test(test_rng_deterministic),
         cmocka_unit_test(test_tensor_basics),
+        cmocka_unit_test(test_status_names_and_threads),
         cmocka_unit_test(test_matmul_gradients),
         cmocka_unit_test(test_tape_sticky_errors),
         cmocka_unit_test(test_tape_reuses_gradient_buffers),

@@ -227,7 +227,8 @@ static void test_relu_dropout_eval_and_errors(void **state)
     gp_tape_free(&t);
 }
 
-/* Masks above the parallel threshold: the same for 1 and 3 threads, and about p dropped. */
+/* Masks above the parallel threshold: the same for 1 and 3 threads and for the generator's
+ * scalar and AVX2 builds (GP_SIMD=sse2 picks the scalar one), and about p dropped. */
 static void test_dropout_mask_threads(void **state)
 {
     (void)state;
@@ -235,16 +236,22 @@ static void test_dropout_mask_threads(void **state)
     gp_tape *t = gc_tape();
     gp_tensor *x = gp_tape_tensor(t, R, C);
     for (int i = 0; i < N; i++) x->data[i] = 1.0f;
-    gp_rng r1, r3;
+    gp_rng r1, r3, rs;
     gp_rng_seed(&r1, 11);
     gp_rng_seed(&r3, 11);
+    gp_rng_seed(&rs, 11);
     gp_tensor *y1 = gp_dropout(t, x, 0.25f, &r1);
     gp_set_threads(3);
     gp_tensor *y3 = gp_dropout(t, x, 0.25f, &r3);
     gp_set_threads(1);
+    setenv("GP_SIMD", "sse2", 1);
+    gp_tensor *ys = gp_dropout(t, x, 0.25f, &rs);
+    unsetenv("GP_SIMD");
     assert_non_null(y1);
     assert_non_null(y3);
+    assert_non_null(ys);
     assert_memory_equal(y1->data, y3->data, N * sizeof(float));
+    assert_memory_equal(y1->data, ys->data, N * sizeof(float));
     int64_t dropped = 0;
     for (int i = 0; i < N; i++) dropped += y1->data[i] == 0.0f;
     /* std of the fraction sqrt(p(1-p)/N) ~ 0.00077: 0.005 is ~6 sigma */
@@ -520,6 +527,8 @@ static void test_passthrough_gradients(void **state)
 
 /* ================= segment max / min ================= */
 
+/* Values and gradients against a plain loop, with the arg-extremum kernel's AVX2 build and its
+ * 4-lane build (GP_SIMD=sse2). */
 static void test_segment_extremum(void **state)
 {
     (void)state;
@@ -527,7 +536,9 @@ static void test_segment_extremum(void **state)
     gp_rng_seed(&rng, 13);
     const int64_t widths[3] = {3, 13, 128}; /* scalar tail only, vectors + tail, vectors only */
     const int64_t ptr[6] = {0, 4, 4, 5, 16, 23}; /* an empty and a one-row segment */
+    for (int build = 0; build < 2; build++)
     for (int wi = 0; wi < 3; wi++) {
+        if (build == 1) setenv("GP_SIMD", "sse2", 1);
         int64_t cols = widths[wi], rows = 23;
         gp_tensor *a = gc_param(&rng, "a", rows, cols, -1, 1);
         /* ties (a later equal row must not win) and NaN (never larger or smaller) */
@@ -565,6 +576,7 @@ static void test_segment_extremum(void **state)
             gp_tape_free(&t);
         }
         gp_tensor_free(&a);
+        unsetenv("GP_SIMD");
     }
 }
 

@@ -1,5 +1,6 @@
 /* WalkPool walk profile (graphpool/walkpool.h): values and gradients against a dense
  * brute-force computation of the matrix powers, symmetry in (a, b), errors, threads. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -356,7 +357,8 @@ static void test_errors(void **state)
     gp_graph_free(&f.g);
 }
 
-/* Same values and gradients with 1 and 3 threads, bit for bit; recording off: same values. */
+/* Same values and gradients with 1 and 3 threads and with the walk kernels' base build
+ * (GP_SIMD=sse2) instead of the AVX2 one, bit for bit; recording off: same values. */
 static void test_threads_bit_identical(void **state)
 {
     (void)state;
@@ -365,9 +367,10 @@ static void test_threads_bit_identical(void **state)
     gp_tensor *s = NULL;
     random_logits(&s, &f, 2, 42);
     int64_t F = gp_walkpool_dim(7, 2);
-    float *vals[2], *grads[2];
-    for (int run = 0; run < 2; run++) {
-        gp_set_threads(run == 0 ? 1 : 3);
+    float *vals[3], *grads[3];
+    for (int run = 0; run < 3; run++) {
+        gp_set_threads(run == 1 ? 3 : 1);
+        if (run == 2) setenv("GP_SIMD", "sse2", 1);
         gp_tensor_zero_grad(s);
         gp_tape *t = NULL;
         assert_int_equal(gp_tape_new(&t), GP_OK);
@@ -379,9 +382,12 @@ static void test_threads_bit_identical(void **state)
         memcpy(vals[run], out->data, (size_t)(f.links * F) * sizeof(float));
         memcpy(grads[run], s->grad, (size_t)gp_tensor_size(s) * sizeof(float));
         gp_tape_free(&t);
+        unsetenv("GP_SIMD");
     }
     gp_set_threads(1);
     assert_memory_equal(vals[0], vals[1], (size_t)(f.links * F) * sizeof(float));
+    assert_memory_equal(vals[0], vals[2], (size_t)(f.links * F) * sizeof(float));
+    assert_memory_equal(grads[0], grads[2], (size_t)gp_tensor_size(s) * sizeof(float));
     /* inference (recording off) computes the same values */
     gp_tape *t = NULL;
     assert_int_equal(gp_tape_new(&t), GP_OK);
@@ -392,7 +398,7 @@ static void test_threads_bit_identical(void **state)
     assert_memory_equal(plain->data, vals[0], (size_t)(f.links * F) * sizeof(float));
     gp_tape_free(&t);
     assert_memory_equal(grads[0], grads[1], (size_t)gp_tensor_size(s) * sizeof(float));
-    for (int run = 0; run < 2; run++) {
+    for (int run = 0; run < 3; run++) {
         free(vals[run]);
         free(grads[run]);
     }
