@@ -812,6 +812,9 @@ static gp_status do_recommend(app *a, gp_linkpred_model *model, const gp_heurist
     if (st != GP_OK) return st;
     if (c > a->max_candidates) {
         qsort(cs, (size_t)c, sizeof(cand), cmp_cn_desc);
+        if (!a->quiet)
+            fprintf(stderr, "recommend: %lld candidate pairs at distance 2; scoring the %lld with the most common "
+                            "neighbours (--max-candidates)\n", (long long)c, (long long)a->max_candidates);
         c = a->max_candidates;
     }
     int64_t *pairs = malloc((size_t)(2 * c + 2) * sizeof(int64_t));

@@ -267,6 +267,27 @@ static void test_recommend(void **state)
     assert_int_equal(count, 5);
     assert_non_null(strstr(out, "\"recommendations\""));
     free(out);
+    /* --max-candidates keeps the pairs with the most common neighbours and says so: with cn as
+     * the score the top 5 keep their scores (the cut only drops lower ones) */
+    char *full = NULL;
+    for (int cap = 0; cap < 2; cap++) {
+        snprintf(args, sizeof args, "--method cn --recommend 5 %s --output '%s/rec_cn.txt'",
+                 cap ? "--max-candidates 20" : "", dir);
+        assert_int_equal(run(args), 0);
+        char *err = slurp("err.txt");
+        if (cap != (strstr(err, "scoring the 20 with the most common neighbours") != NULL)) fail_msg("%s", err);
+        free(err);
+        char *got = slurp("rec_cn.txt"), *scores = calloc(1, strlen(got) + 1);
+        for (char *line = strtok(got, "\n"); line; line = strtok(NULL, "\n")) /* the score column */
+            strcat(strcat(scores, strrchr(line, '\t') + 1), " ");
+        free(got);
+        if (!cap) full = scores;
+        else {
+            assert_string_equal(scores, full);
+            free(scores);
+        }
+    }
+    free(full);
     gp_graph_free(&g);
 }
 
