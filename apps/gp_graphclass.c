@@ -1065,6 +1065,23 @@ static bool apply_setting(options *o, const char *key, const char *val)
     return false;
 }
 
+/* Whether --readout names an operator with a readout (sum, maxmean, gnp, ...); says why not. */
+static bool readout_usable(const char *readout)
+{
+    gp_module *probe = NULL;
+    gp_rng rng;
+    gp_rng_seed(&rng, 1);
+    bool ok = gp_pool_new(&probe, readout, 8, &rng) == GP_OK;
+    if (!ok) fprintf(stderr, "gp-graphclass: --readout: %s\n", gp_last_error_message());
+    else if (!(gp_pool_caps(probe) & GP_POOL_READOUT) || (gp_pool_caps(probe) & (GP_POOL_COARSEN | GP_POOL_EXPAND))) {
+        fprintf(stderr, "gp-graphclass: --readout %s: not a readout operator (sum, mean, max, maxmean, gnp, ...)\n",
+                readout);
+        ok = false;
+    }
+    gp_module_free(&probe);
+    return ok;
+}
+
 /* The options of grid configuration i (o itself without a grid). */
 static options grid_options(const options *o, int i)
 {
@@ -1560,6 +1577,15 @@ int main(int argc, char **argv)
         }
         gp_module_free(&probe);
         if (bad) {
+            for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+            gp_finalize();
+            return 2;
+        }
+    }
+    /* --readout (and the grid's readouts): a readout operator, checked before any loading */
+    for (int i = 0; i < (o.grid.num_keys > 0 ? grid_size(&o.grid) : 1) && !o.predict; i++) {
+        options oc = grid_options(&o, i);
+        if (!readout_usable(oc.readout)) {
             for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
             gp_finalize();
             return 2;
