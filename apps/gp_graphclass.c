@@ -989,6 +989,14 @@ done:
 
 /* ---- option checks and --grid settings ---- */
 
+static bool layer_known(const char *layer)
+{
+    static const char *const known[] = {"graphconv", "gcn", "gin", "sage", "gat", "gnpconv"}; /* make_conv */
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (!strcmp(layer, known[i])) return true;
+    return false;
+}
+
 /* The first option out of its range, described for the user ("--hidden must be 1..4096"), or
  * NULL if all are in range. */
 static const char *option_out_of_range(const options *o)
@@ -1015,6 +1023,7 @@ static const char *option_out_of_range(const options *o)
     RANGE(o->final_runs >= 1 && o->final_runs <= MAX_FINAL_RUNS, "--final-runs must be 1..%d (got %d)",
           MAX_FINAL_RUNS, o->final_runs);
     RANGE(!strcmp(o->jk, "sum") || !strcmp(o->jk, "last"), "--jk must be sum or last (got %s)", o->jk);
+    RANGE(layer_known(o->layer), "--layer must be graphconv, gcn, gin, sage, gat or gnpconv (got %s)", o->layer);
 #undef RANGE
     return NULL;
 }
