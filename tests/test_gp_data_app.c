@@ -145,6 +145,13 @@ int main(int argc, char **argv)
                                          "1 ok, 1 missing, 1 mismatched, 1 not a file", NULL};
     static const char *const fetch[] = {"- D/dir.txt (is a directory: move it away first)",
                                         "1 present, 0 downloaded, 3 still needed", NULL};
+    /* list: one line per dataset (files, present as files, with a fetch address: none here),
+     * then the directory */
+    char list_line[128], list_dir[160];
+    snprintf(list_line, sizeof list_line, "%-12s %-10s %6d %8d %9d", "D", "graphclass", 4, 2, 0);
+    snprintf(list_dir, sizeof list_dir, "data directory: %s/data", root);
+    const char *const list[] = {"dataset      task        files  present fetchable", list_line, list_dir, NULL};
+    bad = bad || check(argv[1], "list", NULL, 0, list);
     bad = bad || check(argv[1], "verify", NULL, 1, verify) || check(argv[1], "fetch", "D", 1, fetch);
     struct stat sb;
     if (!bad && (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))) bad = fprintf(stderr, "%s was replaced\n", path);
