@@ -6,6 +6,8 @@
 #include "app_output.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,4 +60,25 @@ int app_output_close(app_output *o, bool ok)
     if (o->tmp[0] && (!ok || err)) remove(o->tmp);
     o->tmp[0] = '\0';
     return ok ? err : 0;
+}
+
+bool app_output_path_ok(const char *app, const char *opt, const char *path)
+{
+    if (!path) return true;
+    if (!*path) {
+        fprintf(stderr, "%s: %s: empty file name\n", app, opt);
+        return false;
+    }
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "%s: %s %s: is a directory\n", app, opt, path);
+        return false;
+    }
+    char *copy = strdup(path);
+    if (!copy) return false;
+    const char *dir = dirname(copy);
+    bool ok = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && access(dir, W_OK) == 0;
+    if (!ok) fprintf(stderr, "%s: %s %s: %s is not a writable directory\n", app, opt, path, dir);
+    free(copy);
+    return ok;
 }

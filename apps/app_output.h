@@ -22,4 +22,9 @@ int app_output_open(app_output *o, const char *path);
  * if none was set); always 0 without ok. */
 int app_output_close(app_output *o, bool ok);
 
+/* Can the output file path of option opt be written (checked before any work, not after it):
+ * is it named, not a directory, and is its directory an existing, writable one? true for NULL;
+ * false with "APP: OPT PATH: why" on stderr. */
+bool app_output_path_ok(const char *app, const char *opt, const char *path);
+
 #endif

@@ -1219,25 +1219,18 @@ static gp_status final_runs(fold_result *res, const options *o, run_ctx *c, cons
 
 /* ---- main ---- */
 
-/* Can --save PATH (and PATH.meta) be written: are PATH and PATH.meta not directories, and their
- * directory an existing, writable one? false with a message. */
+/* Can --save PATH and PATH.meta be written (app_output_path_ok, and PATH.meta no directory)?
+ * false with a message. */
 static bool save_path_ok(const char *path)
 {
     struct stat sb;
     char mp[4096];
     snprintf(mp, sizeof mp, "%s.meta", path);
-    for (int i = 0; i < 2; i++)
-        if (stat(i ? mp : path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            fprintf(stderr, "gp-graphclass: --save %s: %s is a directory\n", path, i ? mp : path);
-            return false;
-        }
-    char *copy = strdup(path);
-    if (!copy) return false;
-    const char *dir = dirname(copy);
-    bool ok = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && access(dir, W_OK) == 0;
-    if (!ok) fprintf(stderr, "gp-graphclass: --save %s: %s is not a writable directory\n", path, dir);
-    free(copy);
-    return ok;
+    if (*path && stat(mp, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "gp-graphclass: --save %s: %s is a directory\n", path, mp);
+        return false;
+    }
+    return app_output_path_ok("gp-graphclass", "--save", path);
 }
 
 static int parse_list(int64_t *out, int cap, const char *s)
@@ -1563,7 +1556,15 @@ int main(int argc, char **argv)
         for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
         return 2;
     }
-    if (o.save && !o.predict && !save_path_ok(o.save)) { /* before training, not after the last fold */
+    const char *named[][2] = {{"--load", o.load}, {"--predict", o.predict}}; /* inputs: named at least */
+    bool paths_ok = app_output_path_ok("gp-graphclass", "--output", o.output) &&
+                    app_output_path_ok("gp-graphclass", "--resume", o.resume);
+    for (size_t i = 0; i < sizeof named / sizeof named[0] && paths_ok; i++)
+        if (named[i][1] && !*named[i][1]) {
+            fprintf(stderr, "gp-graphclass: %s: empty file name\n", named[i][0]);
+            paths_ok = false;
+        }
+    if (!paths_ok || (o.save && !o.predict && !save_path_ok(o.save))) { /* before training, not after the last fold */
         for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
         return 2;
     }

@@ -943,26 +943,6 @@ enum {
     OPT_RECOMMEND, OPT_FOR, OPT_MAXCAND, OPT_OUTPUT, OPT_CURVE, OPT_RESUME, OPT_JSON, OPT_QUIET, OPT_ONE_BASED, OPT_FEATURES, OPT_HELP
 };
 
-/* Can the output FILE of option opt be written (checked before training, not after it): is it not
- * a directory, and is its directory an existing, writable one? true for NULL; false with a
- * message. */
-static bool output_path_ok(const char *opt, const char *path)
-{
-    if (!path) return true;
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "gp-linkpred: %s %s: is a directory\n", opt, path);
-        return false;
-    }
-    char *copy = strdup(path);
-    if (!copy) return false;
-    const char *dir = dirname(copy);
-    bool ok = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && access(dir, W_OK) == 0;
-    if (!ok) fprintf(stderr, "gp-linkpred: %s %s: %s is not a writable directory\n", opt, path, dir);
-    free(copy);
-    return ok;
-}
-
 /* The range of the last number option parsed, for the error message. */
 static struct {
     double lo, hi;
@@ -1146,8 +1126,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "gp-linkpred: give --predict or --recommend, not both\n");
         return 2;
     }
-    if (!output_path_ok("--save-model", a.save_model) || !output_path_ok("--output", a.output) ||
-        !output_path_ok("--curve", a.curve) || !output_path_ok("--resume", a.resume))
+    if (!app_output_path_ok("gp-linkpred", "--save-model", a.save_model) ||
+        !app_output_path_ok("gp-linkpred", "--output", a.output) || !app_output_path_ok("gp-linkpred", "--curve", a.curve) ||
+        !app_output_path_ok("gp-linkpred", "--resume", a.resume))
         return 2;
     const gp_heuristic_info *heur = NULL;
     if (strcmp(a.method, "walkpool") != 0 && !(heur = gp_heuristic_find(a.method))) {

@@ -37,6 +37,7 @@
 #include <graphpool/metrics.h>
 
 #include "app_openmp.h"
+#include "app_output.h"
 
 typedef struct options {
     const char *layer, *dataset, *data_dir, *save, *aggr;
@@ -297,6 +298,7 @@ static int parse_args(options *o, int argc, char **argv)
           (double)o->attn_dropout);
     RANGE(o->weight_decay >= 0.0f, "--weight-decay must be at least 0 (got %g)\n", (double)o->weight_decay);
 #undef RANGE
+    if (!app_output_path_ok("gp-nodeclass", "--save", o->save)) return 2; /* before training */
     return 0;
 }
 

@@ -722,6 +722,8 @@ static void test_option_conflicts(void **state)
         {"--epochs 2.5", "bad value '2.5' for --epochs (an integer from 1 to 100000)"},
         {"--epochs 0", "bad value '0' for --epochs (an integer from 1 to 100000)"},
         {"--dropout 1", "bad value '1' for --dropout (a number from 0 to 0.99)"},
+        {"--save-model ''", "--save-model: empty file name"},
+        {"--curve /nonexistent/dir/c.tsv", "--curve /nonexistent/dir/c.tsv: /nonexistent/dir is not a writable directory"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char args[512];

@@ -74,7 +74,9 @@ int main(int argc, char **argv)
               check(argv[1], "good", "--epochs", "0", 2, "--epochs must be at least 1 (got 0)") ||
               check(argv[1], "good", "--seed", "abc", 2, "bad value 'abc' for --seed") ||
               check(argv[1], "good", "--seed", "-1", 2, "bad value '-1' for --seed") ||
-              check(argv[1], "good", "--seed", "7x", 2, "bad value '7x' for --seed");
+              check(argv[1], "good", "--seed", "7x", 2, "bad value '7x' for --seed") ||
+              check(argv[1], "good", "--save", "", 2, "--save: empty file name") ||
+              check(argv[1], "good", "--save", "/nonexistent/dir/m.gpm", 2, "/nonexistent/dir is not a writable directory");
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
