@@ -956,6 +956,7 @@ static bool parse_number(double *out, const char *s, double lo, double hi, bool 
     wanted.lo = lo, wanted.hi = hi, wanted.integer = integer;
     double v = strtod(s, &end);
     if (errno || end == s || *end || !(v >= lo && v <= hi) || (integer && v != floor(v))) return false;
+    if (strpbrk(s, "xX")) return false; /* strtod reads hexadecimal too; the other apps do not */
     *out = v;
     return true;
 }
@@ -1069,7 +1070,10 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
         if (!ok) {
-            fprintf(stderr, "gp-linkpred: bad value '%s' for --%s", optarg, longopts[c - OPT_DATASET].name);
+            const char *name = "?";
+            for (const struct option *l = longopts; l->name; l++)
+                if (l->val == c) name = l->name;
+            fprintf(stderr, "gp-linkpred: bad value '%s' for --%s", optarg, name);
             if (wanted.lo <= wanted.hi)
                 fprintf(stderr, " (%s from %g to %g)", wanted.integer ? "an integer" : "a number", wanted.lo, wanted.hi);
             fputc('\n', stderr);

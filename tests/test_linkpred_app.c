@@ -723,6 +723,11 @@ static void test_option_conflicts(void **state)
         {"--epochs 0", "bad value '0' for --epochs (an integer from 1 to 100000)"},
         {"--dropout 1", "bad value '1' for --dropout (a number from 0 to 0.99)"},
         {"--save-model ''", "--save-model: empty file name"},
+        /* the option named is the one given (options after --resume in the table were named
+         * by their neighbour: --recommend as --predict) */
+        {"--recommend -1", "bad value '-1' for --recommend (an integer from 1 to 1e+09)"},
+        {"--max-candidates 0", "bad value '0' for --max-candidates (an integer from 1 to 1e+12)"},
+        {"--hidden 0x10", "bad value '0x10' for --hidden"},
         {"--curve /nonexistent/dir/c.tsv", "--curve /nonexistent/dir/c.tsv: /nonexistent/dir is not a writable directory"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
