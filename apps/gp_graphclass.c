@@ -160,7 +160,7 @@ static void usage(FILE *f)
             "                        --features all (the official input);\n"
             "  --preset topk|topk-PROTEINS|topk-DD|topk-ENZYMES|topk-COLLAB\n"
             "                        Cangea et al.'s per-dataset top-k settings (topk: by dataset\n"
-            "                        name): --pool topk:ratio=0.8, hidden, lr, epochs (PROTEINS\n"
+            "                        name): --pool topk --ratio 0.8, hidden, lr, epochs (PROTEINS\n"
             "                        64, 5e-3, 40; DD 64, 5e-4, 20; ENZYMES 128, 5e-4, 100; COLLAB\n"
             "                        128, 5e-4, 30), --patience 0 (every epoch trained; the one with\n"
             "                        the best validation loss kept), the default model otherwise;\n"
@@ -867,7 +867,8 @@ static int apply_preset(options *o, const char **pool_arg, const char *preset, c
         }
         /* the app's default model is Cangea et al.'s (GraphConv, 3 blocks, ratio 0.8, max||mean
          * readouts summed, MLP); the table sets width, learning rate and epochs, all trained */
-        *pool_arg = "topk:ratio=0.8";
+        *pool_arg = "topk";
+        o->ratio = 0.8; /* as --ratio, so that --ratio and --grid ratio=... can change it */
         o->hidden = p->hidden;
         o->lr = p->lr;
         o->epochs = p->epochs;
@@ -1412,6 +1413,7 @@ int main(int argc, char **argv)
         {"grid", required_argument, 0, O_GRID}, {"final-runs", required_argument, 0, O_FRUNS},
         {"resume", required_argument, 0, O_RESUME}, {0, 0, 0, 0}};
     const char *pool_arg = "topk";
+    bool ratio_given = false; /* --ratio on the command line */
     bool key_too_long = false;
     int c;
     /* first pass: --preset (and --dataset, which "--preset gpn" reads) set defaults that the
@@ -1441,7 +1443,7 @@ int main(int argc, char **argv)
             ok = o.mlp_norm >= 0;
             break;
         case 'p': pool_arg = optarg; break;
-        case O_RATIO: ok = parse_double(&o.ratio, optarg); break;
+        case O_RATIO: ok = parse_double(&o.ratio, optarg); ratio_given = true; break;
         case O_READOUT: o.readout = optarg; break;
         case O_JK: o.jk = optarg; break;
         case O_MLP:
@@ -1537,6 +1539,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "gp-graphclass: bad --pool %s\n", pool_arg);
         return 2;
     }
+    /* --ratio (or a grid over it) does not reach an operator whose spec sets ratio= itself */
+    bool grid_ratio = false;
+    for (int k = 0; k < o.grid.num_keys; k++) grid_ratio |= !strcmp(grid_key(&o.grid, k), "ratio");
+    for (int i = 0; i < o.num_pools && (ratio_given || grid_ratio); i++)
+        if (strstr(o.pools[i], "ratio=")) {
+            fprintf(stderr, "gp-graphclass: %s would be ignored: --pool %s sets the ratio itself\n",
+                    grid_ratio ? "--grid ratio=..." : "--ratio", o.pools[i]);
+            for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
+            return 2;
+        }
     if (o.write_parse) {
         struct stat sb;
         size_t n = strcspn(o.pools[o.num_pools - 1], ":");

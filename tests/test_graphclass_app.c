@@ -91,11 +91,14 @@ static int check_grid(char *app)
             return fprintf(stderr, "--grid %s: exit %d, expected 2\n", bad[i], rc), 1;
     }
     /* a readout that is not one (or no operator at all) and an unknown layer, given or in the
-     * grid: usage errors before loading (they used to fail in fold 1 with exit status 1) */
+     * grid: usage errors before loading (they used to fail in fold 1 with exit status 1); a
+     * --ratio that a pool spec's own ratio= would override (it was ignored without a word) */
     const char *bad_readout[][2] = {{"--readout", "topk"}, {"--readout", "nosuch"}, {"--grid", "readout=sum/topk"},
-                                    {"--layer", "nosuch"}, {"--grid", "layer=gcn/nosuch"}};
-    for (int i = 0; i < 5; i++) {
-        char *argv_bad[] = {app, "--dataset", "MUTAG", (char *)bad_readout[i][0], (char *)bad_readout[i][1], "--quiet", NULL};
+                                    {"--layer", "nosuch"}, {"--grid", "layer=gcn/nosuch"},
+                                    {"--ratio", "0.8"}, {"--grid", "ratio=0.5/0.8"}}; /* last two: a spec sets ratio= */
+    for (int i = 0; i < 7; i++) {
+        char *argv_bad[] = {app, "--dataset", "MUTAG", (char *)bad_readout[i][0], (char *)bad_readout[i][1],
+                            i >= 5 ? "--pool" : "--quiet", i >= 5 ? "topk:ratio=0.5" : NULL, "--quiet", NULL};
         if ((rc = app_run(argv_bad, false, out, sizeof out)) != 2)
             return fprintf(stderr, "%s %s: exit %d, expected 2\n", bad_readout[i][0], bad_readout[i][1], rc), 1;
     }
