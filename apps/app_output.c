@@ -7,8 +7,8 @@
 
 #include <errno.h>
 #include <libgen.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

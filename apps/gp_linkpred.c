@@ -40,7 +40,6 @@
 #include <errno.h>
 #include <float.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
