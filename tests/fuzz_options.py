@@ -11,7 +11,8 @@ empty, junk, a missing or unwritable path), output files in a scratch directory.
 every case that crashed, ended with a signal or an exit status other than 0, 1 or 2, printed a
 sanitizer report, or ran past the time limit; then the counts of exit statuses and the last
 stderr line of each distinct usage error, so that messages can be read.
-Data: $GP_DATA_DIR (default ../shared/data): MUTAG and Cora.
+Data: $GP_DATA_DIR (default ../shared/data): MUTAG and Cora. FUZZ_SHOW=TEXT also prints the command
+of every failure whose message contains TEXT.
 """
 import collections, os, random, subprocess, sys, tempfile
 
@@ -126,6 +127,8 @@ with tempfile.TemporaryDirectory() as d:
         elif rc in (1, 2):
             last = err.strip().split("\n")[-1] if err.strip() else "(no message)"
             messages[(app, rc, last[:160])] += 1
+            if os.environ.get("FUZZ_SHOW") and os.environ["FUZZ_SHOW"] in last:  # the command behind a message
+                print(f"case {case}: {' '.join(cmd)}\n   {last}", flush=True)
         if rc in (1, 2) and not err.strip():
             bad += 1
             print(f"BAD case {case}: exit {rc} without a message: {' '.join(cmd)}")
