@@ -31,10 +31,15 @@ static gp_status gather_mul_affine_backward(gp_tape *t, gp_node *node)
     if (gp_i_needs_grad(w) && !(gw = gp_i_grad_acc(t, w, &assign_w))) return GP_E_NOMEM;
     if (gp_i_needs_grad(bias) && !(gb = gp_i_grad_acc(t, bias, &assign_b))) return GP_E_NOMEM;
     int64_t *rows = gp_tape_alloc(t, (size_t)(n > 0 ? n : 1) * sizeof *rows);
-    if (!rows) return GP_E_NOMEM;
+    unsigned char *has = gp_tape_alloc(t, (size_t)(n > 0 ? n : 1));
+    if (!rows || !has) return GP_E_NOMEM;
+    int nt = gp_i_threads();
+    /* which rows have a gradient (reading all of dZ: in parallel), then their list in order */
+    GP_I_FOR_PARTS(n * dout, n, lo, hi,
+        for (int64_t k = lo; k < hi; k++) has[k] = !gp_i_all_zero(dz + k * dout, dout););
     int64_t count = 0;
     for (int64_t k = 0; k < n; k++)
-        if (!gp_i_all_zero(dz + k * dout, dout)) rows[count++] = k;
+        if (has[k]) rows[count++] = k;
     const float *dzr = dz;
     const int64_t *ja = ia, *jb = ib;
     if (count < n) { /* the rows with a gradient, compacted */
@@ -42,10 +47,11 @@ static gp_status gather_mul_affine_backward(gp_tape *t, gp_node *node)
         int64_t *ca = gp_tape_alloc(t, (size_t)(count > 0 ? count : 1) * sizeof *ca);
         int64_t *cb = gp_tape_alloc(t, (size_t)(count > 0 ? count : 1) * sizeof *cb);
         if (!d || !ca || !cb) return GP_E_NOMEM;
-        for (int64_t i = 0; i < count; i++) {
-            memcpy(d + i * dout, dz + rows[i] * dout, (size_t)dout * sizeof(float));
-            ca[i] = ia[rows[i]], cb[i] = ib[rows[i]];
-        }
+        GP_I_FOR_PARTS(count * dout, count, lo, hi,
+            for (int64_t i = lo; i < hi; i++) {
+                memcpy(d + i * dout, dz + rows[i] * dout, (size_t)dout * sizeof(float));
+                ca[i] = ia[rows[i]], cb[i] = ib[rows[i]];
+            });
         dzr = d, ja = ca, jb = cb;
     }
     float *p = gp_tape_alloc(t, gp_i_mul_size((size_t)(count > 0 ? count : 1), (size_t)din * sizeof(float)));
