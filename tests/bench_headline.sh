@@ -49,7 +49,7 @@ for r in $(seq 1 "$rounds"); do
     for j in "${jobs[@]}"; do
         IFS='|' read -r name app args <<< "$j"
         echo "$(date +%T) round $r $name" >&2
-        "$cpus" 3 >> "$tmp/cpus" # the CPUs two threads get now (the VM's phases: bench_cpus.c)
+        "$cpus" 3 >> "$tmp/cpus" # CPUs two threads get now, one thread's ms (the VM's phases: bench_cpus.c)
         if [ "$app" = gc ]; then
             # shellcheck disable=SC2086
             "$gc" $args --json > "$tmp/out.json" 2> "$tmp/err"
@@ -73,7 +73,8 @@ read -r gp2 gp2_lo gp2_hi <<< "$(stats "$tmp/gpn_t2.epochs")"
 read -r wp wp_lo wp_hi <<< "$(stats "$tmp/walkpool_t2.epochs")"
 read -r gdd gdd_lo gdd_hi <<< "$(stats "$tmp/gpn_dd.epochs")"
 read -r tdd tdd_lo tdd_hi <<< "$(stats "$tmp/topk_dd.epochs")"
-read -r cpu cpu_lo cpu_hi <<< "$(stats "$tmp/cpus")"
+read -r cpu cpu_lo cpu_hi <<< "$(awk '{ print $1 }' "$tmp/cpus" > "$tmp/cpus2"; stats "$tmp/cpus2")"
+read -r cms cms_lo cms_hi <<< "$(awk '{ print $2 }' "$tmp/cpus" > "$tmp/cpus1"; stats "$tmp/cpus1")"
 read -r wpm wpm_lo wpm_hi <<< "$(stats "$tmp/walkpool_t2.peak")"
 read -r gddm gddm_lo gddm_hi <<< "$(stats "$tmp/gpn_dd.peak")"
 read -r tddm tddm_lo tddm_hi <<< "$(stats "$tmp/topk_dd.peak")"
@@ -89,7 +90,8 @@ fmt() { awk -v m="$1" -v lo="$2" -v hi="$3" -v k="$4" -v u="$5" 'BEGIN { printf 
     echo "median (min-max) of the per-epoch times of every epoch but each run's first and of the peak"
     echo "RSS the apps report (MiB; 500 MB = 476.8 MiB); verdicts on the medians. CPUs that two threads"
     echo "got, measured before each job (\`tests/bench_cpus\`; 2.0 = two cores of their own, 1.0 = one"
-    echo "shared): median $cpu ($cpu_lo-$cpu_hi)."
+    echo "shared): median $cpu ($cpu_lo-$cpu_hi); its work on one thread took $cms ms ($cms_lo-$cms_hi), which"
+    echo "rises when the cores themselves are slower."
     echo
     echo "| job | measured | target | verdict |"
     echo "|---|---|---|---|"
