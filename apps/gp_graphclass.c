@@ -1017,7 +1017,7 @@ static const char *option_out_of_range(const options *o)
     RANGE(o->ratio > 0 && o->ratio <= 1, "--ratio must be in (0, 1] (got %g)", o->ratio);
     RANGE(o->dropout >= 0 && o->dropout < 1, "--dropout must be in [0, 1) (got %g)", o->dropout);
     RANGE(o->val_ratio >= 0 && o->val_ratio < 1, "--val-ratio must be in [0, 1) (got %g)", o->val_ratio);
-    RANGE(o->lr > 0, "--lr must be positive (got %g)", o->lr);
+    RANGE(o->lr > 0 && o->lr <= 10, "--lr must be in (0, 10] (got %g)", o->lr); /* as gp-linkpred */
     RANGE(o->gnp_lr >= 0, "--gnp-lr must be at least 0 (got %g)", o->gnp_lr);
     RANGE(o->clip_norm >= 0, "--clip-norm must be at least 0 (got %g)", o->clip_norm);
     RANGE(o->warmup_epochs >= 0, "--warmup-epochs must be at least 0 (got %d)", o->warmup_epochs);

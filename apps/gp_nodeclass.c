@@ -286,7 +286,7 @@ static int parse_args(options *o, int argc, char **argv)
     }
     RANGE(o->hidden >= 1 && o->hidden <= MAX_WIDTH, "--hidden must be 1..%d (got %d)\n", MAX_WIDTH, o->hidden);
     RANGE(o->dropout >= 0.0f && o->dropout < 1.0f, "--dropout must be in [0, 1) (got %g)\n", (double)o->dropout);
-    RANGE(o->lr > 0.0f, "--lr must be positive (got %g)\n", (double)o->lr);
+    RANGE(o->lr > 0.0f && o->lr <= 10.0f, "--lr must be in (0, 10] (got %g)\n", (double)o->lr); /* as gp-linkpred */
     RANGE(o->epochs >= 1, "--epochs must be at least 1 (got %d)\n", o->epochs);
     RANGE(o->threads >= 1, "--threads must be at least 1 (got %d)\n", o->threads);
     RANGE(o->split >= 0, "--split must be at least 0 (got %d)\n", o->split);

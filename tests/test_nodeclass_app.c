@@ -76,6 +76,7 @@ int main(int argc, char **argv)
               check(argv[1], "good", "--seed", "-1", 2, "bad value '-1' for --seed") ||
               check(argv[1], "good", "--seed", "7x", 2, "bad value '7x' for --seed") ||
               check(argv[1], "good", "--save", "", 2, "--save: empty file name") ||
+              check(argv[1], "good", "--lr", "9223372036854775808", 2, "--lr must be in (0, 10] (got 9.22337e+18)") ||
               check(argv[1], "good", "--save", "/nonexistent/dir/m.gpm", 2, "/nonexistent/dir is not a writable directory");
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
