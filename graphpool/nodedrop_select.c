@@ -189,12 +189,6 @@ fail:
  * additions overlap. Built for 4- and 8-float vectors (one row's eight sums in two or one
  * vector): the same sums in the same order, the same bits. (Writing dx in the same pass was
  * slower: perf, top-k PROTEINS, 2.9 % of the epoch against 2.6 % for the two passes.) */
-typedef float v4f __attribute__((vector_size(16)));
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define GATE_AVX2 1
-typedef float v8f __attribute__((vector_size(32)));
-#endif
-
 static float combine8(const float *s)
 {
     return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
@@ -234,7 +228,7 @@ static float combine8(const float *s)
     }
 
 DEFINE_GATE_DOTS(gate_dots_v4, , v4f)
-#ifdef GATE_AVX2
+#ifdef GP_I_VEC_WIDE
 DEFINE_GATE_DOTS(gate_dots_avx2, __attribute__((target("avx2"))), v8f)
 #endif
 
@@ -270,7 +264,7 @@ static gp_status gather_gate_backward(gp_tape *t, gp_node *n)
     if (gg) {
         void (*dots)(float *, bool, const float *, const float *, const int64_t *, int64_t, int64_t,
                      int64_t) = gate_dots_v4;
-#ifdef GATE_AVX2
+#ifdef GP_I_VEC_WIDE
         if (gp_i_simd_level() >= GP_SIMD_AVX2) dots = gate_dots_avx2;
 #endif
         GP_I_FOR_PARTS(k * d, k, lo, hi, dots(gg, set_g, dy, x->data, kept, lo, hi, d););

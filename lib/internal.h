@@ -138,6 +138,15 @@ static inline uint64_t gp_i_xoshiro_next(uint64_t s[4])
 #define GP_I_CLONES
 #endif
 
+/* GNU C float vectors of the hand kernels' builds: 4 floats in every build; 8 and 16 in the
+ * AVX2 and AVX-512 builds, which exist where GP_I_VEC_WIDE is defined (x86-64, GCC or Clang). */
+typedef float v4f __attribute__((vector_size(16)));
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define GP_I_VEC_WIDE 1
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
+#endif
+
 /* ---- vector width of the hand kernels (layer norm, SpMM, column sums, top-k's gate) ---- */
 /* The widest vector build the processor has, capped by the environment: GP_SIMD=sse2|avx2|
  * avx512 (read at every call, so tests can switch builds between calls). Every build of a

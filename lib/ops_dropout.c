@@ -76,8 +76,7 @@ static void mask_block_scalar(unsigned char *keep, int64_t len, uint64_t seed, i
     }
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define MASK_AVX2 1
+#ifdef GP_I_VEC_WIDE
 typedef uint64_t v4u __attribute__((vector_size(32)));
 typedef int64_t v4i __attribute__((vector_size(32)));
 
@@ -127,7 +126,7 @@ typedef void (*mask_fn)(unsigned char *keep, int64_t len, uint64_t seed, int64_t
  * one, so the tests compare the two: the same bits) */
 static mask_fn pick_mask_kernel(void)
 {
-#ifdef MASK_AVX2
+#ifdef GP_I_VEC_WIDE
     if (gp_i_simd_level() >= GP_SIMD_AVX2) return mask_block_avx2;
 #endif
     return mask_block_scalar;

@@ -104,12 +104,6 @@ static void bin_map(bin_kind k, float *out, int64_t rows, int64_t cols, operand 
  * over are summed one at a time. Every build adds the same terms in the same order: the same
  * bits (ISO C, no FMA). Built for 4-, 8- and 16-float vectors (gp_i_simd_level).
  */
-typedef float v4f __attribute__((vector_size(16)));
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define COLSUM_WIDE 1
-typedef float v8f __attribute__((vector_size(32)));
-typedef float v16f __attribute__((vector_size(64)));
-#endif
 #define DEFINE_COLUMN_SUMS(NAME, ATTR, VT)                                                     \
     ATTR static void NAME(float *restrict dst, const float *restrict src, int64_t rows,        \
                           int64_t cols, int64_t j0, int64_t j1, float sign, bool assign)       \
@@ -140,7 +134,7 @@ typedef float v16f __attribute__((vector_size(64)));
     }
 
 DEFINE_COLUMN_SUMS(column_sums_v4, , v4f)
-#ifdef COLSUM_WIDE
+#ifdef GP_I_VEC_WIDE
 DEFINE_COLUMN_SUMS(column_sums_avx2, __attribute__((target("avx2"))), v8f)
 DEFINE_COLUMN_SUMS(column_sums_avx512, __attribute__((target("avx512f"))), v16f)
 #endif
@@ -149,7 +143,7 @@ void gp_i_column_sums(float *dst, const float *src, int64_t rows, int64_t cols, 
 {
     void (*kernel)(float *restrict, const float *restrict, int64_t, int64_t, int64_t, int64_t, float,
                    bool) = column_sums_v4;
-#ifdef COLSUM_WIDE
+#ifdef GP_I_VEC_WIDE
     int level = gp_i_simd_level();
     if (level == GP_SIMD_AVX512) kernel = column_sums_avx512;
     else if (level == GP_SIMD_AVX2) kernel = column_sums_avx2;

@@ -91,13 +91,8 @@ static gp_status affine_backward(gp_tape *t, gp_node *n, const double *stats, bo
 #define NACC 16
 typedef float v2f __attribute__((vector_size(8)));
 typedef double v2d __attribute__((vector_size(16)));
-typedef float v4f __attribute__((vector_size(16)));
-typedef double v4d __attribute__((vector_size(32)));
-typedef float v8f __attribute__((vector_size(32)));
+typedef double v4d __attribute__((vector_size(32))); /* v4f, v8f: internal.h */
 typedef double v8d __attribute__((vector_size(64)));
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define NORM_AVX2 1
-#endif
 #if defined(__GNUC__) && !defined(__clang__)
 #define UNROLL_ACC _Pragma("GCC unroll 8")
 #else
@@ -119,7 +114,7 @@ static inline v2d load_cvt_v2d(const float *p)
     return __builtin_convertvector(v, v2d);
 }
 
-#ifdef NORM_AVX2
+#ifdef GP_I_VEC_WIDE
 __attribute__((target("avx2"))) static inline v4d load_cvt_v4d(const float *p)
 {
     v4f v;
@@ -243,7 +238,7 @@ __attribute__((target("avx512f"))) static inline v8d load_cvt_v8d(const float *p
     }
 
 DEFINE_LN_KERNELS(ln_sse2, , v2f, v2d)
-#ifdef NORM_AVX2
+#ifdef GP_I_VEC_WIDE
 DEFINE_LN_KERNELS(ln_avx2, __attribute__((target("avx2"))), v4f, v4d)
 DEFINE_LN_KERNELS(ln_avx512, __attribute__((target("avx512f"))), v8f, v8d)
 #endif
@@ -256,7 +251,7 @@ typedef void (*ln_backward_fn)(const float *x, const float *dy, float *dx, int64
 
 static ln_forward_fn pick_ln_forward(void)
 {
-#ifdef NORM_AVX2
+#ifdef GP_I_VEC_WIDE
     int level = gp_i_simd_level();
     if (level == GP_SIMD_AVX512) return ln_avx512_forward;
     if (level == GP_SIMD_AVX2) return ln_avx2_forward;
@@ -266,7 +261,7 @@ static ln_forward_fn pick_ln_forward(void)
 
 static ln_backward_fn pick_ln_backward(void)
 {
-#ifdef NORM_AVX2
+#ifdef GP_I_VEC_WIDE
     int level = gp_i_simd_level();
     if (level == GP_SIMD_AVX512) return ln_avx512_backward;
     if (level == GP_SIMD_AVX2) return ln_avx2_backward;

@@ -193,11 +193,8 @@ static const gp_op_info segment_min_op = {"segment_min", segment_extremum_backwa
  * row, and a NaN never compares better, as in the scalar rule). Bitwise selects give the same
  * bits as the scalar code.
  */
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define SEG_AVX2 1
-typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v4i __attribute__((vector_size(16))); /* v4f, v8f: internal.h */
+#ifdef GP_I_VEC_WIDE
 typedef int32_t v8i __attribute__((vector_size(32)));
 #endif
 
@@ -246,7 +243,7 @@ typedef int32_t v8i __attribute__((vector_size(32)));
     }
 
 DEFINE_ARG_EXTREMUM(arg_extremum_v4, , v4f, v4i)
-#ifdef SEG_AVX2
+#ifdef GP_I_VEC_WIDE
 DEFINE_ARG_EXTREMUM(arg_extremum_avx2, __attribute__((target("avx2"))), v8f, v8i)
 #endif
 
@@ -257,7 +254,7 @@ typedef void (*arg_extremum_fn)(float *restrict y, int32_t *restrict as, float *
  * the tests compare the two: the same bits) */
 static arg_extremum_fn pick_arg_extremum(void)
 {
-#ifdef SEG_AVX2
+#ifdef GP_I_VEC_WIDE
     if (gp_i_simd_level() >= GP_SIMD_AVX2) return arg_extremum_avx2;
 #endif
     return arg_extremum_v4;

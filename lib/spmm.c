@@ -36,12 +36,6 @@
  * block into 8+4+2+1+1 lanes at -O3). Element-wise + and * round exactly like scalar code.
  * Each kernel uses only vectors its target has registers for: 32-byte vectors in a
  * non-AVX build are kept in memory and ran several times slower than 16-byte ones. */
-typedef float v4f __attribute__((vector_size(16)));
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define SPMM_AVX2 1
-typedef float v8f __attribute__((vector_size(32)));
-typedef float v16f __attribute__((vector_size(64)));
-#endif
 
 typedef void (*rows_fn)(float *restrict y, const int64_t *restrict ptr,
                         const int64_t *restrict idx, const float *restrict val,
@@ -119,7 +113,7 @@ static inline void accumulate_tail(float *restrict yi, const int64_t *restrict i
     }
 
 DEFINE_SPMM_ROWS(spmm_rows_v4, , v4f)
-#ifdef SPMM_AVX2
+#ifdef GP_I_VEC_WIDE
 DEFINE_SPMM_ROWS(spmm_rows_avx2, __attribute__((target("avx2"))), v8f)
 
 /* AVX-512: blocks of 64 columns in four 16-float vectors (a 128-wide row in two passes over its
@@ -150,7 +144,7 @@ __attribute__((target("avx512f"))) static void spmm_rows_avx512(
 /* The widest kernel the CPU has (gp_i_simd_level; the same results: no FMA in any). */
 static rows_fn pick_rows_kernel(void)
 {
-#ifdef SPMM_AVX2
+#ifdef GP_I_VEC_WIDE
     int level = gp_i_simd_level();
     if (level == GP_SIMD_AVX512) return spmm_rows_avx512;
     if (level == GP_SIMD_AVX2) return spmm_rows_avx2;
