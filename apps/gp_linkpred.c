@@ -10,7 +10,8 @@
  * app runs in seconds without any download.
  * Node labels: a plain edge list keeps its labels (unless --one-based: integer ids), and
  * --split-file, --predict, --features and the outputs use them. Columns after 'u v' (weights,
- * timestamps) are read over, with a note on stderr: the model sees unweighted links.
+ * timestamps) are read over, with a note on stderr: the model sees unweighted links. A first
+ * line of column names is skipped (--header; by default when GP_READ_HEADER_AUTO finds one).
  * --features FILE: node attributes replacing the constant features ("NODE x1 ... xd" lines, or
  * a Matrix Market file whose row i is node i); the model records their width.
  * Split: random (--test-ratio 0.1, --val-ratio 0.05, --seed 1; negatives avoid all edges) or
@@ -71,6 +72,7 @@ typedef struct app {
     double test_ratio, val_ratio;
     int64_t max_candidates;
     bool json, quiet, one_based, compare_on, directed_labels;
+    enum { HEADER_AUTO, HEADER_YES, HEADER_NO } header; /* EDGES's first line: column names? */
     gp_linkpred_options lp;
     /* data */
     gp_graph *g;
@@ -99,6 +101,9 @@ static void usage(FILE *f)
             "  --dataset NAME         link-prediction network of the data directory (USAir, NS, ...)\n"
             "  --data-dir DIR         data directory (default $GP_DATA_DIR, ...)\n"
             "  --one-based            EDGES has integer ids starting at 1 (default: ids are labels)\n"
+            "  --header, --no-header  EDGES's first line holds column names (skipped), or does not;\n"
+            "                         default: skipped when a column is a number on the second\n"
+            "                         line but not on the first ('source,target,weight')\n"
             "  --features FILE        node attributes replacing the constant features: lines\n"
             "                         'NODE x1 ... xd' (NODE as in EDGES; ids for --dataset), or a\n"
             "                         Matrix Market .mtx file (row i = node i)\n"
@@ -209,6 +214,18 @@ static void graph_sha(char hex[65], const gp_graph *g)
     gp_sha256_hex(hex, d);
 }
 
+/* A usual name of an edge list's first two columns (case ignored): a first "edge" between two
+ * of them is more likely a header that the automatic rule could not see. */
+static bool column_name(const char *s)
+{
+    static const char *const names[] = {"source", "target", "src", "dst", "from", "to", "node1", "node2",
+                                        "node_1", "node_2", "id1", "id2", "head", "tail", "u", "v",
+                                        "sender", "receiver", "start", "end"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcasecmp(s, names[i]) == 0) return true;
+    return false;
+}
+
 /* A plain edge list into a->g (and a->ids with GP_READ_LABELS). Columns after 'u v' (a weight,
  * a timestamp) are read over: the model uses the links only, and says so on stderr. */
 static gp_status read_plain_edges(app *a, const gp_edgelist_options *eo)
@@ -221,11 +238,29 @@ static gp_status read_plain_edges(app *a, const gp_edgelist_options *eo)
         a->ids = e->ids;
         e->ids = NULL;
     }
+    if (st == GP_OK && e->header_line > 0 && !a->quiet)
+        fprintf(stderr, "gp-linkpred: %s: line %lld holds column names: skipped (--no-header reads it as "
+                        "an edge)\n", a->edges, (long long)e->header_line);
     if (st == GP_OK && e->first_extra_column_line > 0 && !a->quiet)
         fprintf(stderr, "gp-linkpred: %s: columns after 'u v' (from line %lld) are ignored: the links are "
                         "unweighted\n", a->edges, (long long)e->first_extra_column_line);
+    if (st == GP_OK && a->ids && a->header == HEADER_AUTO && !e->header_line && e->count > 0 && !a->quiet &&
+        column_name(gp_idmap_label(a->ids, e->src[0])) && column_name(gp_idmap_label(a->ids, e->dst[0])))
+        fprintf(stderr, "gp-linkpred: %s: the first edge joins nodes '%s' and '%s': if that line holds "
+                        "column names, give --header\n", a->edges, gp_idmap_label(a->ids, e->src[0]),
+                gp_idmap_label(a->ids, e->dst[0]));
     gp_edgelist_free(&e);
     return st;
+}
+
+/* Is EDGES a plain edge list (read by gp_edgelist_read, labels kept), not a format of its own? */
+static bool plain_edge_list(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    const char *exts[] = {".graphml", ".gml", ".net", ".paj", ".ncol", ".lgl", ".mtx", ".mat"};
+    for (size_t i = 0; i < sizeof exts / sizeof *exts; i++)
+        if (dot && strstr(path, exts[i])) return false;
+    return true;
 }
 
 static gp_status load_graph(app *a)
@@ -239,15 +274,12 @@ static gp_status load_graph(app *a)
         snprintf(a->name, sizeof a->name, "%s", a->dataset);
     } else if (a->edges) {
         gp_graph_format fmt = GP_FORMAT_AUTO;
-        const char *dot = strrchr(a->edges, '.');
-        bool plain = true;
-        const char *exts[] = {".graphml", ".gml", ".net", ".paj", ".ncol", ".lgl", ".mtx", ".mat"};
-        for (size_t i = 0; i < sizeof exts / sizeof *exts; i++)
-            if (dot && strstr(a->edges, exts[i])) plain = false;
+        bool plain = plain_edge_list(a->edges);
         gp_edgelist_options eo = {0};
         eo.self_loops = GP_LOOP_DROP;
         if (plain) { /* node labels kept (with or without --split-file), unless --one-based */
             eo.flags = (a->one_based ? GP_READ_ONE_BASED : GP_READ_LABELS) | GP_READ_EXTRA_COLUMNS;
+            eo.flags |= a->header == HEADER_YES ? GP_READ_HEADER : a->header == HEADER_AUTO ? GP_READ_HEADER_AUTO : 0;
             st = read_plain_edges(a, &eo);
         } else {
             if (a->one_based) eo.flags |= GP_READ_ONE_BASED;
@@ -939,7 +971,7 @@ enum {
     OPT_DATASET = 256, OPT_DATA_DIR, OPT_SPLIT, OPT_TEST_PERCENT, OPT_SPLIT_FILE, OPT_TEST_RATIO, OPT_VAL_RATIO,
     OPT_SEED, OPT_METHOD, OPT_COMPARE, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_HOPS, OPT_CAP, OPT_HIDDEN, OPT_HEADS,
     OPT_WALK, OPT_LAYERS, OPT_DROPOUT, OPT_DRNL, OPT_BCE, OPT_TORCH_INIT, OPT_THREADS, OPT_SAVE, OPT_LOAD, OPT_PREDICT,
-    OPT_RECOMMEND, OPT_FOR, OPT_MAXCAND, OPT_OUTPUT, OPT_CURVE, OPT_RESUME, OPT_JSON, OPT_QUIET, OPT_ONE_BASED, OPT_FEATURES, OPT_HELP
+    OPT_RECOMMEND, OPT_FOR, OPT_MAXCAND, OPT_OUTPUT, OPT_CURVE, OPT_RESUME, OPT_JSON, OPT_QUIET, OPT_ONE_BASED, OPT_HEADER, OPT_NO_HEADER, OPT_FEATURES, OPT_HELP
 };
 
 /* The range of the last number option parsed, for the error message. */
@@ -1013,7 +1045,8 @@ int main(int argc, char **argv)
         {"max-candidates", required_argument, 0, OPT_MAXCAND}, {"output", required_argument, 0, OPT_OUTPUT},
         {"curve", required_argument, 0, OPT_CURVE},
         {"json", no_argument, 0, OPT_JSON}, {"quiet", no_argument, 0, OPT_QUIET},
-        {"one-based", no_argument, 0, OPT_ONE_BASED}, {"features", required_argument, 0, OPT_FEATURES},
+        {"one-based", no_argument, 0, OPT_ONE_BASED}, {"header", no_argument, 0, OPT_HEADER},
+        {"no-header", no_argument, 0, OPT_NO_HEADER}, {"features", required_argument, 0, OPT_FEATURES},
         {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
     for (int c; (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
         double v = 0;
@@ -1064,6 +1097,8 @@ int main(int argc, char **argv)
         case OPT_JSON: a.json = true; break;
         case OPT_QUIET: a.quiet = true; break;
         case OPT_ONE_BASED: a.one_based = true; break;
+        case OPT_HEADER: a.header = HEADER_YES; break;
+        case OPT_NO_HEADER: a.header = HEADER_NO; break;
         case OPT_FEATURES: a.features = optarg; break;
         case 'h': case OPT_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -1089,6 +1124,11 @@ int main(int argc, char **argv)
     if (!a.edges && !a.dataset && !epochs_set && !a.load_model) a.lp.epochs = DEMO_EPOCHS;
     if (a.edges && a.dataset) {
         fprintf(stderr, "gp-linkpred: give EDGES or --dataset, not both\n");
+        return 2;
+    }
+    if (a.header != HEADER_AUTO && !(a.edges && plain_edge_list(a.edges))) {
+        fprintf(stderr, "gp-linkpred: --%s is for an edge list EDGES (not --dataset, a generated network "
+                        "or a file of another format)\n", a.header == HEADER_YES ? "header" : "no-header");
         return 2;
     }
     if (a.split_file && a.split_k > 0) {

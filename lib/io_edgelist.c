@@ -3,7 +3,8 @@
  * undirected, repeated edges and self-loops reported and handled by policy; and the index-file
  * reader (one integer per line).
  *
- * Repeat check: a hash set of edge keys filled in file order (see find_repeats), O(m).
+ * Repeat check: a hash set of edge keys filled in file order (see find_repeats), O(m). A header
+ * line (column names) is skipped on request, or when the first two data lines show one.
  */
 #include <stdio.h>
 #include <string.h>
@@ -131,6 +132,90 @@ static const char *id_text(char buf[48], const gp_idmap *ids, unsigned flags, in
     return buf;
 }
 
+/*
+ * Header lines. The first two data lines are read ahead (copies) and handed out again by
+ * next_line, each with its own line number in t->line (messages stay right), unless the first
+ * is skipped as a header: always with GP_READ_HEADER; with GP_READ_HEADER_AUTO when
+ * looks_like_header says so.
+ */
+typedef struct ahead {
+    char *text[2];
+    int64_t line[2]; /* their 1-based file lines */
+    int count, next;
+    int64_t resume_line; /* t->line after the read-ahead, restored once both are handed out */
+} ahead;
+
+static gp_status read_ahead(ahead *a, gp_i_text *t)
+{
+    for (int i = 0; i < 2; i++) {
+        char *l;
+        gp_status st = gp_i_text_data(t, &l);
+        if (st != GP_OK) return st;
+        if (!l) break;
+        size_t n = strlen(l) + 1;
+        if (!(a->text[i] = gp_i_malloc(n))) return GP_ERR(GP_E_NOMEM, "edge list: out of memory");
+        memcpy(a->text[i], l, n);
+        a->line[i] = t->line;
+        a->count++;
+    }
+    a->resume_line = t->line;
+    return GP_OK;
+}
+
+static gp_status next_line(char **l, gp_i_text *t, ahead *a)
+{
+    if (a->next < a->count) {
+        t->line = a->line[a->next];
+        *l = a->text[a->next++];
+        return GP_OK;
+    }
+    if (a->next == a->count && a->count > 0) {
+        t->line = a->resume_line;
+        a->next++;
+    }
+    return gp_i_text_data(t, l);
+}
+
+/* Fields of a copy of line (at most max); returns the count. */
+static int fields_of(char *copy, const char **f, int max)
+{
+    gp_i_cursor c = {copy, false};
+    int n = 0;
+    const char *x;
+    while (n < max && (x = gp_i_field(&c))) f[n++] = x;
+    return n;
+}
+
+static bool is_number(const char *s)
+{
+    float v;
+    return gp_i_parse_float(s, &v);
+}
+
+/* Column names above data, decided as a spreadsheet would: some column is a number on the
+ * second data line but not on the first, and no column is a number on both ("source target"
+ * over "1 2"; "from,to,weight" over "a,b,0.5"; not "1 2 x" over "3 4 5"). */
+static bool looks_like_header(const char *first, const char *second)
+{
+    enum { MAX = 16 };
+    size_t n1 = strlen(first) + 1, n2 = strlen(second) + 1;
+    char *c1 = gp_i_malloc(n1 + n2);
+    if (!c1) return false;
+    char *c2 = c1 + n1;
+    memcpy(c1, first, n1);
+    memcpy(c2, second, n2);
+    const char *f1[MAX], *f2[MAX];
+    int k1 = fields_of(c1, f1, MAX), k2 = fields_of(c2, f2, MAX);
+    bool text_over_number = false, number_on_both = false;
+    for (int k = 0; k < k1 && k < k2; k++) {
+        bool a = is_number(f1[k]), b = is_number(f2[k]);
+        text_over_number |= !a && b;
+        number_on_both |= a && b;
+    }
+    gp_i_free(c1);
+    return text_over_number && !number_on_both;
+}
+
 /* Parse one endpoint (column col, 1-based) into *id. */
 static gp_status parse_id(int64_t *id, gp_i_text *t, const char *f, int col, unsigned flags,
                           int64_t num_nodes, gp_idmap *ids)
@@ -185,13 +270,23 @@ gp_status gp_edgelist_read(gp_edgelist **out, const char *path, const gp_edgelis
     gp_i_vec cp_k = {0}, cp_line = {0};
     fvec w = {0};
     uint8_t *repeat = NULL;
+    ahead head = {0};
+    int64_t header_line = 0;
     bool weighted = o.flags & GP_READ_WEIGHTS, directed = o.flags & GP_READ_DIRECTED;
     if (o.flags & GP_READ_LABELS) GP_TRY(gp_idmap_new(&ids));
     GP_TRY(gp_i_text_open(&t, path));
+    if (o.flags & (GP_READ_HEADER | GP_READ_HEADER_AUTO)) {
+        GP_TRY(read_ahead(&head, t));
+        if (head.count > 0 && ((o.flags & GP_READ_HEADER) ||
+                               (head.count == 2 && looks_like_header(head.text[0], head.text[1])))) {
+            header_line = head.line[0];
+            head.next = 1;
+        }
+    }
     int64_t data_lines = 0, loops = 0, first_loop = 0, first_extra = 0, max_id = -1;
     for (;;) {
         char *l;
-        GP_TRY(gp_i_text_data(t, &l));
+        GP_TRY(next_line(&l, t, &head));
         if (!l) break;
         data_lines++;
         gp_i_cursor c = {l, false};
@@ -255,8 +350,8 @@ gp_status gp_edgelist_read(gp_edgelist **out, const char *path, const gp_edgelis
         if (weighted) GP_TRY(fvec_push(&w, wk));
     }
     if (data_lines == 0) {
-        st = GP_ERR(GP_E_PARSE, "%s: empty: no edge lines (%lld lines, all blank or comments)", path,
-                    (long long)t->line);
+        st = GP_ERR(GP_E_PARSE, "%s: empty: no edge lines (%lld lines, all blank or comments%s)", path,
+                    (long long)t->line, header_line ? " but the header" : "");
         goto fail;
     }
     int64_t n = o.num_nodes > 0 ? o.num_nodes : ids ? gp_idmap_size(ids) : max_id + 1;
@@ -305,6 +400,7 @@ gp_status gp_edgelist_read(gp_edgelist **out, const char *path, const gp_edgelis
     e->self_loops = loops;
     e->first_self_loop_line = first_loop;
     e->first_extra_column_line = first_extra;
+    e->header_line = header_line;
     GP_TRY(gp_i_vec_take(&e->src, &src));
     GP_TRY(gp_i_vec_take(&e->dst, &dst));
     if (weighted) {
@@ -326,6 +422,8 @@ fail:
     gp_i_vec_free(&cp_line);
     gp_i_free(w.v);
     gp_i_free(repeat);
+    gp_i_free(head.text[0]);
+    gp_i_free(head.text[1]);
     return st;
 }
 

@@ -346,6 +346,79 @@ static void test_edgelist_golden(void **state)
     free(longl);
 }
 
+/* Header lines: skipped on request (GP_READ_HEADER) or when the first two data lines show one
+ * (GP_READ_HEADER_AUTO); line numbers in messages stay those of the file. */
+static void test_edgelist_header(void **state)
+{
+    (void)state;
+    gp_edgelist *e = NULL;
+    gp_edgelist_options auto_labels = {GP_READ_LABELS | GP_READ_EXTRA_COLUMNS | GP_READ_HEADER_AUTO, 0, 0, 0};
+    /* names over labels and a numeric third column: a header */
+    write_file(tp("h_csv.txt"), "# exported\nsource,target,weight\na,b,0.5\nb,c,1\n");
+    assert_int_equal(gp_edgelist_read(&e, tp("h_csv.txt"), &auto_labels), GP_OK);
+    assert_int_equal(e->header_line, 2);
+    assert_int_equal(e->count, 2);
+    assert_int_equal(e->data_lines, 2);
+    assert_int_equal(gp_idmap_size(e->ids), 3);
+    assert_int_equal(gp_idmap_find(e->ids, "source"), -1);
+    assert_string_equal(gp_idmap_label(e->ids, e->src[0]), "a");
+    assert_int_equal(e->first_extra_column_line, 3);
+    gp_edgelist_free(&e);
+    /* names over integer ids */
+    gp_edgelist_options auto_ids = {GP_READ_HEADER_AUTO, 0, 0, 0};
+    write_file(tp("h_ids.txt"), "from to\n0 1\n1 2\n");
+    assert_int_equal(gp_edgelist_read(&e, tp("h_ids.txt"), &auto_ids), GP_OK);
+    assert_int_equal(e->header_line, 1);
+    assert_int_equal(e->count, 2);
+    assert_int_equal(e->num_nodes, 3);
+    gp_edgelist_free(&e);
+    /* not headers: numbers on both lines, labels only (no evidence), a single data line */
+    gp_edgelist_options auto_extra = {GP_READ_HEADER_AUTO | GP_READ_EXTRA_COLUMNS, 0, 0, 0};
+    write_file(tp("h_no1.txt"), "1 2 x\n3 4 5\n");
+    assert_int_equal(gp_edgelist_read(&e, tp("h_no1.txt"), &auto_extra), GP_OK);
+    assert_int_equal(e->header_line, 0);
+    assert_int_equal(e->count, 2);
+    assert_int_equal(e->src[0], 1);
+    gp_edgelist_free(&e);
+    write_file(tp("h_no2.txt"), "source target\na b\n");
+    assert_int_equal(gp_edgelist_read(&e, tp("h_no2.txt"), &auto_labels), GP_OK);
+    assert_int_equal(e->header_line, 0);
+    assert_int_equal(e->count, 2);
+    assert_int_equal(gp_idmap_find(e->ids, "source"), 0);
+    gp_edgelist_free(&e);
+    write_file(tp("h_one.txt"), "\n0 1\n");
+    assert_int_equal(gp_edgelist_read(&e, tp("h_one.txt"), &auto_ids), GP_OK);
+    assert_int_equal(e->header_line, 0);
+    assert_int_equal(e->count, 1);
+    gp_edgelist_free(&e);
+    /* the same file as without the flag when there is no header, and edges in file order */
+    assert_int_equal(gp_edgelist_read(&e, fx("edges_golden.txt"), &auto_ids), GP_OK);
+    check_golden(e);
+    gp_edgelist_free(&e);
+    /* forced: the first data line goes, whatever it holds */
+    gp_edgelist_options forced = {GP_READ_LABELS | GP_READ_HEADER, 0, 0, 0};
+    assert_int_equal(gp_edgelist_read(&e, tp("h_no2.txt"), &forced), GP_OK);
+    assert_int_equal(e->header_line, 1);
+    assert_int_equal(e->count, 1);
+    assert_int_equal(gp_idmap_find(e->ids, "source"), -1);
+    gp_edgelist_free(&e);
+    write_file(tp("h_only.txt"), "# c\nu v\n\n");
+    expect_error(gp_edgelist_read(&e, tp("h_only.txt"), &forced), GP_E_PARSE, "h_only.txt", "no edge lines",
+                 "but the header");
+    assert_null(e);
+    /* errors on the lines read ahead and after them name the right line */
+    write_file(tp("h_bad2.txt"), "from to\n# c\n0 1\n1 x\n");
+    expect_error(gp_edgelist_read(&e, tp("h_bad2.txt"), &auto_ids), GP_E_PARSE, "h_bad2.txt:4:", "'x'");
+    write_file(tp("h_bad3.txt"), "0 1\n\n1 2\n2 y\n");
+    expect_error(gp_edgelist_read(&e, tp("h_bad3.txt"), &auto_ids), GP_E_PARSE, "h_bad3.txt:4:", "'y'");
+    write_file(tp("h_bad1.txt"), "0 -1\n1 2\n");
+    expect_error(gp_edgelist_read(&e, tp("h_bad1.txt"), &auto_ids), GP_E_RANGE, "h_bad1.txt:1:", "negative");
+    write_file(tp("h_dup.txt"), "a b\n\nb a\n");
+    gp_edgelist_options dup_fail = {GP_READ_LABELS | GP_READ_HEADER_AUTO, GP_DUP_FAIL, 0, 0};
+    expect_error(gp_edgelist_read(&e, tp("h_dup.txt"), &dup_fail), GP_E_PARSE, "h_dup.txt:3:", "first at line 1");
+    assert_null(e);
+}
+
 static void test_edgelist_labels_weights(void **state)
 {
     (void)state;
@@ -1668,6 +1741,7 @@ int main(void)
         cmocka_unit_test(test_idmap),
         cmocka_unit_test(test_edgelist_golden),
         cmocka_unit_test(test_edgelist_labels_weights),
+        cmocka_unit_test(test_edgelist_header),
         cmocka_unit_test(test_edgelist_duplicates_loops),
         cmocka_unit_test(test_edgelist_errors),
         cmocka_unit_test(test_gzip_errors),

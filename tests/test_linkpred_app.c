@@ -324,6 +324,42 @@ static void test_labels_and_heuristics(void **state)
     if (!strstr(werr, "cities_w.txt: columns after 'u v' (from line 1) are ignored")) fail_msg("%s", werr);
     free(wout);
     free(werr);
+    /* the same links as CSV under a header line: skipped (said on stderr), the same scores;
+     * --no-header reads it as a link between nodes 'source' and 'target' */
+    char ctext[16384] = "source,target,weight\n";
+    for (const char *l = text; *l; l = strchr(l, '\n') + 1) {
+        size_t n = strcspn(l, "\n"), len = strlen(ctext);
+        snprintf(ctext + len, sizeof ctext - len, "%.*s,0.5\n", (int)n, l);
+        *strchr(ctext + len, ' ') = ',';
+    }
+    write_file("cities.csv", ctext);
+    snprintf(args, sizeof args, "--method aa '%s/cities.csv' --predict '%s/cpairs.txt'", dir, dir);
+    assert_int_equal(run(args), 0);
+    char *cout = slurp("out.txt"), *cerr = slurp("err.txt");
+    assert_string_equal(cout, out);
+    if (!strstr(cerr, "cities.csv: line 1 holds column names: skipped")) fail_msg("%s", cerr);
+    free(cout);
+    free(cerr);
+    snprintf(args, sizeof args, "--quiet --json --method aa --no-header '%s/cities.csv'", dir);
+    assert_int_equal(run(args), 0);
+    cout = slurp("out.txt");
+    if (!strstr(cout, "\"nodes\": 42, \"edges\": 81,")) fail_msg("%s", cout);
+    free(cout);
+    /* names the automatic rule cannot tell from labels: a note suggests --header, which works */
+    char htext[12288] = "source target\n";
+    strcat(htext, text);
+    write_file("cities_h.txt", htext);
+    snprintf(args, sizeof args, "--method aa '%s/cities_h.txt' --predict '%s/cpairs.txt'", dir, dir);
+    assert_int_equal(run(args), 0);
+    cerr = slurp("err.txt");
+    if (!strstr(cerr, "the first edge joins nodes 'source' and 'target': if that line holds column names, give --header"))
+        fail_msg("%s", cerr);
+    free(cerr);
+    snprintf(args, sizeof args, "--quiet --method aa --header '%s/cities_h.txt' --predict '%s/cpairs.txt'", dir, dir);
+    assert_int_equal(run(args), 0);
+    cout = slurp("out.txt");
+    assert_string_equal(cout, out);
+    free(cout);
     free(out);
     /* a MATLAB MAT-file (SEAL's format; fixture of tests/test_io_mat.c): its 6 nodes and 6 links */
     char mat[512];
@@ -723,6 +759,8 @@ static void test_option_conflicts(void **state)
         {"--epochs 0", "bad value '0' for --epochs (an integer from 1 to 100000)"},
         {"--dropout 1", "bad value '1' for --dropout (a number from 0 to 0.99)"},
         {"--save-model ''", "--save-model: empty file name"},
+        {"--dataset USAir --header", "--header is for an edge list EDGES"},
+        {"--no-header", "--no-header is for an edge list EDGES"},
         /* the option named is the one given (options after --resume in the table were named
          * by their neighbour: --recommend as --predict) */
         {"--recommend -1", "bad value '-1' for --recommend (an integer from 1 to 1e+09)"},

@@ -61,6 +61,11 @@ enum {
     GP_READ_WEIGHTS = 1u << 2,       /* the third column is a finite weight (required) */
     GP_READ_ONE_BASED = 1u << 3,     /* integer ids start at 1 (0 is then out of range) */
     GP_READ_EXTRA_COLUMNS = 1u << 4, /* ignore columns after the used ones (default: error) */
+    GP_READ_HEADER = 1u << 5,        /* the first data line holds column names: skipped */
+    GP_READ_HEADER_AUTO = 1u << 6,   /* skip the first data line if it holds column names: some
+                                        column is a number on the second data line but not on the
+                                        first, and none is a number on both ("source target" over
+                                        "1 2", "from,to,weight" over "a,b,0.5"); header_line says */
 };
 
 /* Repeated edges: (u, v) twice, or (u, v) and (v, u) when undirected. */
@@ -103,6 +108,7 @@ typedef struct gp_edgelist {
     int64_t first_duplicate_line, first_self_loop_line; /* 1-based file lines, 0 if none */
     int64_t first_extra_column_line; /* GP_READ_EXTRA_COLUMNS: the first line with a column after
                                         the used ones (1-based), 0 if none */
+    int64_t header_line;             /* the header line skipped (1-based), 0 if none */
 } gp_edgelist;
 
 /*
