@@ -140,7 +140,8 @@ static void usage(FILE *f)
             "                         still the one at the best validation epoch, and unchanged)\n"
             "  --load-model FILE      use a saved model instead of training\n"
             "output:\n"
-            "  --predict PAIRS        score the node pairs of the file (two labels per line)\n"
+            "  --predict PAIRS        score the node pairs of the file (two labels per line; a first\n"
+            "                         line naming no node, e.g. 'source,target', is skipped)\n"
             "  --recommend K          the K most likely missing links\n"
             "  --for NODE             with --recommend: links of this node only\n"
             "  --max-candidates N     --recommend candidate pairs scored at most (200000)\n"
@@ -321,9 +322,11 @@ static const char *const link_parts[GP_LINK_PARTS] = {"train_pos", "train_neg", 
 /* Node pairs from a text file, one a line: "u v" (--predict), or "<part> u v" with with_part
  * (--split-file; part one of link_parts). Fields as split_fields reads them: blank lines and
  * lines starting with # or % are skipped. Nodes are named by the input's labels through the id
- * map, or by number (node_lookup: --one-based, range checked). On success *rows holds *count
- * rows {u, v}, or {part, u, v}, in file order (the caller frees it). Errors give file:line: a
- * wrong number of fields, an unknown part, an unknown or out-of-range node, a self-loop. */
+ * map, or by number (node_lookup: --one-based, range checked). A first data line whose fields
+ * are all unknown (no part, no node: "source,target") is a header: skipped, said on stderr.
+ * On success *rows holds *count rows {u, v}, or {part, u, v}, in file order (the caller frees
+ * it). Errors give file:line: a wrong number of fields, an unknown part, an unknown or
+ * out-of-range node, a self-loop. */
 static gp_status read_pair_file(int64_t **rows, int64_t *count, const app *a, const char *path, bool with_part)
 {
     const int width = with_part ? 3 : 2;
@@ -336,6 +339,7 @@ static gp_status read_pair_file(int64_t **rows, int64_t *count, const app *a, co
     gp_status st = r ? GP_OK : app_error(GP_E_NOMEM, "out of memory");
     char line[8192];
     long lineno = 0;
+    bool first = true;
     while (st == GP_OK && fgets(line, sizeof line, f)) {
         lineno++;
         if (!strchr(line, '\n') && !feof(f)) { /* the rest would be read as another line */
@@ -351,17 +355,26 @@ static gp_status read_pair_file(int64_t **rows, int64_t *count, const app *a, co
             break;
         }
         int part = -1;
-        if (with_part) {
+        if (with_part)
             for (int i = 0; i < GP_LINK_PARTS; i++)
                 if (strcmp(fl[0], link_parts[i]) == 0) part = i;
+        const char *lu = fl[width - 2], *lv = fl[width - 1];
+        int64_t u = node_lookup(a, lu), v = node_lookup(a, lv);
+        bool header = first && u < 0 && v < 0 && (!with_part || part < 0);
+        first = false;
+        if (header) {
+            if (!a->quiet)
+                fprintf(stderr, "gp-linkpred: %s: line %ld names no node%s: read as column names and skipped\n",
+                        path, lineno, with_part ? " and no part" : "");
+            continue;
+        }
+        if (with_part) {
             if (part < 0) {
                 st = app_error(GP_E_PARSE, "%s:%ld: unknown part '%s' (expected train_pos, train_neg, val_pos, "
                                "val_neg, test_pos or test_neg)", path, lineno, fl[0]);
                 break;
             }
         }
-        const char *lu = fl[width - 2], *lv = fl[width - 1];
-        int64_t u = node_lookup(a, lu), v = node_lookup(a, lv);
         if (u < 0 || v < 0) {
             st = app_error(GP_E_RANGE, "%s:%ld: unknown node '%s'", path, lineno, u < 0 ? lu : lv);
             break;

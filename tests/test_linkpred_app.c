@@ -574,6 +574,7 @@ static void test_pair_files(void **state)
         {"pp_three.txt", "city0 city3\ncity1 city2 city4\n", "--predict", ":2:", "expected two node labels", true},
         {"pp_one.txt", "city0\n", "--predict", ":1:", "expected two node labels", true},
         {"pp_label.txt", "city0 city3\n\ncity1 atlantis\n", "--predict", ":3:", "'atlantis'", true},
+        {"pp_labels.txt", "source target\nsource target\n", "--predict", ":2:", "'source'", true}, /* header once */
         {"pp_self.txt", "city4 city4\n", "--predict", ":1:", "self-loop", true},
         {"pn_range.txt", "0 1\n5 300\n", "--predict", ":2:", "'300'", false},
         {"pn_zero.txt", "1 300\n0 5\n", "--one-based --predict", ":2:", "'0'", false},
@@ -614,6 +615,29 @@ static void test_pair_files(void **state)
     char *out = slurp("out.txt");
     if (!strstr(out, "\"split\": {\"train\": 3, \"val\": 0, \"test\": 2}")) fail_msg("%s", out);
     free(out);
+    /* a first line of column names (no known node, no part) is skipped, said on stderr; the
+     * same split as without it */
+    write_file("ring1_split_h.txt", "part,u,v\ntrain_pos 1 2\ntrain_pos 2 3\ntrain_pos 4 5\ntest_pos 5 6\n"
+                                    "test_pos 6 1\ntrain_neg 1 4\ntrain_neg 2 5\ntrain_neg 2 6\ntest_neg 3 6\ntest_neg 1 5\n");
+    snprintf(args, sizeof args, "--json --method cn --val-ratio 0 --one-based --split-file '%s/ring1_split_h.txt' '%s/ring1.txt'",
+             dir, dir);
+    assert_int_equal(run(args), 0);
+    out = slurp("out.txt");
+    char *err = slurp("err.txt");
+    if (!strstr(out, "\"split\": {\"train\": 3, \"val\": 0, \"test\": 2}")) fail_msg("%s", out);
+    if (!strstr(err, "ring1_split_h.txt: line 1 names no node and no part: read as column names and skipped"))
+        fail_msg("%s", err);
+    free(out);
+    free(err);
+    write_file("pp_header.txt", "# pairs\nsource,target\ncity0 city3\n");
+    snprintf(args, sizeof args, "--method cn --predict '%s/pp_header.txt' '%s/pring.txt'", dir, dir);
+    assert_int_equal(run(args), 0);
+    out = slurp("out.txt");
+    err = slurp("err.txt");
+    if (strncmp(out, "city0\tcity3\t", 12) != 0 || strchr(out, '\n') != out + strlen(out) - 1) fail_msg("%s", out);
+    if (!strstr(err, "pp_header.txt: line 2 names no node: read as column names and skipped")) fail_msg("%s", err);
+    free(out);
+    free(err);
     /* a split that contradicts the graph: a training positive that is no edge, a negative that is one */
     static const struct {
         const char *text, *what;
@@ -623,7 +647,7 @@ static void test_pair_files(void **state)
         write_file("ring1_contra.txt", contra[i].text);
         snprintf(args, sizeof args, "--quiet --method cn --one-based --split-file '%s/ring1_contra.txt' '%s/ring1.txt'", dir, dir);
         assert_int_equal(run(args), 1);
-        char *err = slurp("err.txt");
+        err = slurp("err.txt");
         if (!strstr(err, "ring1_contra.txt: ") || !strstr(err, contra[i].what)) fail_msg("%s", err);
         free(err);
     }
