@@ -4,14 +4,14 @@
  * features carry only a weak, noisy community signal, so the graph structure must do the work.
  * 20 % of the nodes are labelled for training; prints the loss falling and the accuracy on
  * the unlabelled nodes. Usage: gp-demo [--epochs N] [--seed S] [--threads T]
+ * An example of the public API alone: it builds outside the tree against an installed
+ * graphpool (cc gp_demo.c $(pkg-config --cflags --libs graphpool); tests/check_install.sh).
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <graphpool/graphpool.h>
-
-#include "app_openmp.h"
 
 enum { BLOCKS = 4, PER_BLOCK = 60, N = BLOCKS * PER_BLOCK, F = 8, HIDDEN = 16 };
 
@@ -46,7 +46,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "gp-demo: --epochs and --threads must be positive\n");
         return 2;
     }
-    app_prefer_short_openmp_spin(argv, threads);
+    /* With several threads on cores shared with other jobs, run with GOMP_SPINCOUNT=30000
+     * (README, "Threads"); the gp-* apps set it themselves. */
     if (gp_init() != GP_OK) {
         fprintf(stderr, "gp-demo: %s\n", gp_last_error_message());
         return 1;
