@@ -115,7 +115,7 @@ enum { ENC_NONE = 0, ENC_LINEAR = 1, ENC_MLP = 2 };
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: gp-graphclass --dataset NAME|DIR [options]\n"
+            "usage: gp-graphclass [--dataset] NAME|DIR [options]\n"
             "  --dataset NAME|DIR    TU dataset name in the data directory, or a TU folder\n"
             "  --data-dir DIR        data directory (default $GP_DATA_DIR, ...)\n"
             "  --layer graphconv|gcn|gin|sage|gat|gnpconv   message passing (default graphconv)\n"
@@ -1423,13 +1423,15 @@ int main(int argc, char **argv)
         if (c == 'd') o.dataset = optarg;
         if (c == O_PRESET) o.preset = optarg;
     }
+    if (!o.dataset && optind < argc) o.dataset = argv[optind]; /* gp-graphclass DIR (for a preset by name) */
     if (o.preset && apply_preset(&o, &pool_arg, o.preset, o.dataset) != 0) return 2;
     opterr = 1;
     optind = 0; /* restart getopt (GNU) */
+    bool dataset_option = false;
     for (int li = -1; (c = getopt_long(argc, argv, "", longs, &li)) != -1; li = -1) {
         bool ok = true; /* a number option parsed (ranges: options_valid) */
         switch (c) {
-        case 'd': o.dataset = optarg; break;
+        case 'd': o.dataset = optarg; dataset_option = true; break;
         case O_DATADIR: o.data_dir = optarg; break;
         case 'l': o.layer = optarg; break;
         case 'h': ok = parse_int(&o.hidden, optarg); break;
@@ -1525,8 +1527,22 @@ int main(int argc, char **argv)
         for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
         return 2;
     }
-    if (optind < argc || (!o.dataset && !o.predict) || (o.predict && !o.load)) {
-        usage(stderr);
+    if (optind < argc) { /* gp-graphclass [options] NAME|DIR: the same as --dataset */
+        const char *why = optind < argc - 1 ? "one dataset at most" : dataset_option ? "give it or --dataset, not both"
+                                                                                    : NULL;
+        if (why) {
+            fprintf(stderr, "gp-graphclass: unexpected argument '%s': %s\n", argv[argc - 1], why);
+            return 2;
+        }
+        o.dataset = argv[optind];
+    }
+    if (o.predict && !o.load) {
+        fprintf(stderr, "gp-graphclass: --predict DIR needs --load PATH (a model saved with --save)\n");
+        return 2;
+    }
+    if (!o.dataset && !o.predict) {
+        fprintf(stderr, "gp-graphclass: no dataset: give --dataset NAME|DIR (or --load PATH --predict DIR); "
+                        "--help lists the options\n");
         return 2;
     }
     if (o.grid.num_keys > 0 && (o.predict || o.val_ratio <= 0)) {

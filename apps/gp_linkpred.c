@@ -82,6 +82,8 @@ typedef struct app {
     char name[256];
     char sha[65];
     bool tty;
+    double progress_seconds; /* epochs trained in this run and their time, for the time left */
+    int progress_epochs;
     /* read before training, so that a bad --predict file or --for node fails at once */
     int64_t *predict_pairs, predict_count; /* --predict: the pairs (node ids) */
     int64_t for_id;                         /* --for: the node id, else -1 */
@@ -631,9 +633,18 @@ static gp_status out_close(app_output *o, bool ok)
     return e ? app_error(GP_E_IO, "%s: write failed (%s)", o->path, strerror(e)) : GP_OK;
 }
 
+/* A duration for people: "45s", "12m", "2h21m". */
+static void human_duration(char *buf, size_t size, double s)
+{
+    long m = lround(s / 60.0);
+    if (s < 59.5) snprintf(buf, size, "%.0fs", s);
+    else if (m < 60) snprintf(buf, size, "%ldm", m);
+    else snprintf(buf, size, "%ldh%02ldm", m / 60, m % 60);
+}
+
 static void progress_line(const gp_linkpred_epoch *e, void *user)
 {
-    const app *a = user;
+    app *a = user;
     char test[32] = "     -"; /* the test part is scored at new best epochs only (without --curve) */
     if (!isnan(e->test_auc)) snprintf(test, sizeof test, "%.4f", e->test_auc);
     if (a->curve_f) {
@@ -642,10 +653,26 @@ static void progress_line(const gp_linkpred_epoch *e, void *user)
         fflush(a->curve_f); /* FILE.tmp-* can be followed while training */
     }
     if (a->quiet) return;
-    fprintf(stderr, "%sepoch %3d/%d  loss %.4f  val auc %.4f  test auc %s  %.2fs%s%s", a->tty ? "\r" : "",
-            e->epoch, e->epochs, e->loss, e->val_auc, test, e->seconds, e->best ? " *" : "  ",
-            a->tty ? "" : "\n");
+    /* time left at the mean pace of the epochs trained in this run */
+    a->progress_seconds += e->seconds;
+    a->progress_epochs++;
+    double left = (e->epochs - e->epoch) * (a->progress_seconds / a->progress_epochs);
+    char eta[48] = "";
+    if (e->epoch < e->epochs) {
+        human_duration(eta, sizeof eta - 8, left);
+        memmove(eta + 3, eta, strlen(eta) + 1);
+        memcpy(eta, "  ~", 3);
+        strcat(eta, " left");
+    }
+    fprintf(stderr, "%sepoch %3d/%d  loss %.4f  val auc %.4f  test auc %s  %.2fs%s%s%s", a->tty ? "\r" : "",
+            e->epoch, e->epochs, e->loss, e->val_auc, test, e->seconds, e->best ? " *" : "  ", eta,
+            a->tty ? "   " : "\n");
     if (a->tty && e->epoch == e->epochs) fputc('\n', stderr);
+    /* a long run on big subgraphs: say once what bounds them */
+    if (a->progress_epochs == 1 && left > 1800 && e->mean_nodes > 200 && a->lp.max_nodes_per_hop == 0)
+        fprintf(stderr, "%sgp-linkpred: about %.1f h left, subgraphs of %.0f nodes on average: --max-nodes-per-hop "
+                "100 bounds them (the paper's setting for its densest networks, PB and Ecoli)\n", a->tty ? "\n" : "",
+                left / 3600.0, e->mean_nodes);
     fflush(stderr);
 }
 

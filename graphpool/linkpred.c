@@ -1635,7 +1635,8 @@ static gp_status fit(gp_linkpred_result *res, gp_linkpred_model *m, const gp_gra
             loss_sum += loss;
             nb++;
         }
-        gp_linkpred_epoch ep = {.epoch = epoch, .epochs = o->epochs, .loss = nb ? loss_sum / (double)nb : NAN};
+        gp_linkpred_epoch ep = {.epoch = epoch, .epochs = o->epochs, .loss = nb ? loss_sum / (double)nb : NAN,
+                                .mean_nodes = res->mean_nodes};
         GP_TRY(eval_part(&ep.val_auc, &ep.val_ap, m, &tp, s, start[GP_LINK_VAL_POS], split->count[GP_LINK_VAL_POS],
                          split->count[GP_LINK_VAL_NEG], attr, scores, &tm, &res->batch_seconds));
         ep.test_auc = ep.test_ap = NAN;

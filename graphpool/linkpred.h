@@ -145,6 +145,7 @@ typedef struct gp_linkpred_epoch {
                                                   test_every_epoch is set */
     double seconds;     /* this epoch: training and evaluation */
     bool best;          /* best validation AUC so far */
+    double mean_nodes;  /* nodes per extracted subgraph, mean (the same at every epoch) */
 } gp_linkpred_epoch;
 
 typedef void (*gp_linkpred_progress_fn)(const gp_linkpred_epoch *e, void *user);

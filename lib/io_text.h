@@ -103,12 +103,21 @@ static inline bool gp_i_parse_int(const char *s, int64_t *v)
 /* A finite number that fits a float, the whole string. */
 bool gp_i_parse_float(const char *s, float *v);
 
-/* Does the line hold one integer and nothing else? (Splits the line in place, as gp_i_field.) */
-static inline bool gp_i_lone_int(char *line, int64_t *v)
+/* Does the line hold one integer and nothing else (blanks around it)? The line is left as it
+ * is, so that a message can quote it whole. */
+static inline bool gp_i_lone_int(const char *line, int64_t *v)
 {
-    gp_i_cursor c = {line, false};
-    const char *f = gp_i_field(&c);
-    return f && gp_i_parse_int(f, v) && !gp_i_field(&c);
+    const char *p = line;
+    while (*p == ' ' || *p == '\t') p++;
+    const char *s = p;
+    while (*p && *p != ' ' && *p != '\t' && *p != ',') p++;
+    size_t n = (size_t)(p - s);
+    while (*p == ' ' || *p == '\t') p++;
+    char tok[64];
+    if (*p || n == 0 || n >= sizeof tok) return false;
+    memcpy(tok, s, n);
+    tok[n] = '\0';
+    return gp_i_parse_int(tok, v);
 }
 
 /*

@@ -615,6 +615,38 @@ static int check_save_pair(char *app)
     return bad;
 }
 
+/* The dataset as the one argument (gp-graphclass MUTAG ...) runs exactly as --dataset MUTAG;
+ * two datasets, both forms, no dataset and --predict without --load are usage errors that say
+ * which (no dataset printed the whole usage). */
+static int check_positional(char *app)
+{
+    static char a[1 << 16], b[1 << 16];
+    char *with_opt[] = {app, "--dataset", "MUTAG", "--folds", "2", "--max-folds", "1", "--epochs", "2", "--hidden",
+                        "8", "--mlp", "8", "--quiet", "--json", NULL};
+    char *positional[] = {app, "--folds", "2", "--max-folds", "1", "MUTAG", "--epochs", "2", "--hidden", "8", "--mlp",
+                          "8", "--quiet", "--json", NULL};
+    int rc1 = app_run(with_opt, false, a, sizeof a), rc2 = app_run(positional, false, b, sizeof b);
+    char *ta = strstr(a, "\"folds\""), *tb = strstr(b, "\"folds\""); /* past the timing-free head */
+    if (rc1 != 0 || rc2 != 0 || !ta || !tb || app_json_number(a, "\"mean\"") != app_json_number(b, "\"mean\"") ||
+        !strstr(b, "\"dataset\": \"MUTAG\""))
+        return fprintf(stderr, "positional dataset: exit %d / %d\n%s\n%s\n", rc1, rc2, a, b), 1;
+    const struct {
+        char *args[4];
+        const char *what;
+    } bad[] = {{{"MUTAG", "PROTEINS", NULL}, "unexpected argument 'PROTEINS': one dataset at most"},
+               {{"--dataset", "MUTAG", "MUTAG", NULL}, "unexpected argument 'MUTAG': give it or --dataset, not both"},
+               {{"--quiet", NULL}, "no dataset: give --dataset NAME|DIR"},
+               {{"--predict", "MUTAG", NULL}, "--predict DIR needs --load PATH"}};
+    for (int i = 0; i < 4; i++) {
+        char *argv_bad[6] = {app};
+        for (int j = 0; j < 4 && bad[i].args[j]; j++) argv_bad[j + 1] = bad[i].args[j];
+        int rc = app_run(argv_bad, true, a, sizeof a);
+        if (rc != 2 || !strstr(a, bad[i].what) || strstr(a, "usage:"))
+            return fprintf(stderr, "case %d: exit %d, expected 2 and '%s'\n%s\n", i, rc, bad[i].what, a), 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -701,5 +733,5 @@ int main(int argc, char **argv)
         return fprintf(stderr, "--save in a missing directory: exit %d, expected 2\n%s\n", rc, out), 1;
     return check_single_class(argv[1]) || check_save_pair(argv[1]) || check_grid(argv[1]) || check_fold_range(argv[1]) || check_resume(argv[1]) || check_blocks0(argv[1]) || check_json_name(argv[1]) ||
            check_topk_preset(argv[1]) || check_gnp_lr(argv[1]) || check_eval_batch(argv[1]) ||
-           check_final_runs(argv[1]);
+           check_final_runs(argv[1]) || check_positional(argv[1]);
 }

@@ -785,6 +785,10 @@ static void test_tu_inconsistent(void **state)
     TU_ERR("graph_indicator.txt", "1\n1\n1\n3\n3\n4\n4\n4\n4\n", GP_E_PARSE, "TINY_graph_indicator.txt:4:",
            "graph 2 has no nodes");
     TU_ERR("graph_indicator.txt", "0\n", GP_E_RANGE, "TINY_graph_indicator.txt:1:", "ids start at 1");
+    /* the message quotes the whole line (it quoted only its first field: '1') */
+    TU_ERR("graph_indicator.txt", "1\n1 2\n", GP_E_PARSE, "TINY_graph_indicator.txt:2:", "bad line '1 2'");
+    TU_ERR("graph_indicator.txt", "1\n1,\n", GP_E_PARSE, "TINY_graph_indicator.txt:2:", "bad line '1,'");
+    TU_ERR("graph_indicator.txt", "1\n 1 \n2x\n", GP_E_PARSE, "TINY_graph_indicator.txt:3:", "bad line '2x'");
     TU_ERR("graph_indicator.txt", "", GP_E_PARSE, "TINY_graph_indicator.txt", "empty");
     TU_ERR("graph_indicator.txt", NULL, GP_E_IO, "TINY_graph_indicator.txt", "no such file");
     TU_ERR("graph_labels.txt", "1\n2\n", GP_E_PARSE, "TINY_graph_labels.txt", "2 lines, but there are 3 graphs");

@@ -148,6 +148,15 @@ static void test_curve(void **state)
     assert_int_equal(run(args), 0);
     double with_curve = reported_test_auc();
     assert_true(plain == with_curve);
+    /* the progress lines (not a terminal: one per epoch) give the time left but at the last */
+    assert_int_equal(run("--epochs 3 --lr 1e-3 --hidden 16 --walk-len 4 --json"), 0);
+    char *err = slurp("err.txt");
+    char *e1 = strstr(err, "epoch   1/3 "), *e2 = strstr(err, "epoch   2/3 "), *e3 = strstr(err, "epoch   3/3 ");
+    if (!e1 || !e2 || !e3) fail_msg("%s", err);
+    char *end1 = strchr(e1, '\n'), *end3 = strchr(e3, '\n');
+    *end1 = *end3 = '\0';
+    if (!strstr(e1, "s left") || !strstr(e1, "  ~") || strstr(e3, "left")) fail_msg("%s / %s", e1, e3);
+    free(err);
     char *c = slurp("curve.tsv");
     assert_non_null(c);
     const char *header = "epoch\tloss\tval_auc\tval_ap\ttest_auc\ttest_ap\tbest\tseconds\n";
