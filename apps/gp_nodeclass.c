@@ -51,7 +51,7 @@ typedef struct options {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: gp-nodeclass [options]\n"
+            "usage: gp-nodeclass [options] [[--dataset] NAME]\n"
             "  --layer gcn|sage|sage-max|gin|gat|graphconv|mlp   (default gcn)\n"
             "  --dataset NAME         planetoid or hetero dataset name (default cora)\n"
             "  --split K              split number for datasets with several (default 0)\n"
@@ -228,11 +228,12 @@ static int parse_args(options *o, int argc, char **argv)
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     int hidden = -1, epochs = 200;
     float dropout = -1.0f, lr = -1.0f;
+    bool dataset_option = false;
     for (int c; (c = getopt_long(argc, argv, "l:D:d:H:k:p:r:e:s:t:qh", longopts, NULL)) != -1;) {
         bool ok = true; /* a number option parsed (ranges: below) */
         switch (c) {
         case 'l': o->layer = optarg; break;
-        case 'D': o->dataset = optarg; break;
+        case 'D': o->dataset = optarg; dataset_option = true; break;
         case 'd': o->data_dir = optarg; break;
         case 'H': ok = int_arg(&hidden, optarg); break;
         case 'k': ok = int_arg(&o->heads, optarg); break;
@@ -262,9 +263,14 @@ static int parse_args(options *o, int argc, char **argv)
             return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "gp-nodeclass: unexpected argument '%s'\n", argv[optind]);
-        return 2;
+    if (optind < argc) { /* gp-nodeclass [options] NAME: the same as --dataset NAME */
+        const char *why = optind < argc - 1 ? "one dataset at most" : dataset_option ? "give it or --dataset, not both"
+                                                                                    : NULL;
+        if (why) {
+            fprintf(stderr, "gp-nodeclass: unexpected argument '%s': %s\n", argv[argc - 1], why);
+            return 2;
+        }
+        o->dataset = argv[optind];
     }
     static const char *const layers[] = {"gcn", "sage", "sage-max", "gin", "gat", "graphconv", "mlp"};
     bool known = false;

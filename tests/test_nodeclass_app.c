@@ -78,6 +78,18 @@ int main(int argc, char **argv)
               check(argv[1], "good", "--save", "", 2, "--save: empty file name") ||
               check(argv[1], "good", "--lr", "9223372036854775808", 2, "--lr must be in (0, 10] (got 9.22337e+18)") ||
               check(argv[1], "good", "--save", "/nonexistent/dir/m.gpm", 2, "/nonexistent/dir is not a writable directory");
+    /* the dataset as the one argument, as --dataset; two, or both forms, are usage errors */
+    static char out[1 << 16];
+    char *positional[] = {argv[1], "--data-dir", root, "--epochs", "2", "--quiet", "good", NULL};
+    char *two[] = {argv[1], "--data-dir", root, "good", "good", NULL};
+    char *both[] = {argv[1], "--data-dir", root, "--dataset", "good", "good", NULL};
+    int rc;
+    if (!bad && ((rc = app_run(positional, true, out, sizeof out)) != 0 || !strstr(out, "final_test_acc")))
+        bad = fprintf(stderr, "positional dataset: exit %d\n%s\n", rc, out);
+    if (!bad && ((rc = app_run(two, true, out, sizeof out)) != 2 || !strstr(out, "one dataset at most")))
+        bad = fprintf(stderr, "two datasets: exit %d\n%s\n", rc, out);
+    if (!bad && ((rc = app_run(both, true, out, sizeof out)) != 2 || !strstr(out, "give it or --dataset, not both")))
+        bad = fprintf(stderr, "both forms: exit %d\n%s\n", rc, out);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
