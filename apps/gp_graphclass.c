@@ -1596,7 +1596,7 @@ int main(int argc, char **argv)
         for (int j = 0; j < o.num_pools; j++) free(o.pools[j]);
         return 2;
     }
-    app_prefer_short_openmp_spin(argv, o.threads);
+    app_settle_thread_env(argv, o.threads);
     if (gp_init() != GP_OK) return 1;
     gp_set_threads(o.threads);
     int rc = 1;

@@ -1232,7 +1232,7 @@ int main(int argc, char **argv)
         return 2;
     }
     a.tty = isatty(fileno(stderr));
-    app_prefer_short_openmp_spin(argv, threads);
+    app_settle_thread_env(argv, threads);
     if (gp_init() != GP_OK) return fail("init");
     gp_set_threads(threads);
     int rc = 1;

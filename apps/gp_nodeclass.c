@@ -314,7 +314,7 @@ int main(int argc, char **argv)
                  .layers = 2, .threads = 1, .attn_dropout = 0.6f, .weight_decay = 5e-4f, .seed = 1};
     int rc = parse_args(&o, argc, argv);
     if (rc) return rc;
-    app_prefer_short_openmp_spin(argv, o.threads);
+    app_settle_thread_env(argv, o.threads);
     if (gp_init() != GP_OK) {
         fprintf(stderr, "gp-nodeclass: %s\n", gp_last_error_message());
         return 1;
