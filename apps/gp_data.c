@@ -4,6 +4,7 @@
  *   gp-data [--data-dir DIR] [--registry FILE] list
  *   gp-data [--data-dir DIR] [--registry FILE] verify [NAME]
  *   gp-data [--data-dir DIR] [--registry FILE] fetch NAME...
+ *   gp-data generate KIND[:key=value,...] [--seed S] [--output FILE]
  *
  * list    every dataset with its task and how many of its files are present
  * verify  SHA-256 of every file (of NAME, or all) against the registry (a directory or other
@@ -16,6 +17,7 @@
  *         the same way; for the others, and when the
  *         download fails (no network), it prints exactly which file to put where, its
  *         checksum, its source and how it was made.
+ * generate a synthetic graph as an edge list (data_generate.c); needs no data directory.
  *
  * Data directory: --data-dir, else $GP_DATA_DIR, else $XDG_CACHE_HOME/graphpool, else
  * ~/.cache/graphpool. Registry: --registry, else $GP_REGISTRY, else DIR/registry.tsv if
@@ -37,7 +39,9 @@
 #include <graphpool/graphpool.h>
 #include <graphpool/io.h>
 
+#include "app_output.h"
 #include "data_convert.h"
+#include "data_generate.h"
 
 #ifndef GP_REGISTRY_DEFAULT
 #define GP_REGISTRY_DEFAULT "data/registry.tsv"
@@ -49,7 +53,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: gp-data [--data-dir DIR] [--registry FILE] list\n"
                "       gp-data [--data-dir DIR] [--registry FILE] verify [NAME]\n"
-               "       gp-data [--data-dir DIR] [--registry FILE] fetch NAME...\n");
+               "       gp-data [--data-dir DIR] [--registry FILE] fetch NAME...\n"
+               "       gp-data %s", data_generate_help);
 }
 
 /* Same rule as the library's dataset lookup: case and punctuation do not matter. */
@@ -427,15 +432,19 @@ static int cmd_fetch(const gp_registry *r, const char *dir, const char *name)
 
 int main(int argc, char **argv)
 {
-    const char *dir_opt = NULL, *reg_opt = NULL;
+    const char *dir_opt = NULL, *reg_opt = NULL, *seed_opt = NULL, *output = NULL;
     static const struct option opts[] = {{"data-dir", required_argument, 0, 'd'},
                                           {"registry", required_argument, 0, 'r'},
+                                          {"seed", required_argument, 0, 's'},
+                                          {"output", required_argument, 0, 'o'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
-    for (int c; (c = getopt_long(argc, argv, "d:r:h", opts, NULL)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "d:r:s:o:h", opts, NULL)) != -1;) {
         switch (c) {
         case 'd': dir_opt = optarg; break;
         case 'r': reg_opt = optarg; break;
+        case 's': seed_opt = optarg; break;
+        case 'o': output = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -445,6 +454,35 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[optind], *name = optind + 1 < argc ? argv[optind + 1] : NULL;
+    if (!strcmp(cmd, "generate")) {
+        if (!name || optind + 2 < argc) {
+            fprintf(stderr, "gp-data: generate takes one KIND[:key=value,...]\n%s", data_generate_help);
+            return 2;
+        }
+        uint64_t seed = 1;
+        if (seed_opt) {
+            char *end = NULL;
+            errno = 0;
+            unsigned long long s = strtoull(seed_opt, &end, 10);
+            if (*seed_opt < '0' || *seed_opt > '9' || *end || errno) {
+                fprintf(stderr, "gp-data: bad value '%s' for --seed (an integer from 0)\n", seed_opt);
+                return 2;
+            }
+            seed = s;
+        }
+        if (!app_output_path_ok("gp-data", "--output", output)) return 2;
+        if (gp_init() != GP_OK) {
+            fprintf(stderr, "gp-data: %s\n", gp_last_error_message());
+            return 1;
+        }
+        int rc = data_generate(name, seed, output);
+        gp_finalize();
+        return rc;
+    }
+    if (seed_opt || output) {
+        fprintf(stderr, "gp-data: --seed and --output are for generate\n");
+        return 2;
+    }
     int is_list = !strcmp(cmd, "list"), is_verify = !strcmp(cmd, "verify"), is_fetch = !strcmp(cmd, "fetch");
     if ((!is_list && !is_verify && !is_fetch) || (is_list && name) || (is_fetch && !name) ||
         (!is_fetch && optind + 2 < argc)) {

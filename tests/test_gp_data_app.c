@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <graphpool/generators.h>
 #include <graphpool/graphpool.h>
 #include <graphpool/io.h>
 
@@ -120,6 +121,53 @@ static int check_conversions(char *app, const char *fixtures)
     return bad;
 }
 
+/* gp-data generate: the file holds exactly the library generator's edges (u < v, sorted) under a
+ * comment line, read back by the edge-list reader; bad specs are usage errors that write no
+ * file. */
+static int check_generate(char *app)
+{
+    char file[128], seed[] = "3";
+    snprintf(file, sizeof file, "%s/ws.txt", root);
+    char *argv_ok[] = {app, "generate", "ws:n=50,k=2,p=0.2", "--seed", seed, "--output", file, NULL};
+    int rc = app_run(argv_ok, true, out, sizeof out);
+    if (rc != 0) return fprintf(stderr, "generate: exit %d\n%s\n", rc, out), 1;
+    FILE *f = fopen(file, "r");
+    char first[256] = "";
+    if (!f || !fgets(first, sizeof first, f)) return fprintf(stderr, "generate: no %s\n", file), 1;
+    fclose(f);
+    if (strcmp(first, "# gp-data generate ws:n=50,k=2,p=0.2 --seed 3: 50 nodes (0 without edges, not listed), "
+                      "100 edges\n") != 0)
+        return fprintf(stderr, "generate: first line %s", first), 1;
+    gp_edgelist *e = NULL;
+    gp_graph *g = NULL;
+    int bad = gp_edgelist_read(&e, file, NULL) != GP_OK || gp_gen_watts_strogatz(&g, 50, 2, 0.2, 3) != GP_OK;
+    int64_t k = 0;
+    for (int64_t u = 0; !bad && u < 50; u++)
+        for (int64_t j = g->adj.ptr[u]; !bad && j < g->adj.ptr[u + 1]; j++) {
+            if (g->adj.idx[j] < u) continue;
+            bad = k >= e->count || e->src[k] != u || e->dst[k] != g->adj.idx[j] || (k > 0 && e->src[k - 1] == u &&
+                                                                                     e->dst[k - 1] >= e->dst[k]);
+            k++;
+        }
+    bad = bad || k != e->count || k != 100;
+    gp_edgelist_free(&e);
+    gp_graph_free(&g);
+    if (bad) return fprintf(stderr, "generate: %s differs from gp_gen_watts_strogatz(50, 2, 0.2, 3)\n", file), 1;
+    const char *specs[][2] = {{"foo:n=3", "unknown kind 'foo'"},    {"er:n=10", "er needs p="},
+                              {"ba:n=10,x=1", "bad setting 'x=1'"}, {"er:n=10,p=1.5", "p=1.5 is out of range"},
+                              {"ba:n=2.5", "n=2.5 is out of range"}, {"ws:n=4,k=3", "n > 2k"}};
+    for (int i = 0; i < 6; i++) {
+        char bad_file[128];
+        snprintf(bad_file, sizeof bad_file, "%s/never.txt", root);
+        char *argv_bad[] = {app, "generate", (char *)specs[i][0], "--output", bad_file, NULL};
+        rc = app_run(argv_bad, true, out, sizeof out);
+        if (rc != 2 || !strstr(out, specs[i][1]) || access(bad_file, F_OK) == 0)
+            return fprintf(stderr, "generate %s: exit %d, expected 2 and '%s'\n%s\n", specs[i][0], rc, specs[i][1],
+                           out), 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -155,7 +203,7 @@ int main(int argc, char **argv)
     bad = bad || check(argv[1], "verify", NULL, 1, verify) || check(argv[1], "fetch", "D", 1, fetch);
     struct stat sb;
     if (!bad && (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))) bad = fprintf(stderr, "%s was replaced\n", path);
-    bad = bad || check_conversions(argv[1], argv[2]);
+    bad = bad || check_conversions(argv[1], argv[2]) || check_generate(argv[1]);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
