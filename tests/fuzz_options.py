@@ -5,7 +5,7 @@
 
 BUILD_DIR should be a sanitized build (meson setup build-san -Db_sanitize=address,undefined).
 Each case runs gp-graphclass (MUTAG, 2 folds, 1 epoch), gp-linkpred (the generated demo network,
-1 epoch) or gp-nodeclass (Cora, 2 epochs) with 1-4 options drawn at random from the app's own
+1 epoch), gp-nodeclass (Cora, 2 epochs) or gp-data generate (a good or bad spec) with 1-4 options drawn at random from the app's own
 options, each with a typical value, a boundary value or a bad one (negative, zero, huge, NaN,
 empty, junk, a missing or unwritable path), output files in a scratch directory. It reports
 every case that crashed, ended with a signal or an exit status other than 0, 1 or 2, printed a
@@ -80,7 +80,7 @@ LINKPRED = {
     "--save-model": path("m.gpm"), "--load-model": path("m.gpm"), "--resume": path("state.gps"),
     "--seed": num("1", "2"), "--test-ratio": num("0.1", "0.5", "0.9"), "--val-ratio": num("0", "0.05", "0.5"),
     "--threads": num("1", "2"), "--torch-init": FLAG, "--walk-len": num("1", "2", "4"),
-    "--predict": path("pairs.txt"),
+    "--predict": path("pairs.txt"), "--header": FLAG, "--no-header": FLAG,
 }
 NODECLASS = {
     "--aggr": word("mean", "max", "sum"), "--attn-dropout": num("0", "0.6"), "--dropout": num("0", "0.5"),
@@ -89,10 +89,16 @@ NODECLASS = {
     "--save": path("node.gpm"), "--seed": num("1"), "--split": word("public", "random", "1"), "--threads": num("1", "2"),
     "--wd-all": FLAG, "--wd-first": FLAG, "--weight-decay": num("0", "5e-4"),
 }
+GPDATA = {"--seed": num("1", "7", "18446744073709551615"), "--output": path("gen.txt")}
+SPECS = ["ba:n=50", "ba:n=50,m=60", "ws:n=30,k=2,p=0.3", "ws:n=5,k=3", "er:n=40,p=0.1", "er:n=1,p=1",
+         "lattice:rows=4,cols=5", "lattice:rows=2,cols=2,periodic=1", "trilattice:rows=3,cols=3,periodic=1",
+         "", "ba", "ba:", "ba:n=", "ba:n=1e9x", "er:n=10,p=nan", "ws:n=10,,k=2", "nosuch:n=3", "ba:n=-5",
+         "lattice:rows=3,cols=3,periodic=2", "er:n=10,p=0.5,p=0.2"]
 JOBS = [
     ("gp-graphclass", ["--dataset", "MUTAG", "--folds", "2", "--max-folds", "1", "--epochs", "1", "--quiet"], GRAPHCLASS),
     ("gp-linkpred", ["--epochs", "1", "--quiet"], LINKPRED),
     ("gp-nodeclass", ["--epochs", "2", "--quiet"], NODECLASS),
+    ("gp-data", ["generate"], GPDATA),
 ]
 
 
@@ -113,6 +119,8 @@ with tempfile.TemporaryDirectory() as d:
                 args.append(opts[name](d))
         if app == "gp-linkpred" and random.random() < 0.15:  # an optional argument: --compare[=LIST]
             args.append(random.choice(["--compare", "--compare=cn,aa", "--compare=katz,nosuch", "--compare="]))
+        if app == "gp-data":  # the generator's spec, good or bad
+            args.insert(1, random.choice(SPECS))
         cmd = [os.path.join(apps, app)] + args
         try:
             p = subprocess.run(cmd, capture_output=True, env=env, timeout=TIMEOUT, cwd=d)
