@@ -108,7 +108,8 @@ static void usage(FILE *f)
             "                         line but not on the first ('source,target,weight')\n"
             "  --features FILE        node attributes replacing the constant features: lines\n"
             "                         'NODE x1 ... xd' (NODE as in EDGES; ids for --dataset), or a\n"
-            "                         Matrix Market .mtx file (row i = node i)\n"
+            "                         Matrix Market .mtx file (row i = node i); a first line of\n"
+            "                         column names is skipped\n"
             "split:\n"
             "  --split K              with --dataset: the fixed split K (1..10)\n"
             "  --test-percent P       10 (default) or 50, for --split\n"
@@ -434,8 +435,8 @@ static gp_status read_labelled_split(gp_link_split **out, const app *a)
     return st;
 }
 
-/* --features: "NODE x1 ... xd" lines (every node once, d the same on every line), or a Matrix
- * Market file whose row i is node i. */
+/* --features: "NODE x1 ... xd" lines (every node once, d the same on every line; a first line
+ * of column names is skipped), or a Matrix Market file whose row i is node i. */
 static gp_status load_features(app *a)
 {
     int64_t n = gp_graph_nodes(a->g);
@@ -488,6 +489,21 @@ static gp_status load_features(app *a)
             st = app_error(GP_E_PARSE, "%s:%ld: expected 'NODE x1 ... xd'", path, lineno);
             break;
         }
+        int64_t id = node_lookup(a, fl[0]);
+        if (!a->attr && id < 0) { /* a first line of column names ("node,x1,x2"): no node, no number */
+            bool names = true;
+            for (int j = 1; j < nf && names; j++) {
+                char *end;
+                (void)strtod(fl[j], &end);
+                names = end == fl[j] || *end;
+            }
+            if (names) {
+                if (!a->quiet)
+                    fprintf(stderr, "gp-linkpred: %s: line %ld names no node and holds no number: read as column "
+                                    "names and skipped\n", path, lineno);
+                continue;
+            }
+        }
         if (!a->attr) {
             a->attr_dim = nf - 1;
             a->attr = calloc((size_t)(n > 0 ? n : 1) * (size_t)a->attr_dim, sizeof(float));
@@ -500,7 +516,6 @@ static gp_status load_features(app *a)
                            (long long)a->attr_dim);
             break;
         }
-        int64_t id = node_lookup(a, fl[0]);
         if (id < 0) {
             st = app_error(GP_E_RANGE, "%s:%ld: unknown node '%s'", path, lineno, fl[0]);
             break;
@@ -657,12 +672,10 @@ static void progress_line(const gp_linkpred_epoch *e, void *user)
     a->progress_seconds += e->seconds;
     a->progress_epochs++;
     double left = (e->epochs - e->epoch) * (a->progress_seconds / a->progress_epochs);
-    char eta[48] = "";
+    char eta[48] = "", dur[32];
     if (e->epoch < e->epochs) {
-        human_duration(eta, sizeof eta - 8, left);
-        memmove(eta + 3, eta, strlen(eta) + 1);
-        memcpy(eta, "  ~", 3);
-        strcat(eta, " left");
+        human_duration(dur, sizeof dur, left);
+        snprintf(eta, sizeof eta, "  ~%s left", dur);
     }
     fprintf(stderr, "%sepoch %3d/%d  loss %.4f  val auc %.4f  test auc %s  %.2fs%s%s%s", a->tty ? "\r" : "",
             e->epoch, e->epochs, e->loss, e->val_auc, test, e->seconds, e->best ? " *" : "  ", eta,

@@ -531,10 +531,22 @@ static void test_features(void **state)
     assert_int_equal(run(args), 0);
     out = slurp("out.txt");
     assert_non_null(strstr(out, "city0\tcity3\t"));
+    /* the same features under a line of column names: skipped (said on stderr), same scores */
+    char htext[8400] = "node,parity,x,sign\n";
+    strcat(htext, text);
+    write_file("feat_h.txt", htext);
+    snprintf(args, sizeof args, "--load-model '%s/f.ckpt' --features '%s/feat_h.txt' --predict '%s/fpairs.txt' '%s/fring.txt'",
+             dir, dir, dir, dir);
+    assert_int_equal(run(args), 0);
+    char *hout = slurp("out.txt"), *err = slurp("err.txt");
+    assert_string_equal(hout, out);
+    if (!strstr(err, "feat_h.txt: line 1 names no node and holds no number: read as column names")) fail_msg("%s", err);
+    free(hout);
+    free(err);
     free(out);
     snprintf(args, sizeof args, "--quiet --load-model '%s/f.ckpt' --predict '%s/fpairs.txt' '%s/fring.txt'", dir, dir, dir);
     assert_int_equal(run(args), 1);
-    char *err = slurp("err.txt");
+    err = slurp("err.txt");
     assert_non_null(strstr(err, "3 node features"));
     free(err);
     /* a node without features, a bad number, a ragged row */
