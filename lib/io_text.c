@@ -150,6 +150,22 @@ static gp_status nul_fail(gp_i_text *t)
     return st;
 }
 
+/* Hand out the line of n bytes at b: without its "\r" (CRLF files), NUL-terminated, and the
+ * first line without a UTF-8 byte-order mark (spreadsheets and Windows editors write one: it
+ * would become part of the first node's name). */
+static gp_status deliver(gp_i_text *t, char *b, size_t n, char **line, size_t *len)
+{
+    if (n > 0 && b[n - 1] == '\r') n--;
+    b[n] = '\0';
+    if (t->line++ == 0 && n >= 3 && memcmp(b, "\xEF\xBB\xBF", 3) == 0) {
+        b += 3;
+        n -= 3;
+    }
+    *line = b;
+    if (len) *len = n;
+    return GP_OK;
+}
+
 gp_status gp_i_text_next(gp_i_text *t, char **line, size_t *len)
 {
     *line = NULL;
@@ -161,24 +177,14 @@ gp_status gp_i_text_next(gp_i_text *t, char **line, size_t *len)
             size_t n = (size_t)(nl - b);
             if (memchr(b, '\0', n)) return nul_fail(t);
             t->pos += n + 1;
-            if (n > 0 && b[n - 1] == '\r') n--;
-            b[n] = '\0';
-            t->line++;
-            *line = b;
-            if (len) *len = n;
-            return GP_OK;
+            return deliver(t, b, n, line, len);
         }
         if (t->eof) {
             if (t->pos == t->end) return GP_OK; /* end of file */
             size_t n = t->end - t->pos;       /* last line without "\n" */
             if (memchr(b, '\0', n)) return nul_fail(t);
             t->pos = t->end;
-            if (n > 0 && b[n - 1] == '\r') n--;
-            b[n] = '\0'; /* the buffer keeps a spare byte */
-            t->line++;
-            *line = b;
-            if (len) *len = n;
-            return GP_OK;
+            return deliver(t, b, n, line, len); /* the buffer keeps a spare byte for the NUL */
         }
         gp_status st = refill(t);
         if (st != GP_OK) return st;

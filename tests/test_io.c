@@ -406,6 +406,20 @@ static void test_edgelist_header(void **state)
     expect_error(gp_edgelist_read(&e, tp("h_only.txt"), &forced), GP_E_PARSE, "h_only.txt", "no edge lines",
                  "but the header");
     assert_null(e);
+    /* a UTF-8 byte-order mark (spreadsheet exports) is not part of the first label, with or
+     * without a header line; elsewhere in the file it is an ordinary byte */
+    write_file(tp("h_bom.txt"), "\xEF\xBB\xBF" "a b\nb c\nc \xEF\xBB\xBF" "a\n");
+    assert_int_equal(gp_edgelist_read(&e, tp("h_bom.txt"), &auto_labels), GP_OK);
+    assert_int_equal(gp_idmap_size(e->ids), 4);
+    assert_string_equal(gp_idmap_label(e->ids, 0), "a");
+    assert_string_equal(gp_idmap_label(e->ids, 3), "\xEF\xBB\xBF" "a");
+    gp_edgelist_free(&e);
+    write_file(tp("h_bom_csv.txt"), "\xEF\xBB\xBF" "from,to,w\n0,1,0.5\n");
+    assert_int_equal(gp_edgelist_read(&e, tp("h_bom_csv.txt"), &(gp_edgelist_options){GP_READ_HEADER_AUTO | GP_READ_EXTRA_COLUMNS, 0, 0, 0}),
+                     GP_OK);
+    assert_int_equal(e->header_line, 1);
+    assert_int_equal(e->count, 1);
+    gp_edgelist_free(&e);
     /* errors on the lines read ahead and after them name the right line */
     write_file(tp("h_bad2.txt"), "from to\n# c\n0 1\n1 x\n");
     expect_error(gp_edgelist_read(&e, tp("h_bad2.txt"), &auto_ids), GP_E_PARSE, "h_bad2.txt:4:", "'x'");
