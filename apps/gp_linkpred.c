@@ -304,10 +304,13 @@ static gp_status load_graph(app *a)
 }
 
 /* Fields of a text line separated by blanks or a comma with optional blanks (io.h's rules);
- * returns the count (at most max), 0 for blank and comment lines. */
+ * returns the count (at most max), 0 for blank and comment lines. A UTF-8 byte-order mark at
+ * the start of the line (a file's first line, from a spreadsheet) is not part of a field, as in
+ * the library's readers. */
 static int split_fields(char *line, char **f, int max)
 {
     char *p = line;
+    if (memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
     while (*p == ' ' || *p == '\t') p++;
     if (!*p || *p == '\n' || *p == '\r' || *p == '#' || *p == '%') return 0;
     int n = 0;

@@ -311,8 +311,8 @@ static void test_labels_and_heuristics(void **state)
         strcat(text, line);
     }
     write_file("cities.txt", text);
-    /* comments, a blank line, a comma and CRLF are accepted in pair files */
-    write_file("cpairs.txt", "# labels as in cities.txt\ncity0 city3\n\n% pair two\n  city5,\tcity20\r\n");
+    /* comments, a blank line, a comma, CRLF and a byte-order mark are accepted in pair files */
+    write_file("cpairs.txt", "\xEF\xBB\xBF" "city0 city3\n# labels as in cities.txt\n\n% pair two\n  city5,\tcity20\r\n");
     char args[2048];
     snprintf(args, sizeof args, "--quiet --method aa '%s/cities.txt' --predict '%s/cpairs.txt'", dir, dir);
     assert_int_equal(run(args), 0);
@@ -650,7 +650,7 @@ static void test_pair_files(void **state)
         fail_msg("%s", err);
     free(out);
     free(err);
-    write_file("pp_header.txt", "# pairs\nsource,target\ncity0 city3\n");
+    write_file("pp_header.txt", "\xEF\xBB\xBF# pairs (a byte-order mark first)\nsource,target\ncity0 city3\n");
     snprintf(args, sizeof args, "--method cn --predict '%s/pp_header.txt' '%s/pring.txt'", dir, dir);
     assert_int_equal(run(args), 0);
     out = slurp("out.txt");
