@@ -25,7 +25,8 @@ data = os.environ.get("GP_DATA_DIR", os.path.join(os.path.dirname(__file__), "..
 env = dict(os.environ, GP_DATA_DIR=data, ASAN_OPTIONS="detect_leaks=1",
            UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
 JUNK = ["nan", "NaN", "inf", "-1", "0", "-0", "1e400", "9223372036854775808", "99999999999", "", " ", "\t",
-        "\x00", "\xff\xfe", "a" * 5000, "#", "%", "1.5", "0x10", "+3", "--", "\n", "\r\n", "2 3 4 5", ",", "1,2"]
+        "\x00", "\xff\xfe", "a" * 5000, "#", "%", "1.5", "0x10", "+3", "--", "\n", "\r\n", "2 3 4 5", ",", "1,2",
+        "\xef\xbb\xbf", "\xef\xbb\xbf1 2", "source,target", "from to weight", "node,x1,x2"]
 
 
 def mutate(text):
