@@ -680,8 +680,10 @@ static void progress_line(const gp_linkpred_epoch *e, void *user)
         human_duration(dur, sizeof dur, left);
         snprintf(eta, sizeof eta, "  ~%s left", dur);
     }
-    fprintf(stderr, "%sepoch %3d/%d  loss %.4f  val auc %.4f  test auc %s  %.2fs%s%s%s", a->tty ? "\r" : "",
-            e->epoch, e->epochs, e->loss, e->val_auc, test, e->seconds, e->best ? " *" : "  ", eta,
+    /* on a terminal the line is rewritten in place: the time left in a fixed width and blanks
+     * after it, so a shorter line (the last epoch has no time left) leaves nothing behind */
+    fprintf(stderr, "%sepoch %3d/%d  loss %.4f  val auc %.4f  test auc %s  %.2fs%s%-*s%s", a->tty ? "\r" : "",
+            e->epoch, e->epochs, e->loss, e->val_auc, test, e->seconds, e->best ? " *" : "  ", a->tty ? 20 : 0, eta,
             a->tty ? "   " : "\n");
     if (a->tty && e->epoch == e->epochs) fputc('\n', stderr);
     /* a long run on big subgraphs: say once what bounds them */
