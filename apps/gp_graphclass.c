@@ -77,6 +77,7 @@
 #include <graphpool/pool.h>
 #include <graphpool/splits.h>
 
+#include "app_duration.h"
 #include "app_json.h"
 #include "app_output.h"
 #include "app_openmp.h"
@@ -1701,6 +1702,8 @@ int main(int argc, char **argv)
     acc = calloc((size_t)o.num_pools, sizeof *acc);
     fr = calloc((size_t)o.num_pools * (size_t)nf, sizeof *fr);
     if (!acc || !fr) goto done;
+    int from_log = 0, trained = 0;    /* fold runs taken from --resume's log / trained now */
+    double train_start = now_ms(CLOCK_MONOTONIC); /* for the time left after each fold run */
     if (o.resume) { /* the key also holds the data's size: other files under the same name start anew */
         char key[sizeof o.key + 128], err[8704];
         snprintf(key, sizeof key, "%s | graphs %lld nodes %lld edges %lld", o.key, (long long)ds->num_graphs,
@@ -1709,12 +1712,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "gp-graphclass: --resume: %s\n", err);
             goto done;
         }
-        int logged = 0;
         for (int pi = 0; pi < o.num_pools; pi++)
-            for (int j = 0; j < nf; j++) logged += fold_log_find(&log, o.pools[pi], f0 + j + 1) != NULL;
+            for (int j = 0; j < nf; j++) from_log += fold_log_find(&log, o.pools[pi], f0 + j + 1) != NULL;
         if (!o.quiet)
             fprintf(stderr, "gp-graphclass: --resume %s: %d of %d fold run(s) logged (%d line(s) of other runs)\n",
-                    o.resume, logged, o.num_pools * nf, log.other_keys);
+                    o.resume, from_log, o.num_pools * nf, log.other_keys);
     }
     run_ctx ctx = {&o, ds, &fs, &ix, fs.dim, tape};
     for (int pi = 0; pi < o.num_pools; pi++) {
@@ -1754,14 +1756,23 @@ int main(int argc, char **argv)
                 fprintf(stderr, "gp-graphclass: --resume: %s\n", err);
                 goto done;
             }
+            trained++;
             if (!o.quiet) {
                 char desc[512] = "";
                 if (o.grid.num_keys > 0) grid_describe(&o.grid, r->config, desc, sizeof desc);
                 char runs[64] = "";
                 if (o.final_runs > 1) snprintf(runs, sizeof runs, ", mean of %d runs", o.final_runs);
-                fprintf(stderr, "%s fold %d: test_acc %.4f (best epoch %d of %d, %.1f ms/epoch%s%s%s)\n",
+                /* time left at the mean pace of the fold runs trained so far (operators differ:
+                 * an estimate) */
+                int left_runs = o.num_pools * nf - from_log - trained;
+                char left[96] = "", dur[32];
+                if (left_runs > 0) {
+                    app_duration(dur, sizeof dur, (now_ms(CLOCK_MONOTONIC) - train_start) / 1000.0 / trained * left_runs);
+                    snprintf(left, sizeof left, "; %d fold run%s left, ~%s", left_runs, left_runs > 1 ? "s" : "", dur);
+                }
+                fprintf(stderr, "%s fold %d: test_acc %.4f (best epoch %d of %d, %.1f ms/epoch%s%s%s)%s\n",
                         o.pools[pi], f + 1, r->test_acc, r->best_epoch, r->epochs, r->epoch_ms,
-                        desc[0] ? ", selected " : "", desc, runs);
+                        desc[0] ? ", selected " : "", desc, runs, left);
             }
         }
     }

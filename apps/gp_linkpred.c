@@ -60,6 +60,7 @@
 #include <graphpool/metrics.h>
 #include <graphpool/splits.h>
 
+#include "app_duration.h"
 #include "app_json.h"
 #include "app_output.h"
 #include "app_openmp.h"
@@ -651,15 +652,6 @@ static gp_status out_close(app_output *o, bool ok)
     return e ? app_error(GP_E_IO, "%s: write failed (%s)", o->path, strerror(e)) : GP_OK;
 }
 
-/* A duration for people: "45s", "12m", "2h21m". */
-static void human_duration(char *buf, size_t size, double s)
-{
-    long m = lround(s / 60.0);
-    if (s < 59.5) snprintf(buf, size, "%.0fs", s);
-    else if (m < 60) snprintf(buf, size, "%ldm", m);
-    else snprintf(buf, size, "%ldh%02ldm", m / 60, m % 60);
-}
-
 static void progress_line(const gp_linkpred_epoch *e, void *user)
 {
     app *a = user;
@@ -677,7 +669,7 @@ static void progress_line(const gp_linkpred_epoch *e, void *user)
     double left = (e->epochs - e->epoch) * (a->progress_seconds / a->progress_epochs);
     char eta[48] = "", dur[32];
     if (e->epoch < e->epochs) {
-        human_duration(dur, sizeof dur, left);
+        app_duration(dur, sizeof dur, left);
         snprintf(eta, sizeof eta, "  ~%s left", dur);
     }
     /* on a terminal the line is rewritten in place: the time left in a fixed width and blanks

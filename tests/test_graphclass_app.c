@@ -617,7 +617,8 @@ static int check_save_pair(char *app)
 
 /* The dataset as the one argument (gp-graphclass MUTAG ...) runs exactly as --dataset MUTAG;
  * two datasets, both forms, no dataset and --predict without --load are usage errors that say
- * which (no dataset printed the whole usage). */
+ * which (no dataset printed the whole usage). Progress lines give the time left after every
+ * fold run but the last. */
 static int check_positional(char *app)
 {
     static char a[1 << 16], b[1 << 16];
@@ -637,10 +638,17 @@ static int check_positional(char *app)
                {{"--dataset", "MUTAG", "MUTAG", NULL}, "unexpected argument 'MUTAG': give it or --dataset, not both"},
                {{"--quiet", NULL}, "no dataset: give --dataset NAME|DIR"},
                {{"--predict", "MUTAG", NULL}, "--predict DIR needs --load PATH"}};
+    /* progress: the time left after every fold run but the last */
+    char *progress[] = {app, "MUTAG", "--folds", "2", "--epochs", "1", "--hidden", "8", "--mlp", "8", NULL};
+    int rc = app_run(progress, true, a, sizeof a);
+    char *f1 = strstr(a, "topk fold 1: "), *f2 = strstr(a, "topk fold 2: ");
+    if (rc != 0 || !f1 || !f2 || !strstr(f1, "); 1 fold run left, ~") || strstr(f1, "left") > f2 ||
+        strstr(f2, "left"))
+        return fprintf(stderr, "progress lines: exit %d\n%s\n", rc, a), 1;
     for (int i = 0; i < 4; i++) {
         char *argv_bad[6] = {app};
         for (int j = 0; j < 4 && bad[i].args[j]; j++) argv_bad[j + 1] = bad[i].args[j];
-        int rc = app_run(argv_bad, true, a, sizeof a);
+        rc = app_run(argv_bad, true, a, sizeof a);
         if (rc != 2 || !strstr(a, bad[i].what) || strstr(a, "usage:"))
             return fprintf(stderr, "case %d: exit %d, expected 2 and '%s'\n%s\n", i, rc, bad[i].what, a), 1;
     }
