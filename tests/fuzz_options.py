@@ -113,7 +113,7 @@ with tempfile.TemporaryDirectory() as d:
     for case in range(cases):
         app, base, opts = random.choice(JOBS)
         args = list(base)
-        for name in random.sample(sorted(opts), random.randint(1, 4)):
+        for name in random.sample(sorted(opts), random.randint(1, min(4, len(opts)))):
             args.append(name)
             if opts[name] is not FLAG:
                 args.append(opts[name](d))
