@@ -253,13 +253,26 @@ static gp_status parse_id(int64_t *id, gp_i_text *t, const char *f, int col, uns
     return GP_OK;
 }
 
-gp_status gp_edgelist_read(gp_edgelist **out, const char *path, const gp_edgelist_options *opt)
+/* Is the first or second field of the header line also a node label of the file? Then the
+ * line was an edge between nodes with names of mixed kinds ("A B" over "3 4"), not a header. */
+static bool header_names_nodes(const char *header, const gp_idmap *ids)
 {
-    if (!out || !path) return GP_ERR(GP_E_INVALID, "gp_edgelist_read: NULL argument");
-    *out = NULL;
-    gp_edgelist_options o = opt ? *opt : (gp_edgelist_options){0};
-    if (o.num_nodes < 0 || o.duplicates > GP_DUP_FAIL || o.self_loops > GP_LOOP_FAIL)
-        return GP_ERR(GP_E_INVALID, "gp_edgelist_read: bad options for %s", path);
+    size_t n = strlen(header) + 1;
+    char *copy = gp_i_malloc(n);
+    if (!copy) return false;
+    memcpy(copy, header, n);
+    const char *f[2];
+    int k = fields_of(copy, f, 2);
+    bool found = false;
+    for (int i = 0; i < k; i++) found |= gp_idmap_find(ids, f[i]) >= 0;
+    gp_i_free(copy);
+    return found;
+}
+
+/* One pass over the file. *reread: a line taken for a header (GP_READ_HEADER_AUTO) names nodes
+ * of the file; nothing is returned and the caller reads again without the rule. */
+static gp_status read_once(gp_edgelist **out, const char *path, gp_edgelist_options o, bool *reread)
+{
     gp_status st = GP_OK;
     gp_i_text *t = NULL;
     gp_idmap *ids = NULL;
@@ -349,6 +362,10 @@ gp_status gp_edgelist_read(gp_edgelist **out, const char *path, const gp_edgelis
         GP_TRY(gp_i_vec_push(&dst, v));
         if (weighted) GP_TRY(fvec_push(&w, wk));
     }
+    if (header_line && ids && !(o.flags & GP_READ_HEADER) && header_names_nodes(head.text[0], ids)) {
+        *reread = true;
+        goto fail;
+    }
     if (data_lines == 0) {
         st = GP_ERR(GP_E_PARSE, "%s: empty: no edge lines (%lld lines, all blank or comments%s)", path,
                     (long long)t->line, header_line ? " but the header" : "");
@@ -424,6 +441,22 @@ fail:
     gp_i_free(repeat);
     gp_i_free(head.text[0]);
     gp_i_free(head.text[1]);
+    return st;
+}
+
+gp_status gp_edgelist_read(gp_edgelist **out, const char *path, const gp_edgelist_options *opt)
+{
+    if (!out || !path) return GP_ERR(GP_E_INVALID, "gp_edgelist_read: NULL argument");
+    *out = NULL;
+    gp_edgelist_options o = opt ? *opt : (gp_edgelist_options){0};
+    if (o.num_nodes < 0 || o.duplicates > GP_DUP_FAIL || o.self_loops > GP_LOOP_FAIL)
+        return GP_ERR(GP_E_INVALID, "gp_edgelist_read: bad options for %s", path);
+    bool reread = false;
+    gp_status st = read_once(out, path, o, &reread);
+    if (st == GP_OK && reread) {
+        o.flags &= ~(unsigned)GP_READ_HEADER_AUTO;
+        st = read_once(out, path, o, &reread);
+    }
     return st;
 }
 

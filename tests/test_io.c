@@ -386,6 +386,18 @@ static void test_edgelist_header(void **state)
     assert_int_equal(e->count, 2);
     assert_int_equal(gp_idmap_find(e->ids, "source"), 0);
     gp_edgelist_free(&e);
+    /* names of mixed kinds: "A B" over "3 4" looks like a header, but A is a node of line 3 */
+    write_file(tp("h_mixed.txt"), "A B\n3 4\nA 3\n");
+    assert_int_equal(gp_edgelist_read(&e, tp("h_mixed.txt"), &auto_labels), GP_OK);
+    assert_int_equal(e->header_line, 0);
+    assert_int_equal(e->count, 3);
+    assert_string_equal(gp_idmap_label(e->ids, e->src[0]), "A");
+    gp_edgelist_free(&e);
+    write_file(tp("h_mixed2.txt"), "x y\n3 4\n4 5\n");
+    assert_int_equal(gp_edgelist_read(&e, tp("h_mixed2.txt"), &auto_labels), GP_OK);
+    assert_int_equal(e->header_line, 1);
+    assert_int_equal(e->count, 2);
+    gp_edgelist_free(&e);
     write_file(tp("h_one.txt"), "\n0 1\n");
     assert_int_equal(gp_edgelist_read(&e, tp("h_one.txt"), &auto_ids), GP_OK);
     assert_int_equal(e->header_line, 0);

@@ -65,7 +65,10 @@ enum {
     GP_READ_HEADER_AUTO = 1u << 6,   /* skip the first data line if it holds column names: some
                                         column is a number on the second data line but not on the
                                         first, and none is a number on both ("source target" over
-                                        "1 2", "from,to,weight" over "a,b,0.5"); header_line says */
+                                        "1 2", "from,to,weight" over "a,b,0.5"); with labels, not
+                                        if its first or second field names a node of another line
+                                        (then it is an edge: "A B" over "3 4" with A elsewhere);
+                                        header_line says */
 };
 
 /* Repeated edges: (u, v) twice, or (u, v) and (v, u) when undirected. */
