@@ -396,6 +396,31 @@ static void test_nonfinite_gradient_rejected(void **state)
         gp_tensor_free(&a);
         gp_tensor_free(&b);
     }
+    /* a large gradient is scanned over the threads: the message names the first bad element,
+     * in whichever thread's part it lies, as a serial scan does */
+    enum { ROWS = 1000, COLS = 300 };
+    gp_tensor *big = NULL;
+    assert_int_equal(gp_param_new(&big, "big", ROWS, COLS), GP_OK);
+    gp_optim *bopt = NULL;
+    assert_int_equal(gp_adam_new(&bopt, &big, 1, 0.01f, 0.9f, 0.999f, 1e-8f, 0.0f), GP_OK);
+    static const int64_t firsts[] = {7, ROWS * COLS / 2 + 3, ROWS * COLS - 1};
+    for (int threads = 1; threads <= 3; threads++) {
+        gp_set_threads(threads);
+        for (int f = 0; f < 3; f++) {
+            memset(big->grad, 0, sizeof(float) * ROWS * COLS);
+            big->grad[firsts[f]] = NAN;
+            big->grad[ROWS * COLS - 1] = INFINITY; /* a later one (or the same) */
+            gp_clear_error();
+            assert_int_equal(gp_optim_step(bopt), GP_E_NUMERIC);
+            char want[64];
+            snprintf(want, sizeof want, "at row %lld, col %lld", (long long)(firsts[f] / COLS),
+                     (long long)(firsts[f] % COLS));
+            if (!contains(gp_last_error(), want)) fail_msg("%d threads: %s", threads, gp_last_error());
+        }
+    }
+    gp_set_threads(1);
+    gp_optim_free(&bopt);
+    gp_tensor_free(&big);
     /* SGD too */
     gp_tensor *w = param_with("w", w_start, NW);
     gp_optim *opt = NULL;
