@@ -418,6 +418,15 @@ static void test_nonfinite_gradient_rejected(void **state)
             if (!contains(gp_last_error(), want)) fail_msg("%d threads: %s", threads, gp_last_error());
         }
     }
+    /* ... and zeroed over the threads: every element */
+    for (int threads = 1; threads <= 3; threads++) {
+        gp_set_threads(threads);
+        for (int64_t i = 0; i < ROWS * COLS; i++) big->grad[i] = 1.0f;
+        gp_optim_zero_grad(bopt);
+        int64_t nonzero = 0;
+        for (int64_t i = 0; i < ROWS * COLS; i++) nonzero += big->grad[i] != 0.0f;
+        assert_int_equal(nonzero, 0);
+    }
     gp_set_threads(1);
     gp_optim_free(&bopt);
     gp_tensor_free(&big);
