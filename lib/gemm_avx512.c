@@ -218,11 +218,16 @@ static void gemm_dot(int64_t m, int64_t n, int64_t k, float alpha, const float *
         }
 }
 
+bool gp_i_gemm_avx512_dot(bool ta, bool tb, int64_t m_all, int64_t k)
+{
+    return tb && !ta && m_all <= DOT_MAX_M && k >= DOT_MIN_K;
+}
+
 bool gp_i_sgemm_avx512(bool ta, bool tb, int64_t m, int64_t m_all, int64_t n, int64_t k,
                        float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                        float beta, float *c, int64_t ldc)
 {
-    if (tb && !ta && m_all <= DOT_MAX_M && k >= DOT_MIN_K) {
+    if (gp_i_gemm_avx512_dot(ta, tb, m_all, k)) {
         gemm_dot(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return true;
     }

@@ -350,6 +350,9 @@ void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
 bool gp_i_sgemm_avx512(bool ta, bool tb, int64_t m, int64_t m_all, int64_t n, int64_t k,
                        float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                        float beta, float *c, int64_t ldc);
+/* Does the AVX-512 kernel compute this product (m_all rows in all) as dot products (op(B) =
+ * B^T, few rows)? Their rows can be split anywhere (4-row tiles, every element summed alike). */
+bool gp_i_gemm_avx512_dot(bool ta, bool tb, int64_t m_all, int64_t k);
 /* Kernel choice for gp_i_gemm: AUTO picks per shape (default; environment GP_GEMM=blas or
  * GP_GEMM=avx512 forces one). gp_i_gemm_select returns false if AVX-512 is asked for and the
  * processor lacks it. Not thread-safe against concurrent products: set it between steps. */

@@ -37,6 +37,10 @@ static void sgemm1(bool avx, bool ta, bool tb, int64_t m, int64_t m_all, int64_t
 /* Part boundaries are multiples of this many rows (the AVX-512 kernel's tile). Cutting columns
  * never gave the bits of the whole product with OpenBLAS, so products are cut by rows only. */
 #define GEMM_PART_ROWS 12
+/* ... and of this many for the kernel's dot-product path (its tile: DOT_MA in gemm_avx512.c) */
+#define GEMM_DOT_PART_ROWS 4
+/* Column parts (products with few rows, AVX-512 kernel) are whole panels of this many columns */
+#define GEMM_PART_COLS 32
 /* Products on OpenBLAS from GEMM_PAR_MIN_MACS up are cut into this many row blocks (at most),
  * for every thread count (see gp_i_gemm). */
 #define GEMM_BLAS_BLOCKS 8
@@ -46,8 +50,10 @@ static void sgemm1(bool avx, bool ta, bool tb, int64_t m, int64_t m_all, int64_t
  * product on blocks of whole rows of C, and OpenMP is the only thread pool (OpenBLAS's own
  * workers spin after each call and compete with OpenMP's for the cores: docs/benchmarks.md,
  * "One thread pool"). Results do not depend on the thread count (tests/test_determinism.c):
- * - the AVX-512 kernel sums every element of C in the same order in any row block, so a
- *   product is cut into one part per thread (products with fewer than 2 x 12 rows: one part);
+ * - the AVX-512 kernel sums every element of C in the same order in any row or column block,
+ *   so a product is cut into one part per thread: by rows (12-row tiles; 4 for its dot
+ *   products), or by 32-column panels when there are fewer than 2 row tiles per thread (a
+ *   batch of 32 rows went 12 / 20; products with fewer than 24 rows were not split at all);
  * - OpenBLAS picks its kernels by the shape of each call (0.3.21 takes its small-matrix kernels
  *   below M N K = 10^6 on SKYLAKEX / COOPERLAKE, and the COOPERLAKE kernels summed a row block
  *   at a cut of 12 rows differently), so a product on OpenBLAS is cut into the same
@@ -66,7 +72,10 @@ void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
         return;
     }
     bool avx = gp_i_gemm_use_avx512(m, n, k, ta, tb);
-    int64_t tiles = m / GEMM_PART_ROWS, nt = gp_i_threads(); /* whole tiles; the last part takes the rest */
+    /* the kernel's dot products (a batch of 32 times W^T) work on 4-row tiles: halves of 16 rows
+     * instead of 12 and 20 */
+    int64_t part_rows = avx && gp_i_gemm_avx512_dot(ta, tb, m, k) ? GEMM_DOT_PART_ROWS : GEMM_PART_ROWS;
+    int64_t tiles = m / part_rows, nt = gp_i_threads(); /* whole tiles; the last part takes the rest */
     bool big = (double)m * n * k >= GEMM_PAR_MIN_MACS;
     if (!avx && big && tiles >= 2) {
         /* OpenBLAS chooses its kernels by the shape of each call (0.3.21: its small-matrix
@@ -84,6 +93,22 @@ void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
         });
         return;
     }
+    /* Few rows and no dot products (a batch of 32 times W): rows would split 12 / 20 over two
+     * threads; the columns are split instead, in whole 32-column panels. The kernel sums every
+     * element of C alike in any column block too (test_gemm.c: column cuts), so the bits stay. */
+    int64_t panels = n / GEMM_PART_COLS;
+    if (avx && big && nt > 1 && part_rows == GEMM_PART_ROWS && m < 2 * GEMM_PART_ROWS * nt && panels >= 2 * nt &&
+        !gp_i_in_parallel()) {
+        int cparts = (int)nt;
+#pragma omp parallel for schedule(static) num_threads(cparts)
+        for (int p = 0; p < cparts; p++) {
+            int64_t j0 = panels * p / cparts * GEMM_PART_COLS;
+            int64_t j1 = p == cparts - 1 ? n : panels * (p + 1) / cparts * GEMM_PART_COLS;
+            sgemm1(true, ta, tb, m, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta, c + j0,
+                   ldc);
+        }
+        return;
+    }
     int64_t parts = tiles < nt ? tiles : nt;
     if (parts < 2 || !big || gp_i_in_parallel()) {
         sgemm1(avx, ta, tb, m, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -91,8 +116,8 @@ void gp_i_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
     }
 #pragma omp parallel for schedule(static) num_threads((int)parts)
     for (int64_t p = 0; p < parts; p++) {
-        int64_t lo = tiles * p / parts * GEMM_PART_ROWS;
-        int64_t hi = p == parts - 1 ? m : tiles * (p + 1) / parts * GEMM_PART_ROWS;
+        int64_t lo = tiles * p / parts * part_rows;
+        int64_t hi = p == parts - 1 ? m : tiles * (p + 1) / parts * part_rows;
         /* rows lo..hi of op(A) and of C */
         sgemm1(avx, ta, tb, hi - lo, m, n, k, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
                c + lo * ldc, ldc);

@@ -1,9 +1,9 @@
 /*
  * Reproducibility: the same seed and thread count give bit-identical parameters after
  * training a GCN with dropout for several steps (1 thread and 2 threads, each run twice).
- * Dense products are split over the threads by blocks of whole rows of the result (the AVX-512
- * kernel sums every element alike in any block; products on OpenBLAS are cut into the same
- * blocks for every thread count), so their values and gradients are the same bits for 1 and 2
+ * Dense products are split over the threads by blocks of whole rows of the result, or of
+ * columns when it has few rows (the AVX-512 kernel sums every element alike in any block;
+ * products on OpenBLAS are cut into the same blocks for every thread count), so their values and gradients are the same bits for 1 and 2
  * threads, whatever OpenBLAS's core type, including narrow products (one output column: the
  * top-k score and its weight gradient, where OpenBLAS's small-matrix kernels took the halves of
  * a product a whole product did not), and match a double-precision reference.
@@ -136,9 +136,12 @@ static void test_products_same_bits_for_any_thread_count(void **state)
 {
     (void)state;
     /* Tall, wide, k long (a weight gradient's shape), sizes that are not multiples of the
-     * split's 12-row blocks, below the split threshold, one output column. */
+     * split's 12-row blocks, below the split threshold, one output column; few rows (WalkPool's
+     * classifier: a batch of 32 by 1440 x 1440, split by columns, or as dot products by 4-row
+     * tiles when B is transposed), and a few-row product whose columns are not whole panels. */
     const int64_t shapes[][3] = {{3001, 128, 128}, {128, 2999, 64}, {128, 128, 5000}, {70, 33, 600},
-                                 {17, 17, 17}, {300, 300, 40}, {10000, 1, 128}, {128, 1, 10000}};
+                                 {17, 17, 17}, {300, 300, 40}, {10000, 1, 128}, {128, 1, 10000},
+                                 {32, 1440, 1440}, {20, 1000, 700}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int v = 0; v < 5; v++) {
             bool addmm = v == 4, ta = v & 1, tb = v & 2;

@@ -7,7 +7,7 @@
  * rows are read in place too and transposed B is summed as dot products), padded
  * leading dimensions, and alpha / beta cases; C outside the product is never touched, C is
  * not read when beta = 0 (NaN there stays out); rows cut anywhere give the same bits as the
- * whole product (what makes products independent of the thread count); with k <= 512 a
+ * whole product, and so do columns (what makes products independent of the thread count); with k <= 512 a
  * beta = 1 product is bit for bit the beta = 0 product plus C (what gp_addmm relies on); the
  * default shape rule. Skipped on processors without AVX-512F.
  */
@@ -169,6 +169,35 @@ static void test_row_cuts_same_bits(void **state)
     }
 }
 
+/* Columns lo..hi computed alone equal the same columns of the whole product, bit for bit, for
+ * A untransposed or transposed (gp_i_gemm splits the columns of products with few rows over the
+ * threads); B read in place (200 columns) and packed (600, more than one column block). */
+static void test_column_cuts_same_bits(void **state)
+{
+    (void)state;
+    if (!have_avx512()) skip();
+    for (int t = 0; t < 4; t++) {
+        problem p;
+        int64_t n = t < 2 ? 200 : 600;
+        problem_make(&p, t & 1, false, 32, n, 700, 1);
+        float *whole = run(&p, 1.0f, 0.0f, p.c);
+        const int64_t cuts[][2] = {{0, 32}, {32, 96}, {64, n}, {n - 40, n}, {17, 50}};
+        for (int ci = 0; ci < 5; ci++) {
+            int64_t lo = cuts[ci][0], hi = cuts[ci][1];
+            float *part = malloc((size_t)(p.m * p.ldc) * sizeof(float));
+            assert_non_null(part);
+            memcpy(part, p.c, (size_t)(p.m * p.ldc) * sizeof(float));
+            assert_true(gp_i_sgemm_avx512(p.ta, false, p.m, p.m, hi - lo, p.k, 1.0f, p.a, p.lda, p.b + lo, p.ldb,
+                                          0.0f, part + lo, p.ldc));
+            for (int64_t i = 0; i < p.m; i++)
+                assert_memory_equal(part + i * p.ldc + lo, whole + i * p.ldc + lo, (size_t)(hi - lo) * sizeof(float));
+            free(part);
+        }
+        free(whole);
+        problem_free(&p);
+    }
+}
+
 /* k <= 512: alpha 1, beta 1 gives round(A B + C) = (A B, rounded) + C, as gp_addmm assumes. */
 static void test_accumulate_equals_product_plus_c(void **state)
 {
@@ -224,6 +253,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values_against_reference),
         cmocka_unit_test(test_row_cuts_same_bits),
+        cmocka_unit_test(test_column_cuts_same_bits),
         cmocka_unit_test(test_accumulate_equals_product_plus_c),
         cmocka_unit_test(test_default_rule),
     };
