@@ -35,7 +35,7 @@ static void sgemm1(bool avx, bool ta, bool tb, int64_t m, int64_t m_all, int64_t
 /* Products of at least this many multiply-adds are split over the threads. */
 #define GEMM_PAR_MIN_MACS (1 << 20)
 /* Part boundaries are multiples of this many rows (the AVX-512 kernel's tile). Cutting columns
- * never gave the bits of the whole product with OpenBLAS, so products are cut by rows only. */
+ * never gave the bits of the whole product with OpenBLAS, so its products are cut by rows only. */
 #define GEMM_PART_ROWS 12
 /* ... and of this many for the kernel's dot-product path (its tile: DOT_MA in gemm_avx512.c) */
 #define GEMM_DOT_PART_ROWS 4

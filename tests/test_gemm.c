@@ -170,16 +170,18 @@ static void test_row_cuts_same_bits(void **state)
 }
 
 /* Columns lo..hi computed alone equal the same columns of the whole product, bit for bit, for
- * A untransposed or transposed (gp_i_gemm splits the columns of products with few rows over the
- * threads); B read in place (200 columns) and packed (600, more than one column block). */
+ * A and B untransposed or transposed (gp_i_gemm splits the columns of products with few rows
+ * over the threads); B read in place (200 columns) and packed (600, more than one column
+ * block, and always when transposed). */
 static void test_column_cuts_same_bits(void **state)
 {
     (void)state;
     if (!have_avx512()) skip();
-    for (int t = 0; t < 4; t++) {
+    for (int t = 0; t < 8; t++) {
         problem p;
-        int64_t n = t < 2 ? 200 : 600;
-        problem_make(&p, t & 1, false, 32, n, 700, 1);
+        int64_t n = t & 2 ? 600 : 200;
+        bool tb = t & 4; /* B transposed: 61 rows, above the dot products' 48 */
+        problem_make(&p, t & 1, tb, tb ? 61 : 32, n, 700, 1);
         float *whole = run(&p, 1.0f, 0.0f, p.c);
         const int64_t cuts[][2] = {{0, 32}, {32, 96}, {64, n}, {n - 40, n}, {17, 50}};
         for (int ci = 0; ci < 5; ci++) {
@@ -187,8 +189,9 @@ static void test_column_cuts_same_bits(void **state)
             float *part = malloc((size_t)(p.m * p.ldc) * sizeof(float));
             assert_non_null(part);
             memcpy(part, p.c, (size_t)(p.m * p.ldc) * sizeof(float));
-            assert_true(gp_i_sgemm_avx512(p.ta, false, p.m, p.m, hi - lo, p.k, 1.0f, p.a, p.lda, p.b + lo, p.ldb,
-                                          0.0f, part + lo, p.ldc));
+            const float *b = tb ? p.b + lo * p.ldb : p.b + lo;
+            assert_true(gp_i_sgemm_avx512(p.ta, tb, p.m, p.m, hi - lo, p.k, 1.0f, p.a, p.lda, b, p.ldb, 0.0f,
+                                          part + lo, p.ldc));
             for (int64_t i = 0; i < p.m; i++)
                 assert_memory_equal(part + i * p.ldc + lo, whole + i * p.ldc + lo, (size_t)(hi - lo) * sizeof(float));
             free(part);
