@@ -1134,12 +1134,16 @@ static int check_grid(const options *o)
 static gp_status select_and_train(fold_result *res, model *md, options *o, run_ctx *c,
                                   const gp_cv_folds *folds, int f, uint64_t seed, const char *pool)
 {
-    const options base = *o;
-    int configs = base.grid.num_keys > 0 ? grid_size(&base.grid) : 1;
+    /* The configurations come from the run's options (c->o, alive for the whole run), not from
+     * a copy here: the grid's string values (layer, readout, jk) are pointers into the options
+     * they were made from, and *o keeps the chosen ones after this returns (a local copy left
+     * --save reading a dead stack frame: ASan, fuzz_options seed 9). */
+    const options *base = c->o;
+    int configs = base->grid.num_keys > 0 ? grid_size(&base->grid) : 1;
     memset(md, 0, sizeof *md);
     gp_status st = GP_OK;
     for (int i = 0; i < configs; i++) {
-        options oc = grid_options(&base, i);
+        options oc = grid_options(base, i);
         run_ctx cc = *c;
         cc.o = &oc;
         model m;
@@ -1147,7 +1151,7 @@ static gp_status select_and_train(fold_result *res, model *md, options *o, run_c
         char label[768];
         if (configs > 1) {
             char desc[512];
-            grid_describe(&base.grid, i, desc, sizeof desc);
+            grid_describe(&base->grid, i, desc, sizeof desc);
             snprintf(label, sizeof label, "%s [%s]", pool, desc);
         } else {
             snprintf(label, sizeof label, "%s", pool);

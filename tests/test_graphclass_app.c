@@ -610,6 +610,27 @@ static int check_save_pair(char *app)
         fprintf(stderr, "--save, then --load --predict: exit %d\n%s\n", rc, out);
         bad = 1;
     }
+    /* --save after a --grid over a string setting: the file records the selected readout (the
+     * option pointed into a dead copy of the options, which the sanitized build reported) */
+    char *argv_grid[] = {app, "--dataset", "MUTAG", "--folds", "2", "--max-folds", "1", "--epochs", "1", "--hidden",
+                         "8", "--mlp", "8", "--grid", "readout=sum/max", "--save", model, NULL};
+    if (!bad && (rc = app_run(argv_grid, false, out, sizeof out)) == 0) {
+        const char *sel = strstr(out, "fold1 readout=");
+        char want[64] = "", line[256];
+        if (sel) snprintf(want, sizeof want, "readout %.3s\n", sel + strlen("fold1 readout="));
+        FILE *mf = fopen(meta, "r");
+        bool found = false;
+        while (mf && fgets(line, sizeof line, mf)) found |= want[0] && strcmp(line, want) == 0;
+        if (mf) fclose(mf);
+        char *argv_pred_mutag[] = {app, "--load", model, "--predict", "MUTAG", NULL};
+        if (!found || (rc = app_run(argv_pred_mutag, false, out, sizeof out)) != 0) {
+            fprintf(stderr, "--grid readout=sum/max --save: '%s' not in %s, or --predict exit %d\n", want, meta, rc);
+            bad = 1;
+        }
+    } else if (!bad) {
+        fprintf(stderr, "--grid readout=sum/max --save: exit %d\n%s\n", rc, out);
+        bad = 1;
+    }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
     return bad;
