@@ -176,14 +176,19 @@ static gp_status next_line(char **l, gp_i_text *t, ahead *a)
     return gp_i_text_data(t, l);
 }
 
-/* Fields of a copy of line (at most max); returns the count. */
-static int fields_of(char *copy, const char **f, int max)
+/* The fields of line (at most max, their count in *count), split in a copy that the caller
+ * frees (NULL when out of memory). */
+static char *fields_of(const char *line, const char **f, int max, int *count)
 {
+    size_t len = strlen(line) + 1;
+    char *copy = gp_i_malloc(len);
+    *count = 0;
+    if (!copy) return NULL;
+    memcpy(copy, line, len);
     gp_i_cursor c = {copy, false};
-    int n = 0;
     const char *x;
-    while (n < max && (x = gp_i_field(&c))) f[n++] = x;
-    return n;
+    while (*count < max && (x = gp_i_field(&c))) f[(*count)++] = x;
+    return copy;
 }
 
 static bool is_number(const char *s)
@@ -198,14 +203,9 @@ static bool is_number(const char *s)
 static bool looks_like_header(const char *first, const char *second)
 {
     enum { MAX = 16 };
-    size_t n1 = strlen(first) + 1, n2 = strlen(second) + 1;
-    char *c1 = gp_i_malloc(n1 + n2);
-    if (!c1) return false;
-    char *c2 = c1 + n1;
-    memcpy(c1, first, n1);
-    memcpy(c2, second, n2);
     const char *f1[MAX], *f2[MAX];
-    int k1 = fields_of(c1, f1, MAX), k2 = fields_of(c2, f2, MAX);
+    int k1, k2;
+    char *c1 = fields_of(first, f1, MAX, &k1), *c2 = fields_of(second, f2, MAX, &k2);
     bool text_over_number = false, number_on_both = false;
     for (int k = 0; k < k1 && k < k2; k++) {
         bool a = is_number(f1[k]), b = is_number(f2[k]);
@@ -213,6 +213,7 @@ static bool looks_like_header(const char *first, const char *second)
         number_on_both |= a && b;
     }
     gp_i_free(c1);
+    gp_i_free(c2);
     return text_over_number && !number_on_both;
 }
 
@@ -257,12 +258,9 @@ static gp_status parse_id(int64_t *id, gp_i_text *t, const char *f, int col, uns
  * line was an edge between nodes with names of mixed kinds ("A B" over "3 4"), not a header. */
 static bool header_names_nodes(const char *header, const gp_idmap *ids)
 {
-    size_t n = strlen(header) + 1;
-    char *copy = gp_i_malloc(n);
-    if (!copy) return false;
-    memcpy(copy, header, n);
     const char *f[2];
-    int k = fields_of(copy, f, 2);
+    int k;
+    char *copy = fields_of(header, f, 2, &k);
     bool found = false;
     for (int i = 0; i < k; i++) found |= gp_idmap_find(ids, f[i]) >= 0;
     gp_i_free(copy);

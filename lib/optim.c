@@ -303,14 +303,7 @@ gp_status gp_optim_step(gp_optim *o)
 void gp_optim_zero_grad(gp_optim *o)
 {
     if (!o) return;
-    int nt = gp_i_threads();
-    for (int i = 0; i < o->count; i++) {
-        gp_tensor *p = o->params[i];
-        int64_t n = gp_tensor_size(p);
-        if (!p->grad) continue;
-        /* large tensors (the WalkPool classifier's 13 MB at every step) in one part per thread */
-        GP_I_FOR_PARTS(n, n, lo, hi, memset(p->grad + lo, 0, (size_t)(hi - lo) * sizeof(float)););
-    }
+    for (int i = 0; i < o->count; i++) gp_tensor_zero_grad(o->params[i]);
 }
 
 void gp_optim_set_lr(gp_optim *o, float lr)

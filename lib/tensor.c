@@ -94,7 +94,12 @@ gp_status gp_tensor_copy(gp_tensor *dst, const gp_tensor *src)
 
 void gp_tensor_zero_grad(gp_tensor *t)
 {
-    if (t->grad) memset(t->grad, 0, (size_t)gp_tensor_size(t) * sizeof(float));
+    if (!t->grad) return;
+    /* large tensors (the WalkPool classifier's 13 MB, cleared at every step) in one part per
+     * thread, unless already inside a parallel region */
+    int64_t n = gp_tensor_size(t);
+    int nt = gp_i_in_parallel() ? 1 : gp_i_threads();
+    GP_I_FOR_PARTS(n, n, lo, hi, memset(t->grad + lo, 0, (size_t)(hi - lo) * sizeof(float)););
 }
 
 gp_status gp_tensor_check_finite(const gp_tensor *t)
